@@ -1,0 +1,59 @@
+"""The model-ready table of one well: conventional-log features, image window features and
+(where the well has NMR) the targets, all on the well's depth grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from petro.features.image import PREFIX, ImageFeatureParams, feature_names, image_window_features
+from petro.features.logs import COLUMNS as LOG_COLUMNS
+from petro.features.logs import LogFeatureParams, conventional_features
+from petro.well import IMAGE_KINDS, Well
+
+ID_COLUMNS = ("WELL", "DEPT")
+TARGET_COLUMNS = ("PHIE", "LOG10_PERM", "PERM", "BVI", "FFI", "T2LM", "VALID", "REASON", "KTIM",
+                  "KSDR")
+
+
+def image_feature_columns(kinds, params: ImageFeatureParams) -> list[str]:
+    """Feature columns of the given image kinds, in petro's fixed kind order."""
+    cols = []
+    for kind in IMAGE_KINDS:
+        if kind in kinds:
+            cols += feature_names(kind, params.windows_m)
+    return cols
+
+
+def well_features(well: Well, image_params: ImageFeatureParams | None = None,
+                  log_params: LogFeatureParams | None = None) -> pd.DataFrame:
+    """Feature table (WELL, DEPT, log features, image features) on the well's depth grid."""
+    ip = image_params or ImageFeatureParams()
+    depth = well.depth
+    parts = [pd.DataFrame({"WELL": well.name, "DEPT": depth}),
+             conventional_features(well.curves, log_params).reset_index(drop=True)]
+    for kind in IMAGE_KINDS:
+        img = well.images.get(kind)
+        if img is None or (ip.kinds is not None and kind not in ip.kinds):
+            continue
+        f = image_window_features(img.depth, img.values, depth, kind, ip)
+        parts.append(f.reset_index(drop=True))
+    return pd.concat(parts, axis=1)
+
+
+def model_features(columns, feature_sets: list[str]) -> list[str]:
+    """Model input columns among ``columns`` for the feature sets ('logs', 'image')."""
+    out = []
+    if "logs" in feature_sets:
+        out += [c for c in LOG_COLUMNS if c in columns]
+    if "image" in feature_sets:
+        prefixes = tuple(f"{p}_" for p in PREFIX.values())
+        out += [c for c in columns if c.startswith(prefixes)]
+    return out
+
+
+def usable_features(table: pd.DataFrame, features: list[str], min_coverage: float = 0.05) \
+        -> list[str]:
+    """Drop feature columns that are (almost) never present in the training rows."""
+    cover = table[features].notna().mean()
+    return [f for f in features if cover[f] >= min_coverage and np.nanstd(table[f]) > 0]

@@ -1,0 +1,289 @@
+"""Turn the files of one well into a :class:`petro.well.Well`.
+
+Per file: read, find the depth curve and convert it to metres (increasing), recognise image and
+T2 families, map every other curve to its canonical mnemonic and unit. Across files: curves go onto
+one depth grid (by default the NMR run's, so targets are never interpolated; else the first
+conventional run's), and a curve present in several runs is spliced by a documented rule:
+``splice`` (default) takes the best run (lowest alias rank, then most valid samples) and fills its
+gaps from the others; ``first`` keeps the first file's curve only; ``longest`` keeps the run with the
+most valid samples.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from petro.errors import InputError, PetroError, UnitError
+from petro.io.images import Family, find_families
+from petro.io.las import LasFile, read_las
+from petro.mnemonics import AliasTable
+from petro.units import conversion, to_canonical
+from petro.well import Image, Provenance, T2Bins, Well
+
+NMR_CURVES = ("TCMR", "PHIE_NMR", "BVI", "FFI", "CBW", "T2LM", "KTIM", "KSDR")
+# Known bin boundaries (ms) of vendor bin-porosity curves, used when the file does not give them
+KNOWN_T2_EDGES = {
+    "CBP": [0.3, 1.0, 3.0, 10.0, 33.0, 100.0, 300.0, 1000.0, 3000.0],   # Schlumberger CMR CBP1..8
+}
+_DEPTH_NAMES = ("DEPT", "DEPTH", "MD", "TDEP", "DEPTH_M", "DEPT_M", "INDEX")
+
+
+@dataclass
+class IngestOptions:
+    """Options of the ingest step (the ``ingest:`` section of a pipeline)."""
+
+    aliases: dict | None = None
+    unit_policy: str = "strict"
+    image_kinds: dict[str, str] = field(default_factory=dict)
+    min_image_bins: int = 8
+    t2_edges_ms: list[float] | None = None
+    grid: str | float = "nmr"
+    overlap: str = "splice"
+    depth_shift_m: dict[str, float] = field(default_factory=dict)   # image kind / file stem -> m
+    fast: bool = True
+
+    def table(self) -> AliasTable:
+        return AliasTable(self.aliases)
+
+
+@dataclass
+class FilePart:
+    path: str
+    depth: np.ndarray
+    curves: dict[str, tuple[np.ndarray, Provenance, int]]  # canonical -> (values, prov, rank)
+    images: list[Image]
+    t2: T2Bins | None
+    header: dict[str, str]
+    notes: list[str]
+
+
+def _depth_column(las: LasFile) -> tuple[str, str]:
+    first = las.curves[0]
+    name = first.mnemonic.upper()
+    if name.split(":")[0] in _DEPTH_NAMES or conversion("depth", first.unit) is not None and \
+            name not in ("TIME", "ETIM"):
+        return first.mnemonic, first.unit
+    for c in las.curves[1:]:
+        if c.mnemonic.upper() in _DEPTH_NAMES:
+            return c.mnemonic, c.unit
+    raise InputError(f"the first curve {first.mnemonic!r} is not a depth and no depth curve "
+                     f"(DEPT, DEPTH, MD) was found; LAS needs depth as the index", path=las.path,
+                     curve=first.mnemonic)
+
+
+def _depth_unit(las: LasFile, unit: str) -> str:
+    if unit.strip():
+        return unit
+    for key in ("STRT", "STOP", "STEP"):
+        item = las.well.get(key)
+        if item and item[1].strip():
+            return item[1]
+    raise InputError("depth unit is missing in ~Curve and ~Well (STRT/STOP/STEP); add it (M or "
+                     "FT)", path=las.path, curve=las.curves[0].mnemonic)
+
+
+def _t2_edges(fam: Family, las: LasFile, opts: IngestOptions) -> np.ndarray:
+    n = len(fam.members)
+    if opts.t2_edges_ms is not None:
+        edges = np.asarray(opts.t2_edges_ms, dtype=float)
+        if edges.size != n + 1:
+            raise InputError(f"config t2_edges_ms has {edges.size} values; family {fam.label} "
+                             f"has {n} bins and needs {n + 1}", path=las.path)
+        return edges
+    p = las.params
+    if "T2MIN" in p and "T2MAX" in p:
+        try:
+            lo, hi = float(p["T2MIN"][0]), float(p["T2MAX"][0])
+        except ValueError as err:
+            raise InputError("T2MIN/T2MAX parameters are not numbers", path=las.path) from err
+        return np.logspace(np.log10(lo), np.log10(hi), n + 1)
+    if fam.stem in KNOWN_T2_EDGES and len(KNOWN_T2_EDGES[fam.stem]) == n + 1:
+        return np.asarray(KNOWN_T2_EDGES[fam.stem], dtype=float)
+    raise InputError(f"T2 bin curves {fam.label} have no bin boundaries: give T2MIN/T2MAX in "
+                     f"~Parameter or t2_edges_ms in the pipeline's ingest section", path=las.path)
+
+
+def read_file_part(path: str | Path, opts: IngestOptions, table: AliasTable | None = None) \
+        -> FilePart:
+    """Read one LAS file into canonical curves, images and T2 bins (depth in m, increasing)."""
+    table = table or opts.table()
+    las = read_las(path, fast=opts.fast)
+    path = las.path
+    notes = list(las.notes)
+    dname, dunit = _depth_column(las)
+    dunit = _depth_unit(las, dunit)
+    try:
+        depth, _, dnotes = to_canonical(las.data[dname].to_numpy(), "depth", dunit, name=dname,
+                                        policy="strict")
+    except UnitError as err:
+        raise InputError(str(err), path=path, curve=dname) from err
+    notes += dnotes
+    data = las.data
+    ok = np.isfinite(depth)
+    if not ok.all():
+        notes.append(f"{int((~ok).sum())} rows with a NULL depth dropped")
+    if ok.sum() < 2:
+        raise InputError("fewer than two rows with a valid depth", path=path, curve=dname)
+    order = np.argsort(depth[ok], kind="stable")
+    rows = np.flatnonzero(ok)[order]
+    depth = depth[rows]
+    if not np.all(np.diff(np.flatnonzero(ok)[order]) > 0):
+        notes.append("depth decreasing or out of order: rows sorted by depth")
+    dup = np.concatenate([[False], np.diff(depth) <= 0])
+    if dup.any():
+        notes.append(f"{int(dup.sum())} rows with a repeated depth dropped (first kept)")
+        rows, depth = rows[~dup], depth[~dup]
+    data = data.iloc[rows]
+    header = {k: v[0] for k, v in las.well.items()}
+    fams = find_families(las.curves, min_bins=opts.min_image_bins, kind_overrides=opts.image_kinds)
+    in_family = {m for f in fams for m in f.members}
+    images, t2 = [], None
+    for fam in fams:
+        arr = data[fam.members].to_numpy(dtype=np.float32)
+        if fam.kind == "t2":
+            vals, _, tn = to_canonical(arr.astype(float), "fraction", fam.unit, name=fam.label,
+                                       policy=opts.unit_policy)
+            notes += tn
+            t2 = T2Bins(vals, _t2_edges(fam, las, opts), source=path, names=tuple(fam.members))
+            continue
+        shift = float(opts.depth_shift_m.get(fam.kind, 0.0))
+        images.append(Image(fam.kind, depth + shift, arr, source=path, stem=fam.label,
+                            unit=fam.unit))
+        if shift:
+            notes.append(f"image {fam.label}: depth shifted by {shift:+.3f} m")
+    curves: dict[str, tuple[np.ndarray, Provenance, int]] = {}
+    for c in las.curves:
+        if c.mnemonic == dname or c.mnemonic in in_family:
+            continue
+        hit = table.canonical(c.mnemonic)
+        name, rank = hit if hit else (c.mnemonic.upper(), 99)
+        if name in curves and curves[name][2] <= rank:
+            continue  # a better-ranked alias of the same curve is already in this file
+        quantity = table.quantity(name) if hit else "none"
+        try:
+            vals, unit, cn = to_canonical(data[c.mnemonic].to_numpy(), quantity, c.unit,
+                                          name=c.mnemonic, policy=opts.unit_policy)
+        except UnitError as err:
+            raise InputError(str(err), path=path, curve=c.mnemonic) from err
+        notes += cn
+        curves[name] = (vals, Provenance(path, c.mnemonic, c.unit, cn), rank)
+    return FilePart(path, depth, curves, images, t2, header, notes)
+
+
+def _on_grid(src_depth: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Linear interpolation of a curve onto ``grid``; NaN outside its range and across gaps."""
+    ok = np.isfinite(values)
+    if ok.sum() < 2:
+        return np.full(grid.size, np.nan)
+    d, v = src_depth[ok], values[ok]
+    if np.array_equal(src_depth, grid):
+        return values.astype(float)
+    out = np.interp(grid, d, v, left=np.nan, right=np.nan)
+    step = np.median(np.diff(src_depth))
+    pos = np.searchsorted(d, grid)
+    pos = np.clip(pos, 1, d.size - 1)
+    gap = (d[pos] - d[pos - 1]) > 2.5 * step
+    out[gap] = np.nan
+    return out
+
+
+def _choose_grid(parts: list[FilePart], opts: IngestOptions) -> np.ndarray:
+    if isinstance(opts.grid, (int, float)) and not isinstance(opts.grid, bool):
+        lo = min(p.depth[0] for p in parts)
+        hi = max(p.depth[-1] for p in parts)
+        return np.arange(lo, hi + 1e-9, float(opts.grid))
+    curve_parts = [p for p in parts if p.curves]
+    if not curve_parts:
+        return parts[0].depth
+    if opts.grid == "nmr":
+        for p in curve_parts:
+            if p.t2 is not None or any(n in NMR_CURVES for n in p.curves):
+                return p.depth
+    return curve_parts[0].depth
+
+
+def merge_parts(name: str, parts: list[FilePart], opts: IngestOptions) -> Well:
+    """Merge file parts of one well onto one depth grid (see the module docstring)."""
+    grid = _choose_grid(parts, opts)
+    problems: list[str] = []
+    provenance: dict[str, Provenance] = {}
+    columns: dict[str, np.ndarray] = {}
+    cands: dict[str, list[tuple[int, int, np.ndarray, Provenance]]] = {}
+    for i, p in enumerate(parts):
+        for cname, (vals, prov, rank) in p.curves.items():
+            on = _on_grid(p.depth, vals, grid)
+            cands.setdefault(cname, []).append((rank, -int(np.isfinite(on).sum()), i, on, prov))
+    for cname, items in cands.items():
+        if opts.overlap == "first":
+            items.sort(key=lambda t: t[2])
+        elif opts.overlap == "longest":
+            items.sort(key=lambda t: (t[1], t[2]))
+        else:
+            items.sort(key=lambda t: (t[0], t[1], t[2]))
+        out = items[0][3].copy()
+        prov = items[0][4]
+        if len(items) > 1:
+            if opts.overlap == "splice":
+                for _, _, _, on, other in items[1:]:
+                    fill = ~np.isfinite(out) & np.isfinite(on)
+                    if fill.any():
+                        out[fill] = on[fill]
+                        prov.notes.append(f"{int(fill.sum())} samples filled from "
+                                          f"{Path(other.source).name}:{other.original}")
+            problems.append(f"{cname} in {len(items)} files: kept {Path(prov.source).name}:"
+                            f"{prov.original} ({opts.overlap})")
+        columns[cname] = out
+        provenance[cname] = prov
+    curves = pd.DataFrame(columns, index=pd.Index(grid, name="DEPT"))
+    images: dict[str, Image] = {}
+    for p in parts:
+        for img in p.images:
+            prev = images.get(img.kind)
+            if prev is not None:
+                keep = img if img.values.shape[0] > prev.values.shape[0] else prev
+                problems.append(f"two {img.kind} images ({Path(prev.source).name}, "
+                                f"{Path(img.source).name}): kept {Path(keep.source).name}")
+                img = keep
+            images[img.kind] = img
+    t2 = None
+    for p in parts:
+        if p.t2 is not None:
+            amps = np.column_stack([_on_grid(p.depth, p.t2.amplitudes[:, j], grid)
+                                    for j in range(p.t2.amplitudes.shape[1])])
+            t2 = T2Bins(amps, p.t2.edges_ms, p.t2.source, p.t2.names)
+            break
+    header: dict[str, str] = {}
+    for p in parts:
+        for k, v in p.header.items():
+            if v and k not in header:
+                header[k] = v
+        problems += [f"{Path(p.path).name}: {n}" for n in p.notes]
+    return Well(name, curves, images, provenance, header, [p.path for p in parts], problems, t2)
+
+
+def load_well(name: str, paths: list[str | Path], opts: IngestOptions | None = None) -> Well:
+    """Read all files of one well and merge them (a pure function of files and options).
+
+    Files that fail are reported in ``well.problems`` and skipped; if none can be read the first
+    error is raised.
+    """
+    opts = opts or IngestOptions()
+    table = opts.table()
+    parts, errors = [], []
+    for p in sorted(map(str, paths)):
+        try:
+            parts.append(read_file_part(p, opts, table))
+        except PetroError as err:
+            errors.append(err)
+    if not parts:
+        raise errors[0] if errors else InputError(f"well {name}: no files")
+    well = merge_parts(name, parts, opts)
+    well.problems = [f"FAILED {e}" for e in errors] + well.problems
+    well.files += [getattr(e, "path", "") or "" for e in errors]
+    return well
+

@@ -1,0 +1,156 @@
+"""The fitted-model runtime: what a served or loaded petro model runs.
+
+This module depends on numpy, pandas and lightgbm only (no other petro module), so a logged model
+can ship it as code and load anywhere those packages are installed. A *bundle* is a folder with
+``bundle.json`` (features, target transform, conformal adjustments, novelty detector, output
+columns and units) and one LightGBM text model per quantile (``booster_p50.txt`` etc.): no pickle.
+
+Prediction on a DataFrame of per-depth rows:
+
+- columns are matched by name; model features that are absent are treated as missing (LightGBM
+  routes NaN), columns the model does not know are ignored (listed in ``ignored_columns``);
+- ``{OUT}_ML`` is the P50 (median) prediction, ``{OUT}_P10`` / ``{OUT}_P90`` the conformalised
+  10 % / 90 % quantiles, in the output unit (v/v porosity, mD permeability);
+- ``NOVELTY`` is the robust Mahalanobis distance of the row's inputs to the training wells
+  divided by the threshold calibrated on blind wells (1.0 = edge of the domain), ``OOD_FLAG`` is
+  1 where ``NOVELTY > 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+FORMAT = 1
+QUANTILE_KEYS = ("p10", "p50", "p90")
+
+
+class InputSchemaError(ValueError):
+    """The input rows cannot be used (no rows, no usable column, non-numeric values)."""
+
+
+class Bundle:
+    """A fitted petro model: LightGBM boosters plus JSON metadata (see module docstring)."""
+
+    def __init__(self, meta: dict, boosters: dict[str, lgb.Booster]):
+        self.meta = meta
+        self.boosters = boosters
+        self.features: list[str] = list(meta["features"])
+        nov = meta.get("novelty")
+        if nov:
+            self._nov_idx = [self.features.index(f) for f in nov["features"]]
+            self._nov_center = np.asarray(nov["center"], dtype=float)
+            self._nov_scale = np.asarray(nov["scale"], dtype=float)
+            self._nov_prec = np.asarray(nov["precision"], dtype=float)
+            self._nov_thr = float(nov["threshold"])
+
+    # ------------------------------------------------------------------ persistence
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Bundle":
+        path = Path(path)
+        meta = json.loads((path / "bundle.json").read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: bundle format {meta.get('format')} is not {FORMAT}; "
+                             f"retrain or upgrade petro")
+        boosters = {k: lgb.Booster(model_file=str(path / f"booster_{k}.txt"))
+                    for k in meta["boosters"]}
+        return cls(meta, boosters)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the bundle folder atomically (a temporary sibling folder, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            meta = dict(self.meta, boosters=sorted(self.boosters), format=FORMAT)
+            (tmp / "bundle.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+            for k, b in self.boosters.items():
+                b.save_model(str(tmp / f"booster_{k}.txt"))
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    # ------------------------------------------------------------------ prediction
+    @property
+    def output(self) -> str:
+        return self.meta["output"]
+
+    @property
+    def output_columns(self) -> list[str]:
+        o = self.output
+        return [f"{o}_ML", f"{o}_P10", f"{o}_P90", "NOVELTY", "OOD_FLAG"]
+
+    def matrix(self, df: pd.DataFrame) -> np.ndarray:
+        """Model input matrix (rows, features) from a DataFrame; absent features are NaN."""
+        if not isinstance(df, pd.DataFrame):
+            df = pd.DataFrame(df)
+        if len(df) == 0:
+            raise InputSchemaError("no rows to predict")
+        known = [c for c in self.features if c in df.columns]
+        if not known:
+            raise InputSchemaError(
+                f"none of the model's input columns is present (first expected: "
+                f"{', '.join(self.features[:8])} ...); send the columns `petro features` writes")
+        X = np.full((len(df), len(self.features)), np.nan)
+        for j, c in enumerate(self.features):
+            if c in df.columns:
+                col = pd.to_numeric(df[c], errors="coerce")
+                bad = col.isna() & df[c].notna()
+                if bad.any():
+                    raise InputSchemaError(f"column {c!r}: non-numeric value "
+                                           f"{df[c][bad].iloc[0]!r} in row {int(np.flatnonzero(bad)[0])}")
+                X[:, j] = col.to_numpy(dtype=float)
+        X[~np.isfinite(X)] = np.nan
+        return X
+
+    def raw_quantiles(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Booster outputs in the model's (possibly log10) target space, before conformal."""
+        return {k: b.predict(X, num_threads=1) for k, b in self.boosters.items()}
+
+    def novelty(self, X: np.ndarray) -> np.ndarray:
+        """Novelty score per row: robust Mahalanobis distance / calibrated threshold."""
+        if not self.meta.get("novelty"):
+            return np.full(X.shape[0], np.nan)
+        return mahalanobis(X[:, self._nov_idx], self._nov_center, self._nov_scale,
+                           self._nov_prec) / self._nov_thr
+
+    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        X = self.matrix(df)
+        return self.predict_matrix(X, index=df.index if isinstance(df, pd.DataFrame) else None)
+
+    def predict_matrix(self, X: np.ndarray, index=None) -> pd.DataFrame:
+        q = self.raw_quantiles(X)
+        conf = self.meta.get("conformal") or {"lo": 0.0, "hi": 0.0}
+        p50 = q["p50"]
+        lo = q["p10"] - conf["lo"]
+        hi = q["p90"] + conf["hi"]
+        lo, hi = np.minimum(lo, p50), np.maximum(hi, p50)
+        lim = self.meta.get("clip")
+        if lim:
+            p50, lo, hi = (np.clip(v, lim[0], lim[1]) for v in (p50, lo, hi))
+        if self.meta.get("transform") == "log10":
+            p50, lo, hi = 10 ** p50, 10 ** lo, 10 ** hi
+        nov = self.novelty(X)
+        o = self.output
+        return pd.DataFrame({f"{o}_ML": p50, f"{o}_P10": lo, f"{o}_P90": hi, "NOVELTY": nov,
+                             "OOD_FLAG": (nov > 1.0).astype(np.int64)}, index=index)
+
+
+def mahalanobis(X: np.ndarray, center: np.ndarray, scale: np.ndarray,
+                precision: np.ndarray) -> np.ndarray:
+    """Distance sqrt(z' P z / p) of rows of X, z = (x - center) / scale, NaN taken as the center."""
+    z = (X - center) / scale
+    z = np.where(np.isfinite(z), z, 0.0)
+    d2 = np.einsum("ij,jk,ik->i", z, precision, z)
+    return np.sqrt(np.maximum(d2, 0.0) / max(1, z.shape[1]))

@@ -1,0 +1,118 @@
+"""Model specs: one YAML file per target under ``models/`` (estimator, parameters, features,
+uncertainty, novelty and the validation criteria a new version must pass)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from petro.errors import ConfigError
+
+TARGETS = {
+    # target name -> (table column, output prefix, unit, transform, report scale, report unit)
+    "porosity": ("PHIE", "PHIE", "v/v", "none", 100.0, "p.u."),
+    "permeability": ("LOG10_PERM", "PERM", "mD", "log10", 1.0, "decades"),
+}
+ESTIMATORS = ("lightgbm", "ridge", "random_forest", "hist_gbm")
+FEATURE_SETS = ("logs", "image")
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    target: str
+    estimator: str = "lightgbm"
+    params: dict = field(default_factory=dict)
+    features: list[str] = field(default_factory=lambda: ["logs", "image"])
+    quantiles: tuple[float, float] = (0.1, 0.9)
+    conformal: bool = True
+    novelty_quantile: float = 0.95
+    cv: str = "auto"                 # 'lowo', 'group_kfold', or 'auto' (LOWO up to 12 wells)
+    n_splits: int = 5
+    criteria: dict = field(default_factory=dict)
+    seed: int = 0
+    source: str = ""
+
+    def __post_init__(self):
+        if self.target not in TARGETS:
+            raise ConfigError(f"model spec {self.source or self.name}: target {self.target!r} must "
+                              f"be one of {sorted(TARGETS)}")
+        if self.estimator not in ESTIMATORS:
+            raise ConfigError(f"model spec {self.source or self.name}: estimator "
+                              f"{self.estimator!r} must be one of {list(ESTIMATORS)}")
+        bad = [f for f in self.features if f not in FEATURE_SETS]
+        if bad:
+            raise ConfigError(f"model spec {self.source or self.name}: unknown feature sets {bad}; "
+                              f"use {list(FEATURE_SETS)}")
+        lo, hi = self.quantiles
+        if not 0 < lo < 0.5 < hi < 1:
+            raise ConfigError(f"model spec {self.source or self.name}: quantiles must be "
+                              f"(lo < 0.5 < hi)")
+        if self.cv not in ("auto", "lowo", "group_kfold"):
+            raise ConfigError(f"model spec {self.source or self.name}: cv {self.cv!r} must be "
+                              f"auto, lowo or group_kfold")
+
+    @property
+    def column(self) -> str:
+        return TARGETS[self.target][0]
+
+    @property
+    def output(self) -> str:
+        return TARGETS[self.target][1]
+
+    @property
+    def unit(self) -> str:
+        return TARGETS[self.target][2]
+
+    @property
+    def transform(self) -> str:
+        return TARGETS[self.target][3]
+
+    @property
+    def report_scale(self) -> float:
+        return TARGETS[self.target][4]
+
+    @property
+    def report_unit(self) -> str:
+        return TARGETS[self.target][5]
+
+    @property
+    def nominal_coverage(self) -> float:
+        return self.quantiles[1] - self.quantiles[0]
+
+    def as_params(self) -> dict:
+        d = {"model.name": self.name, "model.target": self.target,
+             "model.estimator": self.estimator, "model.features": ",".join(self.features),
+             "model.quantiles": f"{self.quantiles[0]},{self.quantiles[1]}",
+             "model.conformal": self.conformal, "model.novelty_quantile": self.novelty_quantile,
+             "model.cv": self.cv, "model.seed": self.seed}
+        d.update({f"model.params.{k}": v for k, v in self.params.items()})
+        d.update({f"model.criteria.{k}": v for k, v in self.criteria.items()})
+        return d
+
+
+def load_spec(ref: str, models_dir: str | Path = "models") -> ModelSpec:
+    """Load a spec by name (``models/<name>.yaml``) or by path."""
+    path = Path(ref)
+    if not path.suffix:
+        path = Path(models_dir) / f"{ref}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"model spec {ref!r}: file {path} not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a model spec is a mapping")
+    known = set(ModelSpec.__dataclass_fields__) - {"source"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    if "quantiles" in raw:
+        raw["quantiles"] = tuple(float(q) for q in raw["quantiles"])
+    for req in ("name", "target"):
+        if req not in raw:
+            raise ConfigError(f"{path}: missing {req!r}")
+    return ModelSpec(**raw, source=str(path))

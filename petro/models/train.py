@@ -1,0 +1,111 @@
+"""Fitting: LightGBM quantile boosters into a runtime bundle, the novelty detector, and
+scikit-learn comparators."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.covariance import LedoitWolf
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from petro.errors import ModelError
+from petro.models.runtime import Bundle, mahalanobis
+from petro.models.spec import ModelSpec
+
+DEFAULT_LGB = dict(n_estimators=300, learning_rate=0.04, num_leaves=15, min_child_samples=20,
+                   subsample=0.8, subsample_freq=1, colsample_bytree=0.7, reg_lambda=1.0,
+                   max_bin=63)
+
+
+def _lgb_params(spec: ModelSpec, objective: str, alpha: float | None = None) -> tuple[dict, int]:
+    p = dict(DEFAULT_LGB)
+    p.update(spec.params)
+    rounds = int(p.pop("n_estimators"))
+    ren = {"subsample": "bagging_fraction", "subsample_freq": "bagging_freq",
+           "colsample_bytree": "feature_fraction", "reg_lambda": "lambda_l2",
+           "reg_alpha": "lambda_l1", "min_child_samples": "min_data_in_leaf"}
+    p = {ren.get(k, k): v for k, v in p.items()}
+    p.update(objective=objective, seed=spec.seed, deterministic=True, verbosity=-1,
+             num_threads=p.get("num_threads", 2), force_row_wise=True)
+    if alpha is not None:
+        p["alpha"] = alpha
+    return p, rounds
+
+
+def fit_novelty(X: np.ndarray, features: list[str], min_coverage: float = 0.5) -> dict:
+    """Robust Mahalanobis novelty detector on standardised inputs (median / MAD, Ledoit-Wolf).
+
+    Features present in fewer than ``min_coverage`` of the rows are left out of it.
+    """
+    cover = np.isfinite(X).mean(axis=0)
+    keep = [j for j in range(X.shape[1]) if cover[j] >= min_coverage and
+            np.nanstd(X[:, j]) > 0]
+    if not keep:
+        return {}
+    Xk = X[:, keep]
+    center = np.nanmedian(Xk, axis=0)
+    mad = np.nanmedian(np.abs(Xk - center), axis=0) * 1.4826
+    std = np.nanstd(Xk, axis=0)
+    scale = np.where(mad > 1e-9, mad, np.where(std > 0, std, 1.0))
+    z = (Xk - center) / scale
+    z = np.where(np.isfinite(z), z, 0.0)
+    cov = LedoitWolf().fit(z).covariance_
+    precision = np.linalg.pinv(cov)
+    return {"features": [features[j] for j in keep], "center": center.tolist(),
+            "scale": scale.tolist(), "precision": precision.tolist(), "threshold": 1.0}
+
+
+def novelty_distance(nov: dict, X: np.ndarray, features: list[str]) -> np.ndarray:
+    """Raw novelty distance (not divided by the threshold)."""
+    idx = [features.index(f) for f in nov["features"]]
+    return mahalanobis(X[:, idx], np.asarray(nov["center"]), np.asarray(nov["scale"]),
+                       np.asarray(nov["precision"]))
+
+
+def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec, *,
+               conformal: dict | None = None, novelty_threshold: float = 1.0,
+               with_novelty: bool = True) -> Bundle:
+    """Fit P50 (L2) and the two quantile boosters and wrap them in a runtime :class:`Bundle`."""
+    ok = np.isfinite(y)
+    X, y = X[ok], y[ok]
+    if y.size < 20:
+        raise ModelError(f"{spec.name}: only {y.size} valid target samples; need at least 20")
+    boosters = {}
+    for key, obj, alpha in (("p50", "regression", None), ("p10", "quantile", spec.quantiles[0]),
+                            ("p90", "quantile", spec.quantiles[1])):
+        params, rounds = _lgb_params(spec, obj, alpha)
+        ds = lgb.Dataset(X, y, feature_name=[f.replace(" ", "_") for f in features],
+                         free_raw_data=True, params={"max_bin": params.get("max_bin", 255),
+                                                     "verbosity": -1})
+        boosters[key] = lgb.train(params, ds, num_boost_round=rounds)
+    span = float(y.max() - y.min())
+    meta = {"name": spec.name, "target": spec.target, "column": spec.column, "output": spec.output,
+            "unit": spec.unit, "transform": spec.transform, "features": list(features),
+            "quantiles": list(spec.quantiles), "conformal": conformal or {"lo": 0.0, "hi": 0.0},
+            "clip": [float(y.min() - 0.25 * span), float(y.max() + 0.25 * span)],
+            "n_train": int(y.size)}
+    if with_novelty:
+        nov = fit_novelty(X, features)
+        if nov:
+            nov["threshold"] = float(novelty_threshold)
+            meta["novelty"] = nov
+    return Bundle(meta, boosters)
+
+
+def sklearn_estimator(name: str, params: dict, seed: int = 0):
+    """A scikit-learn regressor by name, with median imputation (for comparators and baselines)."""
+    if name == "ridge":
+        return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                             StandardScaler(), Ridge(**({"alpha": 1.0} | params)))
+    if name == "random_forest":
+        return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                             RandomForestRegressor(**({"n_estimators": 200, "min_samples_leaf": 5,
+                                                      "n_jobs": 2, "random_state": seed} | params)))
+    if name == "hist_gbm":
+        return HistGradientBoostingRegressor(**({"max_iter": 300, "learning_rate": 0.05,
+                                                 "random_state": seed} | params))
+    raise ModelError(f"unknown scikit-learn estimator {name!r}")

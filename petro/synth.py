@@ -1,0 +1,332 @@
+"""A synthetic carbonate field written as real well files.
+
+Every well sees one layered stratigraphy (mudstone / packstone / grainstone / vuggy beds, with
+lateral thickness and facies changes). Rock properties live on a fine truth grid (2.5 mm):
+matrix porosity, shale volume, a latent grain size that sets the pore size (NMR T2 of the matrix
+pores) and the image texture, and discrete vugs drawn as objects on the borehole wall, so that
+vug porosity is what the images show. Logs are measured from that rock by tool models: NMR T2
+distributions (clay-bound, capillary-bound and free-fluid parts, echo noise) and their summary
+curves; GR, density, neutron, sonic (which sees matrix porosity, not vugs), Archie deep
+resistivity and caliper with tool smoothing and noise; an acoustic image (amplitude, transit
+time; 180 bins) and a resistive pad image with NaN gaps between pads. Dipping bed boundaries
+are sinusoids on the images.
+
+The pipeline only ever gets the files; permeability depends on pore size, which conventional
+logs cannot see but the image texture can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import gaussian_filter, gaussian_filter1d
+
+from petro.io.las import write_las
+
+FACIES = ("mudstone", "packstone", "grainstone", "vuggy")
+# per facies: matrix porosity mean/sd, shale mean/sd, log10 T2 of matrix pores (ms), vug intensity
+# (vugs per m2 of wall), texture strength and T2 spread
+_FACIES = {
+    "mudstone":   dict(phi=0.05, phi_sd=0.02, vsh=0.28, vsh_sd=0.07, lt2=1.25, vug=0.0, tex=2.5,
+                       micro=0.75),
+    "packstone":  dict(phi=0.12, phi_sd=0.03, vsh=0.09, vsh_sd=0.03, lt2=1.75, vug=30.0, tex=4.0,
+                       micro=0.4),
+    "grainstone": dict(phi=0.18, phi_sd=0.035, vsh=0.03, vsh_sd=0.015, lt2=2.2, vug=40.0, tex=5.5,
+                       micro=0.2),
+    "vuggy":      dict(phi=0.10, phi_sd=0.03, vsh=0.04, vsh_sd=0.02, lt2=1.9, vug=300.0, tex=6.0,
+                       micro=0.3),
+}
+_TRANSITION = np.array([  # facies Markov chain (rows: from, cols: to) of the stratigraphic column
+    [0.25, 0.45, 0.20, 0.10],
+    [0.30, 0.15, 0.40, 0.15],
+    [0.20, 0.30, 0.20, 0.30],
+    [0.30, 0.25, 0.35, 0.10],
+])
+T2_EDGES_MS = np.logspace(np.log10(0.3), np.log10(3000.0), 31)  # 30 log-spaced bins
+T2_CUTOFF_MS = 92.0
+CLAY_CUTOFF_MS = 3.0
+NMR_STEP = 0.1524
+BIT_RADIUS = 0.108  # m (8.5 in hole)
+
+
+@dataclass
+class SynthConfig:
+    wells: int = 8
+    seed: int = 7
+    thickness: float = 40.0        # m of logged interval per well
+    nmr_fraction: float = 0.75      # share of wells with an NMR run
+    amp_bins: int = 180
+    amp_step: float = 0.005         # m
+    res_bins: int = 96
+    res_step: float = 0.0025        # m
+    res_pads: int = 4
+    res_pad_cover: float = 0.7       # share of the circumference under pads
+
+
+def _column(rng: np.random.Generator, total: float) -> tuple[np.ndarray, np.ndarray]:
+    """Stratigraphic column: bed facies and base-case thicknesses (m) summing past ``total``."""
+    fac, thick = [], []
+    f = rng.integers(0, 4)
+    while sum(thick) < total:
+        fac.append(f)
+        thick.append(float(np.clip(rng.lognormal(np.log(1.3), 0.6), 0.25, 5.0)))
+        f = rng.choice(4, p=_TRANSITION[f])
+    return np.array(fac), np.array(thick)
+
+
+def _ar_field(rng, n: int, corr: int, sd: float = 1.0) -> np.ndarray:
+    """Smooth standard-normal random field of ``n`` samples with correlation length ``corr``."""
+    x = gaussian_filter1d(rng.standard_normal(n + 8 * corr), corr, mode="reflect")[4 * corr:-4 * corr]
+    return sd * x / (x.std() + 1e-12)
+
+
+def _bed_values(rng, bed_of: np.ndarray, n_beds: int, mean: np.ndarray, sd: np.ndarray,
+                corr: int, within: float) -> np.ndarray:
+    bed_level = mean + sd * rng.standard_normal(n_beds)
+    return bed_level[bed_of] + within * sd[bed_of] * _ar_field(rng, bed_of.size, corr)
+
+
+def _smooth(z: np.ndarray, x: np.ndarray, width_m: float) -> np.ndarray:
+    dz = z[1] - z[0]
+    return gaussian_filter1d(x, width_m / dz / 2.355, mode="nearest")
+
+
+def make_well(cfg: SynthConfig, index: int, column: tuple[np.ndarray, np.ndarray],
+              field_rng: np.random.Generator) -> dict:
+    """All arrays of one well (truth, logs, images) as a dict; writing is done by :func:`write_field`."""
+    rng = np.random.default_rng([cfg.seed, index])
+    fac_col, thick_col = column
+    name = f"SYN-{index + 1:02d}"
+    # lateral change: thickness scale per bed, occasional facies substitution
+    thick = thick_col * np.clip(rng.normal(1.0, 0.2, thick_col.size), 0.5, 1.6)
+    fac = fac_col.copy()
+    swap = rng.random(fac.size) < 0.12
+    fac[swap] = rng.integers(0, 4, swap.sum())
+    top = 2000.0 + 25.0 * index + rng.normal(0, 5)
+    z0, z1 = top - 3.0, top + cfg.thickness + 3.0
+    dz = 0.0025
+    z = np.arange(z0, z1, dz)
+    bounds = top - 3.0 + np.concatenate([[0.0], np.cumsum(thick)])
+    bed_of = np.clip(np.searchsorted(bounds, z, side="right") - 1, 0, fac.size - 1)
+    f_of = fac[bed_of]
+    P = {k: np.array([_FACIES[n][k] for n in FACIES]) for k in _FACIES["mudstone"]}
+    nb = fac.size
+    phi_m = np.clip(_bed_values(rng, bed_of, nb, P["phi"][fac], P["phi_sd"][fac], 60, 0.8), 0.01, 0.32)
+    vsh = np.clip(_bed_values(rng, bed_of, nb, P["vsh"][fac], P["vsh_sd"][fac], 80, 0.8), 0.0, 0.6)
+    grain = np.clip(_bed_values(rng, bed_of, nb, np.zeros(nb), np.full(nb, 1.0), 40, 0.7), -2.5, 2.5)
+    lt2 = P["lt2"][f_of] + 0.28 * grain - 1.2 * (vsh - P["vsh"][f_of])
+    # ---------------------------------------------------------------- acoustic image geometry
+    dip = np.deg2rad(rng.uniform(4, 16))
+    azdip = rng.uniform(0, 2 * np.pi)
+    na, nr = cfg.amp_bins, cfg.res_bins
+    az_a = (np.arange(na) + 0.5) * 2 * np.pi / na
+    za = np.arange(top - 1.0 - rng.uniform(0, 1), top + cfg.thickness + 1.0 + rng.uniform(0, 1),
+                   cfg.amp_step)
+    shift_a = BIT_RADIUS * np.tan(dip) * np.sin(az_a - azdip)      # sinusoid of a dipping plane
+    zz = za[:, None] - shift_a[None, :]                             # stratigraphic depth per pixel
+    idx = np.clip(((zz - z0) / dz).astype(np.int64), 0, z.size - 1)
+    # vugs: Poisson objects on the wall, rate by facies and grain size, size lognormal
+    vug_rate = P["vug"][f_of] * np.exp(0.3 * grain)                 # per m2 of wall
+    circ = 2 * np.pi * BIT_RADIUS
+    expected = vug_rate * dz * circ
+    n_vug = rng.poisson(expected)
+    vz = np.repeat(z, n_vug) + rng.uniform(0, dz, n_vug.sum())
+    vaz = rng.uniform(0, 2 * np.pi, vz.size)
+    vr = np.clip(rng.lognormal(np.log(0.009), 0.45, vz.size), 0.003, 0.04)   # m
+    vug_mask = np.zeros((za.size, na), dtype=bool)
+    px_az = circ / na
+    for d, a, r in zip(vz, vaz, vr):
+        i0, i1 = np.searchsorted(za, [d - r, d + r])
+        if i1 <= i0:
+            continue
+        ja = int(a / (2 * np.pi) * na)
+        half = int(np.ceil(r / px_az))
+        js = np.arange(ja - half, ja + half + 1) % na
+        dzz = (za[i0:i1, None] - d) / r
+        daz = ((js[None, :] - ja + na / 2) % na - na / 2) * px_az / r
+        vug_mask[i0:i1, js] |= (dzz ** 2 + daz ** 2) <= 1.0
+    vug_cover = vug_mask.mean(axis=1)                               # share of the wall in vugs
+    phi_vug = np.clip(np.interp(z, za, gaussian_filter1d(vug_cover, 2)) * 0.8, 0, 0.3)
+    # ------------------------------------------------------------------ amplitude image
+    tex_w = np.clip(0.5 + 0.3 * grain, 0.05, 0.95)[idx]
+    fine = rng.standard_normal((za.size, na)).astype(np.float32)
+    coarse = gaussian_filter(rng.standard_normal((za.size, na)).astype(np.float32), (2.5, 2.5),
+                             mode=("nearest", "wrap"))
+    coarse /= coarse.std()
+    texture = P["tex"][f_of][idx] * ((1 - tex_w) * fine + tex_w * coarse)
+    ecc = 1.0 + 0.06 * np.cos(az_a - rng.uniform(0, 2 * np.pi))
+    amp = (85.0 - 140.0 * phi_m[idx] - 60.0 * vsh[idx] + texture) * ecc[None, :]
+    boundary = np.zeros(z.size)
+    boundary[np.clip(((bounds[1:-1] - z0) / dz).astype(int), 0, z.size - 1)] = 1.0
+    boundary = gaussian_filter1d(boundary, 2.0) * 2.0 * 2.5066
+    amp -= 18.0 * boundary[idx]
+    amp[vug_mask] -= rng.uniform(25, 40, vug_mask.sum())
+    amp += rng.normal(0, 1.5, amp.shape)
+    # --------------------------------------------------------------- transit time image
+    wash = np.clip((vsh - 0.2) * 0.05, 0, 0.02)                     # m of radius enlargement
+    breakout = (np.cos(2 * (az_a - rng.uniform(0, np.pi))) > 0.85)[None, :] * \
+        np.clip(_ar_field(rng, z.size, 400), 0, None)[idx] * 0.006
+    radius = BIT_RADIUS + wash[idx] + breakout + 0.002 * coarse * (vsh[idx] > 0.2)
+    tt = 55.0 + 2 * (radius - 0.0508) / 1500.0 * 1e6 / 100.0 + 4.0 * vug_mask
+    tt += rng.normal(0, 0.4, tt.shape)
+    # ----------------------------------------------------------------------- resistive image
+    zr = np.arange(za[0] + rng.uniform(0, 0.3), za[-1] - rng.uniform(0, 0.3), cfg.res_step)
+    az_r = (np.arange(nr) + 0.5) * 2 * np.pi / nr
+    shift_r = BIT_RADIUS * np.tan(dip) * np.sin(az_r - azdip)
+    idx_r = np.clip(((zr[:, None] - shift_r[None, :] - z0) / dz).astype(np.int64), 0, z.size - 1)
+    ia_r = np.clip(np.searchsorted(za, zr), 0, za.size - 1)
+    ja_r = np.clip((az_r / (2 * np.pi) * na).astype(int), 0, na - 1)
+    vug_r = vug_mask[ia_r][:, ja_r]
+    phi_t_px = phi_m[idx_r] + 0.5 * vug_r
+    log_r = np.log10(0.08) - 1.9 * np.log10(np.clip(phi_m[idx_r], 0.02, 0.4)) - 1.2 * vsh[idx_r]
+    log_r += 0.04 * texture[ia_r][:, ja_r] - 0.8 * vug_r + 0.15 * boundary[idx_r] * -1
+    del phi_t_px
+    res = 10 ** (log_r + rng.normal(0, 0.03, log_r.shape))
+    pad_rot = 0.6 * np.sin(zr / 7.0) + rng.uniform(0, 2 * np.pi)     # tool rotation, rad
+    pad_pos = ((az_r[None, :] - pad_rot[:, None]) % (2 * np.pi / cfg.res_pads)) / \
+        (2 * np.pi / cfg.res_pads)
+    res[pad_pos > cfg.res_pad_cover] = np.nan
+    # ------------------------------------------------------------------------ logs
+    phi_t = phi_m + phi_vug
+    zl = np.arange(top, top + cfg.thickness, NMR_STEP)
+    def at(x, width):
+        return np.interp(zl, z, _smooth(z, x, width))
+    rho = (1 - phi_t - vsh) * 2.71 + vsh * 2.60 + phi_t * 1.0
+    nphi = phi_t + 0.28 * vsh
+    dt = 47.6 + phi_m * (189.0 - 47.6) * 0.95 + 0.2 * phi_vug * 141 + 35 * vsh
+    sw = np.clip(0.15 + 0.5 * (1 - np.clip((lt2 - 1.0) / 1.6, 0, 1)) + 0.2 * vsh, 0.1, 1.0)
+    rt = 0.04 / (np.clip(phi_t, 0.02, None) ** 2.0 * sw ** 2.0)
+    gr = 18.0 + 150.0 * vsh
+    logs = {
+        "GR": at(gr, 0.4) + rng.normal(0, 3.0, zl.size),
+        "RHOB": at(rho, 0.45) + rng.normal(0, 0.012, zl.size),
+        "NPHI": at(nphi, 0.6) + rng.normal(0, 0.008, zl.size),
+        "DT": at(dt, 0.6) + rng.normal(0, 1.0, zl.size),
+        "RT": 10 ** (at(np.log10(rt), 1.0) + rng.normal(0, 0.02, zl.size)),
+        "CALI": at(2 * 39.37 * (BIT_RADIUS + wash), 0.3) + rng.normal(0, 0.03, zl.size),
+        "PEF": at(5.05 - 1.8 * vsh, 0.3) + rng.normal(0, 0.08, zl.size),
+    }
+    # ------------------------------------------------------------------------ NMR
+    centres = np.sqrt(T2_EDGES_MS[:-1] * T2_EDGES_MS[1:])
+    lc = np.log10(centres)
+    def lognormal(mu, sd):
+        w = np.exp(-0.5 * ((lc[None, :] - mu[:, None]) / sd) ** 2)
+        return w / w.sum(axis=1, keepdims=True)
+    nmr_phi_m = at(phi_m, 0.45)
+    nmr_vug = at(phi_vug, 0.45)
+    nmr_vsh = at(vsh, 0.45)
+    nmr_lt2 = at(lt2, 0.45)
+    cbw = 0.22 * nmr_vsh
+    micro = at(P["micro"][f_of] * np.clip(1 - 0.15 * grain, 0.5, 1.5), 0.45).clip(0.05, 0.95)
+    dist = (cbw[:, None] * lognormal(np.full(zl.size, np.log10(1.2)), 0.25)
+            + (micro * nmr_phi_m)[:, None] * lognormal(np.full(zl.size, np.log10(12.0)), 0.3)
+            + ((1 - micro) * nmr_phi_m)[:, None] * lognormal(nmr_lt2, 0.3)
+            + 0.9 * nmr_vug[:, None] * lognormal(np.full(zl.size, np.log10(900.0)), 0.25)
+            + 0.1 * nmr_vug[:, None] * lognormal(np.full(zl.size, np.log10(30.0)), 0.3))
+    dist = np.clip(dist + rng.normal(0, 0.0012, dist.shape), 0, None)
+    nmr = nmr_summary(dist, T2_EDGES_MS)
+    return dict(name=name, index=index, top=top, zl=zl, logs=logs, za=za, amp=amp.astype(np.float32),
+                tt=tt.astype(np.float32), zr=zr, res=res.astype(np.float32), dist=dist, nmr=nmr,
+                truth=dict(phi_m=at(phi_m, 0.05), phi_vug=at(phi_vug, 0.05), vsh=at(vsh, 0.05),
+                           facies=np.interp(zl, z, f_of), grain=at(grain, 0.05)),
+                x=float(field_rng.uniform(0, 5000)), y=float(field_rng.uniform(0, 5000)))
+
+
+def nmr_summary(dist: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
+    """Vendor-style summary curves of a T2 distribution (v/v; T2LM in ms; KTIM in mD)."""
+    centres = np.sqrt(edges[:-1] * edges[1:])
+    tcmr = dist.sum(axis=1)
+    le = np.log10(edges)
+    def above(cut):
+        frac = np.clip((le[1:] - np.log10(cut)) / (le[1:] - le[:-1]), 0, 1)
+        return (dist * frac[None, :]).sum(axis=1)
+    phie = above(CLAY_CUTOFF_MS)
+    ffi = above(T2_CUTOFF_MS)
+    bvi = phie - ffi
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t2lm = 10 ** ((dist * np.log10(centres)[None, :]).sum(axis=1) / tcmr)
+        ktim = 1e4 * phie ** 4 * (ffi / bvi) ** 2
+    return {"TCMR": tcmr, "CMRP_3MS": phie, "CMFF": ffi, "BFV": bvi, "T2LM": t2lm,
+            "KTIM": np.where(np.isfinite(ktim), ktim, np.nan)}
+
+
+def write_field(out_dir: str | Path, cfg: SynthConfig, progress=None) -> list[dict]:
+    """Write the field's wells as LAS 2.0 files into ``out_dir`` (one sub-folder per well).
+
+    Returns per-well summaries (name, files, NMR present). Files are written atomically; rerunning
+    overwrites them with identical content for the same seed.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    field_rng = np.random.default_rng([cfg.seed, 99991])
+    column = _column(field_rng, cfg.thickness + 10.0)
+    n_nmr = max(1, int(round(cfg.wells * cfg.nmr_fraction)))
+    summaries = []
+    for i in range(cfg.wells):
+        w = make_well(cfg, i, column, field_rng)
+        has_nmr = i < n_nmr
+        summaries.append(write_well(out, w, has_nmr=has_nmr))
+        if progress:
+            progress(w["name"])
+    return summaries
+
+
+def write_well(out: Path, w: dict, *, has_nmr: bool) -> dict:
+    name = w["name"]
+    wd = out / name
+    feet = w["index"] % 4 == 2           # some wells were logged and exported in feet
+    du = "F" if feet else "M"
+    dscale = 1 / 0.3048 if feet else 1.0
+    header = {"WELL": name, "FLD": "PETRO SYNTHETIC", "COMP": "petro", "UWI": f"SYN{w['index']:06d}",
+              "XCOORD": f"{w['x']:.1f}", "YCOORD": f"{w['y']:.1f}"}
+    files = []
+    logs = dict(w["logs"])
+    units = {"GR": "GAPI", "RHOB": "G/CC", "NPHI": "V/V", "DT": "US/F", "RT": "OHMM", "CALI": "IN",
+             "PEF": "B/E"}
+    if w["index"] % 3 == 1:                       # vendor spellings and units vary by well
+        logs = {"GR_EDTC": logs["GR"], "RHOZ": logs["RHOB"], "TNPH": logs["NPHI"] * 100,
+                "DTCO": logs["DT"] / 0.3048, "AT90": logs["RT"], "HCAL": logs["CALI"],
+                "PEFZ": logs["PEF"]}
+        units = {"GR_EDTC": "GAPI", "RHOZ": "G/C3", "TNPH": "%", "DTCO": "US/M", "AT90": "OHMM",
+                 "HCAL": "IN", "PEFZ": "B/E"}
+    f = wd / f"{name}_triple_combo.las"
+    write_las(f, w["zl"] * dscale, logs, units=units, well=header, depth_unit=du, fmt="%.5f")
+    files.append(f.name)
+    if has_nmr:
+        edges = T2_EDGES_MS
+        nmr = {k: v for k, v in w["nmr"].items()}
+        cols = dict(nmr)
+        nunits = {"TCMR": "V/V", "CMRP_3MS": "V/V", "CMFF": "V/V", "BFV": "V/V", "T2LM": "MS",
+                  "KTIM": "MD"}
+        for j in range(w["dist"].shape[1]):
+            cols[f"T2BIN{j + 1:02d}"] = w["dist"][:, j]
+            nunits[f"T2BIN{j + 1:02d}"] = "V/V"
+        desc = {f"T2BIN{j + 1:02d}": f"T2 distribution bin {j + 1} ({edges[j]:.4g}-{edges[j + 1]:.4g} ms)"
+                for j in range(edges.size - 1)}
+        params = {"T2MIN": (f"{edges[0]:.4g}", "MS", "Lower edge of the first T2 bin"),
+                  "T2MAX": (f"{edges[-1]:.4g}", "MS", "Upper edge of the last T2 bin"),
+                  "T2NBIN": (str(edges.size - 1), "", "Number of log-spaced T2 bins"),
+                  "T2CUT": (f"{T2_CUTOFF_MS:g}", "MS", "T2 cutoff used for CMFF / BFV"),
+                  "CBWCUT": (f"{CLAY_CUTOFF_MS:g}", "MS", "Clay-bound water cutoff")}
+        f = wd / f"{name}_cmr.las"
+        write_las(f, w["zl"] * dscale, cols, units=nunits, descriptions=desc, well=header,
+                  params=params, depth_unit=du, fmt="%.6f")
+        files.append(f.name)
+    amp_cols = {f"AMP{j + 1:03d}": w["amp"][:, j] for j in range(w["amp"].shape[1])}
+    tt_cols = {f"TT{j + 1:03d}": w["tt"][:, j] for j in range(w["tt"].shape[1])}
+    f = wd / f"{name}_ubi.las"
+    write_las(f, w["za"] * dscale, {**amp_cols, **tt_cols},
+              units={**{k: "MV" for k in amp_cols}, **{k: "US" for k in tt_cols}},
+              descriptions={**{k: "Acoustic amplitude, bin " + k[3:] for k in amp_cols},
+                            **{k: "Acoustic transit time, bin " + k[2:] for k in tt_cols}},
+              well=header, depth_unit=du, fmt="%.2f")
+    files.append(f.name)
+    res_cols = {f"IMG[{j + 1}]": w["res"][:, j] for j in range(w["res"].shape[1])}
+    f = wd / f"{name}_fmi.las"
+    write_las(f, w["zr"] * dscale, res_cols, units={k: "OHMM" for k in res_cols},
+              descriptions={k: "Resistivity image button " + k[4:-1] for k in res_cols},
+              well=header, depth_unit=du, fmt="%.4g")
+    files.append(f.name)
+    return {"well": name, "files": files, "nmr": has_nmr, "folder": str(wd)}

@@ -1,0 +1,294 @@
+"""NMR targets from summary curves or from the T2 distribution.
+
+Timur-Coates (free-fluid model)::
+
+    k [mD] = (phi [p.u.] / C) ** m * (FFI / BVI) ** n          (C = 10, m = 4, n = 2)
+
+SDR::
+
+    k [mD] = a * phi [v/v] ** m * T2LM [ms] ** n                (a = 4 mD/ms^2 sandstone; less in
+                                                                carbonates; m = 4, n = 2)
+
+From a T2 distribution (bin porosities ``a_j`` between log-spaced edges ``e_j .. e_j+1``) the part
+of a bin above a cutoff ``c`` is taken proportional on log T2::
+
+    f_j(c) = clip((log e_j+1 - log c) / (log e_j+1 - log e_j), 0, 1)
+
+so FFI = sum a_j f_j(T2cut), effective porosity = sum a_j f_j(clay cutoff), BVI = effective - FFI,
+clay-bound = total - effective, and T2LM = 10 ** (sum a_j log10 t_j / sum a_j) with t_j the
+geometric bin centre (total distribution).
+
+Samples that cannot give a target (porosity <= 0 or above ``max_porosity``, BVI <= 0, NULL inputs,
+permeability outside ``[min_perm, max_perm]``) are masked with a reason; no inf or NaN reaches
+training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from petro.errors import ConfigError, InputError
+from petro.well import Well
+
+LITHOLOGY_CUTOFF_MS = {"clastic": 33.0, "sandstone": 33.0, "carbonate": 92.0}
+POROSITY_CHOICES = ("effective", "total")
+BVI_CHOICES = ("auto", "curve", "total_minus_ffi", "effective_minus_ffi", "t2")
+SOURCE_CHOICES = ("auto", "curves", "t2")
+PERM_CHOICES = ("timur_coates", "sdr")
+
+
+@dataclass
+class TargetParams:
+    """Parameters of the NMR targets; every one is logged with the models.
+
+    Attributes
+    ----------
+    lithology : 'carbonate' or 'clastic'; sets the default T2 cutoff (92 ms / 33 ms)
+    t2_cutoff_ms : T2 cutoff between bound and free fluid, ms (None: by lithology)
+    clay_cutoff_ms : clay-bound water cutoff, ms
+    porosity : 'effective' (PHIE_NMR, else total - clay-bound) or 'total' (TCMR); used for the
+        porosity target and for phi in Timur-Coates and SDR
+    source : 'curves' (summary curves), 't2' (from the distribution), 'auto' (curves when present)
+    bvi : 'curve' (BVI curve), 'total_minus_ffi', 'effective_minus_ffi', 't2', or 'auto'
+        (BVI curve, else effective - FFI)
+    permeability : 'timur_coates' or 'sdr'
+    coates_c, coates_m, coates_n : Timur-Coates constant and exponents (phi in p.u.)
+    sdr_a, sdr_m, sdr_n : SDR constant (mD/ms^n) and exponents (phi in v/v, T2LM in ms)
+    min_porosity, max_porosity : v/v; outside is masked
+    min_perm, max_perm : mD; outside is masked (not clipped: a clipped value is a made-up value)
+    """
+
+    lithology: str = "carbonate"
+    t2_cutoff_ms: float | None = None
+    clay_cutoff_ms: float = 3.0
+    porosity: str = "effective"
+    source: str = "auto"
+    bvi: str = "auto"
+    permeability: str = "timur_coates"
+    coates_c: float = 10.0
+    coates_m: float = 4.0
+    coates_n: float = 2.0
+    sdr_a: float = 4.0
+    sdr_m: float = 4.0
+    sdr_n: float = 2.0
+    min_porosity: float = 0.005
+    max_porosity: float = 0.5
+    min_perm: float = 1e-4
+    max_perm: float = 1e5
+
+    def __post_init__(self):
+        if self.lithology not in LITHOLOGY_CUTOFF_MS:
+            raise ConfigError(f"targets.lithology {self.lithology!r}: choose one of "
+                              f"{sorted(LITHOLOGY_CUTOFF_MS)}")
+        for name, value, choices in (("porosity", self.porosity, POROSITY_CHOICES),
+                                     ("bvi", self.bvi, BVI_CHOICES),
+                                     ("source", self.source, SOURCE_CHOICES),
+                                     ("permeability", self.permeability, PERM_CHOICES)):
+            if value not in choices:
+                raise ConfigError(f"targets.{name} {value!r}: choose one of {list(choices)}")
+        if self.cutoff_ms <= self.clay_cutoff_ms:
+            raise ConfigError("targets.t2_cutoff_ms must be above clay_cutoff_ms")
+        if self.coates_c <= 0 or self.sdr_a <= 0:
+            raise ConfigError("targets.coates_c and targets.sdr_a must be positive")
+
+    @property
+    def cutoff_ms(self) -> float:
+        return float(self.t2_cutoff_ms if self.t2_cutoff_ms is not None
+                     else LITHOLOGY_CUTOFF_MS[self.lithology])
+
+    def as_params(self) -> dict[str, object]:
+        """Flat dict for MLflow (``targets.`` prefix), the resolved cutoff included."""
+        d = {f"targets.{k}": v for k, v in asdict(self).items()}
+        d["targets.t2_cutoff_ms"] = self.cutoff_ms
+        return d
+
+
+def timur_coates(phi: np.ndarray, ffi: np.ndarray, bvi: np.ndarray, *, c: float = 10.0,
+                 m: float = 4.0, n: float = 2.0) -> np.ndarray:
+    """Timur-Coates permeability, mD.
+
+    Parameters
+    ----------
+    phi : array, v/v (converted to p.u. inside, as the formula's C assumes)
+    ffi, bvi : arrays, v/v (only their ratio matters)
+
+    >>> float(timur_coates(np.array([0.20]), np.array([0.15]), np.array([0.05]))[0])
+    144.0
+    """
+    phi_pu = np.asarray(phi, dtype=float) * 100.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (phi_pu / c) ** m * (np.asarray(ffi, float) / np.asarray(bvi, float)) ** n
+
+
+def sdr(phi: np.ndarray, t2lm_ms: np.ndarray, *, a: float = 4.0, m: float = 4.0,
+        n: float = 2.0) -> np.ndarray:
+    """SDR permeability, mD: ``a * phi**m * T2LM**n`` (phi v/v, T2LM ms).
+
+    >>> round(float(sdr(np.array([0.2]), np.array([100.0]))[0]), 6)
+    64.0
+    """
+    return a * np.asarray(phi, float) ** m * np.asarray(t2lm_ms, float) ** n
+
+
+def fraction_above(edges_ms: np.ndarray, cutoff_ms: float) -> np.ndarray:
+    """Share of each T2 bin above ``cutoff_ms``, interpolated on log T2 inside the cut bin."""
+    le = np.log10(np.asarray(edges_ms, dtype=float))
+    if np.any(np.diff(le) <= 0):
+        raise InputError("T2 bin edges must increase")
+    return np.clip((le[1:] - np.log10(cutoff_ms)) / (le[1:] - le[:-1]), 0.0, 1.0)
+
+
+def t2_partition(amplitudes: np.ndarray, edges_ms: np.ndarray, *, cutoff_ms: float,
+                 clay_cutoff_ms: float = 3.0) -> dict[str, np.ndarray]:
+    """Split a T2 distribution into total, effective, BVI, FFI, clay-bound and T2LM.
+
+    Parameters
+    ----------
+    amplitudes : array (n_depth, n_bins), porosity per bin, v/v
+    edges_ms : array (n_bins + 1,), bin boundaries, ms
+    """
+    a = np.asarray(amplitudes, dtype=float)
+    edges = np.asarray(edges_ms, dtype=float)
+    if a.shape[1] != edges.size - 1:
+        raise InputError(f"T2 distribution has {a.shape[1]} bins but {edges.size} edges")
+    total = a.sum(axis=1)
+    eff = a @ fraction_above(edges, clay_cutoff_ms)
+    ffi = a @ fraction_above(edges, cutoff_ms)
+    centres = np.sqrt(edges[:-1] * edges[1:])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t2lm = 10 ** ((a @ np.log10(centres)) / total)
+    t2lm[~(total > 0)] = np.nan
+    nan = np.isnan(a).any(axis=1)
+    out = {"TCMR": total, "PHIE_NMR": eff, "FFI": ffi, "BVI": eff - ffi, "CBW": total - eff,
+           "T2LM": t2lm}
+    for v in out.values():
+        v[nan] = np.nan
+    return out
+
+
+def _curve(well: Well, name: str) -> np.ndarray | None:
+    if name in well.curves.columns:
+        v = well.curves[name].to_numpy(dtype=float)
+        return v if np.isfinite(v).any() else None
+    return None
+
+
+def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.DataFrame, dict]:
+    """Targets of one well on its depth grid.
+
+    Returns
+    -------
+    table : DataFrame indexed by depth (m) with PHIE (v/v), BVI, FFI (v/v), T2LM (ms), PERM (mD),
+        LOG10_PERM, VALID (bool) and REASON (why a sample is masked, '' when valid), and the
+        vendor comparison curves KTIM / KSDR where the file has them
+    report : dict with the source used, counts per mask reason and notes
+    """
+    p = params or TargetParams()
+    notes: list[str] = []
+    n = len(well.curves)
+    have_curves = _curve(well, "FFI") is not None and (
+        _curve(well, "TCMR") is not None or _curve(well, "PHIE_NMR") is not None)
+    use_t2 = p.source == "t2" or (p.source == "auto" and not have_curves)
+    if use_t2:
+        if well.t2_bins is None:
+            raise InputError(f"well {well.name}: no NMR: neither FFI with TCMR/PHIE_NMR curves "
+                             f"nor a T2 distribution was found", path=", ".join(well.files))
+        part = t2_partition(well.t2_bins.amplitudes, well.t2_bins.edges_ms, cutoff_ms=p.cutoff_ms,
+                            clay_cutoff_ms=p.clay_cutoff_ms)
+        source = f"T2 distribution ({len(well.t2_bins.edges_ms) - 1} bins, cutoff {p.cutoff_ms:g} ms)"
+        total, eff, ffi, bvi, t2lm = (part[k] for k in ("TCMR", "PHIE_NMR", "FFI", "BVI", "T2LM"))
+        if p.bvi == "total_minus_ffi":
+            bvi = total - ffi
+    else:
+        if not have_curves:
+            raise InputError(f"well {well.name}: targets.source=curves needs FFI and TCMR or "
+                             f"PHIE_NMR curves", path=", ".join(well.files))
+        total, eff, ffi = _curve(well, "TCMR"), _curve(well, "PHIE_NMR"), _curve(well, "FFI")
+        cbw = _curve(well, "CBW")
+        if eff is None and total is not None:
+            if cbw is not None:
+                eff = total - cbw
+                notes.append("effective porosity = TCMR - CBW")
+            elif well.t2_bins is not None:
+                eff = t2_partition(well.t2_bins.amplitudes, well.t2_bins.edges_ms,
+                                   cutoff_ms=p.cutoff_ms,
+                                   clay_cutoff_ms=p.clay_cutoff_ms)["PHIE_NMR"]
+                notes.append("effective porosity from the T2 distribution")
+        bvi_curve = _curve(well, "BVI")
+        choice = p.bvi
+        if choice == "auto":
+            choice = "curve" if bvi_curve is not None else "effective_minus_ffi"
+        if choice == "curve":
+            if bvi_curve is None:
+                raise InputError(f"well {well.name}: targets.bvi=curve but no BVI curve (BFV, "
+                                 f"MBVI)", path=", ".join(well.files))
+            bvi = bvi_curve
+        elif choice == "total_minus_ffi":
+            if total is None:
+                raise InputError(f"well {well.name}: targets.bvi=total_minus_ffi needs TCMR")
+            bvi = total - ffi
+        elif choice == "t2":
+            if well.t2_bins is None:
+                raise InputError(f"well {well.name}: targets.bvi=t2 needs a T2 distribution")
+            bvi = t2_partition(well.t2_bins.amplitudes, well.t2_bins.edges_ms,
+                               cutoff_ms=p.cutoff_ms, clay_cutoff_ms=p.clay_cutoff_ms)["BVI"]
+        else:
+            if eff is None:
+                raise InputError(f"well {well.name}: BVI = effective - FFI needs an effective "
+                                 f"porosity (CMRP_3MS, MPHE) or TCMR with CBW")
+            bvi = eff - ffi
+        t2lm = _curve(well, "T2LM")
+        source = f"summary curves (BVI: {choice})"
+    if p.porosity == "effective" and eff is None:
+        raise InputError(f"well {well.name}: targets.porosity=effective needs CMRP_3MS/MPHE, "
+                         f"TCMR with CBW, or a T2 distribution", path=", ".join(well.files))
+    if p.porosity == "total" and total is None:
+        raise InputError(f"well {well.name}: targets.porosity=total needs TCMR/MPHS")
+    phi = eff if p.porosity == "effective" else total
+    phi_target = eff if eff is not None else total
+    nanarr = np.full(n, np.nan)
+    t2lm = t2lm if t2lm is not None else nanarr
+    if p.permeability == "timur_coates":
+        perm = timur_coates(phi, ffi, bvi, c=p.coates_c, m=p.coates_m, n=p.coates_n)
+    else:
+        perm = sdr(phi, t2lm, a=p.sdr_a, m=p.sdr_m, n=p.sdr_n)
+    reason = np.full(n, "", dtype=object)
+
+    def mark(cond, why):
+        cond = np.asarray(cond) & (reason == "")
+        reason[cond] = why
+
+    mark(~np.isfinite(phi) | ~np.isfinite(phi_target), "porosity NULL")
+    mark((phi <= p.min_porosity) | (phi_target <= p.min_porosity), "porosity <= min_porosity")
+    mark((phi > p.max_porosity) | (phi_target > p.max_porosity), "porosity > max_porosity")
+    if p.permeability == "timur_coates":
+        mark(~np.isfinite(ffi) | ~np.isfinite(bvi), "FFI/BVI NULL")
+        mark(bvi <= 0, "BVI <= 0")
+        mark(ffi < 0, "FFI < 0")
+    else:
+        mark(~np.isfinite(t2lm) | (t2lm <= 0), "T2LM NULL or <= 0")
+    with np.errstate(invalid="ignore"):
+        mark(~np.isfinite(perm), "permeability not finite")
+        mark(perm < p.min_perm, "permeability < min_perm")
+        mark(perm > p.max_perm, "permeability > max_perm")
+    valid = reason == ""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_perm = np.where(valid, np.log10(np.where(valid, perm, 1.0)), np.nan)
+    table = pd.DataFrame({"PHIE": np.where(valid, phi_target, np.nan),
+                          "BVI": bvi, "FFI": ffi, "T2LM": t2lm,
+                          "PERM": np.where(valid, perm, np.nan), "LOG10_PERM": log_perm,
+                          "VALID": valid, "REASON": reason}, index=well.curves.index)
+    for vendor in ("KTIM", "KSDR"):
+        v = _curve(well, vendor)
+        if v is not None:
+            table[vendor] = v
+    counts = pd.Series(reason[~valid]).value_counts().to_dict()
+    report = {"well": well.name, "source": source, "n": int(n), "valid": int(valid.sum()),
+              "masked": {str(k): int(v) for k, v in counts.items()}, "notes": notes,
+              "porosity_curves": {k: well.provenance[k].unit for k in ("TCMR", "PHIE_NMR", "FFI",
+                                                                       "BVI")
+                                  if k in well.provenance}}
+    return table, report

@@ -1,0 +1,115 @@
+"""Unit normalisation: every curve is converted to its quantity's canonical unit on the way in.
+
+Canonical units: depth ``m``; porosity and volumes ``v/v``; bulk density ``g/cm3``; slowness
+``us/ft``; resistivity ``ohm.m``; gamma ray ``gAPI``; caliper ``in``; permeability ``mD``;
+T2 ``ms``. An unknown unit for a known quantity raises :class:`~petro.errors.UnitError` under the
+``strict`` policy, or keeps the values with a warning under ``warn``; petro never guesses silently.
+A blank unit on a fractional quantity (porosity) is resolved from the data range and reported.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from petro.errors import UnitError
+
+# quantity -> (canonical unit, {normalised spelling: (scale, offset)}); value_canonical = v*scale+offset
+_UNITS: dict[str, tuple[str, dict[str, tuple[float, float]]]] = {
+    "depth": ("m", {"m": (1.0, 0.0), "meter": (1.0, 0.0), "meters": (1.0, 0.0), "metre": (1.0, 0.0),
+                    "metres": (1.0, 0.0), "ft": (0.3048, 0.0), "f": (0.3048, 0.0),
+                    "feet": (0.3048, 0.0), "foot": (0.3048, 0.0), "usft": (1200 / 3937, 0.0),
+                    "in": (0.0254, 0.0), ".1in": (0.00254, 0.0), "0.1in": (0.00254, 0.0),
+                    "cm": (0.01, 0.0), "mm": (0.001, 0.0)}),
+    "fraction": ("v/v", {"v/v": (1.0, 0.0), "vv": (1.0, 0.0), "frac": (1.0, 0.0),
+                         "fraction": (1.0, 0.0), "dec": (1.0, 0.0), "decimal": (1.0, 0.0),
+                         "cfcf": (1.0, 0.0), "ft3/ft3": (1.0, 0.0), "m3/m3": (1.0, 0.0),
+                         "pu_frac": (1.0, 0.0), "%": (0.01, 0.0), "pu": (0.01, 0.0),
+                         "p.u.": (0.01, 0.0), "percent": (0.01, 0.0), "pct": (0.01, 0.0)}),
+    "density": ("g/cm3", {"g/cm3": (1.0, 0.0), "g/cc": (1.0, 0.0), "gm/cc": (1.0, 0.0),
+                          "g/c3": (1.0, 0.0), "gr/cc": (1.0, 0.0), "g/cm^3": (1.0, 0.0),
+                          "gcc": (1.0, 0.0), "kg/m3": (0.001, 0.0), "k/m3": (0.001, 0.0)}),
+    "slowness": ("us/ft", {"us/ft": (1.0, 0.0), "usec/ft": (1.0, 0.0), "us/f": (1.0, 0.0),
+                           "uspf": (1.0, 0.0), "us/m": (0.3048, 0.0), "usec/m": (0.3048, 0.0)}),
+    "resistivity": ("ohm.m", {"ohm.m": (1.0, 0.0), "ohmm": (1.0, 0.0), "ohm-m": (1.0, 0.0),
+                              "ohm/m": (1.0, 0.0), "ohms": (1.0, 0.0), "ohm": (1.0, 0.0)}),
+    "gamma": ("gAPI", {"gapi": (1.0, 0.0), "api": (1.0, 0.0), "gapi units": (1.0, 0.0)}),
+    "length_in": ("in", {"in": (1.0, 0.0), "inch": (1.0, 0.0), "inches": (1.0, 0.0),
+                         "mm": (1 / 25.4, 0.0), "cm": (1 / 2.54, 0.0)}),
+    "permeability": ("mD", {"md": (1.0, 0.0), "mdarcy": (1.0, 0.0), "d": (1000.0, 0.0)}),
+    "time_ms": ("ms", {"ms": (1.0, 0.0), "msec": (1.0, 0.0), "s": (1000.0, 0.0),
+                       "us": (0.001, 0.0)}),
+    "pef": ("b/e", {"b/e": (1.0, 0.0), "be": (1.0, 0.0), "barns/e": (1.0, 0.0),
+                    "barn/e": (1.0, 0.0), "unitless": (1.0, 0.0)}),
+}
+
+POLICIES = ("strict", "warn")
+
+
+def normalise_unit(unit: str | None) -> str:
+    """Lower-case a unit spelling and drop blanks and brackets: ``'[G/CC]'`` -> ``'g/cc'``."""
+    u = (unit or "").strip().lower()
+    u = re.sub(r"[\[\]\(\)\s]", "", u)
+    return u
+
+
+def canonical_unit(quantity: str) -> str:
+    """The canonical unit of a quantity (``'fraction'`` -> ``'v/v'``)."""
+    return _UNITS[quantity][0]
+
+
+def conversion(quantity: str, unit: str | None) -> tuple[float, float] | None:
+    """``(scale, offset)`` that converts ``unit`` to the canonical unit, or None when unknown."""
+    if quantity not in _UNITS:
+        return (1.0, 0.0)
+    return _UNITS[quantity][1].get(normalise_unit(unit))
+
+
+def fraction_unit_from_data(values: np.ndarray) -> str:
+    """Decide v/v or % for a porosity-like curve with no usable unit, from its values.
+
+    A porosity in v/v stays below 1; in p.u. its upper percentiles are well above 1.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return "v/v"
+    return "%" if np.nanpercentile(v, 95) > 1.5 else "v/v"
+
+
+def to_canonical(values: np.ndarray, quantity: str, unit: str | None, *, name: str = "",
+                 policy: str = "strict") -> tuple[np.ndarray, str, list[str]]:
+    """Convert ``values`` of ``quantity`` given in ``unit`` to the canonical unit.
+
+    Returns
+    -------
+    values : array, canonical unit
+    unit : str, the unit the values were taken to be in
+    notes : list of str, what was decided (for the provenance table)
+    """
+    notes: list[str] = []
+    values = np.asarray(values, dtype=float)
+    if quantity not in _UNITS:
+        return values, unit or "", notes
+    u = normalise_unit(unit)
+    if quantity == "fraction" and u in ("", "unitless", "none", "-"):
+        u = "%" if fraction_unit_from_data(values) == "%" else "v/v"
+        notes.append(f"{name}: no unit, values look like {'p.u.' if u == '%' else 'v/v'}")
+    conv = _UNITS[quantity][1].get(u)
+    if conv is None:
+        if u == "":
+            notes.append(f"{name}: no unit given, assumed {canonical_unit(quantity)}")
+            return values, canonical_unit(quantity), notes
+        msg = (f"curve {name}: unit {unit!r} is not a known {quantity} unit "
+               f"(expected one of {sorted(_UNITS[quantity][1])}); add it to the pipeline's "
+               f"'units' section or fix the file")
+        if policy == "strict":
+            raise UnitError(msg)
+        notes.append(msg + "; values kept unconverted")
+        return values, unit or "", notes
+    scale, offset = conv
+    if scale != 1.0 or offset != 0.0:
+        values = values * scale + offset
+        notes.append(f"{name}: {unit} -> {canonical_unit(quantity)}")
+    return values, canonical_unit(quantity), notes
