@@ -95,13 +95,13 @@ class Bundle:
         """Model input matrix (rows, features) from a DataFrame; absent features are NaN."""
         if not isinstance(df, pd.DataFrame):
             df = pd.DataFrame(df)
-        if len(df) == 0:
-            raise InputSchemaError("no rows to predict")
         known = [c for c in self.features if c in df.columns]
         if not known:
             raise InputSchemaError(
                 f"none of the model's input columns is present (first expected: "
                 f"{', '.join(self.features[:8])} ...); send the columns `petro features` writes")
+        if len(df) == 0:
+            raise InputSchemaError("no rows to predict: the request holds columns but no data")
         X = np.full((len(df), len(self.features)), np.nan)
         for j, c in enumerate(self.features):
             if c in df.columns:

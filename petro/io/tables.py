@@ -1,0 +1,33 @@
+"""Writing feature tables: Parquet, CSV, or MLflow's ``dataframe_split`` JSON ready to post."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from petro.errors import ConfigError
+from petro.io.las import atomic_write_text
+
+
+def write_table(table: pd.DataFrame, path: str | Path, fmt: str | None = None) -> str:
+    path = Path(path)
+    fmt = fmt or {".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
+                  ".json": "json"}.get(path.suffix.lower())
+    if fmt is None:
+        raise ConfigError(f"{path}: give --format (parquet, csv, json) or a known suffix")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "parquet":
+        table.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    elif fmt == "csv":
+        atomic_write_text(path, table.to_csv(index=False))
+    else:
+        values = table.astype(object).where(table.notna(), None).to_numpy().tolist()
+        values = [[v.item() if isinstance(v, np.generic) else v for v in row] for row in values]
+        doc = {"dataframe_split": {"columns": list(map(str, table.columns)), "data": values}}
+        atomic_write_text(path, json.dumps(doc))
+    return fmt

@@ -1,0 +1,28 @@
+"""Serving and loading petro models through MLflow (the pyfunc flavour, models-from-code)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
+
+
+def load_model(uri: str):
+    """Load a logged or registered petro model (``models:/petro-permeability@champion``)."""
+    import mlflow.pyfunc
+
+    from petro.errors import ModelError
+
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    except Exception as err:  # MlflowException, OSError: name the URI and what to do
+        raise ModelError(f"cannot load model {uri!r}: {err}. Check the name and alias with "
+                         f"`petro models list` and the tracking URI (MLFLOW_TRACKING_URI)") from err
+
+
+def predict_frame(model, frame):
+    """Predict with a loaded pyfunc model; returns a DataFrame of the output columns."""
+    import pandas as pd
+
+    out = model.predict(frame)
+    return out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)

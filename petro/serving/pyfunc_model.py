@@ -1,0 +1,36 @@
+"""MLflow models-from-code entry point of a petro model.
+
+MLflow copies this file into the logged model and runs it at load time; nothing is pickled. The
+fitted model is a bundle folder (LightGBM text models + JSON) logged as the artifact ``bundle``;
+the runtime that predicts with it is shipped with the model as ``petro_runtime.py`` (code path),
+so the model loads wherever numpy, pandas, lightgbm and mlflow are installed, with or without
+petro, and always with the runtime version it was trained with.
+"""
+
+from __future__ import annotations
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel
+
+try:  # the copy shipped with the model
+    import petro_runtime as runtime
+except ImportError:  # pragma: no cover - running from a petro checkout
+    from petro.models import runtime
+
+
+class PetroModel(PythonModel):
+    """Per-depth rows in, ``{OUT}_ML``, ``{OUT}_P10``, ``{OUT}_P90``, ``NOVELTY``, ``OOD_FLAG`` out."""
+
+    def load_context(self, context):
+        self.bundle = runtime.Bundle.load(context.artifacts["bundle"])
+
+    def predict(self, context, model_input, params=None):
+        try:
+            return self.bundle.predict(model_input)
+        except runtime.InputSchemaError as err:
+            raise MlflowException(f"petro: {err}", error_code=INVALID_PARAMETER_VALUE) from err
+
+
+mlflow.models.set_model(PetroModel())

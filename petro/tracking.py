@@ -1,0 +1,295 @@
+"""MLflow tracking and registry: runs, metrics, plots, lineage, models and the promotion gate.
+
+Store: ``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///mlruns/mlflow.db`` (relative to the
+working directory), with artifacts in ``artifacts/`` beside the SQLite file. Models are logged as
+MLflow pyfunc models-from-code (:mod:`petro.serving.pyfunc_model`) with the fitted bundle
+(LightGBM text models + JSON) as an artifact: no pickle.
+
+Promotion: every run registers a new version of ``petro-<target>``. Alias ``champion`` moves to it
+only if it passes its spec's ``criteria`` and beats the current champion's pooled blind-well
+metric; otherwise the version gets ``challenger``. Tags ``petro.decision`` and ``petro.reason``
+on the version say why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from petro.errors import ConfigError, ModelError
+from petro.models.runtime import Bundle
+from petro.models.validation import primary_metric
+from petro.serving import MODEL_CODE
+
+DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+def _mlflow():
+    import mlflow
+
+    return mlflow
+
+
+def resolve_uri(uri: str | None = None) -> str:
+    """The tracking URI: the argument, else ``MLFLOW_TRACKING_URI``, else the local SQLite store."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    elif "://" not in uri:
+        raise ConfigError(f"tracking URI {uri!r}: MLflow 3 refuses a plain folder store; use "
+                          f"{DEFAULT_URI} or a server URL")
+    return uri
+
+
+def artifact_root(uri: str) -> str | None:
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///"):]).resolve().parent / "artifacts").as_uri()
+    return None
+
+
+def setup(uri: str | None = None, experiment: str | None = None) -> str:
+    mlflow = _mlflow()
+    uri = resolve_uri(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if experiment:
+        exp = mlflow.get_experiment_by_name(experiment)
+        if exp is None:
+            mlflow.create_experiment(experiment, artifact_location=artifact_root(uri))
+        mlflow.set_experiment(experiment)
+    return uri
+
+
+def _pin(pkg: str) -> str:
+    try:
+        return f"{pkg}=={version(pkg)}"
+    except PackageNotFoundError:
+        return pkg
+
+
+def pip_requirements() -> list[str]:
+    return [_pin(p) for p in ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn")]
+
+
+def signature(features: list[str], output: str):
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    inputs = Schema([ColSpec("double", f, required=False) for f in features])
+    outputs = Schema([ColSpec("double", f"{output}_ML"), ColSpec("double", f"{output}_P10"),
+                      ColSpec("double", f"{output}_P90"), ColSpec("double", "NOVELTY"),
+                      ColSpec("long", "OOD_FLAG")])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,
+                     registered_name: str | None = None):
+    """Log a bundle as an MLflow pyfunc model (models-from-code) in the active run."""
+    mlflow = _mlflow()
+    tmp = Path(tempfile.mkdtemp(prefix="petro-model-"))
+    try:
+        bdir = bundle.save(tmp / "bundle")
+        runtime_copy = tmp / "petro_runtime.py"
+        shutil.copy(Path(__file__).parent / "models" / "runtime.py", runtime_copy)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bdir)},
+                code_paths=[str(runtime_copy)], signature=signature(bundle.features, bundle.output),
+                input_example=input_example, pip_requirements=pip_requirements(),
+                registered_model_name=registered_name,
+                metadata={"petro_output": bundle.output, "petro_unit": bundle.meta["unit"],
+                          "petro_columns": {f"{bundle.output}_ML": bundle.meta["unit"],
+                                            f"{bundle.output}_P10": bundle.meta["unit"],
+                                            f"{bundle.output}_P90": bundle.meta["unit"],
+                                            "NOVELTY": "distance / threshold",
+                                            "OOD_FLAG": "1 = out of domain"}})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return info
+
+
+def _metric_name(s: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in s)
+
+
+def check_criteria(pooled: dict[str, dict[str, float]], criteria: dict, target: str) -> list[str]:
+    """Failures of a model's pooled blind-well metrics against its spec's criteria."""
+    m = pooled["model"]
+    key = primary_metric(target)
+    fails = []
+    if "max_rmse" in criteria and not m.get(key, np.inf) <= float(criteria["max_rmse"]):
+        fails.append(f"{key} {m.get(key, float('nan')):.3f} > max_rmse {criteria['max_rmse']}")
+    cov = m.get("coverage_p10_p90", float("nan"))
+    if "min_coverage" in criteria and not cov >= float(criteria["min_coverage"]):
+        fails.append(f"P10-P90 coverage {cov:.3f} < {criteria['min_coverage']}")
+    if "max_coverage" in criteria and not cov <= float(criteria["max_coverage"]):
+        fails.append(f"P10-P90 coverage {cov:.3f} > {criteria['max_coverage']}")
+    for base in criteria.get("must_beat", []):
+        b = pooled.get(base, {}).get(key)
+        if b is not None and not m.get(key, np.inf) < b:
+            fails.append(f"does not beat baseline {base} ({m.get(key):.3f} >= {b:.3f})")
+    return fails
+
+
+def decide_alias(client, name: str, version: str, metric_key: str, value: float,
+                 fails: list[str]) -> tuple[str, str]:
+    """Champion or challenger for a new version, with the reason; sets alias and tags."""
+    try:
+        champ = client.get_model_version_by_alias(name, CHAMPION)
+    except Exception:  # no champion yet
+        champ = None
+    if fails:
+        alias, reason = CHALLENGER, "fails criteria: " + "; ".join(fails)
+    elif champ is None:
+        alias, reason = CHAMPION, f"first version passing criteria ({metric_key} {value:.4f})"
+    else:
+        old = client.get_run(champ.run_id).data.metrics.get(f"blind_{metric_key}")
+        if old is not None and not value < old:
+            alias, reason = CHALLENGER, (f"blind {metric_key} {value:.4f} does not beat champion "
+                                         f"v{champ.version} ({old:.4f})")
+        else:
+            alias, reason = CHAMPION, (f"blind {metric_key} {value:.4f} beats champion "
+                                       f"v{champ.version} ({old if old is not None else float('nan'):.4f})")
+    client.set_registered_model_alias(name, alias, version)
+    client.set_model_version_tag(name, version, "petro.decision", alias)
+    client.set_model_version_tag(name, version, "petro.reason", reason)
+    return alias, reason
+
+
+def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]:
+    """Log a :class:`petro.pipeline.TrainResult`: one parent run, one child run per model.
+
+    Returns one dict per model: name, registered name, version, alias, reason, run id, metrics.
+    """
+    mlflow = _mlflow()
+    from mlflow import MlflowClient
+
+    from petro.plots import model_plots
+
+    cfg = result.cfg
+    setup(uri, cfg.experiment)
+    client = MlflowClient()
+    hashes = {w.name: w.summary.get("sha256", {}) for w in result.wells}
+    data_digest = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16]
+    out = []
+    with mlflow.start_run(run_name=f"{cfg.name}") as parent:
+        mlflow.log_params(cfg.params())
+        mlflow.set_tags({"petro.pipeline": cfg.source, "petro.data_digest": data_digest,
+                         "petro.version": _pin("petro")})
+        with tempfile.TemporaryDirectory() as td:
+            td = Path(td)
+            (td / "wells.json").write_text(json.dumps(
+                [{**w.summary, "error": w.error, "problems": w.problems,
+                  "targets": w.target_report} for w in result.wells], indent=1, default=str))
+            mlflow.log_artifact(str(td / "wells.json"), "data")
+        for tm in result.models:
+            spec, cv = tm.spec, tm.cv
+            reg_name = f"{cfg.registered_prefix}{spec.name}"
+            with mlflow.start_run(run_name=f"{cfg.name}-{spec.name}", nested=True) as run:
+                params = {**cfg.params(), **spec.as_params(), "n_features": len(tm.features),
+                          "n_train_rows": int(cv.oof.shape[0]),
+                          "train_wells": ",".join(sorted(cv.oof.WELL.unique()))}
+                mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+                mlflow.set_tags({"petro.data_digest": data_digest, "petro.target": spec.target,
+                                 "petro.parent_run": parent.info.run_id})
+                metrics = {}
+                for label, vals in cv.pooled.items():
+                    prefix = "blind" if label == "model" else f"baseline_{label}"
+                    metrics.update({f"{prefix}_{k}": v for k, v in vals.items() if k != "n"})
+                if "logs_only" in cv.pooled:
+                    key = primary_metric(spec.target)
+                    metrics[f"image_gain_{key}"] = cv.pooled["logs_only"][key] - \
+                        cv.pooled["model"][key]
+                metrics["conformal_adjustment"] = cv.conformal_adj
+                metrics["novelty_threshold"] = cv.novelty_threshold
+                for _, row in cv.per_well[cv.per_well.model == "model"].iterrows():
+                    for k, v in row.items():
+                        if k not in ("well", "model", "n") and pd.notna(v):
+                            metrics[_metric_name(f"well_{row['well']}_{k}")] = float(v)
+                mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+                table = result.table[["WELL", "DEPT"] + tm.features + [spec.column]]
+                ds = mlflow.data.from_pandas(table, source=str(Path(cfg.data).resolve()),
+                                             name=f"{cfg.name}-training", targets=spec.column)
+                mlflow.log_input(ds, context="training")
+                with tempfile.TemporaryDirectory() as td:
+                    td = Path(td)
+                    cv.per_well.to_csv(td / "per_well_metrics.csv", index=False)
+                    cv.oof.to_csv(td / "blind_predictions.csv", index=False)
+                    cv.importance.rename("gain").to_csv(td / "feature_importance.csv")
+                    (td / "source_files.json").write_text(json.dumps(hashes, indent=1))
+                    for f in ("per_well_metrics.csv", "blind_predictions.csv",
+                              "feature_importance.csv", "source_files.json"):
+                        mlflow.log_artifact(str(td / f), "validation")
+                    for png in model_plots(cv, td / "plots", spec.name):
+                        mlflow.log_artifact(str(png), "plots")
+                example = table[tm.features].head(5).astype(float)
+                example = example.where(example.notna(), None)
+                info = log_bundle_model(tm.bundle, input_example=example,
+                                        registered_name=reg_name if cfg.register else None)
+                entry = {"model": spec.name, "registered": reg_name if cfg.register else None,
+                         "run_id": run.info.run_id, "model_uri": info.model_uri,
+                         "metrics": cv.pooled, "version": None, "alias": None, "reason": None}
+                if cfg.register:
+                    ver = str(info.registered_model_version)
+                    key = primary_metric(spec.target)
+                    fails = check_criteria(cv.pooled, spec.criteria, spec.target)
+                    alias, reason = decide_alias(client, reg_name, ver, key,
+                                                 cv.pooled["model"][key], fails)
+                    mlflow.set_tags({"petro.decision": alias, "petro.reason": reason})
+                    entry.update(version=ver, alias=alias, reason=reason)
+                out.append(entry)
+                if progress:
+                    progress(spec.name)
+    return out
+
+
+def list_models(uri: str | None = None, prefix: str = "petro-") -> list[dict]:
+    """Registered petro models with their versions, aliases, metric and decision tags."""
+    setup(uri)
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    rows = []
+    for rm in client.search_registered_models():
+        if not rm.name.startswith(prefix):
+            continue
+        aliases: dict[str, list[str]] = {}
+        for a, v in (rm.aliases or {}).items():
+            aliases.setdefault(str(v), []).append(a)
+        for mv in client.search_model_versions(f"name='{rm.name}'"):
+            metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+            key = next((k for k in ("blind_rmse_dec", "blind_rmse_pu") if k in metrics), None)
+            rows.append({"name": rm.name, "version": int(mv.version),
+                         "aliases": ",".join(sorted(aliases.get(str(mv.version), []))),
+                         "metric": key or "", "value": metrics.get(key) if key else None,
+                         "coverage": metrics.get("blind_coverage_p10_p90"),
+                         "reason": (mv.tags or {}).get("petro.reason", "")})
+    return sorted(rows, key=lambda r: (r["name"], -r["version"]))
+
+
+def promote(name: str, version: str, alias: str = CHAMPION, uri: str | None = None,
+            reason: str = "promoted by hand") -> None:
+    """Move ``alias`` to a version by hand (recorded in the version's tags)."""
+    setup(uri)
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    try:
+        client.get_model_version(name, str(version))
+    except Exception as err:
+        raise ModelError(f"model {name} version {version} not found ({err}); see "
+                         f"`petro models list`") from err
+    client.set_registered_model_alias(name, alias, str(version))
+    client.set_model_version_tag(name, str(version), "petro.decision", alias)
+    client.set_model_version_tag(name, str(version), "petro.reason", reason)
