@@ -26,8 +26,12 @@ def write_table(table: pd.DataFrame, path: str | Path, fmt: str | None = None) -
     elif fmt == "csv":
         atomic_write_text(path, table.to_csv(index=False))
     else:
-        values = table.astype(object).where(table.notna(), None).to_numpy().tolist()
-        values = [[v.item() if isinstance(v, np.generic) else v for v in row] for row in values]
-        doc = {"dataframe_split": {"columns": list(map(str, table.columns)), "data": values}}
-        atomic_write_text(path, json.dumps(doc))
+        atomic_write_text(path, json.dumps(dataframe_split(table)))
     return fmt
+
+
+def dataframe_split(table: pd.DataFrame) -> dict:
+    """MLflow's ``dataframe_split`` request body; floats keep all their digits, NaN becomes null."""
+    values = table.astype(object).where(table.notna(), None).to_numpy().tolist()
+    values = [[v.item() if isinstance(v, np.generic) else v for v in row] for row in values]
+    return {"dataframe_split": {"columns": list(map(str, table.columns)), "data": values}}

@@ -114,9 +114,17 @@ class Bundle:
         X[~np.isfinite(X)] = np.nan
         return X
 
+    def base(self, X: np.ndarray) -> np.ndarray:
+        """The linear petrophysical base the boosters correct (0 when the model has none)."""
+        lb = self.meta.get("linear_base")
+        if not lb:
+            return np.zeros(X.shape[0])
+        return linear_base(X[:, [self.features.index(f) for f in lb["features"]]], lb)
+
     def raw_quantiles(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        """Booster outputs in the model's (possibly log10) target space, before conformal."""
-        return {k: b.predict(X, num_threads=1) for k, b in self.boosters.items()}
+        """Model outputs in the model's (possibly log10) target space, before conformal."""
+        base = self.base(X)
+        return {k: base + b.predict(X, num_threads=1) for k, b in self.boosters.items()}
 
     def novelty(self, X: np.ndarray) -> np.ndarray:
         """Novelty score per row: robust Mahalanobis distance / calibrated threshold."""
@@ -154,3 +162,11 @@ def mahalanobis(X: np.ndarray, center: np.ndarray, scale: np.ndarray,
     z = np.where(np.isfinite(z), z, 0.0)
     d2 = np.einsum("ij,jk,ik->i", z, precision, z)
     return np.sqrt(np.maximum(d2, 0.0) / max(1, z.shape[1]))
+
+
+def linear_base(X: np.ndarray, lb: dict) -> np.ndarray:
+    """Ridge prediction on median-imputed, standardised columns (parameters in ``lb``)."""
+    med = np.asarray(lb["median"], dtype=float)
+    Z = np.where(np.isfinite(X), X, med)
+    Z = (Z - np.asarray(lb["mean"], dtype=float)) / np.asarray(lb["scale"], dtype=float)
+    return Z @ np.asarray(lb["coef"], dtype=float) + float(lb["intercept"])

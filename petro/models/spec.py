@@ -28,6 +28,7 @@ class ModelSpec:
     features: list[str] = field(default_factory=lambda: ["logs", "image"])
     quantiles: tuple[float, float] = (0.1, 0.9)
     conformal: bool = True
+    linear_base: bool = True         # boost from a ridge fit on the conventional logs
     novelty_quantile: float = 0.95
     cv: str = "auto"                 # 'lowo', 'group_kfold', or 'auto' (LOWO up to 12 wells)
     n_splits: int = 5
@@ -86,7 +87,8 @@ class ModelSpec:
         d = {"model.name": self.name, "model.target": self.target,
              "model.estimator": self.estimator, "model.features": ",".join(self.features),
              "model.quantiles": f"{self.quantiles[0]},{self.quantiles[1]}",
-             "model.conformal": self.conformal, "model.novelty_quantile": self.novelty_quantile,
+             "model.conformal": self.conformal, "model.linear_base": self.linear_base,
+             "model.novelty_quantile": self.novelty_quantile,
              "model.cv": self.cv, "model.seed": self.seed}
         d.update({f"model.params.{k}": v for k, v in self.params.items()})
         d.update({f"model.criteria.{k}": v for k, v in self.criteria.items()})

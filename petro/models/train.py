@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from petro.errors import ModelError
-from petro.models.runtime import Bundle, mahalanobis
+from petro.models.runtime import Bundle, linear_base, mahalanobis
 from petro.models.spec import ModelSpec
 
 DEFAULT_LGB = dict(n_estimators=300, learning_rate=0.04, num_leaves=15, min_child_samples=20,
@@ -74,11 +74,14 @@ def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpe
     X, y = X[ok], y[ok]
     if y.size < 20:
         raise ModelError(f"{spec.name}: only {y.size} valid target samples; need at least 20")
+    lb = fit_linear_base(X, y, features, spec) if spec.linear_base else None
+    base = linear_base(X[:, [features.index(f) for f in lb["features"]]], lb) if lb else None
     boosters = {}
     for key, obj, alpha in (("p50", "regression", None), ("p10", "quantile", spec.quantiles[0]),
                             ("p90", "quantile", spec.quantiles[1])):
         params, rounds = _lgb_params(spec, obj, alpha)
-        ds = lgb.Dataset(X, y, feature_name=[f.replace(" ", "_") for f in features],
+        ds = lgb.Dataset(X, y, init_score=base,
+                         feature_name=[f.replace(" ", "_") for f in features],
                          free_raw_data=True, params={"max_bin": params.get("max_bin", 255),
                                                      "verbosity": -1})
         boosters[key] = lgb.train(params, ds, num_boost_round=rounds)
@@ -88,12 +91,36 @@ def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpe
             "quantiles": list(spec.quantiles), "conformal": conformal or {"lo": 0.0, "hi": 0.0},
             "clip": [float(y.min() - 0.25 * span), float(y.max() + 0.25 * span)],
             "n_train": int(y.size)}
+    if lb:
+        meta["linear_base"] = lb
     if with_novelty:
         nov = fit_novelty(X, features)
         if nov:
             nov["threshold"] = float(novelty_threshold)
             meta["novelty"] = nov
     return Bundle(meta, boosters)
+
+
+def fit_linear_base(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec,
+                    alpha: float = 1.0) -> dict | None:
+    """Ridge regression on the conventional-log columns: the petrophysical trend the boosters
+    then correct (boosting from ``init_score``). Stored as plain numbers for the runtime."""
+    from petro.features.logs import COLUMNS as LOG_COLUMNS
+
+    cols = [f for f in features if f in LOG_COLUMNS]
+    if not cols:
+        return None
+    idx = [features.index(f) for f in cols]
+    Xl = X[:, idx]
+    med = np.nanmedian(Xl, axis=0)
+    med = np.where(np.isfinite(med), med, 0.0)
+    Z = np.where(np.isfinite(Xl), Xl, med)
+    mean, scale = Z.mean(axis=0), Z.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    model = Ridge(alpha=alpha).fit((Z - mean) / scale, y)
+    return {"features": cols, "median": med.tolist(), "mean": mean.tolist(),
+            "scale": scale.tolist(), "coef": model.coef_.tolist(),
+            "intercept": float(model.intercept_), "alpha": alpha}
 
 
 def sklearn_estimator(name: str, params: dict, seed: int = 0):

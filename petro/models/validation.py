@@ -123,7 +123,7 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
         if logs_only:
             Xl = data[logs_only].to_numpy(dtype=float)
             lb = fit_bundle(Xl[tr], y[tr], logs_only, spec, with_novelty=False)
-            oof.loc[te, "logs_only"] = lb.boosters["p50"].predict(Xl[te], num_threads=1)
+            oof.loc[te, "logs_only"] = lb.raw_quantiles(Xl[te])["p50"]
         sk = sklearn_estimator("ridge", {})
         sk.fit(X[tr], y[tr])
         oof.loc[te, "sk"] = sk.predict(X[te])

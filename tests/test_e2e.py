@@ -1,0 +1,166 @@
+"""End to end on a small synthetic field: pipeline -> MLflow (SQLite) -> registry -> load, serve,
+predict LAS. Real components: a real MLflow store, a real `mlflow models serve` process."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lasio
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from petro.features.table import well_features
+from petro.io.discovery import discover
+from petro.io.tables import dataframe_split
+from petro.io.wells import load_well
+
+
+def _client(uri):
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient()
+
+
+def test_pipeline_registers_both_models_as_champion(trained):
+    assert trained["status"] == 0
+    client = _client(trained["uri"])
+    for name in ("petro-porosity", "petro-permeability"):
+        mv = client.get_model_version_by_alias(name, "champion")
+        assert str(mv.version) == "1"
+        assert mv.tags["petro.decision"] == "champion"
+        run = client.get_run(mv.run_id)
+        # target parameters are logged with the model
+        assert run.data.params["targets.t2_cutoff_ms"] == "92.0"
+        assert run.data.params["targets.permeability"] == "timur_coates"
+        arts = {a.path for a in client.list_artifacts(mv.run_id, "plots")}
+        assert any(p.endswith("_depth_tracks.png") for p in arts)
+        assert any(p.endswith("_crossplot.png") for p in arts)
+
+
+def test_blind_well_metrics_beat_baselines(trained):
+    perm = trained["entries"]["permeability"]["metrics"]
+    por = trained["entries"]["porosity"]["metrics"]
+    # three blind wells only: still far better than predicting the training mean
+    assert perm["model"]["rmse_dec"] < 0.8 * perm["train_mean"]["rmse_dec"]
+    assert por["model"]["rmse_pu"] < 0.6 * por["train_mean"]["rmse_pu"]
+    assert por["model"]["rmse_pu"] < 3.0
+    assert 0.5 < perm["model"]["coverage_p10_p90"] <= 1.0
+
+
+def _rows(field: Path, well: str, features: list[str]) -> pd.DataFrame:
+    w = load_well(well, discover(field)[well])
+    t = well_features(w)
+    return t[[c for c in features if c in t.columns]]
+
+
+def test_load_in_fresh_process_gives_same_numbers(trained, tmp_path, env_with_venv):
+    import mlflow
+
+    _client(trained["uri"])
+    uri = "models:/petro-permeability@champion"
+    model = mlflow.pyfunc.load_model(uri)
+    feats = model.metadata.get_input_schema().input_names()
+    rows = _rows(trained["field"], "SYN-04", feats).iloc[::7]
+    local = model.predict(rows)
+    assert list(local.columns) == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG"]
+    assert (local["PERM_P10"] <= local["PERM_ML"]).all() and (local["PERM_ML"] <= local["PERM_P90"]).all()
+    rows.to_parquet(tmp_path / "rows.parquet")
+    script = (
+        "import sys, mlflow, pandas as pd\n"
+        f"mlflow.set_tracking_uri({trained['uri']!r})\n"
+        f"m = mlflow.pyfunc.load_model({uri!r})\n"
+        "m.predict(pd.read_parquet('rows.parquet')).to_parquet('out.parquet')\n")
+    # a clean working directory, away from the checkout: nothing imported from the source tree
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env_with_venv, check=True,
+                   timeout=300)
+    other = pd.read_parquet(tmp_path / "out.parquet")
+    np.testing.assert_allclose(other.to_numpy(float), local.to_numpy(float), rtol=1e-12)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mlflow_models_serve_answers_like_in_process(trained, env_with_venv, tmp_path):
+    import mlflow
+
+    _client(trained["uri"])
+    uri = "models:/petro-permeability@champion"
+    model = mlflow.pyfunc.load_model(uri)
+    feats = model.metadata.get_input_schema().input_names()
+    rows = _rows(trained["field"], "SYN-01", feats).iloc[:40]
+    local = model.predict(rows)
+    port = _free_port()
+    env = dict(env_with_venv, MLFLOW_TRACKING_URI=trained["uri"])
+    log = open(tmp_path / "serve.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", uri,
+                             "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 120
+        while True:
+            try:
+                if requests.get(f"{base}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail("server did not start: " + (tmp_path / "serve.log").read_text()[-2000:])
+            time.sleep(0.5)
+        r = requests.post(f"{base}/invocations", json=dataframe_split(rows), timeout=60)
+        assert r.status_code == 200, r.text
+        served = pd.DataFrame(r.json()["predictions"])[list(local.columns)]
+        np.testing.assert_allclose(served.to_numpy(float), local.to_numpy(float), rtol=1e-12)
+        # bad requests: a 4xx with a message, never a 500
+        bad = [({"dataframe_split": {"columns": ["GR"], "data": [["abc"]]}}, "GR"),
+               ({"dataframe_split": {"columns": ["NOT_A_COLUMN"], "data": [[1.0]]}}, "input columns"),
+               ({"dataframe_split": {"columns": ["GR"], "data": []}}, "no"),
+               ("{not json", "JSON")]
+        for body, word in bad:
+            data = body if isinstance(body, str) else json.dumps(body)
+            r = requests.post(f"{base}/invocations", data=data,
+                              headers={"Content-Type": "application/json"}, timeout=30)
+            assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
+            assert word in r.json()["message"]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_petro_predict_writes_las_that_lasio_reads(trained, tmp_path, env_with_venv):
+    out = tmp_path / "pred"
+    env = dict(env_with_venv, MLFLOW_TRACKING_URI=trained["uri"])
+    r = subprocess.run([sys.executable, "-m", "petro.cli", "predict", str(trained["field"]), "-o",
+                        str(out)], env=env, capture_output=True, text=True, timeout=600,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr + r.stdout
+    files = sorted(out.glob("*.las"))
+    assert [f.name for f in files] == [f"SYN-0{i}_petro.las" for i in range(1, 5)]
+    las = lasio.read(out / "SYN-04_petro.las")
+    src = load_well("SYN-04", discover(trained["field"])["SYN-04"])
+    np.testing.assert_allclose(las.index, src.depth, atol=1e-4)
+    for c in ("PHIE_ML", "PHIE_P10", "PHIE_P90", "PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY",
+              "OOD_FLAG"):
+        assert c in las.keys()
+    assert las.curves["PERM_ML"].unit == "MD"
+    assert las.well["WELL"].value == "SYN-04"
+    phie = las["PHIE_ML"]
+    assert np.nanmin(phie) > 0.0 and np.nanmax(phie) < 0.4
+    assert np.all((las["PERM_P10"] <= las["PERM_ML"] + 1e-9)[np.isfinite(las["PERM_ML"])])
