@@ -3,7 +3,8 @@
 Canonical units: depth ``m``; porosity and volumes ``v/v``; bulk density ``g/cm3``; slowness
 ``us/ft``; resistivity ``ohm.m``; gamma ray ``gAPI``; caliper ``in``; permeability ``mD``;
 T2 ``ms``. An unknown unit for a known quantity raises :class:`~petro.errors.UnitError` under the
-``strict`` policy, or keeps the values with a warning under ``warn``; petro never guesses silently.
+``strict`` policy; under ``drop`` (the default of ingest) the curve is left out and reported, under
+``keep`` its values are kept unconverted and reported; petro never guesses silently.
 A blank unit on a fractional quantity (porosity) is resolved from the data range and reported.
 """
 
@@ -21,11 +22,14 @@ _UNITS: dict[str, tuple[str, dict[str, tuple[float, float]]]] = {
                     "metres": (1.0, 0.0), "ft": (0.3048, 0.0), "f": (0.3048, 0.0),
                     "feet": (0.3048, 0.0), "foot": (0.3048, 0.0), "usft": (1200 / 3937, 0.0),
                     "in": (0.0254, 0.0), ".1in": (0.00254, 0.0), "0.1in": (0.00254, 0.0),
-                    "cm": (0.01, 0.0), "mm": (0.001, 0.0)}),
+                    "cm": (0.01, 0.0), "mm": (0.001, 0.0), "метр": (1.0, 0.0),
+                    "метер": (1.0, 0.0), "м": (1.0, 0.0)}),
     "fraction": ("v/v", {"v/v": (1.0, 0.0), "vv": (1.0, 0.0), "frac": (1.0, 0.0),
                          "fraction": (1.0, 0.0), "dec": (1.0, 0.0), "decimal": (1.0, 0.0),
                          "cfcf": (1.0, 0.0), "ft3/ft3": (1.0, 0.0), "m3/m3": (1.0, 0.0),
-                         "pu_frac": (1.0, 0.0), "%": (0.01, 0.0), "pu": (0.01, 0.0),
+                         "pu_frac": (1.0, 0.0), "vol/vol": (1.0, 0.0), "v/v_decimal": (1.0, 0.0),
+                         "%": (0.01, 0.0), "lpu": (0.01, 0.0), "spu": (0.01, 0.0),
+                         "dpu": (0.01, 0.0), "nlpu": (0.01, 0.0), "pu": (0.01, 0.0),
                          "p.u.": (0.01, 0.0), "percent": (0.01, 0.0), "pct": (0.01, 0.0)}),
     "density": ("g/cm3", {"g/cm3": (1.0, 0.0), "g/cc": (1.0, 0.0), "gm/cc": (1.0, 0.0),
                           "g/c3": (1.0, 0.0), "gr/cc": (1.0, 0.0), "g/cm^3": (1.0, 0.0),
@@ -44,7 +48,7 @@ _UNITS: dict[str, tuple[str, dict[str, tuple[float, float]]]] = {
                     "barn/e": (1.0, 0.0), "unitless": (1.0, 0.0)}),
 }
 
-POLICIES = ("strict", "warn")
+POLICIES = ("strict", "drop", "keep")
 
 
 def normalise_unit(unit: str | None) -> str:
@@ -104,7 +108,7 @@ def to_canonical(values: np.ndarray, quantity: str, unit: str | None, *, name: s
         msg = (f"curve {name}: unit {unit!r} is not a known {quantity} unit "
                f"(expected one of {sorted(_UNITS[quantity][1])}); add it to the pipeline's "
                f"'units' section or fix the file")
-        if policy == "strict":
+        if policy in ("strict", "drop"):
             raise UnitError(msg)
         notes.append(msg + "; values kept unconverted")
         return values, unit or "", notes

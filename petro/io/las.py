@@ -10,10 +10,12 @@ where known, the line and the curve.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import tempfile
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,14 +137,30 @@ def read_las(path: str | os.PathLike, *, fast: bool = True) -> LasFile:
     return _read_lasio(path, text, version, wrapped)
 
 
-def _header_via_lasio(path: str, header_text: str):
+TEXT_NULLS = frozenset({"nan", "-nan", "na", "n/a", "#n/a", "null", "(null)", "none", "-", "--",
+                        "---", "err", "error", "inf", "-inf", "+inf", "infinity", "-infinity"})
+
+
+@contextmanager
+def _quiet_lasio():
+    """lasio reports through warnings and its logger; petro reports through its own notes."""
+    logger = logging.getLogger("lasio")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _header_via_lasio(path: str, header_text: str):
+    try:
+        with _quiet_lasio():
             return lasio.read(io.StringIO(header_text), ignore_data=True, ignore_header_errors=False)
-    except Exception as err:  # lasio raises many kinds; petro names the file
-        raise InputError(f"header cannot be parsed ({type(err).__name__}: {err})",
-                         path=path) from err
+    except Exception:  # lasio raises many kinds: the full lasio read reports it with the file
+        return None
 
 
 def _sections(las) -> tuple[dict, dict, list[CurveInfo]]:
@@ -166,9 +184,11 @@ def _null_of(well: dict) -> float | None:
 def _read_fast(path: str, text: str, a_start: int, version: float) -> LasFile | None:
     """Parse with pandas; return None where the file needs lasio's tolerance."""
     las = _header_via_lasio(path, text[:a_start])
+    if las is None:
+        return None
     well, params, curves = _sections(las)
     if not curves:
-        raise InputError("no curves in the ~Curve section", path=path)
+        return None  # names only on the ~A line: lasio's rules apply
     nl = text.find("\n", a_start)
     if nl < 0:
         raise InputError("~A section is empty: no data rows", path=path)
@@ -199,14 +219,13 @@ def _read_fast(path: str, text: str, a_start: int, version: float) -> LasFile | 
 
 def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> LasFile:
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with _quiet_lasio():
             las = lasio.read(io.StringIO(text), engine="normal", ignore_header_errors=False)
     except Exception as err:
         raise InputError(f"lasio cannot parse it ({type(err).__name__}: {err}); check the "
                          f"~A section and the ~Curve list", path=path) from err
     well, params, curves = _sections(las)
-    notes = [str(w.message) for w in caught][:5]
+    notes: list[str] = []
     if not curves:
         raise InputError("no curves in the ~Curve section", path=path)
     try:
@@ -228,6 +247,11 @@ def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> LasFile:
         if s.dtype.kind in "fiu":
             out[col] = s.astype(float)
             continue
+        text_null = s.astype(str).str.strip().str.lower().isin(TEXT_NULLS)
+        if text_null.any():
+            notes.append(f"curve {col}: {int(text_null.sum())} text null markers (e.g. "
+                         f"{s[text_null].iloc[0]!r}) read as missing")
+            s = s.mask(text_null)
         num = pd.to_numeric(s, errors="coerce")
         bad = num.isna() & s.notna() & (s.astype(str).str.strip() != "")
         if bad.all():

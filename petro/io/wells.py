@@ -38,7 +38,7 @@ class IngestOptions:
     """Options of the ingest step (the ``ingest:`` section of a pipeline)."""
 
     aliases: dict | None = None
-    unit_policy: str = "strict"
+    unit_policy: str = "drop"          # strict (file fails) | drop (curve left out) | keep
     image_kinds: dict[str, str] = field(default_factory=dict)
     min_image_bins: int = 8
     t2_edges_ms: list[float] | None = None
@@ -146,10 +146,16 @@ def read_file_part(path: str | Path, opts: IngestOptions, table: AliasTable | No
     for fam in fams:
         arr = data[fam.members].to_numpy(dtype=np.float32)
         if fam.kind == "t2":
-            vals, _, tn = to_canonical(arr.astype(float), "fraction", fam.unit, name=fam.label,
-                                       policy=opts.unit_policy)
-            notes += tn
-            t2 = T2Bins(vals, _t2_edges(fam, las, opts), source=path, names=tuple(fam.members))
+            try:
+                vals, _, tn = to_canonical(arr.astype(float), "fraction", fam.unit,
+                                           name=fam.label, policy=opts.unit_policy)
+                t2 = T2Bins(vals, _t2_edges(fam, las, opts), source=path,
+                            names=tuple(fam.members))
+                notes += tn
+            except (InputError, UnitError) as err:
+                # the summary curves may still be enough; targets.source=t2 will say it is missing
+                notes.append(f"T2 distribution {fam.label} not used: "
+                             f"{getattr(err, 'reason', err)}")
             continue
         shift = float(opts.depth_shift_m.get(fam.kind, 0.0))
         images.append(Image(fam.kind, depth + shift, arr, source=path, stem=fam.label,
@@ -169,7 +175,10 @@ def read_file_part(path: str | Path, opts: IngestOptions, table: AliasTable | No
             vals, unit, cn = to_canonical(data[c.mnemonic].to_numpy(), quantity, c.unit,
                                           name=c.mnemonic, policy=opts.unit_policy)
         except UnitError as err:
-            raise InputError(str(err), path=path, curve=c.mnemonic) from err
+            if opts.unit_policy == "strict":
+                raise InputError(str(err), path=path, curve=c.mnemonic) from err
+            notes.append(f"{err}; curve left out (unit_policy=drop)")
+            continue
         notes += cn
         curves[name] = (vals, Provenance(path, c.mnemonic, c.unit, cn), rank)
     return FilePart(path, depth, curves, images, t2, header, notes)
