@@ -204,7 +204,9 @@ def _read_fast(path: str, text: str, a_start: int, version: float) -> LasFile | 
                          skip_blank_lines=True)
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
-    if df.shape[1] != len(curves) or df.shape[0] == 0:
+    if df.shape[1] != len(curves) or df.shape[0] == 0 or np.isnan(df.to_numpy()).any():
+        # short rows are filled with NaN by pandas: find the line, or let lasio decide
+        _check_rows(path, text, data_start, len(curves))
         return None
     df.columns = names
     null = _null_of(well)
@@ -215,6 +217,32 @@ def _read_fast(path: str, text: str, a_start: int, version: float) -> LasFile | 
     df = df.mask(df == null)
     del first_line
     return LasFile(path, version, False, well, params, curves, df, null, True, notes)
+
+
+def _check_rows(path: str, text: str, data_start: int, n_curves: int) -> None:
+    """Raise an InputError naming the first data line whose value count differs from the others
+    (a truncated or damaged row). Files whose rows all agree are left to lasio."""
+    counts: dict[int, int] = {}
+    first_line = _line_of(text, data_start)
+    lines = text[data_start:].split("\n")
+    tokens = []
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            tokens.append(-1)
+            continue
+        k = len(s.split())
+        tokens.append(k)
+        counts[k] = counts.get(k, 0) + 1
+    if len(counts) <= 1:
+        return
+    usual = n_curves if n_curves in counts else max(counts, key=counts.get)
+    for i, k in enumerate(tokens):
+        if k not in (-1, usual):
+            last = all(t == -1 for t in tokens[i + 1:])
+            what = "the file looks truncated" if last else "a damaged row"
+            raise InputError(f"{k} values where the ~Curve section lists {n_curves} ({what}); "
+                             f"fix or remove the line", path=path, line=first_line + i)
 
 
 def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> LasFile:

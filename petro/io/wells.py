@@ -116,6 +116,8 @@ def read_file_part(path: str | Path, opts: IngestOptions, table: AliasTable | No
     path = las.path
     notes = list(las.notes)
     dname, dunit = _depth_column(las)
+    if dname != las.curves[0].mnemonic:
+        notes.append(f"depth curve {dname} is not the first curve; used as the index")
     dunit = _depth_unit(las, dunit)
     try:
         depth, _, dnotes = to_canonical(las.data[dname].to_numpy(), "depth", dunit, name=dname,
@@ -169,7 +171,9 @@ def read_file_part(path: str | Path, opts: IngestOptions, table: AliasTable | No
         hit = table.canonical(c.mnemonic)
         name, rank = hit if hit else (c.mnemonic.upper(), 99)
         if name in curves and curves[name][2] <= rank:
-            continue  # a better-ranked alias of the same curve is already in this file
+            notes.append(f"{c.mnemonic}: another curve of this file already gives {name} "
+                         f"({curves[name][1].original}); {c.mnemonic} left out")
+            continue
         quantity = table.quantity(name) if hit else "none"
         try:
             vals, unit, cn = to_canonical(data[c.mnemonic].to_numpy(), quantity, c.unit,

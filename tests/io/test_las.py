@@ -1,0 +1,195 @@
+"""LAS reading: fast path equals lasio, and every kind of bad file is a named petro error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lasio
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from petro.errors import InputError, PetroError
+from petro.io.las import read_las, write_las
+from petro.io.wells import IngestOptions, load_well
+from tests.conftest import REAL
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "las"
+
+
+def _lasio_values(path) -> np.ndarray:
+    las = lasio.read(path)
+    a = las.df().reset_index().to_numpy(dtype=float)
+    return a
+
+
+def test_good_file_fast_path_equals_lasio():
+    las = read_las(FIX / "good.las")
+    assert las.fast_path
+    np.testing.assert_array_equal(las.data.to_numpy(float), _lasio_values(FIX / "good.las"))
+    w = load_well("W", [FIX / "good.las"])
+    assert w.curves.index[0] == pytest.approx(1000.0)
+    assert w.curves["NPHI"].iloc[0] == pytest.approx(0.18)        # % -> v/v
+    assert np.isnan(w.curves["GR"].iloc[2])                      # NULL -> NaN
+    assert w.provenance["NPHI"].original == "NPHI" and w.provenance["NPHI"].unit == "%"
+
+
+@pytest.mark.parametrize("name,match", [
+    ("truncated.las", "line 19.*truncated"),
+    ("wrong_columns.las", "line 18.*3 values"),
+    ("text_in_numeric.las", "line 19.*curve GR.*'sixty'"),
+    ("missing_a.las", "no ~A"),
+    ("zero_bytes.las", "empty"),
+    ("binary_garbage.las", "binary"),
+    ("not_las.las", "not a LAS file"),
+])
+def test_bad_files_are_named_errors(name, match):
+    with pytest.raises(InputError, match=match) as exc:
+        load_well("W", [FIX / name])
+    assert name in str(exc.value)
+
+
+def test_step_zero_irregular_depths_are_kept():
+    w = load_well("W", [FIX / "step_zero.las"])
+    np.testing.assert_allclose(w.depth, [1000.0, 1000.1, 1000.35, 1000.4])
+
+
+def test_strt_gt_stop_decreasing_depth_is_sorted():
+    w = load_well("W", [FIX / "strt_gt_stop.las"])
+    assert np.all(np.diff(w.depth) > 0)
+    good = load_well("W", [FIX / "good.las"])
+    pd.testing.assert_frame_equal(w.curves, good.curves)
+    assert any("sorted" in p for p in w.problems)
+
+
+def test_duplicate_mnemonics_first_kept_and_reported():
+    w = load_well("W", [FIX / "duplicate_mnemonics.las"])
+    assert w.curves["GR"].iloc[0] == 45.0
+    assert any("left out" in p for p in w.problems)
+
+
+def test_null_missing_defaults_to_minus_999_25_with_note():
+    w = load_well("W", [FIX / "null_missing.las"])
+    assert np.isnan(w.curves["GR"].iloc[2])
+    assert any("NULL" in p for p in w.problems)
+
+
+def test_depth_not_first_uses_the_depth_curve():
+    w = load_well("W", [FIX / "depth_not_first.las"])
+    assert w.depth[0] == pytest.approx(1000.0)
+    assert w.curves["GR"].iloc[0] == 45.0
+    assert any("not the first curve" in p for p in w.problems)
+
+
+def test_depth_in_feet_becomes_metres():
+    w = load_well("W", [FIX / "depth_in_feet.las"])
+    np.testing.assert_allclose(w.depth, np.array([3280.0, 3280.5, 3281.0]) * 0.3048)
+
+
+def test_wrapped_goes_through_lasio():
+    las = read_las(FIX / "wrapped.las")
+    assert not las.fast_path and las.wrapped
+    np.testing.assert_array_equal(las.data.to_numpy(float)[:, :2], [[1000.0, 45.0], [1000.1524, 50.5],
+                                                                    [1000.3048, np.nan]])
+
+
+def test_unknown_unit_dropped_by_default_strict_on_request():
+    w = load_well("W", [FIX / "unknown_unit.las"])
+    assert "RHOB" not in w.curves and "GR" in w.curves
+    assert any("FURL" in p for p in w.problems)
+    with pytest.raises(InputError, match="RHOB"):
+        load_well("W", [FIX / "unknown_unit.las"], IngestOptions(unit_policy="strict"))
+
+
+def test_well_with_one_bad_file_keeps_the_good_ones():
+    w = load_well("W", [FIX / "good.las", FIX / "truncated.las"])
+    assert "GR" in w.curves and w.problems[0].startswith("FAILED")
+
+
+def test_written_las_reads_back_with_lasio(tmp_path):
+    depth = np.arange(5) * 0.1524 + 2000.0
+    path = tmp_path / "out.las"
+    write_las(path, depth, {"PHIE": np.array([0.1, np.nan, 0.2, 0.3, 0.25])},
+              units={"PHIE": "V/V"}, well={"WELL": "X: 1", "UWI": "U1"})
+    las = lasio.read(path)
+    np.testing.assert_allclose(las.index, depth)
+    assert np.isnan(las["PHIE"][1]) and las["PHIE"][2] == pytest.approx(0.2)
+    assert las.well["WELL"].value == "X; 1"
+    assert not list(tmp_path.glob(".*tmp"))          # the temporary file was renamed away
+
+
+def _real_las_files():
+    if not REAL.is_dir():
+        return []
+    return sorted(p for p in REAL.rglob("*") if p.suffix.lower() == ".las")
+
+
+@pytest.mark.parametrize("path", _real_las_files(), ids=lambda p: str(p.relative_to(REAL)))
+def test_real_files_same_values_as_lasio_or_petro_error(path):
+    """Every real file: petro's values equal lasio's where lasio reads it, else a petro error."""
+    try:
+        ref = lasio.read(path)
+        ref_df = ref.df().reset_index()
+    except Exception:
+        ref_df = None
+    try:
+        las = read_las(path)
+    except PetroError:
+        return
+    load = None
+    try:
+        load = load_well(path.stem, [path])
+    except PetroError:
+        pass
+    if ref_df is not None:
+        cols = [c for c in las.data.columns if c in ref_df.columns]
+        a = las.data[cols].to_numpy(float)
+        b = ref_df[cols].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+        if las.null is not None:
+            b = np.where(b == las.null, np.nan, b)
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+    if load is not None:
+        assert np.all(np.diff(load.depth) > 0)
+
+
+def test_real_lwd_density_image_is_recognised():
+    path = REAL / "image" / "P11-A-02_Composite_MEM_Image_NF.las"
+    if not path.exists():
+        pytest.skip("real data absent")
+    w = load_well("P11", [path])
+    img = w.images["density"]
+    assert img.n_bins == 16 and img.stem == "ABDC*M"
+    assert w.images["gamma"].n_bins == 8
+    assert "RHOB" in w.curves and w.provenance["RHOB"].original == "BDCFM"
+
+
+_GOOD = (FIX / "good.las").read_bytes()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_only_petro_errors_escape(tmp_path, data):
+    """Random damage to a good file: the reader either reads it or raises a PetroError."""
+    raw = bytearray(_GOOD)
+    for _ in range(data.draw(st.integers(1, 6))):
+        op = data.draw(st.sampled_from(["flip", "cut", "insert", "dup_line"]))
+        pos = data.draw(st.integers(0, max(0, len(raw) - 1)))
+        if op == "flip" and raw:
+            raw[pos] = data.draw(st.integers(0, 255))
+        elif op == "cut":
+            del raw[pos:pos + data.draw(st.integers(1, 40))]
+        elif op == "insert":
+            raw[pos:pos] = data.draw(st.binary(min_size=1, max_size=12))
+        else:
+            lines = bytes(raw).split(b"\n")
+            i = data.draw(st.integers(0, len(lines) - 1))
+            lines.insert(i, lines[i])
+            raw = bytearray(b"\n".join(lines))
+    path = tmp_path / "fuzz.las"
+    path.write_bytes(bytes(raw))
+    try:
+        load_well("W", [path])
+    except PetroError:
+        pass
