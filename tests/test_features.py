@@ -1,0 +1,112 @@
+"""Image window features: alignment, coverage, chunking, and values on images whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from petro.features.image import ImageFeatureParams, image_window_features, robust_baseline
+from petro.features.logs import conventional_features
+
+
+def _image(rows=2000, bins=180, step=0.005, top=1000.0, seed=0):
+    rng = np.random.default_rng(seed)
+    depth = top + np.arange(rows) * step
+    values = rng.normal(50.0, 2.0, (rows, bins)).astype(np.float32)
+    return depth, values
+
+
+def test_vug_fraction_and_mean_follow_a_painted_zone():
+    depth, values = _image()
+    # paint 10 % of the pixels dark (vugs) between 1003.0 and 1004.0 m
+    zone = (depth >= 1003.0) & (depth < 1004.0)
+    rng = np.random.default_rng(1)
+    mask = zone[:, None] & (rng.random(values.shape) < 0.10)
+    values[mask] = 30.0
+    target = np.array([1001.0, 1003.5, 1006.0])
+    f = image_window_features(depth, values, target, "acoustic_amplitude",
+                              ImageFeatureParams(windows_m=(0.5,)))
+    vug = f["amp_vug_w050"].to_numpy()
+    # beyond 2 robust sd: the painted 10 % plus the normal tail of the rest, Phi(-2) = 0.0228
+    tail = 0.0228
+    assert vug[1] == pytest.approx(0.10 + 0.90 * tail, abs=0.01)
+    assert vug[0] == pytest.approx(tail, abs=0.006) and vug[2] == pytest.approx(tail, abs=0.006)
+    # 10 % of pixels 10 sd darker: the mean drops by about 1 robust unit
+    assert f["amp_mean_w050"].iloc[1] - f["amp_mean_w050"].iloc[0] == pytest.approx(-1.0, abs=0.15)
+    assert f["amp_cov_w050"].to_numpy() == pytest.approx([1.0, 1.0, 1.0], abs=0.02)
+
+
+def test_windows_without_enough_coverage_are_nan():
+    depth, values = _image()
+    values[:, 60:] = np.nan                       # pads cover a third
+    values[(depth > 1004) & (depth < 1005)] = np.nan   # a gap
+    target = np.array([1002.0, 1004.5, 1020.0])   # inside, in the gap, past the end
+    f = image_window_features(depth, values, target, "resistive",
+                              ImageFeatureParams(windows_m=(0.3,), min_coverage=0.3))
+    assert f["res_cov_w030"].iloc[0] == pytest.approx(1 / 3, abs=0.02)
+    assert np.isfinite(f["res_mean_w030"].iloc[0])
+    assert f.iloc[1].drop("res_cov_w030").isna().all()
+    assert f.iloc[2].isna().all() or f.iloc[2].drop("res_cov_w030").isna().all()
+
+
+def test_decreasing_depth_and_chunking_give_the_same_features():
+    depth, values = _image(rows=3000)
+    target = np.linspace(1001, 1013, 40)
+    p = ImageFeatureParams(windows_m=(0.15, 0.5))
+    a = image_window_features(depth, values, target, "acoustic_amplitude", p)
+    b = image_window_features(depth[::-1], values[::-1], target, "acoustic_amplitude", p)
+    c = image_window_features(depth, values, target, "acoustic_amplitude",
+                              ImageFeatureParams(windows_m=(0.15, 0.5), chunk_rows=257))
+    pd.testing.assert_frame_equal(a, b, rtol=1e-9)
+    pd.testing.assert_frame_equal(a, c, rtol=1e-9)
+
+
+def test_window_statistics_match_direct_computation():
+    depth, values = _image(rows=1000, bins=36)
+    target = np.array([1002.0])
+    f = image_window_features(depth, values, target, "acoustic_amplitude",
+                              ImageFeatureParams(windows_m=(0.5,), normalise="none"))
+    sel = (depth >= 1001.75) & (depth < 1002.25)
+    block = values[sel].astype(float)
+    assert f["amp_mean_w050"].iloc[0] == pytest.approx(block.mean(), rel=1e-9)
+    assert f["amp_std_w050"].iloc[0] == pytest.approx(block.std(), rel=1e-6)
+
+
+def test_texture_contrast_separates_fine_from_coarse_texture():
+    rng = np.random.default_rng(3)
+    rows, bins = 2000, 180
+    depth = 1000 + np.arange(rows) * 0.005
+    fine = rng.normal(0, 1, (rows, bins))
+    from scipy.ndimage import gaussian_filter
+    coarse = gaussian_filter(rng.normal(0, 1, (rows, bins)), 3, mode="wrap")
+    coarse /= coarse.std()
+    values = np.where((depth < 1005)[:, None], fine, coarse)
+    f = image_window_features(depth, values, np.array([1002.5, 1007.5]), "acoustic_amplitude",
+                              ImageFeatureParams(windows_m=(0.5,)))
+    assert f["amp_glcmc_w050"].iloc[0] > 5 * f["amp_glcmc_w050"].iloc[1]
+    assert f["amp_glcmh_w050"].iloc[0] < f["amp_glcmh_w050"].iloc[1]
+
+
+def test_per_well_normalisation_removes_a_calibration_offset():
+    depth, values = _image()
+    target = np.linspace(1001, 1008, 10)
+    a = image_window_features(depth, values, target, "acoustic_amplitude")
+    b = image_window_features(depth, values * 1.7 + 20.0, target, "acoustic_amplitude")
+    pd.testing.assert_frame_equal(a, b, rtol=1e-4, atol=1e-4)   # float32 input rounding
+
+
+def test_robust_baseline():
+    med, scale = robust_baseline(np.array([[1.0, 2.0, 3.0, 4.0, 1000.0]]))
+    assert med == 3.0 and scale == pytest.approx(1.4826)
+
+
+def test_conventional_features_units_and_derived_curves():
+    curves = pd.DataFrame({"RHOB": [2.71, 2.368], "DT": [47.6, 75.88], "RT": [10.0, 100.0],
+                           "NPHI": [0.0, 0.25]})
+    f = conventional_features(curves)
+    assert f["PHID"].to_numpy() == pytest.approx([0.0, 0.2])
+    assert f["PHIS"].to_numpy() == pytest.approx([0.0, 0.2])
+    assert f["LOG10_RT"].to_numpy() == pytest.approx([1.0, 2.0])
+    assert f["SPI"].to_numpy() == pytest.approx([0.0, 0.0], abs=1e-12)
+    assert f["GR"].isna().all()                 # absent curve -> NaN column
