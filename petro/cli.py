@@ -406,8 +406,9 @@ def _quiet_libraries() -> None:
     import logging
     import warnings
 
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow\..*")
+    for category in (UserWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"mlflow(\..*)?")
+        warnings.filterwarnings("ignore", category=category, message=r".*(type hint|dataset source)")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 

@@ -93,8 +93,7 @@ def _smooth(z: np.ndarray, x: np.ndarray, width_m: float) -> np.ndarray:
     return gaussian_filter1d(x, width_m / dz / 2.355, mode="nearest")
 
 
-def make_well(cfg: SynthConfig, index: int, column: tuple[np.ndarray, np.ndarray],
-              field_rng: np.random.Generator) -> dict:
+def make_well(cfg: SynthConfig, index: int, column: tuple[np.ndarray, np.ndarray]) -> dict:
     """All arrays of one well (truth, logs, images) as a dict; writing is done by :func:`write_field`."""
     rng = np.random.default_rng([cfg.seed, index])
     fac_col, thick_col = column
@@ -231,7 +230,7 @@ def make_well(cfg: SynthConfig, index: int, column: tuple[np.ndarray, np.ndarray
                 tt=tt.astype(np.float32), zr=zr, res=res.astype(np.float32), dist=dist, nmr=nmr,
                 truth=dict(phi_m=at(phi_m, 0.05), phi_vug=at(phi_vug, 0.05), vsh=at(vsh, 0.05),
                            facies=np.interp(zl, z, f_of), grain=at(grain, 0.05)),
-                x=float(field_rng.uniform(0, 5000)), y=float(field_rng.uniform(0, 5000)))
+                x=float(rng.uniform(0, 5000)), y=float(rng.uniform(0, 5000)))
 
 
 def nmr_summary(dist: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
@@ -252,25 +251,38 @@ def nmr_summary(dist: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
             "KTIM": np.where(np.isfinite(ktim), ktim, np.nan)}
 
 
-def write_field(out_dir: str | Path, cfg: SynthConfig, progress=None) -> list[dict]:
+def _make_and_write(out: Path, cfg: SynthConfig, index: int, column, has_nmr: bool) -> dict:
+    return write_well(out, make_well(cfg, index, column), has_nmr=has_nmr)
+
+
+def write_field(out_dir: str | Path, cfg: SynthConfig, progress=None, n_jobs: int = 2) -> list[dict]:
     """Write the field's wells as LAS 2.0 files into ``out_dir`` (one sub-folder per well).
 
-    Returns per-well summaries (name, files, NMR present). Files are written atomically; rerunning
-    overwrites them with identical content for the same seed.
+    Wells are made in ``n_jobs`` processes; each well depends only on (seed, well index), so the
+    field is the same whatever the number of processes. Returns per-well summaries (name, files,
+    NMR present). Files are written atomically; rerunning rewrites identical content.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    field_rng = np.random.default_rng([cfg.seed, 99991])
-    column = _column(field_rng, cfg.thickness + 10.0)
+    column = _column(np.random.default_rng([cfg.seed, 99991]), cfg.thickness + 10.0)
     n_nmr = max(1, int(round(cfg.wells * cfg.nmr_fraction)))
+    jobs = [(out, cfg, i, column, i < n_nmr) for i in range(cfg.wells)]
     summaries = []
-    for i in range(cfg.wells):
-        w = make_well(cfg, i, column, field_rng)
-        has_nmr = i < n_nmr
-        summaries.append(write_well(out, w, has_nmr=has_nmr))
-        if progress:
-            progress(w["name"])
-    return summaries
+    if n_jobs <= 1 or cfg.wells <= 1:
+        for job in jobs:
+            summaries.append(_make_and_write(*job))
+            if progress:
+                progress(summaries[-1]["well"])
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(min(n_jobs, cfg.wells), mp_context=get_context("spawn")) as ex:
+            for fut in as_completed([ex.submit(_make_and_write, *job) for job in jobs]):
+                summaries.append(fut.result())
+                if progress:
+                    progress(summaries[-1]["well"])
+    return sorted(summaries, key=lambda s: s["well"])
 
 
 def write_well(out: Path, w: dict, *, has_nmr: bool) -> dict:

@@ -35,8 +35,12 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 def _mlflow():
+    import logging
+
     import mlflow
 
+    # MLflow sets its logger to INFO on import; its INFO lines repeat what petro reports
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     return mlflow
 
 

@@ -10,6 +10,7 @@ petro, and always with the runtime version it was trained with.
 from __future__ import annotations
 
 import mlflow
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
@@ -26,7 +27,7 @@ class PetroModel(PythonModel):
     def load_context(self, context):
         self.bundle = runtime.Bundle.load(context.artifacts["bundle"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:
             return self.bundle.predict(model_input)
         except runtime.InputSchemaError as err:
