@@ -22,7 +22,7 @@ from rich.table import Table
 from petro.errors import PetroError
 
 console = Console(stderr=False, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_MODELS = ("models:/petro-porosity@champion", "models:/petro-permeability@champion")
 MIN_INPUT_FRACTION = 0.3
@@ -47,6 +47,11 @@ def _cfg_for(args, data: str | None):
         return load_config(args.pipeline, data=data)
     cfg = PipelineConfig(data=data, n_jobs=getattr(args, "jobs", 2) or 2)
     return cfg
+
+
+def safe_name(name: str) -> str:
+    """A well name as a file name: letters, digits, '-', '_' and '.' kept, the rest '_'."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name).strip("._") or "well"
 
 
 # ------------------------------------------------------------------------------- commands
@@ -142,7 +147,7 @@ def cmd_targets(args) -> int:
                   "PERMMOD": (p.permeability, "", "Permeability model"),
                   "COATESC": (f"{p.coates_c:g}", "", "Timur-Coates C (phi in p.u.)"),
                   "PHITYPE": (p.porosity, "", "Porosity used"), "BVISRC": (p.bvi, "", "BVI source")}
-        path = out / f"{r.name}_targets.las"
+        path = out / f"{safe_name(r.name)}_targets.las"
         desc = {"PHIE": "NMR effective porosity (target)", "PERM": f"{p.permeability} permeability (target)",
                 "VALID": "1 = valid target sample"}
         write_las(path, tb["DEPT"].to_numpy(), {k: np.asarray(v, float) for k, v in cols.items()},
@@ -298,7 +303,7 @@ def cmd_predict(args) -> int:
                      "OOD_FLAG": "1 = inputs unlike the training wells"})
         header = {k: v for k, v in r.summary.get("header", {}).items()
                   if k not in ("STRT", "STOP", "STEP", "NULL")}
-        path = out / f"{r.name}_petro.las"
+        path = out / f"{safe_name(r.name)}_petro.las"
         params = {f"MODEL{i + 1}": (u, "", "petro model URI") for i, u in enumerate(uris)}
         write_las(path, r.table["DEPT"].to_numpy(), {c: pred[c].to_numpy(float) for c in pred},
                   units=units, descriptions=desc, well=header, params=params, fmt="%.6g")

@@ -1,0 +1,88 @@
+"""The command line as a user runs it: exit codes, no tracebacks, a bad file does not stop a batch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import lasio
+import numpy as np
+import pandas as pd
+import pytest
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "las"
+
+
+def petro(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "petro.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=600)
+
+
+@pytest.fixture()
+def mixed_dir(tmp_path, small_field):
+    """Two good synthetic wells and two broken files of a third well."""
+    d = tmp_path / "data"
+    for w in ("SYN-01", "SYN-04"):
+        shutil.copytree(small_field / w, d / w)
+    (d / "BROKEN").mkdir()
+    shutil.copy(FIX / "truncated.las", d / "BROKEN" / "run1.las")
+    shutil.copy(FIX / "binary_garbage.las", d / "BROKEN" / "run2.las")
+    return d
+
+
+def test_ingest_reports_bad_wells_and_keeps_the_good(mixed_dir):
+    r = petro("ingest", mixed_dir, "--jobs", "1")
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr + r.stdout
+    assert "SYN-01" in r.stdout and "SYN-04" in r.stdout
+    assert "acoustic_amplitude" in r.stdout and "180 bins" in r.stdout
+    assert "FIXTURE-1" in r.stderr and "line 19" in r.stderr      # the bad well, the bad line
+
+
+def test_targets_writes_las_beside_vendor_curves(small_field, tmp_path):
+    out = tmp_path / "t"
+    r = petro("targets", small_field, "-o", out, "--cutoff", "100")
+    assert r.returncode == 0, r.stderr
+    files = sorted(p.name for p in out.glob("*.las"))
+    assert files == ["SYN-01_targets.las", "SYN-02_targets.las", "SYN-03_targets.las"]  # SYN-04: no NMR
+    las = lasio.read(out / "SYN-01_targets.las")
+    assert str(las.params["TCUT"].value) == "100"
+    for c in ("PHIE", "PERM", "KTIM", "VALID"):
+        assert c in las.keys()
+    ok = las["VALID"] == 1
+    assert np.all(np.isfinite(las["PERM"][ok])) and np.all(np.isnan(las["PERM"][~ok]))
+
+
+def test_features_export_json_ready_to_post(small_field, tmp_path):
+    out = tmp_path / "rows.json"
+    r = petro("features", small_field / "SYN-04", "-o", out, "--no-targets")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(out.read_text())["dataframe_split"]
+    assert {"GR", "RHOB", "amp_vug_w050", "res_cov_w015"} <= set(doc["columns"])
+    assert len(doc["data"]) > 50
+    pq = tmp_path / "rows.parquet"
+    assert petro("features", small_field, "-o", pq).returncode == 0
+    table = pd.read_parquet(pq)
+    assert set(table["WELL"]) == {"SYN-01", "SYN-02", "SYN-03", "SYN-04"}
+    assert table.loc[table.WELL == "SYN-04", "PHIE"].isna().all()
+
+
+def test_bad_usage_and_missing_pipeline_exit_2(tmp_path):
+    r = petro("run", tmp_path / "nope.yaml")
+    assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: x\ntargets:\n  lithology: basalt\n")
+    r = petro("run", bad)
+    assert r.returncode == 2 and "basalt" in r.stderr
+    r = petro("ingest", tmp_path / "missing-folder")
+    assert r.returncode == 2 and "not a folder" in r.stderr
+
+
+def test_predict_with_unknown_model_is_a_clear_error(tmp_path, small_field):
+    env = dict(__import__("os").environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    r = petro("predict", small_field, "-o", tmp_path / "o", "--model", "models:/nope@champion",
+              env=env, cwd=tmp_path)
+    assert r.returncode == 2 and "cannot load model" in r.stderr and "Traceback" not in r.stderr
