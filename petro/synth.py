@@ -38,6 +38,20 @@ _FACIES = {
     "vuggy":      dict(phi=0.10, phi_sd=0.03, vsh=0.04, vsh_sd=0.02, lt2=1.9, vug=300.0, tex=6.0,
                        micro=0.3),
 }
+# a sandstone / shale sequence, for testing a carbonate model on rock it never saw
+CLASTIC_FACIES = ("shale", "shaly_sand", "sand", "cemented_sand")
+_CLASTIC = {
+    "shale":         dict(phi=0.06, phi_sd=0.02, vsh=0.65, vsh_sd=0.1, lt2=0.9, vug=0.0, tex=1.5,
+                          micro=0.9),
+    "shaly_sand":    dict(phi=0.15, phi_sd=0.03, vsh=0.3, vsh_sd=0.06, lt2=1.5, vug=0.0, tex=2.5,
+                          micro=0.5),
+    "sand":          dict(phi=0.26, phi_sd=0.03, vsh=0.06, vsh_sd=0.03, lt2=2.3, vug=0.0, tex=2.0,
+                          micro=0.1),
+    "cemented_sand": dict(phi=0.08, phi_sd=0.02, vsh=0.05, vsh_sd=0.02, lt2=1.6, vug=0.0, tex=3.0,
+                          micro=0.4),
+}
+# matrix constants by lithology: density g/cm3, slowness us/ft, PEF b/e
+_MATRIX = {"carbonate": (2.71, 47.6, 5.05), "clastic": (2.65, 55.5, 1.8)}
 _TRANSITION = np.array([  # facies Markov chain (rows: from, cols: to) of the stratigraphic column
     [0.25, 0.45, 0.20, 0.10],
     [0.30, 0.15, 0.40, 0.15],
@@ -63,6 +77,7 @@ class SynthConfig:
     res_step: float = 0.0025        # m
     res_pads: int = 4
     res_pad_cover: float = 0.7       # share of the circumference under pads
+    lithology: str = "carbonate"     # or "clastic": a sandstone / shale sequence
 
 
 def _column(rng: np.random.Generator, total: float) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +125,9 @@ def make_well(cfg: SynthConfig, index: int, column: tuple[np.ndarray, np.ndarray
     bounds = top - 3.0 + np.concatenate([[0.0], np.cumsum(thick)])
     bed_of = np.clip(np.searchsorted(bounds, z, side="right") - 1, 0, fac.size - 1)
     f_of = fac[bed_of]
-    P = {k: np.array([_FACIES[n][k] for n in FACIES]) for k in _FACIES["mudstone"]}
+    table, names = (_CLASTIC, CLASTIC_FACIES) if cfg.lithology == "clastic" else (_FACIES, FACIES)
+    P = {k: np.array([table[n][k] for n in names]) for k in table[names[0]]}
+    rho_ma, dt_ma, pef_ma = _MATRIX[cfg.lithology]
     nb = fac.size
     phi_m = np.clip(_bed_values(rng, bed_of, nb, P["phi"][fac], P["phi_sd"][fac], 60, 0.8), 0.01, 0.32)
     vsh = np.clip(_bed_values(rng, bed_of, nb, P["vsh"][fac], P["vsh_sd"][fac], 80, 0.8), 0.0, 0.6)
@@ -192,9 +209,9 @@ def make_well(cfg: SynthConfig, index: int, column: tuple[np.ndarray, np.ndarray
     zl = np.arange(top, top + cfg.thickness, NMR_STEP)
     def at(x, width):
         return np.interp(zl, z, _smooth(z, x, width))
-    rho = (1 - phi_t - vsh) * 2.71 + vsh * 2.60 + phi_t * 1.0
+    rho = (1 - phi_t - vsh) * rho_ma + vsh * 2.60 + phi_t * 1.0
     nphi = phi_t + 0.28 * vsh
-    dt = 47.6 + phi_m * (189.0 - 47.6) * 0.95 + 0.2 * phi_vug * 141 + 35 * vsh
+    dt = dt_ma + phi_m * (189.0 - dt_ma) * 0.95 + 0.2 * phi_vug * 141 + 35 * vsh
     sw = np.clip(0.15 + 0.5 * (1 - np.clip((lt2 - 1.0) / 1.6, 0, 1)) + 0.2 * vsh, 0.1, 1.0)
     rt = 0.04 / (np.clip(phi_t, 0.02, None) ** 2.0 * sw ** 2.0)
     gr = 18.0 + 150.0 * vsh
@@ -205,7 +222,7 @@ def make_well(cfg: SynthConfig, index: int, column: tuple[np.ndarray, np.ndarray
         "DT": at(dt, 0.6) + rng.normal(0, 1.0, zl.size),
         "RT": 10 ** (at(np.log10(rt), 1.0) + rng.normal(0, 0.02, zl.size)),
         "CALI": at(2 * 39.37 * (BIT_RADIUS + wash), 0.3) + rng.normal(0, 0.03, zl.size),
-        "PEF": at(5.05 - 1.8 * vsh, 0.3) + rng.normal(0, 0.08, zl.size),
+        "PEF": at(pef_ma + (3.4 - pef_ma) * vsh, 0.3) + rng.normal(0, 0.08, zl.size),
     }
     # ------------------------------------------------------------------------ NMR
     centres = np.sqrt(T2_EDGES_MS[:-1] * T2_EDGES_MS[1:])

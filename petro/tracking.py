@@ -216,7 +216,8 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
                     metrics[f"image_gain_{key}"] = cv.pooled["logs_only"][key] - \
                         cv.pooled["model"][key]
                 metrics["conformal_adjustment"] = cv.conformal_adj
-                metrics["novelty_threshold"] = cv.novelty_threshold
+                metrics.update({f"novelty_threshold_{b}": t
+                                for b, t in cv.novelty_thresholds.items()})
                 for _, row in cv.per_well[cv.per_well.model == "model"].iterrows():
                     for k, v in row.items():
                         if k not in ("well", "model", "n") and pd.notna(v):

@@ -20,7 +20,7 @@ def bundle():
     y = 0.5 * np.nan_to_num(X[:, 0]) - 0.3 * np.nan_to_num(X[:, 1]) + rng.normal(0, 0.2, n)
     spec = ModelSpec(name="t", target="permeability", params={"n_estimators": 80})
     return fit_bundle(X, y, ["GR", "RHOB", "amp_mean_w050", "tt_std_w050"], spec,
-                      conformal={"lo": 0.1, "hi": 0.1}, novelty_threshold=1.5), X
+                      conformal={"lo": 0.1, "hi": 0.1}, novelty_thresholds={"logs": 3.0, "amp": 3.0, "tt": 3.0}), X
 
 
 def test_save_load_round_trip_is_exact(bundle, tmp_path):

@@ -11,9 +11,10 @@ Prediction on a DataFrame of per-depth rows:
   routes NaN), columns the model does not know are ignored (listed in ``ignored_columns``);
 - ``{OUT}_ML`` is the P50 (median) prediction, ``{OUT}_P10`` / ``{OUT}_P90`` the conformalised
   10 % / 90 % quantiles, in the output unit (v/v porosity, mD permeability);
-- ``NOVELTY`` is the robust Mahalanobis distance of the row's inputs to the training wells
-  divided by the threshold calibrated on blind wells (1.0 = edge of the domain), ``OOD_FLAG`` is
-  1 where ``NOVELTY > 1``.
+- ``NOVELTY`` is the largest, over input blocks (conventional logs; each image kind), robust
+  Mahalanobis distance of the row's inputs to the training wells divided by that block's
+  threshold calibrated on blind wells (1.0 = edge of the domain); ``OOD_FLAG`` is 1 where
+  ``NOVELTY > 1``. Blocks keep a few unusual inputs from being diluted by a hundred usual ones.
 """
 
 from __future__ import annotations
@@ -43,13 +44,6 @@ class Bundle:
         self.meta = meta
         self.boosters = boosters
         self.features: list[str] = list(meta["features"])
-        nov = meta.get("novelty")
-        if nov:
-            self._nov_idx = [self.features.index(f) for f in nov["features"]]
-            self._nov_center = np.asarray(nov["center"], dtype=float)
-            self._nov_scale = np.asarray(nov["scale"], dtype=float)
-            self._nov_prec = np.asarray(nov["precision"], dtype=float)
-            self._nov_thr = float(nov["threshold"])
 
     # ------------------------------------------------------------------ persistence
     @classmethod
@@ -127,11 +121,13 @@ class Bundle:
         return {k: base + b.predict(X, num_threads=1) for k, b in self.boosters.items()}
 
     def novelty(self, X: np.ndarray) -> np.ndarray:
-        """Novelty score per row: robust Mahalanobis distance / calibrated threshold."""
-        if not self.meta.get("novelty"):
+        """Novelty score per row: the largest block distance / that block's calibrated threshold."""
+        nov = self.meta.get("novelty")
+        if not nov:
             return np.full(X.shape[0], np.nan)
-        return mahalanobis(X[:, self._nov_idx], self._nov_center, self._nov_scale,
-                           self._nov_prec) / self._nov_thr
+        D = block_distances(nov, X, self.features)
+        thr = np.asarray([b["threshold"] for b in nov["blocks"]], dtype=float)
+        return (D / thr).max(axis=1)
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         X = self.matrix(df)
@@ -153,6 +149,17 @@ class Bundle:
         o = self.output
         return pd.DataFrame({f"{o}_ML": p50, f"{o}_P10": lo, f"{o}_P90": hi, "NOVELTY": nov,
                              "OOD_FLAG": (nov > 1.0).astype(np.int64)}, index=index)
+
+
+def block_distances(nov: dict, X: np.ndarray, features: list[str]) -> np.ndarray:
+    """Robust Mahalanobis distance of every row to each block's training cloud: (rows, blocks)."""
+    out = np.empty((X.shape[0], len(nov["blocks"])))
+    for k, b in enumerate(nov["blocks"]):
+        idx = [features.index(f) for f in b["features"]]
+        out[:, k] = mahalanobis(X[:, idx], np.asarray(b["center"], dtype=float),
+                                np.asarray(b["scale"], dtype=float),
+                                np.asarray(b["precision"], dtype=float))
+    return out
 
 
 def mahalanobis(X: np.ndarray, center: np.ndarray, scale: np.ndarray,

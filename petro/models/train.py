@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from petro.errors import ModelError
-from petro.models.runtime import Bundle, linear_base, mahalanobis
+from petro.models.runtime import Bundle, block_distances, linear_base
 from petro.models.spec import ModelSpec
 
 DEFAULT_LGB = dict(n_estimators=300, learning_rate=0.04, num_leaves=15, min_child_samples=20,
@@ -36,38 +36,62 @@ def _lgb_params(spec: ModelSpec, objective: str, alpha: float | None = None) -> 
     return p, rounds
 
 
+def novelty_blocks(features: list[str]) -> dict[str, list[str]]:
+    """Input blocks of the novelty detector: conventional logs, and one per image kind."""
+    from petro.features.logs import COLUMNS as LOG_COLUMNS
+
+    blocks: dict[str, list[str]] = {}
+    for f in features:
+        name = "logs" if f in LOG_COLUMNS else f.split("_", 1)[0]
+        blocks.setdefault(name, []).append(f)
+    return blocks
+
+
 def fit_novelty(X: np.ndarray, features: list[str], min_coverage: float = 0.5) -> dict:
-    """Robust Mahalanobis novelty detector on standardised inputs (median / MAD, Ledoit-Wolf).
-
-    Features present in fewer than ``min_coverage`` of the rows are left out of it.
-    """
+    """Robust Mahalanobis novelty detector per input block (median / MAD standardisation,
+    Ledoit-Wolf covariance). Features present in fewer than ``min_coverage`` of the rows are left
+    out. Thresholds are 1.0 until calibrated on blind wells (:func:`calibrate_thresholds`)."""
     cover = np.isfinite(X).mean(axis=0)
-    keep = [j for j in range(X.shape[1]) if cover[j] >= min_coverage and
-            np.nanstd(X[:, j]) > 0]
-    if not keep:
-        return {}
-    Xk = X[:, keep]
-    center = np.nanmedian(Xk, axis=0)
-    mad = np.nanmedian(np.abs(Xk - center), axis=0) * 1.4826
-    std = np.nanstd(Xk, axis=0)
-    scale = np.where(mad > 1e-9, mad, np.where(std > 0, std, 1.0))
-    z = (Xk - center) / scale
-    z = np.where(np.isfinite(z), z, 0.0)
-    cov = LedoitWolf().fit(z).covariance_
-    precision = np.linalg.pinv(cov)
-    return {"features": [features[j] for j in keep], "center": center.tolist(),
-            "scale": scale.tolist(), "precision": precision.tolist(), "threshold": 1.0}
+    blocks = []
+    for name, cols in novelty_blocks(features).items():
+        keep = [features.index(c) for c in cols
+                if cover[features.index(c)] >= min_coverage and
+                np.nanstd(X[:, features.index(c)]) > 0]
+        if not keep:
+            continue
+        Xk = X[:, keep]
+        center = np.nanmedian(Xk, axis=0)
+        mad = np.nanmedian(np.abs(Xk - center), axis=0) * 1.4826
+        std = np.nanstd(Xk, axis=0)
+        scale = np.where(mad > 1e-9, mad, np.where(std > 0, std, 1.0))
+        z = (Xk - center) / scale
+        z = np.where(np.isfinite(z), z, 0.0)
+        precision = np.linalg.pinv(LedoitWolf().fit(z).covariance_)
+        blocks.append({"name": name, "features": [features[j] for j in keep],
+                       "center": center.tolist(), "scale": scale.tolist(),
+                       "precision": precision.tolist(), "threshold": 1.0})
+    return {"blocks": blocks} if blocks else {}
 
 
-def novelty_distance(nov: dict, X: np.ndarray, features: list[str]) -> np.ndarray:
-    """Raw novelty distance (not divided by the threshold)."""
-    idx = [features.index(f) for f in nov["features"]]
-    return mahalanobis(X[:, idx], np.asarray(nov["center"]), np.asarray(nov["scale"]),
-                       np.asarray(nov["precision"]))
+def calibrate_thresholds(D: np.ndarray, quantile: float) -> np.ndarray:
+    """Per-block thresholds at one common per-block quantile level, chosen so that a share
+    ``quantile`` of the rows of ``D`` (out-of-fold distances, rows x blocks) is in domain in
+    every block at once."""
+    D = D[np.isfinite(D).all(axis=1)]
+    if D.shape[0] == 0:
+        return np.ones(D.shape[1])
+    lo, hi = quantile, 1.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        thr = np.quantile(D, mid, axis=0)
+        inside = ((D / np.where(thr > 0, thr, 1.0)) <= 1.0).all(axis=1).mean()
+        lo, hi = (mid, hi) if inside < quantile else (lo, mid)
+    thr = np.quantile(D, hi, axis=0)
+    return np.where(thr > 0, thr, 1.0)
 
 
 def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec, *,
-               conformal: dict | None = None, novelty_threshold: float = 1.0,
+               conformal: dict | None = None, novelty_thresholds=None,
                with_novelty: bool = True) -> Bundle:
     """Fit P50 (L2) and the two quantile boosters and wrap them in a runtime :class:`Bundle`."""
     ok = np.isfinite(y)
@@ -96,7 +120,9 @@ def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpe
     if with_novelty:
         nov = fit_novelty(X, features)
         if nov:
-            nov["threshold"] = float(novelty_threshold)
+            if novelty_thresholds is not None:
+                for b in nov["blocks"]:
+                    b["threshold"] = float(novelty_thresholds.get(b["name"], 1.0))
             meta["novelty"] = nov
     return Bundle(meta, boosters)
 

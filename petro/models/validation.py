@@ -4,9 +4,10 @@ conformalised P10/P90 and the calibration of the novelty threshold.
 Everything here is computed on wells the fold's model never saw. Conformal (CQR) adjustment: the
 score of a sample is ``max(q_lo - y, y - q_hi)`` from its out-of-fold quantiles; the adjustment is
 the ``(1 - alpha)(1 + 1/n)`` quantile of the scores. The reported coverage is itself blind: the
-adjustment applied to a well is computed from the other wells' scores only. The novelty threshold
-is the ``novelty_quantile`` of the out-of-fold distances, so that share of blind-well depths that
-look like the training field is "in domain"; its reported in-domain rate is blind the same way.
+adjustment applied to a well is computed from the other wells' scores only. The novelty
+thresholds (one per input block) are calibrated on the out-of-fold distances so that a share
+``novelty_quantile`` of blind-well depths is "in domain" in every block at once; the reported
+in-domain rate is blind the same way (thresholds from the other wells).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from sklearn.model_selection import GroupKFold
 from petro.errors import ModelError
 from petro.models.runtime import Bundle
 from petro.models.spec import ModelSpec
-from petro.models.train import fit_bundle, novelty_distance, sklearn_estimator
+from petro.models.runtime import block_distances
+from petro.models.train import calibrate_thresholds, fit_bundle, novelty_blocks, sklearn_estimator
 
 LOG10_3 = np.log10(3.0)
 
@@ -62,7 +64,7 @@ class CVResult:
     per_well: pd.DataFrame             # one row per (well, model): metrics
     pooled: dict[str, dict[str, float]]  # model -> metrics
     conformal_adj: float
-    novelty_threshold: float
+    novelty_thresholds: dict[str, float]
     coverage: dict[str, float] = field(default_factory=dict)
     in_domain: dict[str, float] = field(default_factory=dict)
     importance: pd.Series | None = None
@@ -109,6 +111,8 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
     oof = pd.DataFrame({"WELL": wells, "DEPT": data["DEPT"].to_numpy(), "y": y})
     for c in ("p50", "lo", "hi", "dist", "mean", "petro", "logs_only", "sk"):
         oof[c] = np.nan
+    block_names = list(novelty_blocks(features))
+    D = np.full((len(data), len(block_names)), np.nan)   # out-of-fold novelty distances per block
     imp = pd.Series(0.0, index=features)
     fl = list(folds(wells, spec))
     for name, tr, te in fl:
@@ -116,7 +120,9 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
         q = bundle.raw_quantiles(X[te])
         oof.loc[te, "p50"], oof.loc[te, "lo"], oof.loc[te, "hi"] = q["p50"], q["p10"], q["p90"]
         if "novelty" in bundle.meta:
-            oof.loc[te, "dist"] = novelty_distance(bundle.meta["novelty"], X[te], features)
+            nov = bundle.meta["novelty"]
+            cols = [block_names.index(b["name"]) for b in nov["blocks"]]
+            D[np.ix_(te, cols)] = block_distances(nov, X[te], features)
         imp += pd.Series(bundle.boosters["p50"].feature_importance("gain"), index=features)
         oof.loc[te, "mean"] = float(np.mean(y[tr]))
         oof.loc[te, "petro"] = _petro_baseline(data.iloc[tr], data.iloc[te], spec)
@@ -133,8 +139,11 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
     scores = np.maximum(oof["lo"] - oof["y"], oof["y"] - oof["hi"]).to_numpy()
     nominal = spec.nominal_coverage
     adj = conformal_quantile(scores, nominal) if spec.conformal else 0.0
-    dist = oof["dist"].to_numpy()
-    thr = float(np.nanquantile(dist, spec.novelty_quantile)) if np.isfinite(dist).any() else 1.0
+    have = np.isfinite(D).any(axis=0)
+    D = D[:, have]
+    block_names = [b for b, h in zip(block_names, have) if h]
+    thr = calibrate_thresholds(D, spec.novelty_quantile)
+    oof["dist"] = (D / thr).max(axis=1) if D.shape[1] else np.nan
     covered = np.zeros(len(oof), dtype=bool)
     in_dom = np.zeros(len(oof), dtype=bool)
     oof["lo_c"], oof["hi_c"] = np.nan, np.nan
@@ -145,9 +154,11 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
         hi = np.maximum(oof.loc[m, "hi"] + a, oof.loc[m, "p50"])
         oof.loc[m, "lo_c"], oof.loc[m, "hi_c"] = lo, hi
         covered[m] = (oof.loc[m, "y"] >= lo) & (oof.loc[m, "y"] <= hi)
-        t = float(np.nanquantile(dist[~m], spec.novelty_quantile)) if np.isfinite(dist[~m]).any() \
-            else np.inf
-        in_dom[m] = ~(dist[m] > t)
+        if D.shape[1]:
+            t = calibrate_thresholds(D[~m], spec.novelty_quantile)
+            in_dom[m] = ~((D[m] / t).max(axis=1) > 1.0)
+        else:
+            in_dom[m] = True
     oof["covered"], oof["in_domain"] = covered, in_dom
     models = {"model": "p50", "train_mean": "mean", "petrophysical": "petro", "ridge": "sk"}
     if logs_only:
@@ -168,7 +179,8 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
         per_well.loc[per_well.model == "model", "well"].map(cov_w)
     per_well.loc[per_well.model == "model", "in_domain_rate"] = \
         per_well.loc[per_well.model == "model", "well"].map(dom_w)
-    return CVResult(spec, features, oof, per_well, pooled, adj, thr,
+    return CVResult(spec, features, oof, per_well, pooled, adj,
+                    {b: float(t) for b, t in zip(block_names, thr)},
                     {str(k): float(v) for k, v in cov_w.items()},
                     {str(k): float(v) for k, v in dom_w.items()},
                     (imp / len(fl)).sort_values(ascending=False))
@@ -180,6 +192,6 @@ def fit_final(table: pd.DataFrame, features: list[str], spec: ModelSpec, cv: CVR
     X = table[features].to_numpy(dtype=float)
     bundle = fit_bundle(X, y, features, spec, conformal={"lo": cv.conformal_adj,
                                                           "hi": cv.conformal_adj},
-                        novelty_threshold=cv.novelty_threshold)
+                        novelty_thresholds=cv.novelty_thresholds)
     bundle.meta["cv"] = {"pooled": cv.pooled["model"], "wells": sorted(cv.oof.WELL.unique())}
     return bundle
