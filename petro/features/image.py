@@ -24,6 +24,9 @@ e.g. ``w015`` for 0.15 m):
 - ``{prefix}_ent_{w}``: entropy of the grey-level histogram, bits
 - ``{prefix}_cov_{w}``: pad coverage, fraction of non-NaN pixels
 - ``{prefix}_het``: multi-scale heterogeneity, std at the longest / std at the shortest window
+- ``{prefix}_patch_00`` .. ``_31``: a 4 (depth) x 8 (azimuth sector) patch of mean values over
+  ``patch_window_m``, rotated so the darkest sector is first; the input of the learned embedding
+  (PCA inside the fitted model, fitted on training wells only)
 A window with coverage below ``min_coverage`` gives NaN features.
 """
 
@@ -54,16 +57,19 @@ class ImageFeatureParams:
     vug_threshold: float = 2.0
     normalise: str = "per_well"          # 'per_well' or 'none'
     log_kinds: tuple[str, ...] = ("resistive",)
-    chunk_rows: int = 16384
+    chunk_rows: int = 4096
     kinds: tuple[str, ...] | None = None  # None: every image kind found
+    patch_window_m: float = 0.5          # window of the patches for the learned embedding; 0: none
+    patch_rows: int = 4
     extra: dict = field(default_factory=dict)
 
 
-def feature_names(kind: str, windows_m) -> list[str]:
+def feature_names(kind: str, windows_m, n_patch: int = 0) -> list[str]:
     p = PREFIX.get(kind, "img")
     names = [f"{p}_{s}_{wlabel(w)}" for w in windows_m for s in STATS]
     if len(windows_m) > 1:
         names.append(f"{p}_het")
+    names += [f"{p}_patch_{j:02d}" for j in range(n_patch)]
     return names
 
 
@@ -71,10 +77,15 @@ def wlabel(w: float) -> str:
     return f"w{int(round(w * 100)):03d}"
 
 
-def robust_baseline(values: np.ndarray, max_pixels: int = 2_000_000) -> tuple[float, float]:
-    """Median and 1.4826 * MAD of the finite pixels (row-subsampled to ``max_pixels``)."""
+def robust_baseline(values: np.ndarray, max_pixels: int = 2_000_000,
+                    log: bool = False) -> tuple[float, float]:
+    """Median and 1.4826 * MAD of the finite pixels (row-subsampled to ``max_pixels``), of
+    log10 of the positive pixels when ``log``."""
     step = max(1, int(np.ceil(values.size / max_pixels)))
-    sample = values[::step].ravel()
+    sample = np.asarray(values[::step], dtype=np.float64).ravel()
+    if log:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sample = np.log10(np.where(sample > 0, sample, np.nan))
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
         return float("nan"), float("nan")
@@ -85,39 +96,49 @@ def robust_baseline(values: np.ndarray, max_pixels: int = 2_000_000) -> tuple[fl
     return med, mad
 
 
+_HOM_LUT = np.append(1.0 / (1.0 + np.arange(N_GLCM) ** 2.0), 0.0)     # index N_GLCM: no pair
+_CON_LUT = np.append(np.arange(N_GLCM) ** 2.0, 0.0)
+
+
+def _pair_sums(a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Co-occurrence contrast and homogeneity sums and pair counts of level pairs (a, b)."""
+    d = np.abs(a - b)
+    d[~ok] = N_GLCM
+    return (_CON_LUT[d].sum(axis=1), _HOM_LUT[d].sum(axis=1), ok.sum(axis=1))
+
+
 def _row_stats(x: np.ndarray, side: int, thr: float) -> np.ndarray:
-    """Per-row additive statistics of a normalised chunk (rows, bins) -> (rows, K)."""
+    """Per-row additive statistics of a normalised chunk (rows, bins) -> (rows, K).
+
+    The last row of the chunk is only used as the vertical neighbour of the row before it.
+    """
     rows, bins = x.shape
     fin = np.isfinite(x)
-    x0 = np.where(fin, x, 0.0)
+    x0 = np.where(fin, x, np.float32(0.0))
     cnt = fin.sum(axis=1)
-    s1 = x0.sum(axis=1)
-    s2 = (x0 * x0).sum(axis=1)
+    s1 = x0.sum(axis=1, dtype=np.float64)
+    s2 = np.einsum("ij,ij->i", x0, x0, dtype=np.float64)
     low = ((side * x0 > thr) & fin).sum(axis=1)
-    # histogram over N_HIST levels, one bincount for the whole chunk
-    lv = np.clip(((x0 + HIST_RANGE) / (2 * HIST_RANGE) * N_HIST).astype(np.int64), 0, N_HIST - 1)
-    flat = (np.arange(rows)[:, None] * N_HIST + lv)[fin]
-    hist = np.bincount(flat, minlength=rows * N_HIST).reshape(rows, N_HIST)
+    # histogram over N_HIST levels (gaps go to an extra level), one bincount for the chunk
+    lv = np.clip((x0 + HIST_RANGE) * (N_HIST / (2 * HIST_RANGE)), 0, N_HIST - 1).astype(np.int16)
+    lv_gap = np.where(fin, lv, np.int16(N_HIST))
+    flat = (np.arange(rows, dtype=np.int64)[:, None] * (N_HIST + 1) + lv_gap).ravel()
+    hist = np.bincount(flat, minlength=rows * (N_HIST + 1)).reshape(rows, N_HIST + 1)[:, :N_HIST]
     # co-occurrence on N_GLCM levels: horizontal pairs (wrapping azimuth) and vertical pairs
-    q = np.clip(((x0 + HIST_RANGE) / (2 * HIST_RANGE) * N_GLCM).astype(np.int64), 0, N_GLCM - 1)
-    dq_h = (q - np.roll(q, -1, axis=1)).astype(np.float64)
-    ok_h = fin & np.roll(fin, -1, axis=1)
-    dq_v = np.zeros_like(dq_h)
-    dq_v[:-1] = q[:-1] - q[1:]
-    ok_v = np.zeros_like(fin)
-    ok_v[:-1] = fin[:-1] & fin[1:]
-    sq_h, sq_v = dq_h * dq_h, dq_v * dq_v
-    con = (sq_h * ok_h).sum(axis=1) + (sq_v * ok_v).sum(axis=1)
-    hom = (ok_h / (1.0 + sq_h)).sum(axis=1) + (ok_v / (1.0 + sq_v)).sum(axis=1)
-    npair = ok_h.sum(axis=1) + ok_v.sum(axis=1)
-    # azimuthal sectors
-    sec = (np.arange(bins) * N_SECTORS) // bins
-    sec_sum = np.zeros((rows, N_SECTORS))
-    sec_cnt = np.zeros((rows, N_SECTORS))
-    for k in range(N_SECTORS):
-        cols = sec == k
-        sec_sum[:, k] = x0[:, cols].sum(axis=1)
-        sec_cnt[:, k] = fin[:, cols].sum(axis=1)
+    q = lv // (N_HIST // N_GLCM)
+    ch, hh, nh = _pair_sums(q[:, :-1], q[:, 1:], fin[:, :-1] & fin[:, 1:])
+    cw, hw, nw = _pair_sums(q[:, -1:], q[:, :1], fin[:, -1:] & fin[:, :1])
+    cv, hv, nv = _pair_sums(q[:-1], q[1:], fin[:-1] & fin[1:])
+    con = ch + cw
+    hom = hh + hw
+    npair = nh + nw
+    con[:-1] += cv
+    hom[:-1] += hv
+    npair[:-1] += nv
+    # azimuthal sectors: contiguous column groups
+    starts = np.flatnonzero(np.diff(np.concatenate([[-1], (np.arange(bins) * N_SECTORS) // bins])))
+    sec_sum = np.add.reduceat(x0, starts, axis=1, dtype=np.float64)
+    sec_cnt = np.add.reduceat(fin, starts, axis=1, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         rmean = np.where(cnt > 0, s1 / np.maximum(cnt, 1), 0.0)
     has_row = (cnt > 0).astype(float)
@@ -144,18 +165,14 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
     target = np.asarray(target_depth, dtype=float)
     if depth.size > 1 and depth[0] > depth[-1]:
         depth, values = depth[::-1], values[::-1]
-    names = feature_names(kind, p.windows_m)
+    names = feature_names(kind, p.windows_m, p.patch_rows * N_SECTORS if p.patch_window_m else 0)
     out = pd.DataFrame(np.nan, index=pd.Index(target, name="DEPT"), columns=names)
     if depth.size < 2 or values.size == 0:
         return out
     bins = values.shape[1]
     use_log = kind in p.log_kinds
     if p.normalise == "per_well":
-        if use_log:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                med, scale = robust_baseline(np.log10(np.where(values > 0, values, np.nan)))
-        else:
-            med, scale = robust_baseline(values)
+        med, scale = robust_baseline(values, log=use_log)
     else:
         med, scale = 0.0, 1.0
     if not np.isfinite(med):
@@ -163,20 +180,18 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
     side = VUG_SIDE.get(kind, -1)
     # one pass over the rows, chunked; vertical pairs need the first row of the next chunk
     rows = depth.size
-    per_row = None
+    # csum[0] = 0 and csum[i + 1] = per-row statistics of row i, summed in place afterwards
+    csum = np.zeros((rows + 1, _K_BASE + N_HIST + 2 * N_SECTORS))
     for a in range(0, rows, p.chunk_rows):
         b = min(rows, a + p.chunk_rows)
-        chunk = values[a:min(rows, b + 1)].astype(np.float64)
+        chunk = np.array(values[a:min(rows, b + 1)], dtype=np.float32)
         if use_log:
             with np.errstate(divide="ignore", invalid="ignore"):
                 chunk = np.log10(np.where(chunk > 0, chunk, np.nan))
-        chunk = (chunk - med) / scale
-        st = _row_stats(chunk, side, p.vug_threshold)[: b - a]
-        if per_row is None:
-            per_row = np.empty((rows, st.shape[1]))
-        per_row[a:b] = st
-    csum = np.vstack([np.zeros((1, per_row.shape[1])), np.cumsum(per_row, axis=0)])
-    del per_row
+        chunk -= np.float32(med)
+        chunk /= np.float32(scale)
+        csum[a + 1:b + 1] = _row_stats(chunk, side, p.vug_threshold)[: b - a]
+    np.cumsum(csum, axis=0, out=csum)
     stds = {}
     with np.errstate(invalid="ignore", divide="ignore"):
         for w in p.windows_m:
@@ -226,4 +241,34 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
         lo, hi = min(p.windows_m), max(p.windows_m)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"{PREFIX.get(kind, 'img')}_het"] = stds[hi] / stds[lo]
+    if p.patch_window_m:
+        patch = _patches(depth, csum, target, bins, p)
+        pre = PREFIX.get(kind, "img")
+        for j in range(patch.shape[1]):
+            out[f"{pre}_patch_{j:02d}"] = patch[:, j]
     return out
+
+
+def _patches(depth, csum, target, bins, p: ImageFeatureParams) -> np.ndarray:
+    """Small images of each window for the learned embedding: ``patch_rows`` depth sub-windows x
+    ``N_SECTORS`` azimuthal sectors of mean normalised value, rotated so that the darkest sector
+    comes first (the tool's orientation carries no information). NaN where coverage is short."""
+    nr = p.patch_rows
+    w = p.patch_window_m
+    edges = target[:, None] - w / 2 + np.arange(nr + 1)[None, :] * (w / nr)
+    idx = np.searchsorted(depth, edges, side="left")
+    s0 = _K_BASE + N_HIST
+    sec = csum[:, s0:s0 + N_SECTORS]
+    cnt = csum[:, s0 + N_SECTORS:s0 + 2 * N_SECTORS]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sub_sum = sec[idx[:, 1:]] - sec[idx[:, :-1]]           # (n, rows, sectors)
+        sub_cnt = cnt[idx[:, 1:]] - cnt[idx[:, :-1]]
+        patch = sub_sum / sub_cnt
+        total = sub_sum.sum(axis=1) / sub_cnt.sum(axis=1)       # (n, sectors)
+    step = np.median(np.diff(depth))
+    cover = sub_cnt.sum(axis=(1, 2)) / max(1.0, w / step) / bins
+    first = np.nanargmin(np.where(np.isfinite(total), total, np.inf), axis=1)
+    order = (first[:, None] + np.arange(N_SECTORS)[None, :]) % N_SECTORS
+    patch = np.take_along_axis(patch, order[:, None, :], axis=2).reshape(len(target), -1)
+    patch[cover < p.min_coverage] = np.nan
+    return patch

@@ -43,7 +43,10 @@ class Bundle:
     def __init__(self, meta: dict, boosters: dict[str, lgb.Booster]):
         self.meta = meta
         self.boosters = boosters
-        self.features: list[str] = list(meta["features"])
+        self.features: list[str] = list(meta["features"])            # input columns
+        self.model_features: list[str] = list(meta.get("model_features", self.features))
+        self._keep = [self.features.index(f) for f in self.model_features
+                      if f in self.features]
 
     # ------------------------------------------------------------------ persistence
     @classmethod
@@ -108,33 +111,48 @@ class Bundle:
         X[~np.isfinite(X)] = np.nan
         return X
 
-    def base(self, X: np.ndarray) -> np.ndarray:
+    def design(self, X: np.ndarray) -> np.ndarray:
+        """Model matrix from the input matrix: the input columns the boosters use, then the
+        learned embedding (PCA scores of the image patches)."""
+        parts = [X[:, self._keep]]
+        for g in self.meta.get("pca", []):
+            idx = [self.features.index(c) for c in g["columns"]]
+            parts.append(pca_scores(X[:, idx], g))
+        return np.hstack(parts) if len(parts) > 1 else parts[0]
+
+    def base(self, Xm: np.ndarray) -> np.ndarray:
         """The linear petrophysical base the boosters correct (0 when the model has none)."""
         lb = self.meta.get("linear_base")
         if not lb:
-            return np.zeros(X.shape[0])
-        return linear_base(X[:, [self.features.index(f) for f in lb["features"]]], lb)
+            return np.zeros(Xm.shape[0])
+        return linear_base(Xm[:, [self.model_features.index(f) for f in lb["features"]]], lb)
 
-    def raw_quantiles(self, X: np.ndarray) -> dict[str, np.ndarray]:
+    def raw_quantiles(self, X: np.ndarray, *, design: bool = True) -> dict[str, np.ndarray]:
         """Model outputs in the model's (possibly log10) target space, before conformal."""
-        base = self.base(X)
-        return {k: base + b.predict(X, num_threads=1) for k, b in self.boosters.items()}
+        Xm = self.design(X) if design else X
+        base = self.base(Xm)
+        return {k: base + b.predict(Xm, num_threads=1) for k, b in self.boosters.items()}
 
-    def novelty(self, X: np.ndarray) -> np.ndarray:
+    def novelty_distances(self, X: np.ndarray, *, design: bool = True) -> np.ndarray:
+        """Raw robust Mahalanobis distance per novelty block (rows, blocks)."""
+        Xm = self.design(X) if design else X
+        return block_distances(self.meta["novelty"], Xm, self.model_features)
+
+    def novelty(self, X: np.ndarray, *, design: bool = True) -> np.ndarray:
         """Novelty score per row: the largest block distance / that block's calibrated threshold."""
         nov = self.meta.get("novelty")
         if not nov:
             return np.full(X.shape[0], np.nan)
-        D = block_distances(nov, X, self.features)
         thr = np.asarray([b["threshold"] for b in nov["blocks"]], dtype=float)
-        return (D / thr).max(axis=1)
+        return (self.novelty_distances(X, design=design) / thr).max(axis=1)
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         X = self.matrix(df)
         return self.predict_matrix(X, index=df.index if isinstance(df, pd.DataFrame) else None)
 
     def predict_matrix(self, X: np.ndarray, index=None) -> pd.DataFrame:
-        q = self.raw_quantiles(X)
+        Xm = self.design(X)
+        q = self.raw_quantiles(Xm, design=False)
         conf = self.meta.get("conformal") or {"lo": 0.0, "hi": 0.0}
         p50 = q["p50"]
         lo = q["p10"] - conf["lo"]
@@ -145,10 +163,20 @@ class Bundle:
             p50, lo, hi = (np.clip(v, lim[0], lim[1]) for v in (p50, lo, hi))
         if self.meta.get("transform") == "log10":
             p50, lo, hi = 10 ** p50, 10 ** lo, 10 ** hi
-        nov = self.novelty(X)
+        nov = self.novelty(Xm, design=False)
         o = self.output
         return pd.DataFrame({f"{o}_ML": p50, f"{o}_P10": lo, f"{o}_P90": hi, "NOVELTY": nov,
                              "OOD_FLAG": (nov > 1.0).astype(np.int64)}, index=index)
+
+
+def pca_scores(X: np.ndarray, g: dict) -> np.ndarray:
+    """PCA scores of patch columns: median-imputed, centred, projected; NaN rows stay NaN."""
+    med = np.asarray(g["median"], dtype=float)
+    missing = ~np.isfinite(X).any(axis=1)
+    Z = np.where(np.isfinite(X), X, med) - np.asarray(g["mean"], dtype=float)
+    S = Z @ np.asarray(g["components"], dtype=float).T
+    S[missing] = np.nan
+    return S
 
 
 def block_distances(nov: dict, X: np.ndarray, features: list[str]) -> np.ndarray:

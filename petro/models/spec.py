@@ -29,6 +29,7 @@ class ModelSpec:
     quantiles: tuple[float, float] = (0.1, 0.9)
     conformal: bool = True
     linear_base: bool = True         # boost from a ridge fit on the conventional logs
+    pca_components: int = 4          # learned embedding of the image patches (0: none)
     novelty_quantile: float = 0.95
     cv: str = "auto"                 # 'lowo', 'group_kfold', or 'auto' (LOWO up to 12 wells)
     n_splits: int = 5
@@ -88,6 +89,7 @@ class ModelSpec:
              "model.estimator": self.estimator, "model.features": ",".join(self.features),
              "model.quantiles": f"{self.quantiles[0]},{self.quantiles[1]}",
              "model.conformal": self.conformal, "model.linear_base": self.linear_base,
+             "model.pca_components": self.pca_components,
              "model.novelty_quantile": self.novelty_quantile,
              "model.cv": self.cv, "model.seed": self.seed}
         d.update({f"model.params.{k}": v for k, v in self.params.items()})

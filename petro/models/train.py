@@ -3,9 +3,12 @@ scikit-learn comparators."""
 
 from __future__ import annotations
 
+import re
+
 import lightgbm as lgb
 import numpy as np
 from sklearn.covariance import LedoitWolf
+from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
@@ -13,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from petro.errors import ModelError
-from petro.models.runtime import Bundle, block_distances, linear_base
+from petro.models.runtime import Bundle, block_distances, linear_base, pca_scores
 from petro.models.spec import ModelSpec
 
 DEFAULT_LGB = dict(n_estimators=300, learning_rate=0.04, num_leaves=15, min_child_samples=20,
@@ -73,6 +76,32 @@ def fit_novelty(X: np.ndarray, features: list[str], min_coverage: float = 0.5) -
     return {"blocks": blocks} if blocks else {}
 
 
+PATCH_RE = re.compile(r"^([a-z]+)_patch_\d+$")
+
+
+def fit_patch_pca(X: np.ndarray, features: list[str], n_components: int) -> list[dict]:
+    """PCA of each image kind's patch columns (the learned embedding), on these rows only."""
+    groups: dict[str, list[str]] = {}
+    for f in features:
+        m = PATCH_RE.match(f)
+        if m:
+            groups.setdefault(m.group(1), []).append(f)
+    out = []
+    for prefix, cols in groups.items():
+        P = X[:, [features.index(c) for c in cols]]
+        rows = np.isfinite(P).all(axis=1)
+        if rows.sum() < max(20, n_components * 5):
+            continue
+        k = min(n_components, len(cols))
+        pca = PCA(n_components=k, random_state=0).fit(P[rows])
+        med = np.median(P[rows], axis=0)
+        out.append({"prefix": prefix, "columns": cols, "median": med.tolist(),
+                    "mean": pca.mean_.tolist(), "components": pca.components_.tolist(),
+                    "explained_variance_ratio": pca.explained_variance_ratio_.tolist(),
+                    "names": [f"{prefix}_pc{i + 1}" for i in range(k)]})
+    return out
+
+
 def calibrate_thresholds(D: np.ndarray, quantile: float) -> np.ndarray:
     """Per-block thresholds at one common per-block quantile level, chosen so that a share
     ``quantile`` of the rows of ``D`` (out-of-fold distances, rows x blocks) is in domain in
@@ -98,6 +127,12 @@ def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpe
     X, y = X[ok], y[ok]
     if y.size < 20:
         raise ModelError(f"{spec.name}: only {y.size} valid target samples; need at least 20")
+    inputs = list(features)
+    pca = fit_patch_pca(X, inputs, spec.pca_components) if spec.pca_components else []
+    keep = [j for j, f in enumerate(inputs) if not PATCH_RE.match(f)]
+    features = [inputs[j] for j in keep] + [n for g in pca for n in g["names"]]
+    X = np.hstack([X[:, keep]] + [pca_scores(X[:, [inputs.index(c) for c in g["columns"]]], g)
+                                  for g in pca])
     lb = fit_linear_base(X, y, features, spec) if spec.linear_base else None
     base = linear_base(X[:, [features.index(f) for f in lb["features"]]], lb) if lb else None
     boosters = {}
@@ -111,7 +146,8 @@ def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpe
         boosters[key] = lgb.train(params, ds, num_boost_round=rounds)
     span = float(y.max() - y.min())
     meta = {"name": spec.name, "target": spec.target, "column": spec.column, "output": spec.output,
-            "unit": spec.unit, "transform": spec.transform, "features": list(features),
+            "unit": spec.unit, "transform": spec.transform, "features": inputs,
+            "model_features": list(features), "pca": pca,
             "quantiles": list(spec.quantiles), "conformal": conformal or {"lo": 0.0, "hi": 0.0},
             "clip": [float(y.min() - 0.25 * span), float(y.max() + 0.25 * span)],
             "n_train": int(y.size)}

@@ -21,7 +21,6 @@ from sklearn.model_selection import GroupKFold
 from petro.errors import ModelError
 from petro.models.runtime import Bundle
 from petro.models.spec import ModelSpec
-from petro.models.runtime import block_distances
 from petro.models.train import calibrate_thresholds, fit_bundle, novelty_blocks, sklearn_estimator
 
 LOG10_3 = np.log10(3.0)
@@ -113,17 +112,17 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
         oof[c] = np.nan
     block_names = list(novelty_blocks(features))
     D = np.full((len(data), len(block_names)), np.nan)   # out-of-fold novelty distances per block
-    imp = pd.Series(0.0, index=features)
+    imp = pd.Series(dtype=float)
     fl = list(folds(wells, spec))
     for name, tr, te in fl:
         bundle = fit_bundle(X[tr], y[tr], features, spec)
         q = bundle.raw_quantiles(X[te])
         oof.loc[te, "p50"], oof.loc[te, "lo"], oof.loc[te, "hi"] = q["p50"], q["p10"], q["p90"]
         if "novelty" in bundle.meta:
-            nov = bundle.meta["novelty"]
-            cols = [block_names.index(b["name"]) for b in nov["blocks"]]
-            D[np.ix_(te, cols)] = block_distances(nov, X[te], features)
-        imp += pd.Series(bundle.boosters["p50"].feature_importance("gain"), index=features)
+            cols = [block_names.index(b["name"]) for b in bundle.meta["novelty"]["blocks"]]
+            D[np.ix_(te, cols)] = bundle.novelty_distances(X[te])
+        imp = imp.add(pd.Series(bundle.boosters["p50"].feature_importance("gain"),
+                                index=bundle.model_features), fill_value=0.0)
         oof.loc[te, "mean"] = float(np.mean(y[tr]))
         oof.loc[te, "petro"] = _petro_baseline(data.iloc[tr], data.iloc[te], spec)
         if logs_only:
