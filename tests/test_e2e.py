@@ -93,23 +93,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_mlflow_models_serve_answers_like_in_process(trained, env_with_venv, tmp_path):
-    import mlflow
+@pytest.fixture(scope="module")
+def server(trained, tmp_path_factory):
+    """`mlflow models serve` of the permeability champion, started as a real process."""
+    import os
 
-    _client(trained["uri"])
     uri = "models:/petro-permeability@champion"
-    model = mlflow.pyfunc.load_model(uri)
-    feats = model.metadata.get_input_schema().input_names()
-    rows = _rows(trained["field"], "SYN-01", feats).iloc[:40]
-    local = model.predict(rows)
     port = _free_port()
-    env = dict(env_with_venv, MLFLOW_TRACKING_URI=trained["uri"])
-    log = open(tmp_path / "serve.log", "wb")
+    env = dict(os.environ, MLFLOW_TRACKING_URI=trained["uri"])
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    cwd = tmp_path_factory.mktemp("serve")
+    log = open(cwd / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", uri,
                              "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120
         while True:
             try:
@@ -118,23 +117,9 @@ def test_mlflow_models_serve_answers_like_in_process(trained, env_with_venv, tmp
             except requests.ConnectionError:
                 pass
             if proc.poll() is not None or time.time() > deadline:
-                pytest.fail("server did not start: " + (tmp_path / "serve.log").read_text()[-2000:])
+                pytest.fail("server did not start: " + (cwd / "serve.log").read_text()[-2000:])
             time.sleep(0.5)
-        r = requests.post(f"{base}/invocations", json=dataframe_split(rows), timeout=60)
-        assert r.status_code == 200, r.text
-        served = pd.DataFrame(r.json()["predictions"])[list(local.columns)]
-        np.testing.assert_allclose(served.to_numpy(float), local.to_numpy(float), rtol=1e-12)
-        # bad requests: a 4xx with a message, never a 500
-        bad = [({"dataframe_split": {"columns": ["GR"], "data": [["abc"]]}}, "GR"),
-               ({"dataframe_split": {"columns": ["NOT_A_COLUMN"], "data": [[1.0]]}}, "input columns"),
-               ({"dataframe_split": {"columns": ["GR"], "data": []}}, "no"),
-               ("{not json", "JSON")]
-        for body, word in bad:
-            data = body if isinstance(body, str) else json.dumps(body)
-            r = requests.post(f"{base}/invocations", data=data,
-                              headers={"Content-Type": "application/json"}, timeout=30)
-            assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
-            assert word in r.json()["message"]
+        yield base
     finally:
         proc.terminate()
         try:
@@ -142,6 +127,81 @@ def test_mlflow_models_serve_answers_like_in_process(trained, env_with_venv, tmp
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def perm_model(trained):
+    import mlflow
+
+    _client(trained["uri"])
+    model = mlflow.pyfunc.load_model("models:/petro-permeability@champion")
+    feats = model.metadata.get_input_schema().input_names()
+    rows = _rows(trained["field"], "SYN-01", feats)
+    return model, rows
+
+
+def test_mlflow_models_serve_answers_like_in_process(server, perm_model):
+    model, rows = perm_model
+    rows = rows.iloc[:40]
+    local = model.predict(rows)
+    r = requests.post(f"{server}/invocations", json=dataframe_split(rows), timeout=60)
+    assert r.status_code == 200, r.text
+    served = pd.DataFrame(r.json()["predictions"])[list(local.columns)]
+    np.testing.assert_allclose(served.to_numpy(float), local.to_numpy(float), rtol=1e-12)
+    # columns the well lacks may be absent: same answer as sending them as null
+    some = rows[rows.columns[:20]]
+    r1 = requests.post(f"{server}/invocations", json=dataframe_split(some), timeout=60)
+    r2 = requests.post(f"{server}/invocations", timeout=60, json=dataframe_split(
+        rows.assign(**{c: np.nan for c in rows.columns[20:]})))
+    assert r1.status_code == r2.status_code == 200
+    assert r1.json() == r2.json()
+
+
+@pytest.mark.parametrize("body,word", [
+    ({"dataframe_split": {"columns": ["GR"], "data": [["abc"]]}}, "GR"),
+    ({"dataframe_split": {"columns": ["NOT_A_COLUMN"], "data": [[1.0]]}}, "input columns"),
+    ({"dataframe_split": {"columns": ["GR"], "data": []}}, "no"),
+    ("{not json", "JSON"),
+    ({"dataframe_split": {"columns": ["GR", "RHOB"], "data": [[1.0]]}}, ""),
+])
+def test_bad_requests_get_4xx_with_a_message(server, body, word):
+    data = body if isinstance(body, str) else json.dumps(body)
+    r = requests.post(f"{server}/invocations", data=data,
+                      headers={"Content-Type": "application/json"}, timeout=30)
+    assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
+    msg = r.json()["message"]
+    assert word in msg and "Traceback" not in msg
+
+
+def test_concurrent_clients_all_answered_correctly(server, perm_model):
+    """8 clients x 200 requests of 1-5 rows each on loopback: no failure, same numbers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model, rows = perm_model
+    rows = rows.reset_index(drop=True)
+    local = model.predict(rows).to_numpy(float)
+    n = len(rows)
+
+    def client(seed):
+        rng = np.random.default_rng(seed)
+        bad = []
+        with requests.Session() as sess:
+            for _ in range(200):
+                k = int(rng.integers(1, 6))
+                i = int(rng.integers(0, n - k + 1))
+                r = sess.post(f"{server}/invocations", json=dataframe_split(rows.iloc[i:i + k]),
+                              timeout=60)
+                if r.status_code != 200:
+                    bad.append((i, k, r.status_code, r.text[:300]))
+                    continue
+                got = pd.DataFrame(r.json()["predictions"]).to_numpy(float)
+                if not np.allclose(got, local[i:i + k], rtol=1e-12, equal_nan=True):
+                    bad.append((i, k, "mismatch", got.tolist(), local[i:i + k].tolist()))
+        return bad
+
+    with ThreadPoolExecutor(8) as ex:
+        failures = [f for fs in ex.map(client, range(8)) for f in fs]
+    assert failures == [], failures[:3]
 
 
 def test_petro_predict_writes_las_that_lasio_reads(trained, tmp_path, env_with_venv):

@@ -219,8 +219,12 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
                 cur = cdf[np.arange(cdf.shape[0]), j]
                 frac = np.clip((q - prev) / np.where(cur > prev, cur - prev, 1.0), 0, 1)
                 pct[q] = edges[j] + frac * (edges[1] - edges[0])
-            sec_mean = sec_sum / sec_cnt
-            azc = np.nanstd(np.where(sec_cnt > 0, sec_mean, np.nan), axis=1) / std
+            has = sec_cnt > 0
+            nsec = has.sum(axis=1)
+            sec_mean = np.where(has, sec_sum / np.where(has, sec_cnt, 1.0), 0.0)
+            mu = sec_mean.sum(axis=1) / nsec
+            sec_var = (np.where(has, sec_mean - mu[:, None], 0.0) ** 2).sum(axis=1) / nsec
+            azc = np.sqrt(sec_var) / std
             row_mean_var = np.maximum(rm2 / hasrow - (rm / hasrow) ** 2, 0.0)
             phist = hist / cnt[:, None]
             ent = -np.sum(np.where(phist > 0, phist * np.log2(np.where(phist > 0, phist, 1)), 0),

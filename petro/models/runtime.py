@@ -99,15 +99,19 @@ class Bundle:
                 f"{', '.join(self.features[:8])} ...); send the columns `petro features` writes")
         if len(df) == 0:
             raise InputSchemaError("no rows to predict: the request holds columns but no data")
-        X = np.full((len(df), len(self.features)), np.nan)
-        for j, c in enumerate(self.features):
-            if c in df.columns:
-                col = pd.to_numeric(df[c], errors="coerce")
-                bad = col.isna() & df[c].notna()
-                if bad.any():
-                    raise InputSchemaError(f"column {c!r}: non-numeric value "
-                                           f"{df[c][bad].iloc[0]!r} in row {int(np.flatnonzero(bad)[0])}")
-                X[:, j] = col.to_numpy(dtype=float)
+        try:
+            X = np.array(df.reindex(columns=self.features).to_numpy(dtype=float), copy=True)
+        except (ValueError, TypeError):
+            X = np.full((len(df), len(self.features)), np.nan)
+            for j, c in enumerate(self.features):
+                if c in df.columns:
+                    col = pd.to_numeric(df[c], errors="coerce")
+                    bad = col.isna() & df[c].notna()
+                    if bad.any():
+                        raise InputSchemaError(
+                            f"column {c!r}: non-numeric value {df[c][bad].iloc[0]!r} in row "
+                            f"{int(np.flatnonzero(bad)[0])}") from None
+                    X[:, j] = col.to_numpy(dtype=float)
         X[~np.isfinite(X)] = np.nan
         return X
 
