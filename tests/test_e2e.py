@@ -224,3 +224,27 @@ def test_petro_predict_writes_las_that_lasio_reads(trained, tmp_path, env_with_v
     phie = las["PHIE_ML"]
     assert np.nanmin(phie) > 0.0 and np.nanmax(phie) < 0.4
     assert np.all((las["PERM_P10"] <= las["PERM_ML"] + 1e-9)[np.isfinite(las["PERM_ML"])])
+
+
+def test_readme_python_example_runs(trained, tmp_path, env_with_venv):
+    """The README's Python block, run as written in a fresh folder holding the store."""
+    import re
+    import shutil
+
+    from tests.conftest import REPO
+
+    block = re.search(r"## In Python\n\n```python\n(.*?)```", (REPO / "README.md").read_text(),
+                      re.S).group(1)
+    (tmp_path / "mlruns").mkdir()
+    shutil.copy(trained["store"] / "mlflow.db", tmp_path / "mlruns" / "mlflow.db")
+    r = subprocess.run([sys.executable, "-m", "petro.cli", "features", str(trained["field"]),
+                        "-o", "rows.parquet", "--no-targets"], cwd=tmp_path, env=env_with_venv,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    script = block + "\npred.to_parquet('pred.parquet')\n"
+    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env_with_venv,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    pred = pd.read_parquet(tmp_path / "pred.parquet")
+    assert list(pred.columns) == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG"]
+    assert len(pred) > 100 and pred["PERM_ML"].notna().all()
