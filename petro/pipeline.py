@@ -129,6 +129,8 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult], progress=None) ->
     for ref in cfg.models:
         spec = load_spec(ref, cfg.models_dir)
         feats = usable_features(table, model_features(table.columns, spec.features))
+        if not spec.pca_components:  # patches only feed the learned embedding
+            feats = [f for f in feats if "_patch_" not in f]
         logs_only = usable_features(table, model_features(table.columns, ["logs"]))
         if not feats:
             raise ModelError(f"{spec.name}: no usable feature columns in the training wells")

@@ -46,6 +46,7 @@ class IngestOptions:
     overlap: str = "splice"
     depth_shift_m: dict[str, float] = field(default_factory=dict)   # image kind / file stem -> m
     fast: bool = True
+    csv_depth_unit: str = "m"          # depth unit of CSV files whose depth header does not say
 
     def table(self) -> AliasTable:
         return AliasTable(self.aliases)
@@ -96,6 +97,17 @@ def _t2_edges(fam: Family, las: LasFile, opts: IngestOptions) -> np.ndarray:
                              f"has {n} bins and needs {n + 1}", path=las.path)
         return edges
     p = las.params
+    for key in ("T2BINS", "T2_BINS", "T2AXIS", "T2_AXIS", "T2BIN", "T2DIST_BINS"):
+        if key in p:
+            try:
+                v = np.asarray(str(p[key][0]).split(), dtype=float)
+            except ValueError:
+                continue
+            if v.size == n + 1:          # boundaries
+                return v
+            if v.size == n and n > 1:    # log-spaced centres: boundaries at geometric midpoints
+                mid = np.sqrt(v[:-1] * v[1:])
+                return np.concatenate([[v[0] ** 2 / mid[0]], mid, [v[-1] ** 2 / mid[-1]]])
     if "T2MIN" in p and "T2MAX" in p:
         try:
             lo, hi = float(p["T2MIN"][0]), float(p["T2MAX"][0])
@@ -108,11 +120,41 @@ def _t2_edges(fam: Family, las: LasFile, opts: IngestOptions) -> np.ndarray:
                      f"~Parameter or t2_edges_ms in the pipeline's ingest section", path=las.path)
 
 
+def read_file_parts(path: str | Path, opts: IngestOptions, table: AliasTable | None = None) \
+        -> list[FilePart]:
+    """Read one well file (LAS, DLIS, CSV) into canonical curves, images and T2 bins (depth in m,
+    increasing): one part per LAS/CSV file, one per depth frame of a DLIS file."""
+    table = table or opts.table()
+    suffix = Path(path).suffix.lower()
+    if suffix == ".dlis":
+        from petro.io.dlis import read_dlis
+
+        return [_part(las, arrays, opts, table) for las, arrays in read_dlis(path)]
+    if suffix == ".csv":
+        from petro.io.csvimage import read_csv_table
+
+        las, arrays = read_csv_table(path, opts.csv_depth_unit)
+        return [_part(las, arrays, opts, table)]
+    return [_part(read_las(path, fast=opts.fast), {}, opts, table)]
+
+
 def read_file_part(path: str | Path, opts: IngestOptions, table: AliasTable | None = None) \
         -> FilePart:
-    """Read one LAS file into canonical curves, images and T2 bins (depth in m, increasing)."""
-    table = table or opts.table()
-    las = read_las(path, fast=opts.fast)
+    """The first (for LAS and CSV: the only) part of a file; see :func:`read_file_parts`."""
+    return read_file_parts(path, opts, table)[0]
+
+
+def _array_kind(name: str, unit: str, desc: str, opts: IngestOptions) -> str:
+    from petro.io.images import T2_STEMS, _kind
+
+    if name.upper() in {k.upper() for k in opts.image_kinds}:
+        return {k.upper(): v for k, v in opts.image_kinds.items()}[name.upper()]
+    if name.upper().startswith(T2_STEMS) or "t2" in desc.lower():
+        return "t2"
+    return _kind(name, unit, desc)
+
+
+def _part(las: LasFile, arrays: dict, opts: IngestOptions, table: AliasTable) -> FilePart:
     path = las.path
     notes = list(las.notes)
     dname, dunit = _depth_column(las)
@@ -164,6 +206,21 @@ def read_file_part(path: str | Path, opts: IngestOptions, table: AliasTable | No
                             unit=fam.unit))
         if shift:
             notes.append(f"image {fam.label}: depth shifted by {shift:+.3f} m")
+    for name, (arr, unit, desc) in arrays.items():
+        arr = np.asarray(arr, dtype=np.float32)[rows]
+        kind = _array_kind(name, unit, desc, opts)
+        if kind == "t2":
+            fam = Family(name, "", [f"{name}[{j}]" for j in range(arr.shape[1])], unit, desc, "t2")
+            try:
+                vals, _, tn = to_canonical(arr.astype(float), "fraction", unit, name=name,
+                                           policy=opts.unit_policy)
+                t2 = T2Bins(vals, _t2_edges(fam, las, opts), source=path, names=(name,))
+                notes += tn
+            except (InputError, UnitError) as err:
+                notes.append(f"T2 distribution {name} not used: {getattr(err, 'reason', err)}")
+            continue
+        shift = float(opts.depth_shift_m.get(kind, 0.0))
+        images.append(Image(kind, depth + shift, arr, source=path, stem=name, unit=unit))
     curves: dict[str, tuple[np.ndarray, Provenance, int]] = {}
     for c in las.curves:
         if c.mnemonic == dname or c.mnemonic in in_family:
@@ -290,7 +347,7 @@ def load_well(name: str, paths: list[str | Path], opts: IngestOptions | None = N
     parts, errors = [], []
     for p in sorted(map(str, paths)):
         try:
-            parts.append(read_file_part(p, opts, table))
+            parts.extend(read_file_parts(p, opts, table))
         except PetroError as err:
             errors.append(err)
     if not parts:
