@@ -44,8 +44,13 @@ def _cfg_for(args, data: str | None):
     from petro.config import PipelineConfig, load_config
 
     if getattr(args, "pipeline", None):
-        return load_config(args.pipeline, data=data)
-    cfg = PipelineConfig(data=data, n_jobs=getattr(args, "jobs", 2) or 2)
+        cfg = load_config(args.pipeline, data=data)
+    else:
+        cfg = PipelineConfig(data=data, n_jobs=getattr(args, "jobs", 2) or 2)
+    if getattr(args, "no_cache", False):
+        cfg.ingest.cache_dir = None
+    elif getattr(args, "cache_dir", None):
+        cfg.ingest.cache_dir = args.cache_dir
     return cfg
 
 
@@ -101,7 +106,8 @@ def cmd_ingest(args) -> int:
             t.add_row(r.name, str(len(r.files)), "", "", "", "", "", f"[red]{r.error}[/red]")
             continue
         t.add_row(r.name, str(s["files"]), f"{s['top']:.2f} - {s['base']:.2f}", f"{s['step']:.4f}",
-                  ", ".join(s["curves"][:14]) + (" ..." if len(s["curves"]) > 14 else ""),
+                  ", ".join(f"{c}<-{o}" if o != c else c for c, o in
+                            list(s["origin"].items())[:14]) + (" ..." if len(s["origin"]) > 14 else ""),
                   "\n".join(f"{k}: {v}" for k, v in s["images"].items()),
                   "yes" if s["nmr"] else "no", "\n".join(r.problems[:6]))
     console.print(t)
@@ -355,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("data_dir")
         c.add_argument("--pipeline", help="pipeline YAML for ingest/targets/features settings")
         c.add_argument("--jobs", type=int, default=2, help="worker processes")
+        c.add_argument("--cache-dir", default="petro-cache",
+                       help="cache of parsed files (Parquet/npy), reused while files are unchanged")
+        c.add_argument("--no-cache", action="store_true", help="parse every file again")
         c.set_defaults(func=func)
         return c
 

@@ -68,6 +68,8 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
         res.summary = {"well": name, "files": len(files), "rows": len(table),
                        "top": float(well.depth[0]), "base": float(well.depth[-1]),
                        "step": well.step, "curves": sorted(well.curves.columns),
+                       "origin": {c: well.provenance[c].original for c in well.curves.columns
+                                  if c in well.provenance},
                        "images": {k: f"{v.n_bins} bins @ {v.step * 1000:.2f} mm"
                                   for k, v in well.images.items()},
                        "nmr": has_nmr, "header": dict(well.header),

@@ -47,6 +47,7 @@ class IngestOptions:
     depth_shift_m: dict[str, float] = field(default_factory=dict)   # image kind / file stem -> m
     fast: bool = True
     csv_depth_unit: str = "m"          # depth unit of CSV files whose depth header does not say
+    cache_dir: str | None = None       # parsed-file cache (Parquet/npy), e.g. "petro-cache"
 
     def table(self) -> AliasTable:
         return AliasTable(self.aliases)
@@ -344,10 +345,20 @@ def load_well(name: str, paths: list[str | Path], opts: IngestOptions | None = N
     """
     opts = opts or IngestOptions()
     table = opts.table()
+    cache = None
+    if opts.cache_dir:
+        from petro.io.cache import PartCache
+
+        cache = PartCache(opts.cache_dir, opts)
     parts, errors = [], []
     for p in sorted(map(str, paths)):
         try:
-            parts.extend(read_file_parts(p, opts, table))
+            got = cache.get(p) if cache else None
+            if got is None:
+                got = read_file_parts(p, opts, table)
+                if cache:
+                    cache.put(p, got)
+            parts.extend(got)
         except PetroError as err:
             errors.append(err)
     if not parts:
