@@ -183,17 +183,25 @@ def cmd_features(args) -> int:
 
 
 def _print_metrics(entries) -> None:
+    """Pooled blind-well metric of each model beside its ablation and baselines."""
+    order = ["model", "logs_only"]
+    for e in entries:
+        order += [k for k in e["metrics"] if k not in order and k not in ("petrophysical",
+                                                                          "train_mean")]
+    order += ["petrophysical", "train_mean"]
+    label = {"model": "petro", "logs_only": "logs only", "train_mean": "train mean",
+             "random_forest": "random forest", "hist_gbm": "hist GBM", "ridge": "ridge (logs)"}
     t = Table(title="blind-well validation (pooled over left-out wells)")
-    for c in ("model", "metric", "petro", "logs only", "ridge", "petrophysical", "train mean",
-              "P10-P90 cover", "in domain", "version", "alias"):
+    for c in ["model", "metric"] + [label.get(k, k) for k in order] + \
+            ["P10-P90 cover", "in domain", "version", "alias"]:
         t.add_column(c)
     for e in entries:
         m = e["metrics"]
         key = "rmse_pu" if "rmse_pu" in m["model"] else "rmse_dec"
         unit = "p.u." if key == "rmse_pu" else "decades"
-        f = lambda label: f"{m[label][key]:.3f}" if label in m else "-"  # noqa: E731
-        t.add_row(e["model"], f"RMSE ({unit})", f("model"), f("logs_only"), f("ridge"),
-                  f("petrophysical"), f("train_mean"), f"{m['model'].get('coverage_p10_p90', float('nan')):.3f}",
+        t.add_row(e["model"], f"RMSE ({unit})",
+                  *[f"{m[k][key]:.3f}" if k in m else "-" for k in order],
+                  f"{m['model'].get('coverage_p10_p90', float('nan')):.3f}",
                   f"{m['model'].get('in_domain_rate', float('nan')):.3f}",
                   str(e.get("version") or "-"), str(e.get("alias") or "-"))
     console.print(t)

@@ -107,6 +107,7 @@ class TrainedModel:
     cv: CVResult
     bundle: object
     logs_only_features: list[str]
+    tuning: pd.DataFrame | None = None
 
 
 @dataclass
@@ -136,13 +137,23 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult], progress=None) ->
         logs_only = usable_features(table, model_features(table.columns, ["logs"]))
         if not feats:
             raise ModelError(f"{spec.name}: no usable feature columns in the training wells")
+        trials = None
+        if spec.tuning:
+            from dataclasses import replace
+
+            from petro.models.tuning import tune
+
+            best, trials = tune(table, feats, spec,
+                                progress=(lambda t, s=spec: progress(f"{s.name}: tuning {t}"))
+                                if progress else None)
+            spec = replace(spec, params=best)
         cv = cross_validate(table, feats, spec,
                             logs_only=logs_only if "image" in spec.features else None,
                             progress=(lambda f, s=spec: progress(f"{s.name}: fold {f}"))
                             if progress else None)
         bundle = fit_final(table, feats, spec, cv)
         bundle.meta["target_params"] = {k: v for k, v in cfg.targets.as_params().items()}
-        models.append(TrainedModel(spec, feats, cv, bundle, logs_only))
+        models.append(TrainedModel(spec, feats, cv, bundle, logs_only, trials))
     return TrainResult(cfg, wells, table, models)
 
 

@@ -232,6 +232,12 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
                     cv.per_well.to_csv(td / "per_well_metrics.csv", index=False)
                     cv.oof.to_csv(td / "blind_predictions.csv", index=False)
                     cv.importance.rename("gain").to_csv(td / "feature_importance.csv")
+                    if tm.tuning is not None:
+                        tm.tuning.to_csv(td / "tuning_trials.csv", index=False)
+                        mlflow.log_artifact(str(td / "tuning_trials.csv"), "validation")
+                        mlflow.log_metric("tuning_trials", len(tm.tuning))
+                        mlflow.log_metric("tuning_best_blind_rmse",
+                                          float(tm.tuning["blind_rmse"].min()))
                     (td / "source_files.json").write_text(json.dumps(hashes, indent=1))
                     for f in ("per_well_metrics.csv", "blind_predictions.csv",
                               "feature_importance.csv", "source_files.json"):

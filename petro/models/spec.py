@@ -15,7 +15,8 @@ TARGETS = {
     "porosity": ("PHIE", "PHIE", "v/v", "none", 100.0, "p.u."),
     "permeability": ("LOG10_PERM", "PERM", "mD", "log10", 1.0, "decades"),
 }
-ESTIMATORS = ("lightgbm", "ridge", "random_forest", "hist_gbm")
+ESTIMATORS = ("lightgbm",)                                 # what a registered model runs
+BASELINE_ESTIMATORS = ("ridge", "random_forest", "hist_gbm")  # scikit-learn comparators
 FEATURE_SETS = ("logs", "image")
 
 
@@ -34,6 +35,8 @@ class ModelSpec:
     cv: str = "auto"                 # 'lowo', 'group_kfold', or 'auto' (LOWO up to 12 wells)
     n_splits: int = 5
     criteria: dict = field(default_factory=dict)
+    baselines: list[str] = field(default_factory=lambda: ["ridge"])  # on conventional logs
+    tuning: dict = field(default_factory=dict)   # budget_s, n_iter, space: {param: [values]}
     seed: int = 0
     source: str = ""
 
@@ -43,7 +46,16 @@ class ModelSpec:
                               f"be one of {sorted(TARGETS)}")
         if self.estimator not in ESTIMATORS:
             raise ConfigError(f"model spec {self.source or self.name}: estimator "
-                              f"{self.estimator!r} must be one of {list(ESTIMATORS)}")
+                              f"{self.estimator!r}: registered models use {list(ESTIMATORS)}; "
+                              f"list scikit-learn estimators {list(BASELINE_ESTIMATORS)} under "
+                              f"'baselines' to compare them on the same folds")
+        bad = [b for b in self.baselines if b not in BASELINE_ESTIMATORS]
+        if bad:
+            raise ConfigError(f"model spec {self.source or self.name}: unknown baselines {bad}; "
+                              f"use {list(BASELINE_ESTIMATORS)}")
+        if self.tuning and not isinstance(self.tuning, dict):
+            raise ConfigError(f"model spec {self.source or self.name}: tuning must be a mapping "
+                              f"(budget_s, n_iter, space)")
         bad = [f for f in self.features if f not in FEATURE_SETS]
         if bad:
             raise ConfigError(f"model spec {self.source or self.name}: unknown feature sets {bad}; "
@@ -94,6 +106,8 @@ class ModelSpec:
              "model.cv": self.cv, "model.seed": self.seed}
         d.update({f"model.params.{k}": v for k, v in self.params.items()})
         d.update({f"model.criteria.{k}": v for k, v in self.criteria.items()})
+        d["model.baselines"] = ",".join(self.baselines)
+        d.update({f"model.tuning.{k}": v for k, v in self.tuning.items() if k != "space"})
         return d
 
 

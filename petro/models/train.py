@@ -121,7 +121,7 @@ def calibrate_thresholds(D: np.ndarray, quantile: float) -> np.ndarray:
 
 def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec, *,
                conformal: dict | None = None, novelty_thresholds=None,
-               with_novelty: bool = True) -> Bundle:
+               with_novelty: bool = True, p50_only: bool = False) -> Bundle:
     """Fit P50 (L2) and the two quantile boosters and wrap them in a runtime :class:`Bundle`."""
     ok = np.isfinite(y)
     X, y = X[ok], y[ok]
@@ -136,8 +136,9 @@ def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpe
     lb = fit_linear_base(X, y, features, spec) if spec.linear_base else None
     base = linear_base(X[:, [features.index(f) for f in lb["features"]]], lb) if lb else None
     boosters = {}
-    for key, obj, alpha in (("p50", "regression", None), ("p10", "quantile", spec.quantiles[0]),
-                            ("p90", "quantile", spec.quantiles[1])):
+    heads = [("p50", "regression", None), ("p10", "quantile", spec.quantiles[0]),
+             ("p90", "quantile", spec.quantiles[1])]
+    for key, obj, alpha in heads[:1] if p50_only else heads:
         params, rounds = _lgb_params(spec, obj, alpha)
         ds = lgb.Dataset(X, y, init_score=base,
                          feature_name=[f.replace(" ", "_") for f in features],

@@ -108,8 +108,13 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
     wells = data["WELL"].astype(str).to_numpy()
     X = data[features].to_numpy(dtype=float)
     oof = pd.DataFrame({"WELL": wells, "DEPT": data["DEPT"].to_numpy(), "y": y})
-    for c in ("p50", "lo", "hi", "dist", "mean", "petro", "logs_only", "sk"):
+    for c in ("p50", "lo", "hi", "dist", "mean", "petro", "logs_only"):
         oof[c] = np.nan
+    for b in spec.baselines:
+        oof[f"sk_{b}"] = np.nan
+    # scikit-learn baselines see the conventional logs (the petrophysicist's inputs)
+    base_cols = [f for f in (logs_only or features) if f in data.columns]
+    Xb = data[base_cols].to_numpy(dtype=float)
     block_names = list(novelty_blocks(features))
     D = np.full((len(data), len(block_names)), np.nan)   # out-of-fold novelty distances per block
     imp = pd.Series(dtype=float)
@@ -129,9 +134,10 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
             Xl = data[logs_only].to_numpy(dtype=float)
             lb = fit_bundle(Xl[tr], y[tr], logs_only, spec, with_novelty=False)
             oof.loc[te, "logs_only"] = lb.raw_quantiles(Xl[te])["p50"]
-        sk = sklearn_estimator("ridge", {})
-        sk.fit(X[tr], y[tr])
-        oof.loc[te, "sk"] = sk.predict(X[te])
+        for b in spec.baselines:
+            est = sklearn_estimator(b, {}, seed=spec.seed)
+            est.fit(Xb[tr], y[tr])
+            oof.loc[te, f"sk_{b}"] = est.predict(Xb[te])
         if progress:
             progress(name)
     # conformal adjustment, blind coverage, novelty threshold and blind in-domain rate
@@ -159,7 +165,8 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
         else:
             in_dom[m] = True
     oof["covered"], oof["in_domain"] = covered, in_dom
-    models = {"model": "p50", "train_mean": "mean", "petrophysical": "petro", "ridge": "sk"}
+    models = {"model": "p50", "train_mean": "mean", "petrophysical": "petro",
+              **{b: f"sk_{b}" for b in spec.baselines}}
     if logs_only:
         models["logs_only"] = "logs_only"
     rows = []
