@@ -11,7 +11,6 @@ most valid samples.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from petro.errors import ModelError
-from petro.models.runtime import Bundle, block_distances, linear_base, pca_scores
+from petro.models.runtime import Bundle, linear_base, pca_scores
 from petro.models.spec import ModelSpec
 
 DEFAULT_LGB = dict(n_estimators=300, learning_rate=0.04, num_leaves=15, min_child_samples=20,

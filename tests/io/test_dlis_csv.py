@@ -21,7 +21,6 @@ def _write_dlis(path, with_t2_axis=True):
     lf = f.add_logical_file()
     lf.add_origin("ORIGIN", well_name="DL-1", field_name="TEST FIELD")
     depth = 3280.0 + np.arange(N) * 0.5                      # feet
-    edges = np.logspace(np.log10(0.3), np.log10(3000), 11)
     t2 = np.zeros((N, 10))
     t2[:, 3] = 0.05                                           # 10 ms: bound
     t2[:, 8] = 0.15                                           # ~1200 ms: free
