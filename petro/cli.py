@@ -206,6 +206,16 @@ def _print_metrics(entries) -> None:
                   str(e.get("version") or "-"), str(e.get("alias") or "-"))
     console.print(t)
     for e in entries:
+        m = e["metrics"]
+        key = "rmse_pu" if "rmse_pu" in m["model"] else "rmse_dec"
+        others = {k: v[key] for k, v in m.items() if k not in ("model", "logs_only") and key in v}
+        best = min(others, key=others.get)
+        d = others[best] - m["model"][key]
+        console.print(f"  {e['model']}: blind RMSE {m['model'][key]:.3f} vs best baseline "
+                      f"{label.get(best, best)} {others[best]:.3f} ({d:+.3f}, "
+                      f"{100 * d / others[best]:+.0f} %); images vs logs only: "
+                      f"{m['logs_only'][key] - m['model'][key]:+.3f}" if "logs_only" in m else "")
+    for e in entries:
         if e.get("reason"):
             console.print(f"  {e['registered']} v{e['version']}: {e['alias']} ({e['reason']})")
 

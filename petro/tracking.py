@@ -211,10 +211,11 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
                 for label, vals in cv.pooled.items():
                     prefix = "blind" if label == "model" else f"baseline_{label}"
                     metrics.update({f"{prefix}_{k}": v for k, v in vals.items() if k != "n"})
-                if "logs_only" in cv.pooled:
-                    key = primary_metric(spec.target)
-                    metrics[f"image_gain_{key}"] = cv.pooled["logs_only"][key] - \
-                        cv.pooled["model"][key]
+                key = primary_metric(spec.target)
+                for label, vals in cv.pooled.items():
+                    if label != "model" and key in vals:   # how much the model beats each one
+                        name = "image_gain" if label == "logs_only" else f"gain_vs_{label}"
+                        metrics[f"{name}_{key}"] = vals[key] - cv.pooled["model"][key]
                 metrics["conformal_adjustment"] = cv.conformal_adj
                 metrics.update({f"novelty_threshold_{b}": t
                                 for b, t in cv.novelty_thresholds.items()})

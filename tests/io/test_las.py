@@ -193,3 +193,53 @@ def test_fuzz_only_petro_errors_escape(tmp_path, data):
         load_well("W", [path])
     except PetroError:
         pass
+
+
+def test_discovery_groups_by_header_then_folder_and_manifest(tmp_path):
+    import shutil
+
+    from petro.errors import ConfigError
+    from petro.io.discovery import discover
+
+    (tmp_path / "runs").mkdir()
+    shutil.copy(FIX / "good.las", tmp_path / "runs" / "a.las")            # WELL FIXTURE-1
+    shutil.copy(FIX / "depth_in_feet.las", tmp_path / "runs" / "b.las")   # WELL FIXTURE-1 too
+    (tmp_path / "W9").mkdir()
+    (tmp_path / "W9" / "c.las").write_text((FIX / "good.las").read_text().replace(
+        " WELL.      FIXTURE-1 : WELL\n", ""))                             # no WELL: folder name
+    (tmp_path / ".petro-cache").mkdir()
+    shutil.copy(FIX / "good.las", tmp_path / ".petro-cache" / "x.las")    # hidden: ignored
+    groups = discover(tmp_path)
+    assert {k: [p.name for p in v] for k, v in groups.items()} == \
+        {"FIXTURE-1": ["a.las", "b.las"], "W9": ["c.las"]}
+    (tmp_path / "wells.yaml").write_text("OTHER:\n  - runs/b.las\n")
+    groups = discover(tmp_path)
+    assert [p.name for p in groups["OTHER"]] == ["b.las"]
+    assert [p.name for p in groups["FIXTURE-1"]] == ["a.las"]
+    (tmp_path / "wells.yaml").write_text("OTHER:\n  - runs/missing.las\n")
+    with pytest.raises(ConfigError, match="missing.las"):
+        discover(tmp_path)
+
+
+def test_two_runs_merge_onto_the_nmr_grid_and_splice(tmp_path):
+    from petro.io.wells import IngestOptions
+
+    depth1 = 1000 + np.arange(10) * 0.1524
+    depth2 = 1000.5 + np.arange(20) * 0.1
+    write_las(tmp_path / "nmr.las", depth1, {"TCMR": np.full(10, 0.2), "CMFF": np.full(10, 0.1)},
+              units={"TCMR": "V/V", "CMFF": "V/V"}, well={"WELL": "M"})
+    gr2 = np.arange(20, dtype=float)
+    write_las(tmp_path / "run2.las", depth2, {"GR": gr2}, units={"GR": "GAPI"}, well={"WELL": "M"})
+    gr1 = np.where(np.arange(10) < 3, 50.0, np.nan)
+    write_las(tmp_path / "run1.las", depth1, {"GR": gr1}, units={"GR": "GAPI"}, well={"WELL": "M"})
+    w = load_well("M", sorted(tmp_path.glob("*.las")))
+    np.testing.assert_allclose(w.depth, depth1)                 # the NMR run's grid
+    gr = w.curves["GR"].to_numpy()
+    # run2 covers more of the grid, so it leads (splice rule); run1 fills the top it lacks
+    np.testing.assert_allclose(gr[4:], np.interp(depth1[4:], depth2, gr2))
+    assert gr[:3].tolist() == [50.0] * 3
+    assert np.isnan(gr[3])                                      # in neither run
+    assert any("GR in 2 files: kept run2.las" in p for p in w.problems)
+    assert any("3 samples filled from run1.las" in n for n in w.provenance["GR"].notes)
+    grid = load_well("M", sorted(tmp_path.glob("*.las")), IngestOptions(grid=0.25))
+    assert np.allclose(np.diff(grid.depth), 0.25)
