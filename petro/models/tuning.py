@@ -30,7 +30,8 @@ DEFAULT_SPACE = {
 
 def tune(table: pd.DataFrame, features: list[str], spec: ModelSpec, progress=None) \
         -> tuple[dict, pd.DataFrame]:
-    """Best parameters and the table of trials (parameters, blind RMSE, seconds)."""
+    """Best parameters and the table of trials (parameters, blind RMSE in the report unit,
+    p.u. or decades, and seconds)."""
     from petro.models.validation import folds
 
     cfg = spec.tuning or {}
@@ -65,7 +66,7 @@ def tune(table: pd.DataFrame, features: list[str], spec: ModelSpec, progress=Non
         for _, tr, te in fl:
             b = fit_bundle(X[tr], y[tr], features, trial_spec, with_novelty=False, p50_only=True)
             pred[te] = b.raw_quantiles(X[te])["p50"]
-        rmse = float(np.sqrt(np.nanmean((pred - y) ** 2)))
+        rmse = float(np.sqrt(np.nanmean((pred - y) ** 2))) * spec.report_scale  # p.u. / decades
         trials.append({**{f"param.{k}": v for k, v in params.items()}, "blind_rmse": rmse,
                        "seconds": time.perf_counter() - t0})
         if progress:
