@@ -7,8 +7,6 @@ logging is delegated to :mod:`petro.tracking`.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -19,6 +17,7 @@ import pandas as pd
 from petro.config import PipelineConfig
 from petro.errors import ModelError, PetroError
 from petro.features.table import model_features, usable_features, well_features
+from petro.io.cache import PartCache, content_hash
 from petro.io.discovery import discover
 from petro.io.wells import load_well
 from petro.models.spec import ModelSpec, load_spec
@@ -37,22 +36,14 @@ class WellResult:
     error: str | None = None
 
 
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            b = fh.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
 def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool = True) \
         -> WellResult:
     """Read one well, compute targets (if it has NMR) and features. Never raises PetroError:
     a failure is returned in ``error`` so the other wells of the batch go on."""
     res = WellResult(name, [str(f) for f in files])
+    # lineage hashes: the cache already knows them for unchanged files
+    hasher = PartCache(cfg.ingest.cache_dir, cfg.ingest).file_hash if cfg.ingest.cache_dir \
+        else content_hash
     try:
         well = load_well(name, files, cfg.ingest)
         res.problems = list(well.problems)
@@ -72,7 +63,7 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
                        "images": {k: f"{v.n_bins} bins @ {v.step * 1000:.2f} mm"
                                   for k, v in well.images.items()},
                        "nmr": has_nmr, "header": dict(well.header),
-                       "sha256": {Path(f).name: file_sha256(f) for f in files}}
+                       "sha256": {Path(f).name: hasher(Path(f)) for f in files}}
     except PetroError as err:
         res.error = str(err)
     return res
@@ -167,9 +158,5 @@ def ensure_data(cfg: PipelineConfig, progress=None) -> Path:
 
 def discover_wells(cfg: PipelineConfig) -> dict[str, list[Path]]:
     return discover(ensure_data(cfg))
-
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
