@@ -129,14 +129,14 @@ def cmd_targets(args) -> int:
     results = _well_results(args, cfg)
     out = Path(args.out_dir)
     t = Table(title="NMR targets")
-    for c in ("well", "source", "valid", "masked", "file"):
+    for c in ("well", "source", "porosity units", "valid", "masked", "file"):
         t.add_column(c, overflow="fold")
     status = _report_failures(results)
     for r in results:
         if r.error or r.table is None:
             continue
         if r.target_report is None:
-            t.add_row(r.name, "no NMR", "", "", "")
+            t.add_row(r.name, "no NMR", "", "", "", "")
             continue
         tb = r.table
         cols = {"PHIE": tb["PHIE"], "BVI": tb["BVI"], "FFI": tb["FFI"], "T2LM": tb["T2LM"],
@@ -160,7 +160,7 @@ def cmd_targets(args) -> int:
                   units=units, descriptions=desc, well=r.summary.get("header", {}),
                   params=params, fmt="%.6g")
         rep = r.target_report
-        t.add_row(r.name, rep["source"], f"{rep['valid']}/{rep['n']}",
+        t.add_row(r.name, rep["source"], "\n".join(rep["notes"]), f"{rep['valid']}/{rep['n']}",
                   ", ".join(f"{k}: {v}" for k, v in rep["masked"].items()), str(path))
     console.print(t)
     return status

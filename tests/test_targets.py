@@ -133,3 +133,15 @@ def test_real_cmr_timur_coates_matches_vendor_ktim():
     phi, ffi = w.curves["TCMR"].to_numpy(), w.curves["FFI"].to_numpy()
     assert np.allclose(t["PERM"].to_numpy()[valid], (1e4 * phi ** 4 * (ffi / bvi) ** 2)[valid])
     assert rep["masked"].get("BVI <= 0", 0) > 0
+
+
+def test_percent_porosity_under_a_vv_unit_is_detected_and_reported():
+    from petro.well import Provenance
+
+    w = _well({"PHIE_NMR": [20.0, 18.0], "FFI": [15.0, 9.0], "BVI": [5.0, 9.0]})
+    w.provenance = {k: Provenance("f.las", k, "V/V") for k in ("PHIE_NMR", "FFI", "BVI")}
+    t, rep = compute_targets(w)
+    assert t["PHIE"].to_numpy() == pytest.approx([0.20, 0.18])
+    assert t["PERM"].iloc[0] == pytest.approx(144.0)
+    assert any("p.u." in n and "PHIE_NMR" in n for n in rep["notes"])
+    assert w.curves["PHIE_NMR"].iloc[0] == 20.0          # the caller's well is not modified

@@ -169,11 +169,42 @@ def t2_partition(amplitudes: np.ndarray, edges_ms: np.ndarray, *, cutoff_ms: flo
     return out
 
 
+POROSITY_CURVES = ("TCMR", "PHIE_NMR", "BVI", "FFI", "CBW")
+
+
 def _curve(well: Well, name: str) -> np.ndarray | None:
     if name in well.curves.columns:
         v = well.curves[name].to_numpy(dtype=float)
         return v if np.isfinite(v).any() else None
     return None
+
+
+def porosity_units(well: Well) -> tuple[Well, list[str]]:
+    """Check the NMR porosity curves' units against their values (after ingest's conversion).
+
+    A curve whose 95th percentile is above 1.5 cannot be a v/v porosity: it was in p.u. under a
+    v/v (or missing) unit. It is divided by 100 and the decision is reported, never silently.
+    """
+    notes = []
+    curves = well.curves
+    for name in POROSITY_CURVES:
+        v = _curve(well, name)
+        if v is None:
+            continue
+        unit = well.provenance[name].unit if name in well.provenance else "?"
+        p95 = float(np.nanpercentile(v, 95))
+        if p95 > 1.5:
+            curves = curves.copy() if curves is well.curves else curves
+            curves[name] = v / 100.0
+            notes.append(f"{name}: values up to {p95:.1f} under unit {unit!r} are p.u.; "
+                         f"divided by 100")
+        else:
+            notes.append(f"{name}: v/v (file unit {unit!r})")
+    if curves is well.curves:
+        return well, notes
+    from dataclasses import replace
+
+    return replace(well, curves=curves), notes
 
 
 def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.DataFrame, dict]:
@@ -187,7 +218,7 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
     report : dict with the source used, counts per mask reason and notes
     """
     p = params or TargetParams()
-    notes: list[str] = []
+    well, notes = porosity_units(well)
     n = len(well.curves)
     have_curves = _curve(well, "FFI") is not None and (
         _curve(well, "TCMR") is not None or _curve(well, "PHIE_NMR") is not None)
