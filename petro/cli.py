@@ -129,7 +129,7 @@ def cmd_targets(args) -> int:
     results = _well_results(args, cfg)
     out = Path(args.out_dir)
     t = Table(title="NMR targets")
-    for c in ("well", "source", "porosity units", "valid", "masked", "file"):
+    for c in ("well", "source", "porosity units", "valid", "masked / clipped", "file"):
         t.add_column(c, overflow="fold")
     status = _report_failures(results)
     for r in results:
@@ -141,9 +141,11 @@ def cmd_targets(args) -> int:
         tb = r.table
         cols = {"PHIE": tb["PHIE"], "BVI": tb["BVI"], "FFI": tb["FFI"], "T2LM": tb["T2LM"],
                 "PERM": tb["PERM"], "LOG10_PERM": tb["LOG10_PERM"],
-                "VALID": tb["VALID"].astype(float)}
+                "VALID": tb["VALID"].astype(float),
+                "PERM_CLIP": tb["FLAG"].map({"clipped to min_perm": -1.0,
+                                             "clipped to max_perm": 1.0}).fillna(0.0)}
         units = {"PHIE": "V/V", "BVI": "V/V", "FFI": "V/V", "T2LM": "MS", "PERM": "MD",
-                 "LOG10_PERM": "LOG10(MD)", "VALID": ""}
+                 "LOG10_PERM": "LOG10(MD)", "VALID": "", "PERM_CLIP": ""}
         for v in ("KTIM", "KSDR"):
             if v in tb:
                 cols[v], units[v] = tb[v], "MD"
@@ -155,13 +157,15 @@ def cmd_targets(args) -> int:
                   "PHITYPE": (p.porosity, "", "Porosity used"), "BVISRC": (p.bvi, "", "BVI source")}
         path = out / f"{safe_name(r.name)}_targets.las"
         desc = {"PHIE": "NMR effective porosity (target)", "PERM": f"{p.permeability} permeability (target)",
-                "VALID": "1 = valid target sample"}
+                "VALID": "1 = valid target sample",
+                "PERM_CLIP": "-1/+1 = permeability clipped to min_perm/max_perm"}
         write_las(path, tb["DEPT"].to_numpy(), {k: np.asarray(v, float) for k, v in cols.items()},
                   units=units, descriptions=desc, well=r.summary.get("header", {}),
                   params=params, fmt="%.6g")
         rep = r.target_report
         t.add_row(r.name, rep["source"], "\n".join(rep["notes"]), f"{rep['valid']}/{rep['n']}",
-                  ", ".join(f"{k}: {v}" for k, v in rep["masked"].items()), str(path))
+                  ", ".join(f"{k}: {v}" for k, v in {**rep["masked"], **rep["clipped"]}.items()),
+                  str(path))
     console.print(t)
     return status
 

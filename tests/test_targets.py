@@ -145,3 +145,18 @@ def test_percent_porosity_under_a_vv_unit_is_detected_and_reported():
     assert t["PERM"].iloc[0] == pytest.approx(144.0)
     assert any("p.u." in n and "PHIE_NMR" in n for n in rep["notes"])
     assert w.curves["PHIE_NMR"].iloc[0] == 20.0          # the caller's well is not modified
+
+
+def test_out_of_range_permeability_is_clipped_and_flagged_or_masked():
+    w = _well({"PHIE_NMR": [0.20, 0.02, 0.30], "FFI": [0.15, 0.001, 0.29],
+               "BVI": [0.05, 0.019, 0.01]})
+    t, rep = compute_targets(w, TargetParams(min_perm=0.01, max_perm=1000.0))
+    # 2 p.u. with FFI/BVI = 0.053 -> 4.4e-7 mD; 30 p.u., ratio 29 -> 68,121 mD
+    assert t["VALID"].all()
+    assert t["PERM"].to_numpy() == pytest.approx([144.0, 0.01, 1000.0])
+    assert list(t["FLAG"]) == ["", "clipped to min_perm", "clipped to max_perm"]
+    assert rep["clipped"] == {"clipped to min_perm": 1, "clipped to max_perm": 1}
+    t2, rep2 = compute_targets(w, TargetParams(min_perm=0.01, max_perm=1000.0,
+                                               perm_out_of_range="mask"))
+    assert list(t2["VALID"]) == [True, False, False]
+    assert rep2["masked"] == {"permeability < min_perm": 1, "permeability > max_perm": 1}

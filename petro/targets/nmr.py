@@ -58,7 +58,10 @@ class TargetParams:
     coates_c, coates_m, coates_n : Timur-Coates constant and exponents (phi in p.u.)
     sdr_a, sdr_m, sdr_n : SDR constant (mD/ms^n) and exponents (phi in v/v, T2LM in ms)
     min_porosity, max_porosity : v/v; outside is masked
-    min_perm, max_perm : mD; outside is masked (not clipped: a clipped value is a made-up value)
+    min_perm, max_perm : mD, the range a permeability target may take
+    perm_out_of_range : 'clip' (default: a tight or very permeable sample stays in training at
+        the limit, flagged in FLAG, so the model is not trained on the middle of the range only)
+        or 'mask' (the sample is left out with a reason)
     """
 
     lithology: str = "carbonate"
@@ -78,12 +81,15 @@ class TargetParams:
     max_porosity: float = 0.5
     min_perm: float = 1e-4
     max_perm: float = 1e5
+    perm_out_of_range: str = "clip"
 
     def __post_init__(self):
         if self.lithology not in LITHOLOGY_CUTOFF_MS:
             raise ConfigError(f"targets.lithology {self.lithology!r}: choose one of "
                               f"{sorted(LITHOLOGY_CUTOFF_MS)}")
-        for name, value, choices in (("porosity", self.porosity, POROSITY_CHOICES),
+        for name, value, choices in (("perm_out_of_range", self.perm_out_of_range,
+                                      ("clip", "mask")),
+                                     ("porosity", self.porosity, POROSITY_CHOICES),
                                      ("bvi", self.bvi, BVI_CHOICES),
                                      ("source", self.source, SOURCE_CHOICES),
                                      ("permeability", self.permeability, PERM_CHOICES)):
@@ -303,22 +309,33 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
         mark(~np.isfinite(t2lm) | (t2lm <= 0), "T2LM NULL or <= 0")
     with np.errstate(invalid="ignore"):
         mark(~np.isfinite(perm), "permeability not finite")
-        mark(perm < p.min_perm, "permeability < min_perm")
-        mark(perm > p.max_perm, "permeability > max_perm")
+        flag = np.full(n, "", dtype=object)
+        if p.perm_out_of_range == "clip":
+            ok = reason == ""
+            flag[ok & (perm < p.min_perm)] = "clipped to min_perm"
+            flag[ok & (perm > p.max_perm)] = "clipped to max_perm"
+            perm = np.clip(perm, p.min_perm, p.max_perm)
+        else:
+            mark(perm < p.min_perm, "permeability < min_perm")
+            mark(perm > p.max_perm, "permeability > max_perm")
     valid = reason == ""
     with np.errstate(divide="ignore", invalid="ignore"):
         log_perm = np.where(valid, np.log10(np.where(valid, perm, 1.0)), np.nan)
     table = pd.DataFrame({"PHIE": np.where(valid, phi_target, np.nan),
                           "BVI": bvi, "FFI": ffi, "T2LM": t2lm,
                           "PERM": np.where(valid, perm, np.nan), "LOG10_PERM": log_perm,
-                          "VALID": valid, "REASON": reason}, index=well.curves.index)
+                          "VALID": valid, "REASON": reason,
+                          "FLAG": np.where(valid, flag, "")}, index=well.curves.index)
     for vendor in ("KTIM", "KSDR"):
         v = _curve(well, vendor)
         if v is not None:
             table[vendor] = v
     counts = pd.Series(reason[~valid]).value_counts().to_dict()
     report = {"well": well.name, "source": source, "n": int(n), "valid": int(valid.sum()),
-              "masked": {str(k): int(v) for k, v in counts.items()}, "notes": notes,
+              "masked": {str(k): int(v) for k, v in counts.items()},
+              "clipped": {str(k): int(v) for k, v in
+                          pd.Series(flag[valid & (flag != "")]).value_counts().items()},
+              "notes": notes,
               "porosity_curves": {k: well.provenance[k].unit for k in ("TCMR", "PHIE_NMR", "FFI",
                                                                        "BVI")
                                   if k in well.provenance}}
