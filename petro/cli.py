@@ -88,10 +88,18 @@ def _well_results(args, cfg, with_targets=True):
 
 
 def _report_failures(results) -> int:
-    failed = [r for r in results if r.error]
-    for r in failed:
-        err_console.print(f"[red]error[/red] well {r.name}: {r.error}")
-    return 1 if failed else 0
+    """Print every failed well and every failed file of a well that was otherwise read;
+    1 if anything failed (the rest was processed), else 0."""
+    status = 0
+    for r in results:
+        if r.error:
+            err_console.print(f"[red]error[/red] well {r.name}: {r.error}")
+            status = 1
+        for p in r.problems:
+            if p.startswith("FAILED "):
+                err_console.print(f"[red]error[/red] well {r.name}: file {p[len('FAILED '):]}")
+                status = 1
+    return status
 
 
 def cmd_ingest(args) -> int:

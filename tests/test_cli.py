@@ -86,3 +86,14 @@ def test_predict_with_unknown_model_is_a_clear_error(tmp_path, small_field):
     r = petro("predict", small_field, "-o", tmp_path / "o", "--model", "models:/nope@champion",
               env=env, cwd=tmp_path)
     assert r.returncode == 2 and "cannot load model" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_bad_file_in_a_good_well_fails_the_exit_code_not_the_well(tmp_path, small_field):
+    d = tmp_path / "data" / "SYN-01"
+    shutil.copytree(small_field / "SYN-01", d)
+    bad = (FIX / "truncated.las").read_text().replace("FIXTURE-1", "SYN-01")
+    (d / "SYN-01_extra_run.las").write_text(bad)
+    r = petro("ingest", tmp_path / "data", "--jobs", "1", "--no-cache")
+    assert r.returncode == 1
+    assert "SYN-01_extra_run.las" in r.stderr and "line 19" in r.stderr
+    assert "180 bins" in r.stdout                       # the well itself was read
