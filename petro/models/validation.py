@@ -115,6 +115,7 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
     # scikit-learn baselines see the conventional logs (the petrophysicist's inputs)
     base_cols = [f for f in (logs_only or features) if f in data.columns]
     Xb = data[base_cols].to_numpy(dtype=float)
+    Xl = data[logs_only].to_numpy(dtype=float) if logs_only else None
     block_names = list(novelty_blocks(features))
     D = np.full((len(data), len(block_names)), np.nan)   # out-of-fold novelty distances per block
     imp = pd.Series(dtype=float)
@@ -131,7 +132,6 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
         oof.loc[te, "mean"] = float(np.mean(y[tr]))
         oof.loc[te, "petro"] = _petro_baseline(data.iloc[tr], data.iloc[te], spec)
         if logs_only:
-            Xl = data[logs_only].to_numpy(dtype=float)
             lb = fit_bundle(Xl[tr], y[tr], logs_only, spec, with_novelty=False)
             oof.loc[te, "logs_only"] = lb.raw_quantiles(Xl[te])["p50"]
         for b in spec.baselines:
