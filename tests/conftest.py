@@ -48,6 +48,7 @@ def trained(small_field, tmp_path_factory):
     cfg = load_config(REPO / "pipelines" / "demo.yaml", data=str(small_field))
     cfg.synthetic = None
     cfg.models_dir = str(REPO / "models")
+    cfg.ingest.cache_dir = str(store / "cache")
     cfg.experiment = "petro-test"
     status, entries = run_pipeline(cfg, uri)
     return {"uri": uri, "entries": {e["model"]: e for e in entries}, "status": status,

@@ -17,8 +17,12 @@ FIX = Path(__file__).resolve().parent / "fixtures" / "las"
 
 
 def petro(*args, cwd=None, env=None):
+    """Run the CLI as a user would; by default in a fresh folder (its cache lands there)."""
+    import tempfile
+
     return subprocess.run([sys.executable, "-m", "petro.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=600)
+                          text=True, cwd=cwd or tempfile.mkdtemp(prefix="petro-cli-"), env=env,
+                          timeout=600)
 
 
 @pytest.fixture()

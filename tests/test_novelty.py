@@ -53,7 +53,8 @@ def test_predict_warns_when_a_well_is_mostly_out_of_domain(trained, tmp_path, en
     write_field(field, SynthConfig(wells=1, seed=6, thickness=10.0, lithology="clastic"), n_jobs=1)
     env = dict(env_with_venv, MLFLOW_TRACKING_URI=trained["uri"])
     r = subprocess.run([sys.executable, "-m", "petro.cli", "predict", str(field), "-o",
-                        str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=600)
+                        str(tmp_path / "out")], env=env, capture_output=True, text=True, timeout=600,
+                       cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "out of the training domain" in r.stderr
     import lasio

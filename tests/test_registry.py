@@ -23,6 +23,7 @@ def test_worse_model_becomes_challenger_and_promote_by_hand(trained, tmp_path, e
     cfg.synthetic = None
     cfg.models = ["permeability"]
     cfg.models_dir = str(models)
+    cfg.ingest.cache_dir = str(tmp_path / "cache")
     cfg.experiment = "petro-test"
     status, entries = run_pipeline(cfg, trained["uri"])
     e = entries[0]
