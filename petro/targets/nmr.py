@@ -230,6 +230,11 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
         _curve(well, "TCMR") is not None or _curve(well, "PHIE_NMR") is not None)
     use_t2 = p.source == "t2" or (p.source == "auto" and not have_curves)
     if use_t2:
+        if well.t2_bins is None and p.source == "t2":
+            unused = [x for x in well.problems if "T2 distribution" in x and "not used" in x]
+            raise InputError(f"well {well.name}: targets.source=t2 but the well has no usable T2 "
+                             f"distribution" + (f" ({unused[0]})" if unused else ""),
+                             path=", ".join(well.files))
         if well.t2_bins is None:
             raise InputError(f"well {well.name}: no NMR: neither FFI with TCMR/PHIE_NMR curves "
                              f"nor a T2 distribution was found", path=", ".join(well.files))
