@@ -294,12 +294,14 @@ def cmd_demo(args) -> int:
 def predict_well_table(models, table: pd.DataFrame) -> pd.DataFrame:
     """Predictions of several loaded models on one well's feature table; NULL (NaN) where fewer
     than MIN_INPUT_FRACTION of a model's inputs are present."""
+    from petro.serving import predict_frame
+
     outs = []
     novelty = []
     for m in models:
         feats = m.metadata.get_input_schema().input_names()
         present = table.reindex(columns=feats).notna().mean(axis=1).to_numpy()
-        pred = m.predict(table.reindex(columns=[c for c in feats if c in table.columns]))
+        pred = predict_frame(m, table.reindex(columns=[c for c in feats if c in table.columns]))
         pred = pred.reset_index(drop=True)
         lacking = present < MIN_INPUT_FRACTION
         pred.loc[lacking, :] = np.nan
@@ -331,7 +333,18 @@ def cmd_predict(args) -> int:
     for r in results:
         if r.table is None:
             continue
-        pred = predict_well_table(models, r.table)
+        try:
+            pred = predict_well_table(models, r.table)
+        except PetroError as err:
+            err_console.print(f"[red]error[/red] well {r.name}: {err}")
+            status = 1
+            continue
+        if pred["NOVELTY"].isna().all():
+            err_console.print(f"[red]error[/red] well {r.name}: no depth has {MIN_INPUT_FRACTION:.0%} "
+                              f"of the model's inputs (curves found: "
+                              f"{', '.join(r.summary.get('curves', [])) or 'none'}); nothing written")
+            status = 1
+            continue
         units, desc = {}, {}
         for col in pred.columns:
             units[col] = "MD" if col.startswith("PERM") else ("V/V" if col.startswith("PHIE") else "")

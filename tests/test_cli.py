@@ -101,3 +101,20 @@ def test_a_bad_file_in_a_good_well_fails_the_exit_code_not_the_well(tmp_path, sm
     assert r.returncode == 1
     assert "SYN-01_extra_run.las" in r.stderr and "line 19" in r.stderr
     assert "180 bins" in r.stdout                       # the well itself was read
+
+
+def test_predict_on_a_well_the_model_cannot_use_names_it_and_goes_on(trained, tmp_path,
+                                                                    env_with_venv):
+    d = tmp_path / "data"
+    shutil.copytree(trained["field"] / "SYN-04", d / "SYN-04")
+    (d / "ODD").mkdir()
+    depth = "\n".join(f"{1000 + i * 0.1524:.4f} {i}.0" for i in range(20))
+    (d / "ODD" / "odd.las").write_text(
+        "~V\n VERS. 2.0 :\n WRAP. NO :\n~W\n STRT.M 1000 :\n STOP.M 1002.8956 :\n"
+        " STEP.M 0.1524 :\n NULL. -999.25 :\n WELL. ODD :\n~C\n DEPT.M :\n XYZ.V : unknown\n~A\n"
+        + depth + "\n")
+    env = dict(env_with_venv, MLFLOW_TRACKING_URI=trained["uri"])
+    r = petro("predict", d, "-o", tmp_path / "out", "--no-cache", env=env)
+    assert r.returncode == 1, r.stderr
+    assert "well ODD" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "out" / "SYN-04_petro.las").exists()

@@ -21,8 +21,17 @@ def load_model(uri: str):
 
 
 def predict_frame(model, frame):
-    """Predict with a loaded pyfunc model; returns a DataFrame of the output columns."""
-    import pandas as pd
+    """Predict with a loaded pyfunc model; returns a DataFrame of the output columns.
 
-    out = model.predict(frame)
+    A model that refuses the rows (schema, no usable column) raises ModelError with its message.
+    """
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    from petro.errors import ModelError
+
+    try:
+        out = model.predict(frame)
+    except MlflowException as err:
+        raise ModelError(f"the model refused the rows: {err.message}") from err
     return out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
