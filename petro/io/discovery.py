@@ -1,8 +1,9 @@
 """Find well files under a folder and group them by well.
 
 A file's well is, in order: the manifest (``wells.yaml`` in the folder, or one given: a mapping
-well -> list of file paths relative to the folder), the LAS ``WELL`` header item, the ``UWI`` item,
-then the name of the file's folder (when it is not the data folder itself), then the file stem.
+well -> list of file paths relative to the folder), the LAS ``WELL`` header item (else ``UWI``)
+or the DLIS ORIGIN well name, then the name of the file's folder (when it is not the data folder
+itself), then the file stem.
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ def discover(data_dir: str | Path, manifest: str | Path | None = None) -> dict[s
         if name is None:
             if p.suffix.lower() == ".las":
                 name = header_well_name(p)
+            elif p.suffix.lower() == ".dlis":
+                from petro.io.dlis import dlis_well_name
+
+                name = dlis_well_name(p)
             if not name:
                 name = p.parent.name if p.parent != root else p.stem
         groups.setdefault(name, []).append(p)

@@ -79,3 +79,18 @@ def read_dlis(path: str | Path) -> list[tuple[LasFile, dict[str, tuple[np.ndarra
     if not out:
         raise InputError("no frame with channels in the DLIS file", path=path)
     return out
+
+
+def dlis_well_name(path: str | Path) -> str | None:
+    """The ORIGIN well name of a DLIS file's first logical file, or None (unreadable, absent)."""
+    from dlisio import dlis
+
+    try:
+        with dlis.load(str(path)) as files:
+            for lf in files:
+                for o in lf.origins:
+                    if o.well_name:
+                        return str(o.well_name).strip()
+    except Exception:  # the reader reports a bad file properly later
+        return None
+    return None

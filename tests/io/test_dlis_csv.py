@@ -52,7 +52,7 @@ def test_dlis_scalar_and_array_channels(tmp_path):
     # phi = 20 p.u., FFI/BVI = 3 -> 144 mD, from the T2 array and its bin axis
     assert rep["source"].startswith("T2 distribution")
     assert t["PERM"].to_numpy() == pytest.approx([144.0] * N)
-    assert discover(tmp_path) == {"dl1": [path]} or list(discover(tmp_path).values()) == [[path]]
+    assert discover(tmp_path) == {"DL-1": [path]}          # the ORIGIN well name
 
 
 def test_dlis_t2_without_axis_is_reported_not_fatal(tmp_path):
