@@ -9,6 +9,7 @@ numbers (``0``..``179``), whose stem is then the file's name; the kind comes fro
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def read_csv_table(path: str | Path, depth_unit: str = "m") -> tuple[LasFile, di
         df = pd.read_csv(path, sep=None, engine="python", nrows=5)
         sep = "," if df.shape[1] > 1 else r"\s+"
         df = pd.read_csv(path, sep=sep, engine="c" if sep == "," else "python")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError,
+            csv.Error, OverflowError) as err:
         raise InputError(f"not a readable CSV table ({err})", path=path) from err
     if df.shape[1] < 2 or len(df) < 2:
         raise InputError("a CSV well file needs a depth column and data columns", path=path)

@@ -1,6 +1,7 @@
 """Hyper-parameter tuning by grouped (blind-well) cross-validation under a time budget.
 
-Random search over the spec's ``tuning.space`` (parameter -> list of values), scored by the pooled
+Random search (scikit-learn's ``ParameterSampler``, without repeats) over the spec's
+``tuning.space`` (parameter -> list of values), scored by the pooled
 blind-well RMSE of the P50 model on the same folds as validation. It stops after ``n_iter``
 trials or when ``budget_s`` seconds have passed (a trial that has started is finished); the
 spec's own parameters are always the first trial, so tuning never returns something worse than
@@ -14,6 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import ParameterSampler
 
 from petro.models.spec import ModelSpec
 from petro.models.train import fit_bundle
@@ -48,15 +50,9 @@ def tune(table: pd.DataFrame, features: list[str], spec: ModelSpec, progress=Non
     start = time.perf_counter()
     trials = []
     candidates = [dict(spec.params)]
-    seen = {tuple(sorted(candidates[0].items()))}
-    while len(candidates) < n_iter:
-        c = dict(spec.params)
-        c.update({k: v[int(rng.integers(len(v)))] for k, v in space.items()})
-        key = tuple(sorted(c.items()))
-        if key in seen and len(seen) < np.prod([len(v) for v in space.values()]):
-            continue
-        seen.add(key)
-        candidates.append(c)
+    sampler = ParameterSampler({k: list(v) for k, v in space.items()}, n_iter=max(0, n_iter - 1),
+                               random_state=int(rng.integers(2 ** 31)))
+    candidates += [{**spec.params, **c} for c in sampler]
     for params in candidates:
         if trials and time.perf_counter() - start > budget:
             break

@@ -94,3 +94,19 @@ def test_csv_image_in_feet_from_header(tmp_path):
                                                         ",".join(["5.0"] * 12) for i in range(50)))
     w = load_well("A", [tmp_path / "amp.csv"])
     assert w.images["acoustic_amplitude"].depth[0] == pytest.approx(3000 * 0.3048)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(min_size=0, max_size=3000), suffix=st.sampled_from([".dlis", ".csv"]))
+def test_fuzz_dlis_and_csv_readers_raise_only_petro_errors(tmp_path, raw, suffix):
+    from petro.errors import PetroError
+
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(raw)
+    try:
+        load_well("F", [path])
+    except PetroError:
+        pass
