@@ -24,6 +24,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
 from petro.io.las import write_las
+from petro.targets.nmr import t2_partition, timur_coates
 
 FACIES = ("mudstone", "packstone", "grainstone", "vuggy")
 # per facies: matrix porosity mean/sd, shale mean/sd, log10 T2 of matrix pores (ms), vug intensity
@@ -251,20 +252,12 @@ def make_well(cfg: SynthConfig, index: int, column: tuple[np.ndarray, np.ndarray
 
 
 def nmr_summary(dist: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
-    """Vendor-style summary curves of a T2 distribution (v/v; T2LM in ms; KTIM in mD)."""
-    centres = np.sqrt(edges[:-1] * edges[1:])
-    tcmr = dist.sum(axis=1)
-    le = np.log10(edges)
-    def above(cut):
-        frac = np.clip((le[1:] - np.log10(cut)) / (le[1:] - le[:-1]), 0, 1)
-        return (dist * frac[None, :]).sum(axis=1)
-    phie = above(CLAY_CUTOFF_MS)
-    ffi = above(T2_CUTOFF_MS)
-    bvi = phie - ffi
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t2lm = 10 ** ((dist * np.log10(centres)[None, :]).sum(axis=1) / tcmr)
-        ktim = 1e4 * phie ** 4 * (ffi / bvi) ** 2
-    return {"TCMR": tcmr, "CMRP_3MS": phie, "CMFF": ffi, "BFV": bvi, "T2LM": t2lm,
+    """Vendor-style summary curves of a T2 distribution (v/v; T2LM in ms; KTIM in mD), by the
+    same partition and Timur-Coates (C = 10) that petro's targets use."""
+    part = t2_partition(dist, edges, cutoff_ms=T2_CUTOFF_MS, clay_cutoff_ms=CLAY_CUTOFF_MS)
+    ktim = timur_coates(part["PHIE_NMR"], part["FFI"], part["BVI"])
+    return {"TCMR": part["TCMR"], "CMRP_3MS": part["PHIE_NMR"], "CMFF": part["FFI"],
+            "BFV": part["BVI"], "T2LM": part["T2LM"],
             "KTIM": np.where(np.isfinite(ktim), ktim, np.nan)}
 
 

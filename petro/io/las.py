@@ -171,14 +171,16 @@ def _sections(las) -> tuple[dict, dict, list[CurveInfo]]:
     return well, params, curves
 
 
-def _null_of(well: dict) -> float | None:
+def _null_of(well: dict, notes: list[str]) -> float:
+    """The file's NULL value; -999.25 (noted) when the ~Well section gives none."""
     item = well.get("NULL")
-    if item is None or str(item[0]).strip() == "":
-        return None
     try:
-        return float(item[0])
+        if item is not None and str(item[0]).strip():
+            return float(item[0])
     except ValueError:
-        return None
+        pass
+    notes.append(f"no NULL value in ~Well: {DEFAULT_NULL} taken as missing")
+    return DEFAULT_NULL
 
 
 def _read_fast(path: str, text: str, a_start: int, version: float) -> LasFile | None:
@@ -209,11 +211,8 @@ def _read_fast(path: str, text: str, a_start: int, version: float) -> LasFile | 
         _check_rows(path, text, data_start, len(curves))
         return None
     df.columns = names
-    null = _null_of(well)
-    notes = []
-    if null is None:
-        notes.append(f"no NULL value in ~Well: {DEFAULT_NULL} taken as missing")
-        null = DEFAULT_NULL
+    notes: list[str] = []
+    null = _null_of(well, notes)
     df = df.mask(df == null)
     del first_line
     return LasFile(path, version, False, well, params, curves, df, null, True, notes)
@@ -264,10 +263,7 @@ def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> LasFile:
         raise InputError("~A section holds no data rows", path=path)
     names = [c.mnemonic for c in las.curves]
     df.columns = names[: df.shape[1]]
-    null = _null_of(well)
-    if null is None:
-        notes.append(f"no NULL value in ~Well: {DEFAULT_NULL} taken as missing")
-        null = DEFAULT_NULL
+    null = _null_of(well, notes)
     out = {}
     a_line = _line_of(text, _A_SECTION.search(text).start()) if _A_SECTION.search(text) else None
     for j, col in enumerate(df.columns):
@@ -294,8 +290,7 @@ def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> LasFile:
                              path=path, line=line, curve=col)
         out[col] = num.astype(float)
     frame = pd.DataFrame(out)
-    if null is not None:
-        frame = frame.mask(frame == null)
+    frame = frame.mask(frame == null)
     keep = [c for c in curves if c.mnemonic in frame.columns]
     return LasFile(path, version, wrapped, well, params, keep, frame, null, False, notes)
 
