@@ -61,6 +61,11 @@ class ImageFeatureParams:
     kinds: tuple[str, ...] | None = None  # None: every image kind found
     patch_window_m: float = 0.5          # window of the patches for the learned embedding; 0: none
     patch_rows: int = 4
+
+    @property
+    def n_patch(self) -> int:
+        """Patch values per window (depth sub-windows x sectors), 0 without patches."""
+        return self.patch_rows * N_SECTORS if self.patch_window_m else 0
     extra: dict = field(default_factory=dict)
 
 
@@ -165,7 +170,7 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
     target = np.asarray(target_depth, dtype=float)
     if depth.size > 1 and depth[0] > depth[-1]:
         depth, values = depth[::-1], values[::-1]
-    names = feature_names(kind, p.windows_m, p.patch_rows * N_SECTORS if p.patch_window_m else 0)
+    names = feature_names(kind, p.windows_m, p.n_patch)
     out = pd.DataFrame(np.nan, index=pd.Index(target, name="DEPT"), columns=names)
     if depth.size < 2 or values.size == 0:
         return out

@@ -11,17 +11,12 @@ from petro.features.logs import COLUMNS as LOG_COLUMNS
 from petro.features.logs import LogFeatureParams, conventional_features
 from petro.well import IMAGE_KINDS, Well
 
-ID_COLUMNS = ("WELL", "DEPT")
-TARGET_COLUMNS = ("PHIE", "LOG10_PERM", "PERM", "BVI", "FFI", "T2LM", "VALID", "REASON", "KTIM",
-                  "KSDR")
-
-
 def image_feature_columns(kinds, params: ImageFeatureParams) -> list[str]:
     """Feature columns of the given image kinds, in petro's fixed kind order."""
     cols = []
     for kind in IMAGE_KINDS:
         if kind in kinds:
-            cols += feature_names(kind, params.windows_m)
+            cols += feature_names(kind, params.windows_m, params.n_patch)
     return cols
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from petro.features.image import N_SECTORS, ImageFeatureParams
+from petro.features.image import ImageFeatureParams
 from petro.features.logs import COLUMNS as LOG_COLUMNS
 from petro.features.logs import LogFeatureParams
 from petro.features.table import image_feature_columns, well_features
@@ -47,12 +47,4 @@ class WellFeatures(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         p = self.image_params or ImageFeatureParams()
         names = list(LOG_COLUMNS) + image_feature_columns(self.image_kinds, p)
-        if p.patch_window_m:
-            names = [n for n in names if "_patch_" not in n]
-            for kind in IMAGE_KINDS:
-                if kind in self.image_kinds:
-                    from petro.features.image import PREFIX
-
-                    names += [f"{PREFIX[kind]}_patch_{j:02d}" for j in
-                              range(p.patch_rows * N_SECTORS)]
         return pd.Index(names).to_numpy(dtype=object)

@@ -83,11 +83,6 @@ class Bundle:
     def output(self) -> str:
         return self.meta["output"]
 
-    @property
-    def output_columns(self) -> list[str]:
-        o = self.output
-        return [f"{o}_ML", f"{o}_P10", f"{o}_P90", "NOVELTY", "OOD_FLAG"]
-
     def matrix(self, df: pd.DataFrame) -> np.ndarray:
         """Model input matrix (rows, features) from a DataFrame; absent features are NaN."""
         if not isinstance(df, pd.DataFrame):
