@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from petro.errors import InputError, PetroError, UnitError
+from petro.errors import ConfigError, InputError, PetroError, UnitError
 from petro.io.images import Family, find_families
 from petro.io.las import LasFile, read_las
 from petro.mnemonics import AliasTable
-from petro.units import conversion, to_canonical
+from petro.units import POLICIES, conversion, to_canonical
 from petro.well import Image, Provenance, T2Bins, Well
 
 NMR_CURVES = ("TCMR", "PHIE_NMR", "BVI", "FFI", "CBW", "T2LM", "KTIM", "KSDR")
@@ -47,6 +47,13 @@ class IngestOptions:
     fast: bool = True
     csv_depth_unit: str = "m"          # depth unit of CSV files whose depth header does not say
     cache_dir: str | None = None       # parsed-file cache (Parquet/npy), e.g. "petro-cache"
+
+    def __post_init__(self):
+        if self.unit_policy not in POLICIES:
+            raise ConfigError(f"ingest.unit_policy {self.unit_policy!r}: choose one of "
+                              f"{list(POLICIES)}")
+        if self.overlap not in ("splice", "first", "longest"):
+            raise ConfigError(f"ingest.overlap {self.overlap!r}: choose splice, first or longest")
 
     def table(self) -> AliasTable:
         return AliasTable(self.aliases)

@@ -100,6 +100,10 @@ def test_unknown_unit_dropped_by_default_strict_on_request():
     assert any("FURL" in p for p in w.problems)
     with pytest.raises(InputError, match="RHOB"):
         load_well("W", [FIX / "unknown_unit.las"], IngestOptions(unit_policy="strict"))
+    from petro.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unit_policy"):
+        IngestOptions(unit_policy="stirct")        # a typo is not silently "keep"
 
 
 def test_well_with_one_bad_file_keeps_the_good_ones():
