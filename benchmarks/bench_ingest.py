@@ -28,7 +28,8 @@ def timed(fn):
 def main() -> None:
     import lasio
 
-    from petro.io.las import read_las, write_las
+    from petro.io.las import read_las
+    from petro.io.las_writer import write_las
     from petro.io.wells import IngestOptions, load_well
 
     ap = argparse.ArgumentParser()

@@ -96,8 +96,8 @@ def _report_failures(results) -> int:
             err_console.print(f"[red]error[/red] well {r.name}: {r.error}")
             status = 1
         for p in r.problems:
-            if p.startswith("FAILED "):
-                err_console.print(f"[red]error[/red] well {r.name}: file {p[len('FAILED '):]}")
+            if p.is_error:
+                err_console.print(f"[red]error[/red] well {r.name}: file {p}")
                 status = 1
     return status
 
@@ -117,13 +117,13 @@ def cmd_ingest(args) -> int:
                   ", ".join(f"{c}<-{o}" if o != c else c for c, o in
                             list(s["origin"].items())[:14]) + (" ..." if len(s["origin"]) > 14 else ""),
                   "\n".join(f"{k}: {v}" for k, v in s["images"].items()),
-                  "yes" if s["nmr"] else "no", "\n".join(r.problems[:6]))
+                  "yes" if s["nmr"] else "no", "\n".join(str(p) for p in r.problems[:6]))
     console.print(t)
     return _report_failures(results)
 
 
 def cmd_targets(args) -> int:
-    from petro.io.las import write_las
+    from petro.io.las_writer import write_las
     from petro.targets.nmr import TargetParams
 
     cfg = _cfg_for(args, args.data_dir)
@@ -316,7 +316,7 @@ def predict_well_table(models, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def cmd_predict(args) -> int:
-    from petro.io.las import write_las
+    from petro.io.las_writer import write_las
     from petro.serving import load_model
     from petro.tracking import setup
 

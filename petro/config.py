@@ -10,7 +10,7 @@ import yaml
 from petro.errors import ConfigError
 from petro.features.image import ImageFeatureParams
 from petro.features.logs import LogFeatureParams
-from petro.io.wells import IngestOptions
+from petro.io.options import IngestOptions
 from petro.targets.nmr import TargetParams
 
 SECTIONS = ("name", "data", "synthetic", "ingest", "targets", "features", "logs", "models",

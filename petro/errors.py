@@ -2,20 +2,32 @@
 
 Every error petro raises for bad input is a :class:`PetroError`; its message names the file, the
 line or curve, and what to do. Third-party errors are wrapped with ``raise ... from err``.
+An error that does not stop a batch becomes a :class:`petro.problems.Problem` record
+(:meth:`PetroError.problem`).
 """
 
 from __future__ import annotations
+
+from petro.problems import Problem, Severity
 
 
 class PetroError(Exception):
     """Base class of every error petro raises on purpose."""
 
+    code = "error"
+
+    def problem(self, code: str | None = None, **where) -> Problem:
+        """This error as a problem record (severity error), for a batch that goes on."""
+        return Problem(Severity.ERROR, str(self), code=code or self.code).at(**where)
+
 
 class InputError(PetroError):
     """A data file cannot be read or makes no sense (names the file, line or curve)."""
 
+    code = "input"
+
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 curve: str | None = None):
+                 curve: str | None = None, code: str | None = None):
         where = []
         if path is not None:
             where.append(str(path))
@@ -25,16 +37,28 @@ class InputError(PetroError):
             where.append(f"curve {curve}")
         self.path, self.line, self.curve = path, line, curve
         self.reason = message
-        super().__init__(f"{': '.join([', '.join(where)] if where else [])}{': ' if where else ''}{message}")
+        if code:
+            self.code = code
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+    def problem(self, code: str | None = None, **where) -> Problem:
+        return Problem(Severity.ERROR, self.reason, path=str(self.path or ""), line=self.line,
+                       curve=self.curve or "", code=code or self.code).at(**where)
 
 
 class UnitError(PetroError):
     """A unit is unknown or ambiguous for the quantity it belongs to."""
 
+    code = "unit"
+
 
 class ConfigError(PetroError):
     """A pipeline or model spec is invalid."""
 
+    code = "config"
+
 
 class ModelError(PetroError):
     """A model cannot be trained, loaded or applied."""
+
+    code = "model"

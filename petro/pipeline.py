@@ -32,7 +32,7 @@ class WellResult:
     table: pd.DataFrame | None = None
     target_report: dict | None = None
     summary: dict = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    problems: list = field(default_factory=list)
     error: str | None = None
 
 

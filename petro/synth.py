@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
-from petro.io.las import write_las
+from petro.io.las_writer import write_las
 from petro.targets.nmr import t2_partition, timur_coates
 
 FACIES = ("mudstone", "packstone", "grainstone", "vuggy")

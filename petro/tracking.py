@@ -194,7 +194,7 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
         with tempfile.TemporaryDirectory() as td:
             td = Path(td)
             (td / "wells.json").write_text(json.dumps(
-                [{**w.summary, "error": w.error, "problems": w.problems,
+                [{**w.summary, "error": w.error, "problems": [p.to_dict() for p in w.problems],
                   "targets": w.target_report} for w in result.wells], indent=1, default=str))
             mlflow.log_artifact(str(td / "wells.json"), "data")
         for tm in result.models:

@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from petro.errors import UnitError
+from petro.errors import ConfigError, UnitError
 
 # quantity -> (canonical unit, {normalised spelling: (scale, offset)}); value_canonical = v*scale+offset
 _UNITS: dict[str, tuple[str, dict[str, tuple[float, float]]]] = {
@@ -63,11 +63,52 @@ def canonical_unit(quantity: str) -> str:
     return _UNITS[quantity][0]
 
 
-def conversion(quantity: str, unit: str | None) -> tuple[float, float] | None:
-    """``(scale, offset)`` that converts ``unit`` to the canonical unit, or None when unknown."""
+def conversion(quantity: str, unit: str | None,
+               extra_units: dict | None = None) -> tuple[float, float] | None:
+    """``(scale, offset)`` that converts ``unit`` to the canonical unit, or None when unknown.
+
+    ``extra_units`` adds spellings per quantity (the ``ingest.units`` section); they are tried
+    first, so a pipeline can also redefine one.
+    """
     if quantity not in _UNITS:
         return (1.0, 0.0)
-    return _UNITS[quantity][1].get(normalise_unit(unit))
+    u = normalise_unit(unit)
+    extra = (extra_units or {}).get(quantity) or {}
+    for spelling, conv in extra.items():
+        if normalise_unit(spelling) == u:
+            return _as_conversion(conv)
+    return _UNITS[quantity][1].get(u)
+
+
+def _as_conversion(conv) -> tuple[float, float]:
+    if isinstance(conv, (int, float)) and not isinstance(conv, bool):
+        return float(conv), 0.0
+    scale, offset = conv
+    return float(scale), float(offset)
+
+
+def quantities() -> list[str]:
+    return sorted(_UNITS)
+
+
+def check_extra_units(extra: dict | None, where: str) -> None:
+    """Validate an extra-units mapping ``{quantity: {spelling: scale | [scale, offset]}}``."""
+    if not extra:
+        return
+    if not isinstance(extra, dict):
+        raise ConfigError(f"{where}: a mapping quantity -> {{unit spelling: scale}}")
+    for q, table in extra.items():
+        if q not in _UNITS:
+            raise ConfigError(f"{where}: unknown quantity {q!r}; known: {quantities()}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}.{q}: a mapping unit spelling -> scale or [scale, offset]")
+        for spelling, conv in table.items():
+            try:
+                _as_conversion(conv)
+            except (TypeError, ValueError) as err:
+                raise ConfigError(f"{where}.{q}.{spelling}: {conv!r} is not a scale or "
+                                  f"[scale, offset] (canonical = value * scale + offset, "
+                                  f"canonical unit {canonical_unit(q)})") from err
 
 
 def fraction_unit_from_data(values: np.ndarray) -> str:
@@ -83,7 +124,8 @@ def fraction_unit_from_data(values: np.ndarray) -> str:
 
 
 def to_canonical(values: np.ndarray, quantity: str, unit: str | None, *, name: str = "",
-                 policy: str = "strict") -> tuple[np.ndarray, str, list[str]]:
+                 policy: str = "strict", extra_units: dict | None = None) \
+        -> tuple[np.ndarray, str, list[str]]:
     """Convert ``values`` of ``quantity`` given in ``unit`` to the canonical unit.
 
     Returns
@@ -100,14 +142,15 @@ def to_canonical(values: np.ndarray, quantity: str, unit: str | None, *, name: s
     if quantity == "fraction" and u in ("", "unitless", "none", "-"):
         u = "%" if fraction_unit_from_data(values) == "%" else "v/v"
         notes.append(f"{name}: no unit, values look like {'p.u.' if u == '%' else 'v/v'}")
-    conv = _UNITS[quantity][1].get(u)
+    conv = conversion(quantity, u, extra_units)
     if conv is None:
         if u == "":
             notes.append(f"{name}: no unit given, assumed {canonical_unit(quantity)}")
             return values, canonical_unit(quantity), notes
         msg = (f"curve {name}: unit {unit!r} is not a known {quantity} unit "
-               f"(expected one of {sorted(_UNITS[quantity][1])}); add it to the pipeline's "
-               f"'units' section or fix the file")
+               f"(expected one of {sorted(_UNITS[quantity][1])}); fix the unit in the file's "
+               f"~Curve section, or declare it in the pipeline, e.g. ingest: {{units: "
+               f"{{{quantity}: {{'{unit}': <scale to {canonical_unit(quantity)}>}}}}}}")
         if policy in ("strict", "drop"):
             raise UnitError(msg)
         notes.append(msg + "; values kept unconverted")

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-IMAGE_KINDS = ("acoustic_amplitude", "acoustic_transit_time", "resistive", "density", "gamma",
-               "other")
+from petro.problems import Problem
+from petro.vocab import IMAGE_KINDS
+
+__all__ = ["IMAGE_KINDS", "Image", "Provenance", "T2Bins", "Well"]
 
 
 @dataclass
@@ -55,7 +57,7 @@ class Well:
     provenance: dict[str, Provenance] = field(default_factory=dict)
     header: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     t2_bins: "T2Bins | None" = None
 
     @property

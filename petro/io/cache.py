@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -21,9 +18,12 @@ import numpy as np
 import pandas as pd
 
 from petro import __version__
+from petro.io.atomic import atomic_dir, atomic_write_json
+from petro.io.canonical import FilePart
+from petro.problems import Problem
 from petro.well import Image, Provenance, T2Bins
 
-FORMAT = 1
+FORMAT = 2
 
 
 def options_key(opts) -> str:
@@ -41,7 +41,7 @@ def content_hash(path: Path, chunk: int = 1 << 20) -> str:
 
 
 class PartCache:
-    """Parsed :class:`~petro.io.wells.FilePart` lists by file content and ingest options."""
+    """Parsed :class:`~petro.io.canonical.FilePart` lists by file content and ingest options."""
 
     def __init__(self, root: str | Path, opts):
         self.root = Path(root)
@@ -61,16 +61,14 @@ class PartCache:
         except (OSError, ValueError, KeyError):
             pass
         digest = content_hash(path)
-        _atomic_json(rec_path, {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest,
+        atomic_write_json(rec_path, {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest,
                                 "path": str(path.resolve())})
         return digest
 
     def _entry(self, digest: str) -> Path:
         return self.root / digest[:2] / f"{digest}-{self.key}"
 
-    def get(self, path: str | Path):
-        from petro.io.wells import FilePart
-
+    def get(self, path: str | Path) -> list[FilePart] | None:
         path = Path(path)
         entry = self._entry(self.file_hash(path))
         meta_path = entry / "parts.json"
@@ -95,17 +93,15 @@ class PartCache:
                                 np.asarray(pm["t2"]["edges_ms"]), pm["t2"]["source"],
                                 tuple(pm["t2"]["names"]))
                 parts.append(FilePart(pm["path"], depth, curves, images, t2, pm["header"],
-                                      pm["notes"]))
+                                      [Problem.from_dict(q) for q in pm["problems"]]))
             return parts
         except (OSError, ValueError, KeyError):
-            return None  # a damaged entry is re-parsed (and rewritten)
+            return None  # a damaged or older entry is re-parsed (and rewritten)
 
-    def put(self, path: str | Path, parts) -> None:
+    def put(self, path: str | Path, parts: list[FilePart]) -> None:
         path = Path(path)
         entry = self._entry(self.file_hash(path))
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
-        try:
+        with atomic_dir(entry, replace=False) as tmp:   # a concurrent worker's entry wins
             metas = []
             for i, p in enumerate(parts):
                 frame = pd.DataFrame({"__depth__": p.depth,
@@ -117,7 +113,8 @@ class PartCache:
                 if p.t2 is not None:
                     np.save(tmp / f"part{i}_t2.npy", p.t2.amplitudes)
                 metas.append({
-                    "path": p.path, "header": p.header, "notes": p.notes,
+                    "path": p.path, "header": p.header,
+                    "problems": [q.to_dict() for q in p.problems],
                     "provenance": {n: asdict(pr) for n, (_, pr, _) in p.curves.items()},
                     "rank": {n: r for n, (_, _, r) in p.curves.items()},
                     "images": [{"kind": im.kind, "source": im.source, "stem": im.stem,
@@ -127,18 +124,3 @@ class PartCache:
                         "names": list(p.t2.names)}})
             (tmp / "parts.json").write_text(json.dumps({"format": FORMAT, "parts": metas},
                                                        default=str))
-            if entry.exists():
-                shutil.rmtree(tmp)
-                return
-            os.replace(tmp, entry)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-
-
-def _atomic_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh)
-    os.replace(tmp, path)

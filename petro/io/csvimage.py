@@ -16,13 +16,14 @@ from pathlib import Path
 import pandas as pd
 
 from petro.errors import InputError
-from petro.io.las import CurveInfo, LasFile
+from petro.io.raw import CurveInfo, RawTable
+from petro.problems import info, warning
 
 _UNIT_IN_NAME = re.compile(r"^\s*([A-Za-z_]+?)[\s_]*[\[\(]?\s*(m|ft|f|feet|meters?|metres?)\s*[\]\)]?\s*$",
                            re.I)
 
 
-def read_csv_table(path: str | Path, depth_unit: str = "m") -> tuple[LasFile, dict]:
+def read_csv_table(path: str | Path, depth_unit: str = "m") -> RawTable:
     path = str(path)
     try:
         df = pd.read_csv(path, sep=None, engine="python", nrows=5)
@@ -41,7 +42,8 @@ def read_csv_table(path: str | Path, depth_unit: str = "m") -> tuple[LasFile, di
     bad = [c for c in names if not pd.api.types.is_numeric_dtype(df[c])]
     if dcol in bad:
         raise InputError(f"depth column {dcol!r} is not numeric", path=path, curve=dcol)
-    notes = [f"CSV column {c!r} is not numeric; left out" for c in bad]
+    problems = [warning("column is not numeric; left out", path=path, curve=c, code="text_curve")
+                for c in bad]
     stem = re.sub(r"[^A-Za-z]", "", Path(path).stem).upper() or "IMG"
     rename = {c: f"{stem}{int(c) + 1:03d}" for c in names if c.isdigit()}
     df = df.rename(columns=rename)
@@ -49,7 +51,8 @@ def read_csv_table(path: str | Path, depth_unit: str = "m") -> tuple[LasFile, di
               for c in df.columns if c not in bad]
     table = df[[c for c in df.columns if c not in bad]].astype(float).rename(columns={dcol: "DEPT"})
     if rename:
-        notes.append(f"{len(rename)} numbered columns read as image bins {stem}001..")
-    return LasFile(path, 0.0, False, {}, {}, curves, table, None, False, notes), {}
+        problems.append(info(f"{len(rename)} numbered columns read as image bins {stem}001..",
+                             path=path, code="csv_bins"))
+    return RawTable(path, "csv", {}, {}, curves, table, None, problems=problems)
 
 

@@ -13,13 +13,20 @@ import numpy as np
 import pandas as pd
 
 from petro.errors import InputError
-from petro.io.las import CurveInfo, LasFile
+from petro.io.raw import CurveInfo, RawTable
+from petro.problems import info
+
+NULL_PARAMETERS = ("NULL", "ABSV", "ABSVAL", "ABSENT_VALUE", "MISSING_VALUE")
 
 
-def read_dlis(path: str | Path) -> list[tuple[LasFile, dict[str, tuple[np.ndarray, str, str]]]]:
-    """Frames of a DLIS file as ``(table, arrays)``: the table holds the index and the scalar
-    channels (LasFile-shaped, so the LAS logic applies); ``arrays`` maps an array channel's name
-    to ``(values (rows, n), unit, long name)``."""
+def read_dlis(path: str | Path, null: float | None = -999.25) -> list[RawTable]:
+    """Frames of a DLIS file as raw tables: the index and the scalar channels as curves (so the
+    LAS logic applies), array channels in ``arrays`` as ``(values (rows, n), unit, long name)``.
+
+    DLIS has no file-wide NULL. Values equal to a ``NULL`` / ``ABSV`` parameter of the logical
+    file are missing; else values equal to ``null`` (the ingest option ``dlis_null``, -999.25 by
+    default, the common export convention; None: no null value), and the choice is reported.
+    """
     from dlisio import dlis
 
     path = str(path)
@@ -65,10 +72,14 @@ def read_dlis(path: str | Path) -> list[tuple[LasFile, dict[str, tuple[np.ndarra
                     if not cols:
                         continue
                     table = pd.DataFrame(cols)
-                    null = -999.25
-                    table = table.mask(table == null)
-                    out.append((LasFile(f"{path}#{frame.name}", 0.0, False, well, params, infos,
-                                        table, null, False, []), arrays))
+                    fnull, why = _null_value(params, null)
+                    problems = [info(why, path=f"{path}#{frame.name}", code="null_default")]
+                    if fnull is not None:
+                        table = table.mask(table == fnull)
+                        arrays = {k: (np.where(v == np.float32(fnull), np.float32(np.nan), v), u, d)
+                                  for k, (v, u, d) in arrays.items()}
+                    out.append(RawTable(f"{path}#{frame.name}", "dlis", well, params, infos,
+                                        table, fnull, problems=problems, arrays=arrays))
     except InputError:
         raise
     except Exception as err:  # dlisio raises RuntimeError/ValueError/OSError on bad files
@@ -79,6 +90,19 @@ def read_dlis(path: str | Path) -> list[tuple[LasFile, dict[str, tuple[np.ndarra
     if not out:
         raise InputError("no frame with channels in the DLIS file", path=path)
     return out
+
+
+def _null_value(params: dict, default: float | None) -> tuple[float | None, str]:
+    for key in NULL_PARAMETERS:
+        if key in params:
+            try:
+                return float(params[key][0]), f"NULL value {params[key][0]} from parameter {key}"
+            except ValueError:
+                continue
+    if default is None:
+        return None, "no NULL parameter in the file; no value taken as missing (dlis_null: null)"
+    return default, (f"no NULL parameter in the file; {default:g} taken as missing (ingest "
+                     f"option dlis_null)")
 
 
 def dlis_well_name(path: str | Path) -> str | None:

@@ -35,7 +35,8 @@ class Family:
         return f"{self.stem}*{self.suffix}" if self.suffix else f"{self.stem}*"
 
 
-def _kind(stem: str, unit: str, description: str) -> str:
+def image_kind(stem: str, unit: str, description: str) -> str:
+    """Image kind from a curve stem, its unit and description."""
     s, u, d = stem.upper(), normalise_unit(unit), description.lower()
     if "transit" in d or s.startswith(("TT", "TTIM", "TRT")) or s.endswith("_TT"):
         return "acoustic_transit_time"
@@ -83,7 +84,7 @@ def find_families(curves, *, min_bins: int = 8, kind_overrides: dict[str, str] |
         elif is_t2:
             kind = "t2"
         elif len(items) >= min_bins:
-            kind = _kind(stem, first.unit, str(first.description))
+            kind = image_kind(stem, first.unit, str(first.description))
         else:
             continue
         if kind == "t2" and len(items) < 3:
@@ -91,3 +92,15 @@ def find_families(curves, *, min_bins: int = 8, kind_overrides: dict[str, str] |
         out.append(Family(stem, suffix, [c.mnemonic for _, c in items], str(first.unit),
                           str(first.description), kind))
     return out
+
+
+def array_kind(name: str, unit: str, description: str,
+               kind_overrides: dict[str, str] | None = None) -> str:
+    """Kind of a DLIS array channel: an override by name, ``"t2"`` for a T2 distribution, else
+    the image kind from name, unit and description."""
+    overrides = {k.upper(): v for k, v in (kind_overrides or {}).items()}
+    if name.upper() in overrides:
+        return overrides[name.upper()]
+    if name.upper().startswith(T2_STEMS) or "t2" in description.lower():
+        return "t2"
+    return image_kind(name, unit, description)

@@ -1,4 +1,4 @@
-"""LAS 1.2 / 2.0 / 3.0 reading and LAS 2.0 writing.
+"""LAS 1.2 / 2.0 / 3.0 reading (writing: :mod:`petro.io.las_writer`).
 
 Headers are always parsed by lasio. The ``~A`` section of an unwrapped LAS 1.2/2.0 file is parsed
 by pandas' C parser (about 12x faster than lasio on large image files) with round-trip float
@@ -13,10 +13,8 @@ import io
 import logging
 import os
 import re
-import tempfile
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import lasio
@@ -24,42 +22,8 @@ import numpy as np
 import pandas as pd
 
 from petro.errors import InputError
-
-DEFAULT_NULL = -999.25
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-@dataclass
-class CurveInfo:
-    mnemonic: str
-    unit: str
-    description: str
-
-
-@dataclass
-class LasFile:
-    """What petro keeps of a LAS file: headers as plain dicts and the data as a DataFrame.
-
-    ``data`` columns are the curve mnemonics (duplicates suffixed ``:1``, ``:2`` as lasio does);
-    the first column is the index (depth) curve. NULL values are NaN.
-    """
-
-    path: str
-    version: float
-    wrapped: bool
-    well: dict[str, tuple[str, str, str]]   # mnemonic -> (value, unit, description)
-    params: dict[str, tuple[str, str, str]]
-    curves: list[CurveInfo]
-    data: pd.DataFrame
-    null: float | None
-    fast_path: bool
-    notes: list[str] = field(default_factory=list)
-
-    def well_value(self, key: str, default: str = "") -> str:
-        item = self.well.get(key.upper())
-        return item[0] if item else default
-
+from petro.io.raw import DEFAULT_NULL, CurveInfo, RawTable
+from petro.problems import Problem, info, warning
 
 def decode(raw: bytes, path: str) -> str:
     """Decode LAS bytes: BOM-marked UTF-8/UTF-16, else UTF-8, else cp1252 (never fails silently)."""
@@ -103,8 +67,8 @@ def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def read_las(path: str | os.PathLike, *, fast: bool = True) -> LasFile:
-    """Read a LAS file into a :class:`LasFile`.
+def read_las(path: str | os.PathLike, *, fast: bool = True) -> RawTable:
+    """Read a LAS file into a :class:`~petro.io.raw.RawTable`.
 
     Parameters
     ----------
@@ -143,7 +107,7 @@ TEXT_NULLS = frozenset({"nan", "-nan", "na", "n/a", "#n/a", "null", "(null)", "n
 
 @contextmanager
 def _quiet_lasio():
-    """lasio reports through warnings and its logger; petro reports through its own notes."""
+    """lasio reports through warnings and its logger; petro reports through its own problem records."""
     logger = logging.getLogger("lasio")
     level = logger.level
     logger.setLevel(logging.ERROR)
@@ -171,7 +135,7 @@ def _sections(las) -> tuple[dict, dict, list[CurveInfo]]:
     return well, params, curves
 
 
-def _null_of(well: dict, notes: list[str]) -> float:
+def _null_of(well: dict, problems: list[Problem], path: str) -> float:
     """The file's NULL value; -999.25 (noted) when the ~Well section gives none."""
     item = well.get("NULL")
     try:
@@ -179,11 +143,12 @@ def _null_of(well: dict, notes: list[str]) -> float:
             return float(item[0])
     except ValueError:
         pass
-    notes.append(f"no NULL value in ~Well: {DEFAULT_NULL} taken as missing")
+    problems.append(info(f"no NULL value in ~Well: {DEFAULT_NULL} taken as missing", path=path,
+                         code="null_default"))
     return DEFAULT_NULL
 
 
-def _read_fast(path: str, text: str, a_start: int, version: float) -> LasFile | None:
+def _read_fast(path: str, text: str, a_start: int, version: float) -> RawTable | None:
     """Parse with pandas; return None where the file needs lasio's tolerance."""
     las = _header_via_lasio(path, text[:a_start])
     if las is None:
@@ -211,11 +176,11 @@ def _read_fast(path: str, text: str, a_start: int, version: float) -> LasFile | 
         _check_rows(path, text, data_start, len(curves))
         return None
     df.columns = names
-    notes: list[str] = []
-    null = _null_of(well, notes)
+    problems: list[Problem] = []
+    null = _null_of(well, problems, path)
     df = df.mask(df == null)
     del first_line
-    return LasFile(path, version, False, well, params, curves, df, null, True, notes)
+    return RawTable(path, "las", well, params, curves, df, null, version, False, True, problems)
 
 
 def _check_rows(path: str, text: str, data_start: int, n_curves: int) -> None:
@@ -244,7 +209,7 @@ def _check_rows(path: str, text: str, data_start: int, n_curves: int) -> None:
                              f"fix or remove the line", path=path, line=first_line + i)
 
 
-def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> LasFile:
+def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> RawTable:
     try:
         with _quiet_lasio():
             las = lasio.read(io.StringIO(text), engine="normal", ignore_header_errors=False)
@@ -252,7 +217,7 @@ def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> LasFile:
         raise InputError(f"lasio cannot parse it ({type(err).__name__}: {err}); check the "
                          f"~A section and the ~Curve list", path=path) from err
     well, params, curves = _sections(las)
-    notes: list[str] = []
+    problems: list[Problem] = []
     if not curves:
         raise InputError("no curves in the ~Curve section", path=path)
     try:
@@ -263,7 +228,7 @@ def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> LasFile:
         raise InputError("~A section holds no data rows", path=path)
     names = [c.mnemonic for c in las.curves]
     df.columns = names[: df.shape[1]]
-    null = _null_of(well, notes)
+    null = _null_of(well, problems, path)
     out = {}
     a_line = _line_of(text, _A_SECTION.search(text).start()) if _A_SECTION.search(text) else None
     for j, col in enumerate(df.columns):
@@ -273,14 +238,15 @@ def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> LasFile:
             continue
         text_null = s.astype(str).str.strip().str.lower().isin(TEXT_NULLS)
         if text_null.any():
-            notes.append(f"curve {col}: {int(text_null.sum())} text null markers (e.g. "
-                         f"{s[text_null].iloc[0]!r}) read as missing")
+            problems.append(info(f"{int(text_null.sum())} text null markers (e.g. "
+                                 f"{s[text_null].iloc[0]!r}) read as missing", path=path,
+                                 curve=col, code="text_null"))
             s = s.mask(text_null)
         num = pd.to_numeric(s, errors="coerce")
         bad = num.isna() & s.notna() & (s.astype(str).str.strip() != "")
         if bad.all():
-            notes.append(f"curve {col}: text values (e.g. {s.iloc[0]!r}), not a numeric curve; "
-                         f"left out")
+            problems.append(warning(f"text values (e.g. {s.iloc[0]!r}), not a numeric curve; "
+                                    f"left out", path=path, curve=col, code="text_curve"))
             continue
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
@@ -292,81 +258,4 @@ def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> LasFile:
     frame = pd.DataFrame(out)
     frame = frame.mask(frame == null)
     keep = [c for c in curves if c.mnemonic in frame.columns]
-    return LasFile(path, version, wrapped, well, params, keep, frame, null, False, notes)
-
-
-# ----------------------------------------------------------------------------------- writing
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def format_las(depth: np.ndarray, columns: dict[str, np.ndarray], *, units: dict[str, str],
-               descriptions: dict[str, str] | None = None, well: dict[str, str] | None = None,
-               params: dict[str, tuple[str, str, str]] | None = None, null: float = DEFAULT_NULL,
-               depth_unit: str = "M", fmt: str = "%.5g", program: str = "petro") -> str:
-    """Format a LAS 2.0 file (unwrapped, space delimited) as text.
-
-    Parameters
-    ----------
-    depth : array, in ``depth_unit``, increasing
-    columns : mapping mnemonic -> array of the same length (NaN written as ``null``)
-    units, descriptions : per mnemonic
-    well : extra ~Well items (WELL, UWI, FLD, COMP, ...), values as text
-    params : ~Parameter items mnemonic -> (value, unit, description)
-    fmt : printf format of the data values
-    """
-    descriptions = descriptions or {}
-    depth = np.asarray(depth, dtype=float)
-    step = np.diff(depth)
-    regular = depth.size > 1 and np.allclose(step, step[0], rtol=0, atol=1e-6)
-    lines = ["~Version Information",
-             " VERS.                 2.0 : CWLS LOG ASCII STANDARD - VERSION 2.0",
-             " WRAP.                  NO : ONE LINE PER DEPTH STEP",
-             f" PROG.{program:>20} : written by petro",
-             "~Well Information",
-             f" STRT.{depth_unit:<4}{depth[0]:>16.4f} : START DEPTH",
-             f" STOP.{depth_unit:<4}{depth[-1]:>16.4f} : STOP DEPTH",
-             f" STEP.{depth_unit:<4}{(step[0] if regular else 0.0):>16.4f} : STEP",
-             f" NULL.    {null:>16} : NULL VALUE"]
-    for key, value in (well or {}).items():
-        if key.upper() in ("STRT", "STOP", "STEP", "NULL"):
-            continue
-        value = str(value).replace(":", ";").replace("\n", " ")
-        lines.append(f" {key.upper():<4}.    {value:>16} : {key.upper()}")
-    lines.append("~Curve Information")
-    lines.append(f" DEPT.{depth_unit:<8} : Measured depth")
-    for name in columns:
-        desc = str(descriptions.get(name, name)).replace("\n", " ")
-        lines.append(f" {name:<10}.{units.get(name, ''):<8} : {desc}")
-    if params:
-        lines.append("~Parameter Information")
-        for key, (value, unit, desc) in params.items():
-            lines.append(f" {key:<10}.{unit:<8} {str(value):>14} : {desc}")
-    lines.append("~A")
-    mat = np.column_stack([np.asarray(v, dtype=float) for v in columns.values()]) if columns \
-        else np.empty((depth.size, 0))
-    mat = np.where(np.isfinite(mat), mat, null)
-    frame = pd.DataFrame(mat)
-    frame.insert(0, "depth", np.char.mod("%.4f", depth))  # depth keeps 0.1 mm, values use fmt
-    body = frame.to_csv(sep=" ", header=False, index=False, float_format=fmt, lineterminator="\n")
-    buf = io.StringIO()
-    buf.write("\n".join(lines) + "\n")
-    buf.write(body)
-    return buf.getvalue()
-
-
-def write_las(path: str | os.PathLike, depth: np.ndarray, columns: dict[str, np.ndarray],
-              **kwargs) -> None:
-    """Format (see :func:`format_las`) and write a LAS 2.0 file atomically."""
-    atomic_write_text(path, format_las(depth, columns, **kwargs))
+    return RawTable(path, "las", well, params, keep, frame, null, version, wrapped, False, problems)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from petro.errors import ConfigError
-from petro.io.las import atomic_write_text
+from petro.io.atomic import atomic_file, atomic_write_text
 
 
 def write_table(table: pd.DataFrame, path: str | Path, fmt: str | None = None) -> str:
@@ -18,11 +18,9 @@ def write_table(table: pd.DataFrame, path: str | Path, fmt: str | None = None) -
                   ".json": "json"}.get(path.suffix.lower())
     if fmt is None:
         raise ConfigError(f"{path}: give --format (parquet, csv, json) or a known suffix")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     if fmt == "parquet":
-        table.to_parquet(tmp, index=False)
-        tmp.replace(path)
+        with atomic_file(path) as tmp:
+            table.to_parquet(tmp, index=False)
     elif fmt == "csv":
         atomic_write_text(path, table.to_csv(index=False))
     else:

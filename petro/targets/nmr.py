@@ -231,7 +231,7 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
     use_t2 = p.source == "t2" or (p.source == "auto" and not have_curves)
     if use_t2:
         if well.t2_bins is None and p.source == "t2":
-            unused = [x for x in well.problems if "T2 distribution" in x and "not used" in x]
+            unused = [x.message for x in well.problems if x.code == "t2_unusable"]
             raise InputError(f"well {well.name}: targets.source=t2 but the well has no usable T2 "
                              f"distribution" + (f" ({unused[0]})" if unused else ""),
                              path=", ".join(well.files))

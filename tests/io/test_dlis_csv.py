@@ -60,7 +60,7 @@ def test_dlis_t2_without_axis_is_reported_not_fatal(tmp_path):
     _write_dlis(path, with_t2_axis=False)
     w = load_well("DL-2", [path])
     assert w.t2_bins is None and "GR" in w.curves
-    assert any("T2 distribution T2DIST not used" in p for p in w.problems)
+    assert any(p.code == "t2_unusable" and "T2DIST" in p.message for p in w.problems)
     edges = list(np.logspace(np.log10(0.3), np.log10(3000), 11))
     w2 = load_well("DL-2", [path], IngestOptions(t2_edges_ms=edges))
     assert w2.t2_bins is not None

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from petro.errors import InputError, PetroError
-from petro.io.las import read_las, write_las
+from petro.io.las import read_las
+from petro.io.las_writer import write_las
 from petro.io.wells import IngestOptions, load_well
 from tests.conftest import REAL
 
@@ -60,26 +61,26 @@ def test_strt_gt_stop_decreasing_depth_is_sorted():
     assert np.all(np.diff(w.depth) > 0)
     good = load_well("W", [FIX / "good.las"])
     pd.testing.assert_frame_equal(w.curves, good.curves)
-    assert any("sorted" in p for p in w.problems)
+    assert any(p.code == "depth_sorted" for p in w.problems)
 
 
 def test_duplicate_mnemonics_first_kept_and_reported():
     w = load_well("W", [FIX / "duplicate_mnemonics.las"])
     assert w.curves["GR"].iloc[0] == 45.0
-    assert any("left out" in p for p in w.problems)
+    assert any(p.code == "duplicate_curve" and "left out" in p.message for p in w.problems)
 
 
 def test_null_missing_defaults_to_minus_999_25_with_note():
     w = load_well("W", [FIX / "null_missing.las"])
     assert np.isnan(w.curves["GR"].iloc[2])
-    assert any("NULL" in p for p in w.problems)
+    assert any(p.code == "null_default" and "NULL" in p.message for p in w.problems)
 
 
 def test_depth_not_first_uses_the_depth_curve():
     w = load_well("W", [FIX / "depth_not_first.las"])
     assert w.depth[0] == pytest.approx(1000.0)
     assert w.curves["GR"].iloc[0] == 45.0
-    assert any("not the first curve" in p for p in w.problems)
+    assert any(p.code == "depth_not_first" for p in w.problems)
 
 
 def test_depth_in_feet_becomes_metres():
@@ -97,7 +98,8 @@ def test_wrapped_goes_through_lasio():
 def test_unknown_unit_dropped_by_default_strict_on_request():
     w = load_well("W", [FIX / "unknown_unit.las"])
     assert "RHOB" not in w.curves and "GR" in w.curves
-    assert any("FURL" in p for p in w.problems)
+    assert any(p.code == "unit_unknown" and "FURL" in p.message and p.curve == "RHOB"
+               for p in w.problems)
     with pytest.raises(InputError, match="RHOB"):
         load_well("W", [FIX / "unknown_unit.las"], IngestOptions(unit_policy="strict"))
     from petro.errors import ConfigError
@@ -108,7 +110,9 @@ def test_unknown_unit_dropped_by_default_strict_on_request():
 
 def test_well_with_one_bad_file_keeps_the_good_ones():
     w = load_well("W", [FIX / "good.las", FIX / "truncated.las"])
-    assert "GR" in w.curves and w.problems[0].startswith("FAILED")
+    assert "GR" in w.curves
+    assert w.problems[0].code == "file_failed" and w.problems[0].is_error
+    assert w.problems[0].path.endswith("truncated.las") and w.problems[0].line == 19
 
 
 def test_written_las_reads_back_with_lasio(tmp_path):
@@ -243,7 +247,7 @@ def test_two_runs_merge_onto_the_nmr_grid_and_splice(tmp_path):
     np.testing.assert_allclose(gr[4:], np.interp(depth1[4:], depth2, gr2))
     assert gr[:3].tolist() == [50.0] * 3
     assert np.isnan(gr[3])                                      # in neither run
-    assert any("GR in 2 files: kept run2.las" in p for p in w.problems)
+    assert any("GR in 2 files: kept run2.las" in p.message for p in w.problems)
     assert any("3 samples filled from run1.las" in n for n in w.provenance["GR"].notes)
     grid = load_well("M", sorted(tmp_path.glob("*.las")), IngestOptions(grid=0.25))
     assert np.allclose(np.diff(grid.depth), 0.25)

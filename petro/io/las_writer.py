@@ -1,0 +1,77 @@
+"""LAS 2.0 writing: petro's outputs (targets, predicted logs) for the user's petrophysics software.
+
+Unwrapped, space delimited, depth first, NULL for missing values; written atomically. lasio
+reads every file written here (tests read them back).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pandas as pd
+
+from petro.io.atomic import atomic_write_text
+from petro.io.raw import DEFAULT_NULL
+
+
+def format_las(depth: np.ndarray, columns: dict[str, np.ndarray], *, units: dict[str, str],
+               descriptions: dict[str, str] | None = None, well: dict[str, str] | None = None,
+               params: dict[str, tuple[str, str, str]] | None = None, null: float = DEFAULT_NULL,
+               depth_unit: str = "M", fmt: str = "%.5g", program: str = "petro") -> str:
+    """Format a LAS 2.0 file (unwrapped, space delimited) as text.
+
+    Parameters
+    ----------
+    depth : array, in ``depth_unit``, increasing
+    columns : mapping mnemonic -> array of the same length (NaN written as ``null``)
+    units, descriptions : per mnemonic
+    well : extra ~Well items (WELL, UWI, FLD, COMP, ...), values as text
+    params : ~Parameter items mnemonic -> (value, unit, description)
+    fmt : printf format of the data values
+    """
+    descriptions = descriptions or {}
+    depth = np.asarray(depth, dtype=float)
+    step = np.diff(depth)
+    regular = depth.size > 1 and np.allclose(step, step[0], rtol=0, atol=1e-6)
+    lines = ["~Version Information",
+             " VERS.                 2.0 : CWLS LOG ASCII STANDARD - VERSION 2.0",
+             " WRAP.                  NO : ONE LINE PER DEPTH STEP",
+             f" PROG.{program:>20} : written by petro",
+             "~Well Information",
+             f" STRT.{depth_unit:<4}{depth[0]:>16.4f} : START DEPTH",
+             f" STOP.{depth_unit:<4}{depth[-1]:>16.4f} : STOP DEPTH",
+             f" STEP.{depth_unit:<4}{(step[0] if regular else 0.0):>16.4f} : STEP",
+             f" NULL.    {null:>16} : NULL VALUE"]
+    for key, value in (well or {}).items():
+        if key.upper() in ("STRT", "STOP", "STEP", "NULL"):
+            continue
+        value = str(value).replace(":", ";").replace("\n", " ")
+        lines.append(f" {key.upper():<4}.    {value:>16} : {key.upper()}")
+    lines.append("~Curve Information")
+    lines.append(f" DEPT.{depth_unit:<8} : Measured depth")
+    for name in columns:
+        desc = str(descriptions.get(name, name)).replace("\n", " ")
+        lines.append(f" {name:<10}.{units.get(name, ''):<8} : {desc}")
+    if params:
+        lines.append("~Parameter Information")
+        for key, (value, unit, desc) in params.items():
+            lines.append(f" {key:<10}.{unit:<8} {str(value):>14} : {desc}")
+    lines.append("~A")
+    mat = np.column_stack([np.asarray(v, dtype=float) for v in columns.values()]) if columns \
+        else np.empty((depth.size, 0))
+    mat = np.where(np.isfinite(mat), mat, null)
+    frame = pd.DataFrame(mat)
+    frame.insert(0, "depth", np.char.mod("%.4f", depth))  # depth keeps 0.1 mm, values use fmt
+    body = frame.to_csv(sep=" ", header=False, index=False, float_format=fmt, lineterminator="\n")
+    buf = io.StringIO()
+    buf.write("\n".join(lines) + "\n")
+    buf.write(body)
+    return buf.getvalue()
+
+
+def write_las(path: str | os.PathLike, depth: np.ndarray, columns: dict[str, np.ndarray],
+              **kwargs) -> None:
+    """Format (see :func:`format_las`) and write a LAS 2.0 file atomically."""
+    atomic_write_text(path, format_las(depth, columns, **kwargs))

@@ -1,0 +1,75 @@
+"""Options of the ingest step: the ``ingest:`` section of a pipeline (and the model's recipe)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from petro.errors import ConfigError
+from petro.mnemonics import AliasTable
+from petro.units import POLICIES, check_extra_units
+
+OVERLAP_RULES = ("splice", "first", "longest")
+
+
+@dataclass
+class IngestOptions:
+    """Options of the ingest step.
+
+    Attributes
+    ----------
+    aliases : extra or replacing entries of the alias table (the pipeline's ``aliases:``)
+    units : extra unit spellings per quantity, ``{quantity: {spelling: scale | [scale, offset]}}``
+        (value in the canonical unit = value * scale + offset), e.g. ``{density: {kg/l: 1.0}}``
+    unit_policy : 'strict' (a file with an unknown unit fails), 'drop' (the curve is left out and
+        reported) or 'keep' (kept unconverted, reported)
+    image_kinds : image kind per curve stem or file stem, overriding the recognition
+    min_image_bins : smallest curve family that counts as an image
+    t2_edges_ms : T2 bin boundaries (ms) for distributions whose file does not give them
+    grid : 'nmr' (the NMR run's depths), 'first' or a regular step in m
+    overlap : how a curve present in several runs is combined ('splice', 'first', 'longest')
+    depth_shift_m : bulk depth shift (m) per image kind or file stem
+    fast : parse the ~A section with pandas where the file allows it
+    csv_depth_unit : depth unit of CSV files whose depth header does not say
+    dlis_null : value taken as missing in DLIS files without a NULL parameter (None: none)
+    cache_dir : parsed-file cache folder (Parquet/npy), None for no cache
+    """
+
+    aliases: dict | None = None
+    units: dict = field(default_factory=dict)
+    unit_policy: str = "drop"
+    image_kinds: dict[str, str] = field(default_factory=dict)
+    min_image_bins: int = 8
+    t2_edges_ms: list[float] | None = None
+    grid: str | float = "nmr"
+    overlap: str = "splice"
+    depth_shift_m: dict[str, float] = field(default_factory=dict)
+    fast: bool = True
+    csv_depth_unit: str = "m"
+    dlis_null: float | None = -999.25
+    cache_dir: str | None = None
+
+    def __post_init__(self):
+        if self.unit_policy not in POLICIES:
+            raise ConfigError(f"ingest.unit_policy {self.unit_policy!r}: choose one of "
+                              f"{list(POLICIES)}")
+        if self.overlap not in OVERLAP_RULES:
+            raise ConfigError(f"ingest.overlap {self.overlap!r}: choose one of "
+                              f"{list(OVERLAP_RULES)}")
+        if not (self.grid in ("nmr", "first") or (isinstance(self.grid, (int, float))
+                                                   and not isinstance(self.grid, bool)
+                                                   and self.grid > 0)):
+            raise ConfigError(f"ingest.grid {self.grid!r}: 'nmr', 'first' or a step in m (> 0)")
+        check_extra_units(self.units, "ingest.units")
+        self.table()   # an alias listed for two canonical curves fails here, not per file
+
+    def table(self) -> AliasTable:
+        return AliasTable(self.aliases)
+
+    def recipe(self) -> dict:
+        """The options that change what a model sees (not where files are cached)."""
+        from dataclasses import asdict
+
+        d = asdict(self)
+        d.pop("cache_dir")
+        d.pop("fast")
+        return d
