@@ -1,3 +1,7 @@
-"""petro: learn NMR-quality porosity and permeability from image and conventional well logs."""
+"""petro: NMR-quality porosity and permeability from image and conventional well logs.
 
-__version__ = "0.1.0"
+The Python verbs, the same as the command line's, are in :mod:`petro.api`
+(``from petro.api import ingest, targets, features, train, predict``).
+"""
+
+__version__ = "0.2.0"

@@ -1,8 +1,20 @@
-"""Pipeline configuration: a YAML file of parameters (paths, cutoffs, model names), never code."""
+"""Pipeline configuration: a YAML file of parameters (paths, cutoffs, model names), never code.
+
+One precedence everywhere: a command-line flag (or a Python keyword) > the pipeline YAML > the
+default. Overrides are applied to the YAML's sections *before* validation, so a flag is checked
+like the YAML it replaces. The whole configuration, model specs included, is read and validated
+before any well file is opened: a typo fails in a second, not after ingest.
+
+Relative paths in a pipeline file (``data``, ``ingest.cache_dir``, ``models_dir``, spec files) are
+relative to the folder of that file; with no file (defaults and flags only), to the current
+folder. Model specs are found, in order: a path; ``<models_dir>/<name>.yaml``;
+``<pipeline folder>/models/<name>.yaml``; ``<pipeline folder>/<name>.yaml``; the packaged spec.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -11,28 +23,43 @@ from petro.errors import ConfigError
 from petro.features.image import ImageFeatureParams
 from petro.features.logs import LogFeatureParams
 from petro.io.options import IngestOptions
+from petro.models.spec import ModelSpec, load_spec
+from petro.synth import SynthConfig
 from petro.targets.nmr import TargetParams
 
 SECTIONS = ("name", "data", "synthetic", "ingest", "targets", "features", "logs", "models",
             "tracking", "n_jobs", "models_dir", "aliases")
+TRACKING_KEYS = ("experiment", "register", "registered_prefix")
+DEFAULT_MODELS = ("porosity", "permeability")
 
 
 @dataclass
 class PipelineConfig:
+    """A validated pipeline: every section built, every model spec loaded."""
+
     name: str = "petro"
     data: str | None = None
-    synthetic: dict | None = None
+    synthetic: SynthConfig | None = None
     ingest: IngestOptions = field(default_factory=IngestOptions)
     targets: TargetParams = field(default_factory=TargetParams)
     features: ImageFeatureParams = field(default_factory=ImageFeatureParams)
     logs: LogFeatureParams = field(default_factory=LogFeatureParams)
-    models: list[str] = field(default_factory=lambda: ["porosity", "permeability"])
-    models_dir: str = "models"
+    specs: list[ModelSpec] = field(default_factory=list)
     experiment: str = "petro"
     register: bool = True
     registered_prefix: str = "petro-"
     n_jobs: int = 2
     source: str = ""
+
+    @property
+    def models(self) -> list[str]:
+        return [s.name for s in self.specs]
+
+    def recipe(self) -> dict:
+        """What a model needs to rebuild its inputs from files: ingest, target and feature
+        parameters (stored with every model; ``petro predict`` rebuilds features from it)."""
+        return {"ingest": self.ingest.recipe(), "targets": asdict(self.targets),
+                "features": asdict(self.features), "logs": asdict(self.logs)}
 
     def params(self) -> dict[str, object]:
         """Flat parameters for MLflow."""
@@ -48,25 +75,67 @@ class PipelineConfig:
         return out
 
 
-def _build(cls, raw: dict | None, section: str, path: str):
-    raw = dict(raw or {})
+def _build(cls, raw, section: str, where: str):
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: section {section!r} must be a mapping of keys, got "
+                          f"{type(raw).__name__}")
+    raw = dict(raw)
     known = {f.name for f in fields(cls)}
     unknown = set(raw) - known
     if unknown:
-        raise ConfigError(f"{path}: section {section!r}: unknown keys {sorted(unknown)}; known: "
+        raise ConfigError(f"{where}: section {section!r}: unknown keys {sorted(unknown)}; known: "
                           f"{sorted(known)}")
     for k, v in list(raw.items()):
-        if isinstance(v, list):
-            raw[k] = tuple(v) if k not in ("t2_edges_ms",) else v
+        if isinstance(v, list) and k not in ("t2_edges_ms",):
+            raw[k] = tuple(v)
     try:
         return cls(**raw)
-    except TypeError as err:
-        raise ConfigError(f"{path}: section {section!r}: {err}") from err
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: section {section!r}: {err}") from err
 
 
-def load_config(path: str | Path, *, data: str | None = None) -> PipelineConfig:
-    """Read a pipeline YAML. Relative paths in it are relative to the current directory."""
-    path = Path(path)
+def packaged(kind: str, name: str) -> Path:
+    """A file shipped with petro: ``packaged('models', 'porosity.yaml')``."""
+    return Path(str(resources.files("petro").joinpath("data", kind, name)))
+
+
+def find_spec(ref: str, base: Path, models_dir: str | None) -> Path:
+    """The spec file for a name or path (see the module docstring for the search order)."""
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml"):
+        cand = [p if p.is_absolute() else base / p]
+    else:
+        cand = []
+        if models_dir:
+            md = Path(models_dir)
+            cand.append((md if md.is_absolute() else base / md) / f"{ref}.yaml")
+        cand += [base / "models" / f"{ref}.yaml", base / f"{ref}.yaml",
+                 packaged("models", f"{ref}.yaml")]
+    for c in cand:
+        if c.is_file():
+            return c
+    raise ConfigError(f"model spec {ref!r} not found; looked for {', '.join(map(str, cand))}. "
+                      f"`petro init DIR` writes editable specs")
+
+
+def _apply(raw: dict, overrides: dict) -> dict:
+    """Set dotted keys (``ingest.cache_dir``) in a copy of the raw YAML mapping."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            sec = out.get(head)
+            sec = dict(sec) if isinstance(sec, dict) else {}
+            sec[rest] = value
+            out[head] = sec
+        else:
+            out[head] = value
+    return out
+
+
+def read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"pipeline file {path} not found")
     try:
@@ -75,29 +144,82 @@ def load_config(path: str | Path, *, data: str | None = None) -> PipelineConfig:
         raise ConfigError(f"{path}: not valid YAML ({err})") from err
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a pipeline is a mapping of sections")
+    return raw
+
+
+def _rel(value, base: Path) -> str | None:
+    if value is None:
+        return None
+    p = Path(str(value)).expanduser()
+    return str(p if p.is_absolute() else base / p)
+
+
+def build_config(raw: dict, *, source: str = "", base: Path | None = None,
+                 overrides: dict | None = None, require_data: bool = True,
+                 load_specs: bool = True) -> PipelineConfig:
+    """Validate a raw pipeline mapping (plus dotted ``overrides``) into a config."""
+    where = source or "pipeline"
+    base = Path(base) if base is not None else Path.cwd()
+    raw = _apply(raw, {k: v for k, v in (overrides or {}).items() if v is not None})
     unknown = set(raw) - set(SECTIONS)
     if unknown:
-        raise ConfigError(f"{path}: unknown sections {sorted(unknown)}; known: {list(SECTIONS)}")
+        raise ConfigError(f"{where}: unknown sections {sorted(unknown)}; known: {list(SECTIONS)}")
     ingest_raw = dict(raw.get("ingest") or {})
     if raw.get("aliases"):
         ingest_raw["aliases"] = raw["aliases"]
+    # "" (the --no-cache flag) means no cache
+    ingest_raw["cache_dir"] = _rel(ingest_raw.get("cache_dir") or None, base)
     tracking = raw.get("tracking") or {}
+    if not isinstance(tracking, dict) or set(tracking) - set(TRACKING_KEYS):
+        raise ConfigError(f"{where}: section 'tracking': keys are {list(TRACKING_KEYS)}, got "
+                          f"{sorted(tracking) if isinstance(tracking, dict) else tracking!r}")
+    synthetic = raw.get("synthetic")
+    try:
+        n_jobs = int(raw.get("n_jobs", 2))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: n_jobs {raw.get('n_jobs')!r} is not a number") from err
+    if n_jobs < 1:
+        raise ConfigError(f"{where}: n_jobs must be at least 1")
+    models = raw.get("models") or list(DEFAULT_MODELS)
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise ConfigError(f"{where}: 'models' is a list of spec names or files")
+    specs = [load_spec(str(find_spec(m, base, raw.get("models_dir")))) for m in models] \
+        if load_specs else []
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: two model specs share a name ({names})")
     cfg = PipelineConfig(
-        name=str(raw.get("name", path.stem)),
-        data=data or raw.get("data"),
-        synthetic=raw.get("synthetic"),
-        ingest=_build(IngestOptions, ingest_raw, "ingest", str(path)),
-        targets=_build(TargetParams, raw.get("targets"), "targets", str(path)),
-        features=_build(ImageFeatureParams, raw.get("features"), "features", str(path)),
-        logs=_build(LogFeatureParams, raw.get("logs"), "logs", str(path)),
-        models=list(raw.get("models") or ["porosity", "permeability"]),
-        models_dir=str(raw.get("models_dir", "models")),
+        name=str(raw.get("name", Path(source).stem if source else "petro")),
+        data=_rel(raw.get("data"), base),
+        synthetic=_build(SynthConfig, synthetic, "synthetic", where) if synthetic else None,
+        ingest=_build(IngestOptions, ingest_raw, "ingest", where),
+        targets=_build(TargetParams, raw.get("targets"), "targets", where),
+        features=_build(ImageFeatureParams, raw.get("features"), "features", where),
+        logs=_build(LogFeatureParams, raw.get("logs"), "logs", where),
+        specs=specs,
         experiment=str(tracking.get("experiment", "petro")),
         register=bool(tracking.get("register", True)),
         registered_prefix=str(tracking.get("registered_prefix", "petro-")),
-        n_jobs=int(raw.get("n_jobs", 2)),
-        source=str(path),
+        n_jobs=n_jobs,
+        source=source,
     )
-    if cfg.data is None:
-        raise ConfigError(f"{path}: 'data' (the folder of well files) is missing")
+    if require_data and cfg.data is None:
+        raise ConfigError(f"{where}: 'data' (the folder of well files) is missing")
     return cfg
+
+
+def load_config(path: str | Path | None = None, *, overrides: dict | None = None,
+                require_data: bool = True) -> PipelineConfig:
+    """Read and validate a pipeline YAML (or the defaults when ``path`` is None), with dotted
+    ``overrides`` from flags taking precedence (``{"data": ..., "ingest.cache_dir": ...}``).
+    A relative ``data`` override is relative to the current folder, like any command-line path.
+    """
+    overrides = dict(overrides or {})
+    for key in ("data", "ingest.cache_dir", "models_dir"):
+        if overrides.get(key):
+            overrides[key] = str(Path(overrides[key]).expanduser().resolve())
+    if path is None:
+        return build_config({}, overrides=overrides, require_data=require_data)
+    path = Path(path)
+    return build_config(read_yaml(path), source=str(path), base=path.resolve().parent,
+                        overrides=overrides, require_data=require_data)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
+from petro.errors import ConfigError
 from petro.io.las_writer import write_las
 from petro.targets.nmr import t2_partition, timur_coates
 
@@ -79,6 +80,21 @@ class SynthConfig:
     res_pads: int = 4
     res_pad_cover: float = 0.7       # share of the circumference under pads
     lithology: str = "carbonate"     # or "clastic": a sandstone / shale sequence
+
+    def __post_init__(self):
+        ints = ("wells", "seed", "amp_bins", "res_bins", "res_pads")
+        for name in ints + ("thickness", "nmr_fraction", "amp_step", "res_step", "res_pad_cover"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+                    (name in ints and not float(v).is_integer()):
+                raise ConfigError(f"synthetic.{name}: {v!r} is not a "
+                                  f"{'whole ' if name in ints else ''}number")
+        if self.wells < 1 or self.thickness <= 0 or self.amp_step <= 0 or self.res_step <= 0:
+            raise ConfigError("synthetic: wells, thickness and steps must be positive")
+        if not 0.0 <= self.nmr_fraction <= 1.0 or not 0.0 < self.res_pad_cover <= 1.0:
+            raise ConfigError("synthetic: nmr_fraction and res_pad_cover are shares (0-1)")
+        if self.lithology not in ("carbonate", "clastic"):
+            raise ConfigError(f"synthetic.lithology {self.lithology!r}: carbonate or clastic")
 
 
 def _column(rng: np.random.Generator, total: float) -> tuple[np.ndarray, np.ndarray]:

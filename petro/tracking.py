@@ -27,8 +27,9 @@ import pandas as pd
 
 from petro.errors import ConfigError, ModelError
 from petro.models.runtime import Bundle
-from petro.models.validation import primary_metric
 from petro.serving import MODEL_CODE
+from petro.vocab import (COVERAGE, INPUT_COVERAGE, NOVELTY, OOD_FLAG, TARGETS, metric_name,
+                         output_columns)
 
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -90,9 +91,9 @@ def signature(features: list[str], output: str):
     from mlflow.types.schema import ColSpec, Schema
 
     inputs = Schema([ColSpec("double", f, required=False) for f in features])
-    outputs = Schema([ColSpec("double", f"{output}_ML"), ColSpec("double", f"{output}_P10"),
-                      ColSpec("double", f"{output}_P90"), ColSpec("double", "NOVELTY"),
-                      ColSpec("long", "OOD_FLAG")])
+    outputs = Schema([ColSpec("double", c) for c in output_columns(output)] +
+                     [ColSpec("double", NOVELTY), ColSpec("long", OOD_FLAG),
+                      ColSpec("double", INPUT_COVERAGE)])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
@@ -113,11 +114,11 @@ def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,
                 input_example=input_example, pip_requirements=pip_requirements(),
                 registered_model_name=registered_name,
                 metadata={"petro_output": bundle.output, "petro_unit": bundle.meta["unit"],
-                          "petro_columns": {f"{bundle.output}_ML": bundle.meta["unit"],
-                                            f"{bundle.output}_P10": bundle.meta["unit"],
-                                            f"{bundle.output}_P90": bundle.meta["unit"],
-                                            "NOVELTY": "distance / threshold",
-                                            "OOD_FLAG": "1 = out of domain"}})
+                          "petro_columns": {
+                              **{c: bundle.meta["unit"] for c in output_columns(bundle.output)},
+                              NOVELTY: "distance / threshold", OOD_FLAG: "1 = out of domain",
+                              INPUT_COVERAGE: "share of inputs present"},
+                          "petro_recipe": bundle.meta.get("recipe")})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return info
@@ -130,11 +131,11 @@ def _metric_name(s: str) -> str:
 def check_criteria(pooled: dict[str, dict[str, float]], criteria: dict, target: str) -> list[str]:
     """Failures of a model's pooled blind-well metrics against its spec's criteria."""
     m = pooled["model"]
-    key = primary_metric(target)
+    key = TARGETS[target].metric
     fails = []
     if "max_rmse" in criteria and not m.get(key, np.inf) <= float(criteria["max_rmse"]):
         fails.append(f"{key} {m.get(key, float('nan')):.3f} > max_rmse {criteria['max_rmse']}")
-    cov = m.get("coverage_p10_p90", float("nan"))
+    cov = m.get(COVERAGE, float("nan"))
     if "min_coverage" in criteria and not cov >= float(criteria["min_coverage"]):
         fails.append(f"P10-P90 coverage {cov:.3f} < {criteria['min_coverage']}")
     if "max_coverage" in criteria and not cov <= float(criteria["max_coverage"]):
@@ -158,7 +159,7 @@ def decide_alias(client, name: str, version: str, metric_key: str, value: float,
     elif champ is None:
         alias, reason = CHAMPION, f"first version passing criteria ({metric_key} {value:.4f})"
     else:
-        old = client.get_run(champ.run_id).data.metrics.get(f"blind_{metric_key}")
+        old = client.get_run(champ.run_id).data.metrics.get(metric_name("model", metric_key))
         if old is not None and not value < old:
             alias, reason = CHALLENGER, (f"blind {metric_key} {value:.4f} does not beat champion "
                                          f"v{champ.version} ({old:.4f})")
@@ -209,9 +210,8 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
                                  "petro.parent_run": parent.info.run_id})
                 metrics = {}
                 for label, vals in cv.pooled.items():
-                    prefix = "blind" if label == "model" else f"baseline_{label}"
-                    metrics.update({f"{prefix}_{k}": v for k, v in vals.items() if k != "n"})
-                key = primary_metric(spec.target)
+                    metrics.update({metric_name(label, k): v for k, v in vals.items() if k != "n"})
+                key = TARGETS[spec.target].metric
                 for label, vals in cv.pooled.items():
                     if label != "model" and key in vals:   # how much the model beats each one
                         name = "image_gain" if label == "logs_only" else f"gain_vs_{label}"
@@ -254,7 +254,7 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
                          "metrics": cv.pooled, "version": None, "alias": None, "reason": None}
                 if cfg.register:
                     ver = str(info.registered_model_version)
-                    key = primary_metric(spec.target)
+                    key = TARGETS[spec.target].metric
                     fails = check_criteria(cv.pooled, spec.criteria, spec.target)
                     alias, reason = decide_alias(client, reg_name, ver, key,
                                                  cv.pooled["model"][key], fails)
@@ -281,11 +281,12 @@ def list_models(uri: str | None = None, prefix: str = "petro-") -> list[dict]:
             aliases.setdefault(str(v), []).append(a)
         for mv in client.search_model_versions(f"name='{rm.name}'"):
             metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
-            key = next((k for k in ("blind_rmse_dec", "blind_rmse_pu") if k in metrics), None)
+            key = next((k for k in (metric_name("model", t.metric) for t in TARGETS.values())
+                        if k in metrics), None)
             rows.append({"name": rm.name, "version": int(mv.version),
                          "aliases": ",".join(sorted(aliases.get(str(mv.version), []))),
                          "metric": key or "", "value": metrics.get(key) if key else None,
-                         "coverage": metrics.get("blind_coverage_p10_p90"),
+                         "coverage": metrics.get(metric_name("model", COVERAGE)),
                          "reason": (mv.tags or {}).get("petro.reason", "")})
     return sorted(rows, key=lambda r: (r["name"], -r["version"]))
 

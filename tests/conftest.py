@@ -40,19 +40,15 @@ def small_field(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained(small_field, tmp_path_factory):
     """The demo pipeline run on the small field into a temporary SQLite MLflow store."""
-    from petro.cli import run_pipeline
-    from petro.config import load_config
+    from petro.api import train
 
     store = tmp_path_factory.mktemp("mlruns")
     uri = f"sqlite:///{store / 'mlflow.db'}"
-    cfg = load_config(REPO / "pipelines" / "demo.yaml", data=str(small_field))
-    cfg.synthetic = None
-    cfg.models_dir = str(REPO / "models")
-    cfg.ingest.cache_dir = str(store / "cache")
-    cfg.experiment = "petro-test"
-    status, entries = run_pipeline(cfg, uri)
-    return {"uri": uri, "entries": {e["model"]: e for e in entries}, "status": status,
-            "field": small_field, "store": store}
+    run = train(REPO / "pipelines" / "demo.yaml", data=small_field, tracking_uri=uri,
+                cache_dir=str(store / "cache"),
+                overrides={"synthetic": None, "tracking.experiment": "petro-test"})
+    return {"uri": uri, "entries": {e.model: e for e in run.models}, "status": run.status,
+            "field": small_field, "store": store, "run": run}
 
 
 @pytest.fixture()

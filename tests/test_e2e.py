@@ -48,8 +48,8 @@ def test_pipeline_registers_both_models_as_champion(trained):
 
 
 def test_blind_well_metrics_beat_baselines(trained):
-    perm = trained["entries"]["permeability"]["metrics"]
-    por = trained["entries"]["porosity"]["metrics"]
+    perm = trained["entries"]["permeability"].metrics
+    por = trained["entries"]["porosity"].metrics
     # three blind wells only: still far better than predicting the training mean
     assert perm["model"]["rmse_dec"] < 0.8 * perm["train_mean"]["rmse_dec"]
     assert por["model"]["rmse_pu"] < 0.6 * por["train_mean"]["rmse_pu"]
@@ -72,7 +72,8 @@ def test_load_in_fresh_process_gives_same_numbers(trained, tmp_path, env_with_ve
     feats = model.metadata.get_input_schema().input_names()
     rows = _rows(trained["field"], "SYN-04", feats).iloc[::7]
     local = model.predict(rows)
-    assert list(local.columns) == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG"]
+    assert list(local.columns) == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
+                                 "INPUT_COVERAGE"]
     assert (local["PERM_P10"] <= local["PERM_ML"]).all() and (local["PERM_ML"] <= local["PERM_P90"]).all()
     rows.to_parquet(tmp_path / "rows.parquet")
     script = (
@@ -246,5 +247,6 @@ def test_readme_python_example_runs(trained, tmp_path, env_with_venv):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     pred = pd.read_parquet(tmp_path / "pred.parquet")
-    assert list(pred.columns) == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG"]
+    assert list(pred.columns) == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
+                                 "INPUT_COVERAGE"]
     assert len(pred) > 100 and pred["PERM_ML"].notna().all()

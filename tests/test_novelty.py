@@ -27,7 +27,7 @@ def _predict(model, well):
 
 
 def test_blind_in_domain_rate_is_near_the_documented_95_percent(trained):
-    m = trained["entries"]["permeability"]["metrics"]["model"]
+    m = trained["entries"]["permeability"].metrics["model"]
     assert 0.85 <= m["in_domain_rate"] <= 1.0
 
 

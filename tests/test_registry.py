@@ -11,23 +11,20 @@ from tests.conftest import REPO
 
 
 def test_worse_model_becomes_challenger_and_promote_by_hand(trained, tmp_path, env_with_venv):
-    from petro.cli import run_pipeline
-    from petro.config import load_config
+    from petro.api import train
 
     spec = yaml.safe_load((REPO / "models" / "permeability.yaml").read_text())
     spec.update(features=["logs"], tuning={}, baselines=["ridge"])   # no image features
     models = tmp_path / "models"
     models.mkdir()
     (models / "permeability.yaml").write_text(yaml.safe_dump(spec))
-    cfg = load_config(REPO / "pipelines" / "demo.yaml", data=str(trained["field"]))
-    cfg.synthetic = None
-    cfg.models = ["permeability"]
-    cfg.models_dir = str(models)
-    cfg.ingest.cache_dir = str(tmp_path / "cache")
-    cfg.experiment = "petro-test"
-    status, entries = run_pipeline(cfg, trained["uri"])
+    run = train(REPO / "pipelines" / "demo.yaml", data=trained["field"], tracking_uri=trained["uri"],
+                cache_dir=str(tmp_path / "cache"),
+                overrides={"synthetic": None, "models": ["permeability"],
+                           "models_dir": str(models), "tracking.experiment": "petro-test"})
+    entries = [vars(m) for m in run.models]
     e = entries[0]
-    champion_rmse = trained["entries"]["permeability"]["metrics"]["model"]["rmse_dec"]
+    champion_rmse = trained["entries"]["permeability"].metrics["model"]["rmse_dec"]
     assert e["metrics"]["model"]["rmse_dec"] > champion_rmse
     assert e["alias"] == "challenger"
     assert "does not beat champion v1" in e["reason"]

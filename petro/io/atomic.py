@@ -17,6 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def safe_name(name: str) -> str:
+    """A well name as a file name: letters, digits, '-', '_' and '.' kept, the rest '_'."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name).strip("._") or "well"
+
+
 def _tmp_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
 

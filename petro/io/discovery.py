@@ -8,12 +8,14 @@ itself), then the file stem.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import yaml
 
 from petro.errors import ConfigError
+from petro.io.dlis import dlis_well_name
 from petro.io.las import decode
 
 WELL_FILE_SUFFIXES = (".las", ".dlis", ".csv")
@@ -41,42 +43,86 @@ def header_well_name(path: Path) -> str | None:
     return None
 
 
+def _walk(root: Path):
+    """Well files under ``root``, following symlinked files and folders; a folder reached twice
+    (a symlink loop, or two links to one folder) is walked once. Hidden files and folders
+    (caches) are skipped. Sorted, so discovery is deterministic."""
+    seen: set[str] = set()
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in filenames:
+            p = Path(dirpath) / f
+            if f.startswith(".") or p.suffix.lower() not in WELL_FILE_SUFFIXES or not p.is_file():
+                continue
+            out.append(p)
+    return sorted(out)
+
+
+def _file_well(p: Path, root: Path | None) -> str:
+    name = None
+    if p.suffix.lower() == ".las":
+        name = header_well_name(p)
+    elif p.suffix.lower() == ".dlis":
+        name = dlis_well_name(p)
+    if not name:
+        name = p.parent.name if root is None or p.parent != root else p.stem
+    return name
+
+
+def _manifest(root: Path, manifest: str | Path | None) -> dict[Path, str]:
+    man_path = Path(manifest) if manifest else root / "wells.yaml"
+    assigned: dict[Path, str] = {}
+    if not man_path.is_file():
+        return assigned
+    try:
+        man = yaml.safe_load(man_path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{man_path}: not valid YAML ({err})") from err
+    if not isinstance(man, dict):
+        raise ConfigError(f"{man_path}: expected a mapping well -> list of files")
+    for well, files in man.items():
+        for f in files or []:
+            p = (root / f).resolve()
+            if not p.is_file():
+                raise ConfigError(f"{man_path}: well {well}: file {f} not found")
+            assigned[p] = str(well)
+    return assigned
+
+
 def discover(data_dir: str | Path, manifest: str | Path | None = None) -> dict[str, list[Path]]:
     """Group the well files under ``data_dir`` by well name (sorted, deterministic)."""
     root = Path(data_dir)
     if not root.is_dir():
         raise ConfigError(f"{root}: not a folder; give the folder that holds the well files")
-    man_path = Path(manifest) if manifest else root / "wells.yaml"
-    assigned: dict[Path, str] = {}
-    if man_path.is_file():
-        try:
-            man = yaml.safe_load(man_path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{man_path}: not valid YAML ({err})") from err
-        if not isinstance(man, dict):
-            raise ConfigError(f"{man_path}: expected a mapping well -> list of files")
-        for well, files in man.items():
-            for f in files or []:
-                p = (root / f).resolve()
-                if not p.is_file():
-                    raise ConfigError(f"{man_path}: well {well}: file {f} not found")
-                assigned[p] = str(well)
+    assigned = _manifest(root, manifest)
     groups: dict[str, list[Path]] = {}
-    for p in sorted(root.rglob("*")):
-        if not p.is_file() or p.suffix.lower() not in WELL_FILE_SUFFIXES or p.name.startswith("."):
-            continue
-        if any(part.startswith(".") for part in p.relative_to(root).parts[:-1]):
-            continue  # caches and hidden folders
-        rp = p.resolve()
-        name = assigned.get(rp)
-        if name is None:
-            if p.suffix.lower() == ".las":
-                name = header_well_name(p)
-            elif p.suffix.lower() == ".dlis":
-                from petro.io.dlis import dlis_well_name
-
-                name = dlis_well_name(p)
-            if not name:
-                name = p.parent.name if p.parent != root else p.stem
+    for p in _walk(root):
+        name = assigned.get(p.resolve()) or _file_well(p, root)
         groups.setdefault(name, []).append(p)
+    return dict(sorted(groups.items()))
+
+
+def discover_many(paths) -> dict[str, list[Path]]:
+    """Wells from a folder, a list of well folders and files, or a ready mapping well -> files."""
+    if isinstance(paths, dict):
+        return {str(k): [Path(f) for f in v] for k, v in sorted(paths.items())}
+    if isinstance(paths, (str, Path)):
+        return discover(paths)
+    groups: dict[str, list[Path]] = {}
+    for item in paths:
+        p = Path(item)
+        if p.is_dir():
+            found = discover(p)
+        elif p.is_file():
+            found = {_file_well(p, None): [p]}
+        else:
+            raise ConfigError(f"{p}: no such file or folder")
+        for name, files in found.items():
+            groups.setdefault(name, []).extend(f for f in files if f not in groups.get(name, []))
     return dict(sorted(groups.items()))

@@ -11,6 +11,9 @@ Prediction on a DataFrame of per-depth rows:
   routes NaN), columns the model does not know are ignored (listed in ``ignored_columns``);
 - ``{OUT}_ML`` is the P50 (median) prediction, ``{OUT}_P10`` / ``{OUT}_P90`` the conformalised
   10 % / 90 % quantiles, in the output unit (v/v porosity, mD permeability);
+- ``INPUT_COVERAGE`` is the share of the model's input columns present in the row; below
+  ``min_input_coverage`` (0.3 unless the bundle says otherwise) the row gets no prediction (NaN)
+  and ``OOD_FLAG`` 1: a guess from a handful of inputs is not given as an answer;
 - ``NOVELTY`` is the largest, over input blocks (conventional logs; each image kind), robust
   Mahalanobis distance of the row's inputs to the training wells divided by that block's
   threshold calibrated on blind wells (1.0 = edge of the domain); ``OOD_FLAG`` is 1 where
@@ -31,6 +34,10 @@ import pandas as pd
 
 FORMAT = 1
 QUANTILE_KEYS = ("p10", "p50", "p90")
+# below this share of its inputs present, a row gets no prediction (the bundle may set its own)
+MIN_INPUT_COVERAGE = 0.3
+# output columns besides {OUT}_ML/_P10/_P90 (petro.vocab spells the same; a test checks)
+NOVELTY, OOD_FLAG, INPUT_COVERAGE = "NOVELTY", "OOD_FLAG", "INPUT_COVERAGE"
 
 
 class InputSchemaError(ValueError):
@@ -149,7 +156,13 @@ class Bundle:
         X = self.matrix(df)
         return self.predict_matrix(X, index=df.index if isinstance(df, pd.DataFrame) else None)
 
+    def input_coverage(self, X: np.ndarray) -> np.ndarray:
+        """Share of the model's input columns present (finite) in each row."""
+        return np.isfinite(X).mean(axis=1) if X.shape[1] else np.zeros(X.shape[0])
+
     def predict_matrix(self, X: np.ndarray, index=None) -> pd.DataFrame:
+        coverage = self.input_coverage(X)
+        lacking = coverage < float(self.meta.get("min_input_coverage", MIN_INPUT_COVERAGE))
         Xm = self.design(X)
         q = self.raw_quantiles(Xm, design=False)
         conf = self.meta.get("conformal") or {"lo": 0.0, "hi": 0.0}
@@ -163,9 +176,12 @@ class Bundle:
         if self.meta.get("transform") == "log10":
             p50, lo, hi = 10 ** p50, 10 ** lo, 10 ** hi
         nov = self.novelty(Xm, design=False)
+        # too few inputs: no prediction is given (withheld), and the row is out of domain
+        p50, lo, hi, nov = (np.where(lacking, np.nan, v) for v in (p50, lo, hi, nov))
+        flag = ((nov > 1.0) | lacking).astype(np.int64)
         o = self.output
-        return pd.DataFrame({f"{o}_ML": p50, f"{o}_P10": lo, f"{o}_P90": hi, "NOVELTY": nov,
-                             "OOD_FLAG": (nov > 1.0).astype(np.int64)}, index=index)
+        return pd.DataFrame({f"{o}_ML": p50, f"{o}_P10": lo, f"{o}_P90": hi, NOVELTY: nov,
+                             OOD_FLAG: flag, INPUT_COVERAGE: coverage}, index=index)
 
 
 def pca_scores(X: np.ndarray, g: dict) -> np.ndarray:

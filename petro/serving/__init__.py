@@ -35,3 +35,13 @@ def predict_frame(model, frame):
     except MlflowException as err:
         raise ModelError(f"the model refused the rows: {err.message}") from err
     return out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
+
+
+def model_info(model) -> dict:
+    """What petro needs to know of a loaded model: input columns, output prefix and unit, and
+    the recipe (ingest / target / feature parameters) it was trained with (None if absent)."""
+    meta = model.metadata
+    extra = meta.metadata or {}
+    return {"inputs": meta.get_input_schema().input_names(),
+            "output": extra.get("petro_output", ""), "unit": extra.get("petro_unit", ""),
+            "recipe": extra.get("petro_recipe")}

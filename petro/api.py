@@ -1,0 +1,149 @@
+"""petro's verbs for Python users: the same as the command line, returning objects.
+
+>>> from petro.api import features, ingest, predict, train
+>>> wells = ingest("field/")                      # doctest: +SKIP
+>>> table = features("field/", with_targets=True) # doctest: +SKIP
+>>> run = train("my_pipeline.yaml")               # doctest: +SKIP
+>>> predicted = predict("field/", out_dir="pred") # doctest: +SKIP
+
+``data`` is a folder, a list of well folders and files, or a mapping well -> files. Settings
+follow one precedence: keyword (``overrides={"ingest.unit_policy": "strict"}``, ``n_jobs``,
+``cache_dir``) > the pipeline YAML > the default. Progress and problems arrive as events
+(``on_event``); nothing here prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from petro.app.events import EventHandler, reporter
+from petro.app.export import write_targets
+from petro.app.predict import LoadedModel, PredictedWell, load_models, predict_wells
+from petro.app.training import RunResult
+from petro.app.training import run as _run
+from petro.app.wells import WellResult, process_wells
+from petro.config import PipelineConfig, load_config
+from petro.errors import ConfigError
+from petro.io.discovery import discover_many
+from petro.io.tables import write_table
+
+NO_CACHE = ""
+
+
+def configure(pipeline: str | Path | PipelineConfig | None = None, *, data=None,
+              overrides: dict | None = None, n_jobs: int | None = None,
+              cache_dir: str | None = None, require_data: bool = False) -> PipelineConfig:
+    """A validated configuration: the pipeline file (or defaults) with keyword overrides.
+    ``cache_dir=""`` turns the parsed-file cache off."""
+    if isinstance(pipeline, PipelineConfig):
+        if overrides or n_jobs or cache_dir is not None:
+            raise ConfigError("give overrides with a pipeline file, not a built config")
+        return pipeline
+    ov = dict(overrides or {})
+    if isinstance(data, (str, Path)):
+        ov["data"] = str(data)
+    if n_jobs is not None:
+        ov["n_jobs"] = n_jobs
+    if cache_dir is not None:
+        ov["ingest.cache_dir"] = cache_dir
+    return load_config(pipeline, overrides=ov, require_data=require_data)
+
+
+def _wells(data, cfg: PipelineConfig, with_targets: bool, on_event) -> list[WellResult]:
+    groups = discover_many(data if data is not None else cfg.data)
+    if not groups:
+        raise ConfigError(f"{data}: no well files (.las, .dlis, .csv) found")
+    return process_wells(groups, cfg, with_targets=with_targets, reporter=reporter(on_event))
+
+
+def ingest(data, *, pipeline=None, on_event: EventHandler | None = None,
+           **settings) -> list[WellResult]:
+    """Read wells: per well its curves, images, NMR, depth range and the problems met."""
+    cfg = configure(pipeline, data=data, **settings)
+    return _wells(data, cfg, False, on_event)
+
+
+def targets(data, *, out_dir: str | Path | None = None, pipeline=None,
+            on_event: EventHandler | None = None, **settings) -> list[WellResult]:
+    """NMR targets of every well that has NMR (``result.table``: PHIE, PERM, ... per depth;
+    ``result.target_report``); with ``out_dir``, also written as LAS beside the vendor curves
+    (``result.summary['targets_las']``)."""
+    cfg = configure(pipeline, data=data, **settings)
+    results = _wells(data, cfg, True, on_event)
+    if out_dir is not None:
+        for r in results:
+            path = write_targets(r, cfg.targets, out_dir)
+            if path is not None:
+                r.summary["targets_las"] = str(path)
+    return results
+
+
+def features(data, *, pipeline=None, model: str | None = None, with_targets: bool = True,
+             out: str | Path | None = None, fmt: str | None = None, tracking_uri=None,
+             on_event: EventHandler | None = None, **settings) -> pd.DataFrame:
+    """The model-ready feature table of all wells (WELL, DEPT, features, targets).
+
+    With ``model`` (a model URI), features are built with that model's recipe and the table
+    holds exactly its input columns (a request body for the served model). With ``out``, the
+    table is also written (Parquet, CSV, or ``dataframe_split`` JSON ready to post)."""
+    cfg = configure(pipeline, data=data, **settings)
+    keep = None
+    if model is not None:
+        from petro.app.predict import recipe_config, recipe_differences
+
+        lm = load_models([model], tracking_uri)[0]
+        if pipeline is not None and lm.recipe is not None:
+            diffs = recipe_differences(cfg, lm.recipe)
+            if diffs:
+                raise ConfigError(f"the pipeline's settings differ from model {model}'s: "
+                                  + "; ".join(diffs))
+        run_cfg = cfg
+        cfg = recipe_config(lm.recipe, base=run_cfg)
+        keep = lm.inputs
+        with_targets = False
+    results = _wells(data, cfg, with_targets, on_event)
+    tables = [r.table for r in results if r.table is not None]
+    if not tables:
+        raise ConfigError("no well could be read; see the problems reported")
+    table = pd.concat(tables, ignore_index=True, sort=False)
+    if keep is not None:
+        table = table.reindex(columns=["WELL", "DEPT"] + keep)
+    if out is not None:
+        write_table(table, out, fmt)
+    return table
+
+
+def train(pipeline=None, *, data=None, tracking_uri: str | None = None,
+          on_event: EventHandler | None = None, **settings) -> RunResult:
+    """Run a pipeline: targets, features, blind-well validated models logged and registered in
+    MLflow (``MLFLOW_TRACKING_URI`` or ``sqlite:///mlruns/mlflow.db``)."""
+    cfg = configure(pipeline, data=data, require_data=True, **settings)
+    return _run(cfg, tracking_uri=tracking_uri, on_event=on_event)
+
+
+def predict(data, *, models: list[str] | list[LoadedModel] | None = None,
+            out_dir: str | Path | None = None, pipeline=None, tracking_uri: str | None = None,
+            on_event: EventHandler | None = None, **settings) -> list[PredictedWell]:
+    """Predicted logs of every well (default models: the porosity and permeability champions).
+
+    Each model's features are rebuilt from its own recipe; a ``pipeline`` that disagrees with
+    it is an error. With ``out_dir``, each well is written as ``<well>_petro.las``. Wells that
+    cannot be predicted are reported as error events (and left out)."""
+    cfg = configure(pipeline, data=data, **settings) if pipeline is not None or settings else None
+    loaded = [m for m in (models or []) if isinstance(m, LoadedModel)]
+    uris = [m for m in (models or []) if not isinstance(m, LoadedModel)]
+    if uris or not loaded:
+        loaded += load_models(uris or None, tracking_uri)
+    rep = reporter(on_event)
+    wells, failed = predict_wells(loaded, data, pipeline=cfg if pipeline is not None else None,
+                                  n_jobs=cfg.n_jobs if cfg else 2,
+                                  cache_dir=cfg.ingest.cache_dir if cfg else None,
+                                  on_event=rep)
+    for p in failed:
+        rep.problem(p)
+    if out_dir is not None:
+        for w in wells:
+            w.write(out_dir)
+    return wells

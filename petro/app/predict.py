@@ -1,0 +1,274 @@
+"""Prediction: wells -> predicted logs (with units and descriptions) -> LAS files.
+
+A loaded model carries its *recipe* (the ingest, target and feature parameters it was trained
+with); features for a well are rebuilt from that recipe, so a model trained with other windows,
+aliases or unit rules gets exactly its own columns. A ``--pipeline`` that disagrees with the
+recipe is an error that says what differs.
+
+Several models on one well combine by one rule: each contributes its value columns
+(``PHIE_ML/_P10/_P90``, ``PERM_ML/_P10/_P90``); ``NOVELTY`` is the largest of the models'
+novelty (a depth is as unfamiliar as its least familiar model says), ``OOD_FLAG`` is 1 where any
+model flags the depth, ``INPUT_COVERAGE`` the smallest share of inputs present. Which depths get
+no prediction is decided by each model's runtime (the same rule in the CLI, Python and the server).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from petro.app.events import EventHandler, Reporter, reporter
+from petro.app.wells import process_wells
+from petro.config import PipelineConfig, build_config
+from petro.errors import ConfigError, ModelError, PetroError
+from petro.io.atomic import safe_name
+from petro.io.discovery import discover_many
+from petro.io.las_writer import write_las
+from petro.problems import Problem, error, warning
+from petro.vocab import (INPUT_COVERAGE, ML, NOVELTY, OOD_FLAG, OUTPUT_DESCRIPTIONS, P10, P90,
+                         TARGETS)
+
+DEFAULT_MODELS = ("models:/petro-porosity@champion", "models:/petro-permeability@champion")
+PREDICT = "predict"
+MOSTLY_OOD = 0.5
+
+
+@dataclass
+class LoadedModel:
+    uri: str
+    model: object              # the MLflow pyfunc model
+    inputs: list[str]          # its input columns (signature)
+    output: str                # PHIE or PERM
+    unit: str                  # output unit
+    recipe: dict | None        # ingest / targets / features / logs parameters
+
+    def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
+        from petro.serving import predict_frame
+
+        return predict_frame(self.model, rows.reindex(columns=[c for c in self.inputs
+                                                               if c in rows.columns]))
+
+
+def load_models(uris: list[str] | None = None, tracking_uri: str | None = None) \
+        -> list[LoadedModel]:
+    """Load models (default: the two champions) with their input columns and recipe."""
+    from petro.serving import load_model, model_info
+    from petro.tracking import setup
+
+    setup(tracking_uri)
+    out = []
+    for uri in uris or list(DEFAULT_MODELS):
+        m = load_model(uri)
+        info = model_info(m)
+        out.append(LoadedModel(uri, m, info["inputs"], info["output"], info["unit"],
+                               info["recipe"]))
+    return out
+
+
+def recipe_config(recipe: dict | None, *, base: PipelineConfig | None = None) -> PipelineConfig:
+    """A config that rebuilds a model's inputs: its recipe, with the run settings (jobs, cache)
+    of ``base``."""
+    raw = {}
+    if recipe:
+        raw = {"ingest": dict(recipe.get("ingest") or {}),
+               "features": dict(recipe.get("features") or {}),
+               "logs": dict(recipe.get("logs") or {}), "targets": dict(recipe.get("targets") or {})}
+        aliases = raw["ingest"].pop("aliases", None)
+        if aliases:
+            raw["aliases"] = aliases
+    cfg = build_config(raw, require_data=False, load_specs=False)
+    if base is not None:
+        cfg.n_jobs = base.n_jobs
+        cfg.ingest.cache_dir = base.ingest.cache_dir
+        cfg.data = base.data
+    return cfg
+
+
+def recipe_differences(pipeline: PipelineConfig, recipe: dict) -> list[str]:
+    """Where a pipeline's ingest / feature / log parameters differ from a model's recipe."""
+    mine = pipeline.recipe()
+    diffs = []
+    for section in ("ingest", "features", "logs"):
+        a, b = mine.get(section, {}), recipe.get(section, {}) or {}
+        for key in sorted(set(a) | set(b)):
+            va, vb = _plain(a.get(key)), _plain(b.get(key))
+            if va != vb:
+                diffs.append(f"{section}.{key}: pipeline {va!r}, model {vb!r}")
+    return diffs
+
+
+def _plain(v):
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in sorted(v.items())}
+    return v
+
+
+@dataclass
+class PredictedWell:
+    """Predicted logs of one well on its depth grid, ready to write as LAS."""
+
+    name: str
+    depth: np.ndarray                          # m
+    columns: dict[str, np.ndarray]
+    units: dict[str, str]                      # LAS spelling
+    descriptions: dict[str, str]
+    header: dict[str, str] = field(default_factory=dict)
+    params: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    path: Path | None = None                   # where it was written, if it was
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.depth.size)
+
+    @property
+    def n_predicted(self) -> int:
+        vals = [v for k, v in self.columns.items() if k.endswith(f"_{ML}")]
+        return int(np.isfinite(np.column_stack(vals)).any(axis=1).sum()) if vals else 0
+
+    @property
+    def n_ood(self) -> int:
+        return int(np.nansum(self.columns.get(OOD_FLAG, np.zeros(0)) == 1))
+
+    @property
+    def ood_fraction(self) -> float:
+        return self.n_ood / max(1, self.n_rows)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"WELL": self.name, "DEPT": self.depth, **self.columns})
+
+    def write(self, out_dir: str | Path) -> Path:
+        path = Path(out_dir) / f"{safe_name(self.name)}_petro.las"
+        write_las(path, self.depth, self.columns, units=self.units,
+                  descriptions=self.descriptions, well=self.header, params=self.params,
+                  fmt="%.6g")
+        self.path = path
+        return path
+
+
+def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
+    """Predictions of several models on one well's feature table (see the module docstring).
+    Returns the columns, their LAS units and descriptions."""
+    values, novelty, flags, coverage = [], [], [], []
+    units, desc = {}, {}
+    for m in models:
+        pred = m.predict(table).reset_index(drop=True)
+        target = next((t for t in TARGETS.values() if t.output == m.output), None)
+        what = target.description if target else m.output
+        las_unit = target.las_unit if target else m.unit
+        for suffix in (ML, P10, P90):
+            col = f"{m.output}_{suffix}"
+            values.append(pred[col])
+            units[col] = las_unit
+            desc[col] = OUTPUT_DESCRIPTIONS[suffix].format(what=what.capitalize())
+        novelty.append(pred[NOVELTY])
+        flags.append(pred[OOD_FLAG])
+        if INPUT_COVERAGE in pred:
+            coverage.append(pred[INPUT_COVERAGE])
+    out = pd.concat(values, axis=1)
+    out[NOVELTY] = pd.concat(novelty, axis=1).max(axis=1, skipna=False)
+    out[OOD_FLAG] = pd.concat(flags, axis=1).max(axis=1).astype(float)
+    extra = [NOVELTY, OOD_FLAG]
+    if coverage:
+        out[INPUT_COVERAGE] = pd.concat(coverage, axis=1).min(axis=1)
+        extra.append(INPUT_COVERAGE)
+    for c in extra:
+        units[c], desc[c] = "", OUTPUT_DESCRIPTIONS[c]
+    return out, units, desc
+
+
+def _join(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Outer join on depth; NOVELTY / OOD_FLAG / INPUT_COVERAGE combined by the module's rule."""
+    joined = pd.concat(frames, axis=1, join="outer").sort_index()
+    out = joined.loc[:, ~joined.columns.duplicated()].copy()
+    for col, how in ((NOVELTY, "max"), (OOD_FLAG, "max"), (INPUT_COVERAGE, "min")):
+        if col in joined:
+            sub = joined.loc[:, joined.columns == col]
+            out[col] = getattr(sub, how)(axis=1, skipna=(col != NOVELTY))
+    return out
+
+
+def predict_wells(models: list[LoadedModel], data, *,
+                  pipeline: PipelineConfig | None = None, n_jobs: int = 2,
+                  cache_dir: str | None = None,
+                  on_event: EventHandler | Reporter | None = None) \
+        -> tuple[list[PredictedWell], list[Problem]]:
+    """Predict every well of ``data`` (a folder, a list of well folders and files, or a mapping
+    well -> files). Returns the predicted wells and the problems of the wells that could not be
+    predicted (named, with the reason; the others go on)."""
+    rep = reporter(on_event)
+    if not models:
+        raise ModelError("no model to predict with")
+    groups = discover_many(data)
+    if not groups:
+        raise ConfigError(f"{data}: no well files (.las, .dlis, .csv) found")
+    # one feature build per distinct recipe
+    by_recipe: dict[str, list[LoadedModel]] = {}
+    for m in models:
+        if m.recipe is None:
+            rep.problem(warning(f"model {m.uri} carries no recipe (trained by an older petro): "
+                                f"features are built with the default settings",
+                                code="no_recipe"))
+        if pipeline is not None and m.recipe is not None:
+            diffs = recipe_differences(pipeline, m.recipe)
+            if diffs:
+                raise ConfigError(f"the pipeline's settings differ from those model {m.uri} was "
+                                  f"trained with: " + "; ".join(diffs) + ". Predict without "
+                                  "--pipeline (the model's own recipe is used)")
+        key = repr(_plain(m.recipe))
+        by_recipe.setdefault(key, []).append(m)
+    tables: dict[str, dict[str, pd.DataFrame]] = {}
+    results_by_name = {}
+    for key, group in by_recipe.items():
+        cfg = recipe_config(group[0].recipe)
+        cfg.n_jobs, cfg.ingest.cache_dir = n_jobs, cache_dir
+        for r in process_wells(groups, cfg, with_targets=False, reporter=rep):
+            results_by_name.setdefault(r.name, r)
+            if r.table is not None:
+                tables.setdefault(r.name, {})[key] = r.table
+    failed: list[Problem] = []
+    out = []
+    rep.start(PREDICT, len(results_by_name))
+    for name, r in sorted(results_by_name.items()):
+        rep.advance(PREDICT, name)
+        if r.error is not None:
+            failed.append(r.error)
+            continue
+        failed += [p for p in r.problems if p.is_error]
+        try:
+            parts = [(t["DEPT"].to_numpy(float), *combine(by_recipe[k], t))
+                     for k, t in tables[name].items()]
+        except PetroError as err:
+            failed.append(err.problem(well=name, code="predict_failed"))
+            continue
+        # models with other recipes may have other depth grids: join on depth
+        frames = [p[1].set_axis(pd.Index(p[0], name="DEPT")) for p in parts]
+        pred = frames[0] if len(frames) == 1 else _join(frames)
+        units = {k: v for p in parts for k, v in p[2].items()}
+        desc = {k: v for p in parts for k, v in p[3].items()}
+        depth = pred.index.to_numpy(float)
+        header = {k: v for k, v in r.summary.get("header", {}).items()
+                  if k not in ("STRT", "STOP", "STEP", "NULL")}
+        pw = PredictedWell(name, depth, {c: pred[c].to_numpy(float) for c in pred.columns},
+                           units, desc, header,
+                           {f"MODEL{i + 1}": (m.uri, "", "petro model URI")
+                            for i, m in enumerate(models)})
+        if pw.n_predicted == 0:
+            failed.append(error(f"no depth has enough of the models' inputs (curves found: "
+                                f"{', '.join(r.summary.get('curves', [])) or 'none'}); nothing "
+                                f"written", well=name, code="no_inputs"))
+            continue
+        if pw.ood_fraction > MOSTLY_OOD:
+            pw.problems.append(warning(f"{pw.ood_fraction:.0%} of its depths are out of the "
+                                       f"training domain; treat its predictions as "
+                                       f"extrapolation", well=name, code="mostly_ood"))
+        for p in pw.problems:
+            rep.problem(p)
+        out.append(pw)
+    rep.end(PREDICT)
+    return out, failed

@@ -1,0 +1,141 @@
+"""Training: files -> wells -> targets and features -> blind-well validated models -> MLflow.
+
+``run(cfg, on_event=...)`` is what ``petro run`` and ``petro demo`` call; :func:`train_models`
+is the part without MLflow (a notebook can call it and inspect the result).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from petro.app.events import EventHandler, Reporter, reporter
+from petro.app.wells import WellResult, read_wells
+from petro.config import PipelineConfig
+from petro.errors import ModelError
+from petro.features.table import model_features, usable_features
+from petro.models.spec import ModelSpec
+from petro.models.validation import CVResult, cross_validate, fit_final
+from petro.vocab import VALID, is_patch_feature
+
+FOLDS = "blind-well folds"
+TUNING = "tuning trials"
+TRACKING = "MLflow"
+
+
+@dataclass
+class TrainedModel:
+    spec: ModelSpec
+    features: list[str]
+    cv: CVResult
+    bundle: object
+    logs_only_features: list[str]
+    tuning: pd.DataFrame | None = None
+
+
+@dataclass
+class TrainResult:
+    cfg: PipelineConfig
+    wells: list[WellResult]
+    table: pd.DataFrame
+    models: list[TrainedModel]
+
+
+@dataclass
+class ModelEntry:
+    """One trained model as logged and registered."""
+
+    model: str
+    target: str
+    metrics: dict[str, dict[str, float]]   # pooled blind-well metrics per model / baseline
+    run_id: str | None = None
+    model_uri: str | None = None
+    registered: str | None = None
+    version: str | None = None
+    alias: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class RunResult:
+    cfg: PipelineConfig
+    wells: list[WellResult]
+    models: list[ModelEntry] = field(default_factory=list)
+    tracking_uri: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> int:
+        """0 when every well and file was used, 1 when some failed (the rest was processed)."""
+        return 1 if any(w.failed for w in self.wells) else 0
+
+    def model(self, name: str) -> ModelEntry:
+        return next(m for m in self.models if m.model == name)
+
+
+def training_table(wells: list[WellResult]) -> pd.DataFrame:
+    """The rows with a valid target, from every well that has targets."""
+    tables = [w.table for w in wells if w.table is not None and w.has_targets]
+    if not tables:
+        raise ModelError("no well with NMR targets could be read: nothing to train on")
+    table = pd.concat(tables, ignore_index=True, sort=False)
+    return table[table[VALID].astype(bool)].reset_index(drop=True)
+
+
+def train_models(cfg: PipelineConfig, wells: list[WellResult],
+                 on_event: EventHandler | Reporter | None = None) -> TrainResult:
+    """Tune, validate on blind wells and fit each model of ``cfg`` (no MLflow)."""
+    rep = reporter(on_event)
+    table = training_table(wells)
+    n_wells = int(table["WELL"].nunique())
+    rep.start(FOLDS, n_wells * len(cfg.specs))
+    models = []
+    for spec in cfg.specs:
+        feats = usable_features(table, model_features(table.columns, spec.features))
+        if not spec.pca_components:  # patches only feed the learned embedding
+            feats = [f for f in feats if not is_patch_feature(f)]
+        logs_only = usable_features(table, model_features(table.columns, ["logs"]))
+        if not feats:
+            raise ModelError(f"{spec.name}: no usable feature columns in the training wells")
+        trials = None
+        if spec.tuning:
+            from petro.models.tuning import tune
+
+            rep.start(TUNING, int(spec.tuning.get("n_iter", 20)))
+            best, trials = tune(table, feats, spec,
+                                progress=lambda t, s=spec: rep.advance(TUNING, f"{s.name}: {t}"))
+            rep.end(TUNING)
+            spec = replace(spec, params=best)
+        cv = cross_validate(table, feats, spec,
+                            logs_only=logs_only if "image" in spec.features else None,
+                            progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
+        bundle = fit_final(table, feats, spec, cv)
+        bundle.meta["target_params"] = dict(cfg.targets.as_params())
+        bundle.meta["recipe"] = cfg.recipe()
+        models.append(TrainedModel(spec, feats, cv, bundle, logs_only, trials))
+    rep.end(FOLDS)
+    return TrainResult(cfg, wells, table, models)
+
+
+def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,
+        on_event: EventHandler | Reporter | None = None) -> RunResult:
+    """The whole pipeline: data (written first if the pipeline is synthetic), per-well work,
+    training and validation, MLflow logging and registration with the promotion gate."""
+    from petro.tracking import log_training
+
+    rep = reporter(on_event)
+    t0 = time.perf_counter()
+    wells = read_wells(cfg, reporter=rep)
+    trained = train_models(cfg, wells, rep)
+    rep.start(TRACKING, len(trained.models))
+    logged = log_training(trained, uri=tracking_uri, progress=rep.stepper(TRACKING))
+    rep.end(TRACKING)
+    entries = [ModelEntry(model=e["model"], target=tm.spec.target, metrics=e["metrics"],
+                          run_id=e["run_id"], model_uri=e["model_uri"],
+                          registered=e["registered"], version=e["version"], alias=e["alias"],
+                          reason=e["reason"]) for e, tm in zip(logged, trained.models)]
+    from petro.tracking import resolve_uri
+
+    return RunResult(cfg, wells, entries, resolve_uri(tracking_uri), time.perf_counter() - t0)

@@ -1,0 +1,146 @@
+"""Per-well work: files -> well -> targets and features, as a pure function of the files and the
+configuration, run over many wells in worker processes.
+
+:func:`process_well` never raises for bad data: a well that cannot be read comes back with
+``error`` set, a file that fails inside an otherwise readable well, or targets that cannot be
+computed, are problem records; the other wells of the batch go on. Only the per-well table
+(a few MB) comes back from a worker, never the images.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import pandas as pd
+
+from petro.app.events import Reporter
+from petro.config import PipelineConfig
+from petro.errors import ConfigError, PetroError
+from petro.features.table import well_features
+from petro.io.cache import PartCache, content_hash
+from petro.io.discovery import discover
+from petro.io.wells import load_well
+from petro.problems import Problem, Severity
+from petro.targets.nmr import compute_targets
+from petro.vocab import is_nmr
+
+WELLS = "wells"
+
+
+@dataclass
+class WellResult:
+    """What per-well work returns: the model-ready table (features, and targets where the well
+    has NMR), a summary for reports and lineage, and the problems met."""
+
+    name: str
+    files: list[str]
+    table: pd.DataFrame | None = None
+    target_report: dict | None = None
+    summary: dict = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    error: Problem | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True when the well, or one of its files, could not be used."""
+        return self.error is not None or any(p.is_error for p in self.problems)
+
+    @property
+    def has_targets(self) -> bool:
+        return self.target_report is not None
+
+
+def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool = True) \
+        -> WellResult:
+    """Read one well, compute its targets (if it has NMR) and its features."""
+    res = WellResult(name, [str(f) for f in files])
+    # lineage hashes: the cache already knows them for unchanged files
+    hasher = PartCache(cfg.ingest.cache_dir, cfg.ingest).file_hash if cfg.ingest.cache_dir \
+        else content_hash
+    try:
+        well = load_well(name, files, cfg.ingest)
+    except PetroError as err:
+        res.error = err.problem(well=name, code="well_failed")
+        return res
+    res.problems = list(well.problems)
+    table = well_features(well, cfg.features, cfg.logs)
+    has_nmr = is_nmr(well.curves.columns, well.t2_bins is not None)
+    if with_targets and has_nmr:
+        try:
+            targets, report = compute_targets(well, cfg.targets)
+        except PetroError as err:
+            # the well keeps its features (it can still be predicted); it cannot be trained on
+            p = err.problem(code="no_targets", well=name)
+            res.problems.append(replace(p, severity=Severity.WARNING,
+                                        message=f"no NMR targets, features kept: {p.message}"))
+        else:
+            res.target_report = report
+            table = pd.concat([table, targets.reset_index(drop=True)], axis=1)
+    res.table = table
+    res.summary = {"well": name, "files": len(files), "rows": len(table),
+                   "top": float(well.depth[0]), "base": float(well.depth[-1]),
+                   "step": well.step, "curves": sorted(well.curves.columns),
+                   "origin": {c: well.provenance[c].original for c in well.curves.columns
+                              if c in well.provenance},
+                   "images": {k: f"{v.n_bins} bins @ {v.step * 1000:.2f} mm"
+                              for k, v in well.images.items()},
+                   "nmr": has_nmr, "header": dict(well.header),
+                   "sha256": {Path(f).name: hasher(Path(f)) for f in files}}
+    return res
+
+
+def process_wells(groups: dict[str, list[Path]], cfg: PipelineConfig, *, with_targets=True,
+                  reporter: Reporter | None = None) -> list[WellResult]:
+    """:func:`process_well` over wells in ``cfg.n_jobs`` processes; results sorted by well name,
+    whatever order the workers finish in."""
+    rep = reporter or Reporter()
+    items = list(groups.items())
+    rep.start(WELLS, len(items))
+    results = []
+    if cfg.n_jobs <= 1 or len(items) <= 1:
+        for name, files in items:
+            results.append(process_well(name, files, cfg, with_targets))
+            rep.advance(WELLS, name)
+    else:
+        with ProcessPoolExecutor(max_workers=min(cfg.n_jobs, len(items)),
+                                 mp_context=get_context("spawn")) as ex:
+            futs = {ex.submit(process_well, n, f, cfg, with_targets): n for n, f in items}
+            for fut in as_completed(futs):
+                results.append(fut.result())
+                rep.advance(WELLS, futs[fut])
+    rep.end(WELLS)
+    results.sort(key=lambda r: r.name)
+    for r in results:
+        for p in ([r.error] if r.error else []) + r.problems:
+            if p.severity >= Severity.WARNING:
+                rep.problem(p.at(well=r.name))
+    return results
+
+
+def ensure_data(cfg: PipelineConfig, reporter: Reporter | None = None) -> Path:
+    """The data folder; a ``synthetic:`` section writes the synthetic field there if it is
+    absent (deterministic in the section's seed)."""
+    if cfg.data is None:
+        raise ConfigError("no data folder: give one (DATA_DIR, `data:` in the pipeline)")
+    data = Path(cfg.data)
+    if cfg.synthetic and not (data.is_dir() and any(data.rglob("*.las"))):
+        from petro.synth import write_field
+
+        rep = reporter or Reporter()
+        rep.start("synthetic wells", cfg.synthetic.wells)
+        write_field(data, cfg.synthetic, progress=rep.stepper("synthetic wells"))
+        rep.end("synthetic wells")
+    return data
+
+
+def read_wells(cfg: PipelineConfig, *, with_targets: bool = True,
+               reporter: Reporter | None = None) -> list[WellResult]:
+    """Discover the wells of ``cfg.data`` and process each one."""
+    data = ensure_data(cfg, reporter)
+    groups = discover(data)
+    if not groups:
+        raise ConfigError(f"{data}: no well files (.las, .dlis, .csv) found")
+    return process_wells(groups, cfg, with_targets=with_targets, reporter=reporter)

@@ -1,0 +1,46 @@
+"""The targets as a log file a petrophysicist checks against the vendor's curves: which columns,
+in which units, with which descriptions and parameters (pure; writing is the caller's)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from petro.targets.nmr import TargetParams
+from petro.vocab import FLAG, TARGET_COLUMNS, VALID, VENDOR_PERMEABILITY
+
+CLIP_CODES = {"clipped to min_perm": -1.0, "clipped to max_perm": 1.0}
+
+
+def targets_log(table: pd.DataFrame, params: TargetParams, report: dict) -> dict:
+    """Columns, units, descriptions and ~Parameter items of a well's target log.
+
+    ``table`` is the per-well table with the target columns; ``report`` is the report
+    :func:`petro.targets.nmr.compute_targets` returned (it says whether a T2 cutoff was used).
+    """
+    cols = {c: table[c].to_numpy(float) for c in TARGET_COLUMNS if c in table}
+    cols[VALID] = table[VALID].astype(float).to_numpy()
+    cols["PERM_CLIP"] = table[FLAG].map(CLIP_CODES).fillna(0.0).to_numpy(float)
+    units = dict(TARGET_COLUMNS, **{VALID: "", "PERM_CLIP": ""})
+    for v in VENDOR_PERMEABILITY:
+        if v in table:
+            cols[v], units[v] = table[v].to_numpy(float), "MD"
+    desc = {"PHIE": f"NMR {params.porosity} porosity (target)",
+            "PERM": f"{params.permeability} permeability (target)",
+            "LOG10_PERM": "log10 of PERM (the model's target)",
+            "BVI": "Bound fluid volume used in the permeability transform",
+            "FFI": "Free fluid volume", "T2LM": "T2 logarithmic mean",
+            VALID: "1 = valid target sample",
+            "PERM_CLIP": "-1/+1 = permeability clipped to min_perm/max_perm",
+            "KTIM": "Vendor Timur-Coates permeability (comparison)",
+            "KSDR": "Vendor SDR permeability (comparison)"}
+    p = params
+    items = {"PERMMOD": (p.permeability, "", "Permeability model"),
+             "COATESC": (f"{p.coates_c:g}", "", "Timur-Coates C (phi in p.u.)"),
+             "PHITYPE": (p.porosity, "", "Porosity of the PHIE target"),
+             "BVISRC": (p.bvi, "", "BVI source")}
+    if report.get("cutoff_used", True):
+        items["TCUT"] = (f"{p.cutoff_ms:g}", "MS", "T2 cutoff")
+        items["CBWCUT"] = (f"{p.clay_cutoff_ms:g}", "MS", "Clay-bound cutoff")
+    return {"columns": {k: np.asarray(v, float) for k, v in cols.items()}, "units": units,
+            "descriptions": {k: v for k, v in desc.items() if k in cols}, "params": items}
