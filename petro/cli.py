@@ -8,71 +8,18 @@ calls :mod:`petro.api` and renders tables. Exit codes: 0 all good; 1 some wells 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
 from petro.errors import PetroError
-from petro.problems import Severity
-
-console = Console(stderr=False, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, soft_wrap=True)
-
-
-class Events:
-    """Renders application events: one progress bar per stage, errors and warnings on stderr.
-    ``status`` becomes 1 when an error was reported (some well or file failed)."""
-
-    def __init__(self):
-        self.status = 0
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                 TextColumn("{task.completed}/{task.total}"),
-                                 TextColumn("{task.fields[item]}"), TimeElapsedColumn(),
-                                 console=err_console, disable=not err_console.is_terminal
-                                 and os.environ.get("PETRO_PROGRESS") != "1")
-        self.tasks: dict[str, int] = {}
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.__exit__(*exc)
-
-    def __call__(self, ev) -> None:
-        if ev.kind == "start":
-            self.tasks[ev.stage] = self.progress.add_task(ev.stage, total=ev.total, item="")
-        elif ev.kind == "advance" and ev.stage in self.tasks:
-            self.progress.update(self.tasks[ev.stage], advance=1, item=ev.item)
-        elif ev.kind == "problem":
-            p = ev.problem
-            if p.severity >= Severity.ERROR:
-                self.status = 1
-            if p.severity >= Severity.WARNING:
-                tag = "[red]error[/red]" if p.is_error else "[yellow]warning[/yellow]"
-                self.progress.console.print(f"{tag} well {p.well or '?'}: {p}")
-        elif ev.kind == "note":
-            self.progress.console.print(ev.message)
+from petro.render import Events, console, err_console, print_metrics, table as _table
 
 
 def _settings(args) -> dict:
     """Flags that override pipeline settings (None: not given, the YAML or default stands)."""
     return {"n_jobs": getattr(args, "jobs", None),
             "cache_dir": "" if getattr(args, "no_cache", False) else getattr(args, "cache_dir", None)}
-
-
-def _table(title: str, columns, rows) -> None:
-    t = Table(title=title, show_lines=True)
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*[str(x) for x in r])
-    console.print(t)
 
 
 def cmd_synth(args) -> int:
@@ -153,51 +100,13 @@ def cmd_features(args) -> int:
     return ev.status
 
 
-def _print_metrics(run) -> None:
-    """Pooled blind-well metric of each model beside its ablation and baselines ('-' where a
-    baseline cannot be computed, e.g. no density log for density porosity)."""
-    from petro.vocab import BASELINE_LABELS, COVERAGE, IN_DOMAIN, TARGETS
-
-    order = ["model", "logs_only"]
-    for e in run.models:
-        order += [k for k in e.metrics if k not in order and k not in ("petrophysical", "train_mean")]
-    order += ["petrophysical", "train_mean"]
-    rows = []
-    for e in run.models:
-        t = TARGETS[e.target]
-        rows.append((e.model, f"RMSE ({t.report_unit})",
-                     *[f"{e.metrics[k][t.metric]:.3f}" if t.metric in e.metrics.get(k, {}) else "-"
-                       for k in order],
-                     f"{e.metrics['model'].get(COVERAGE, float('nan')):.3f}",
-                     f"{e.metrics['model'].get(IN_DOMAIN, float('nan')):.3f}",
-                     e.version or "-", e.alias or "-"))
-    _table("blind-well validation (pooled over left-out wells)",
-           ["model", "metric"] + [BASELINE_LABELS.get(k, k) for k in order]
-           + ["P10-P90 cover", "in domain", "version", "alias"], rows)
-    for e in run.models:
-        key, m = TARGETS[e.target].metric, e.metrics
-        mine = m["model"].get(key)
-        others = {k: v[key] for k, v in m.items() if k not in ("model", "logs_only") and key in v}
-        line = f"  {e.model}: blind RMSE {mine:.3f}"
-        if others:
-            best = min(others, key=others.get)
-            d = others[best] - mine
-            line += (f" vs best baseline {BASELINE_LABELS.get(best, best)} {others[best]:.3f} "
-                     f"({d:+.3f}, {100 * d / others[best]:+.0f} %)")
-        if key in m.get("logs_only", {}):
-            line += f"; images vs logs only: {m['logs_only'][key] - mine:+.3f}"
-        console.print(line)
-        if e.reason:
-            console.print(f"  {e.registered} v{e.version}: {e.alias} ({e.reason})")
-
-
 def _train(pipeline, args, overrides=None) -> tuple[int, object]:
     from petro.api import train
 
     with Events() as ev:
         run = train(pipeline, data=getattr(args, "data", None), tracking_uri=args.tracking_uri,
                     on_event=ev, overrides=overrides, **_settings(args))
-    _print_metrics(run)
+    print_metrics(run)
     console.print(f"pipeline {run.cfg.name}: {len(run.wells)} wells, {run.seconds:.1f} s")
     return max(ev.status, run.status), run
 

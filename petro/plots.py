@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from petro.vocab import TARGETS
+
+
+def _subplots(*args, **kwargs):
+    """A figure without pyplot: no global backend or state is touched (nothing at import)."""
+    figsize = kwargs.pop("figsize", None)
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def _label(target: str) -> tuple[str, float, bool]:
-    if target == "porosity":
-        return "effective porosity (p.u.)", 100.0, False
-    return "permeability (mD)", 1.0, True
+    """Axis label, scale from model space to the plotted unit, and whether the axis is log."""
+    t = TARGETS[target]
+    if t.transform == "log10":
+        return f"{t.description} ({t.unit})", 1.0, True
+    return f"{t.description} ({t.report_unit})", t.report_scale, False
 
 
 def crossplot(oof: pd.DataFrame, target: str, path: Path, title: str) -> Path:
     label, scale, log = _label(target)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = _subplots(figsize=(5.5, 5))
     for w, g in oof.groupby("WELL"):
         y, p = g["y"].to_numpy(), g["p50"].to_numpy()
         if log:
@@ -41,7 +49,6 @@ def crossplot(oof: pd.DataFrame, target: str, path: Path, title: str) -> Path:
     ax.legend(fontsize=6, markerscale=2, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
@@ -49,7 +56,7 @@ def depth_tracks(oof: pd.DataFrame, target: str, path: Path, title: str, max_wel
     """Per blind well: NMR target, prediction, P10-P90 band, out-of-domain depths shaded."""
     label, scale, log = _label(target)
     wells = list(oof["WELL"].unique())[:max_wells]
-    fig, axes = plt.subplots(1, len(wells), figsize=(2.4 * len(wells) + 0.5, 7), squeeze=False)
+    fig, axes = _subplots(1, len(wells), figsize=(2.4 * len(wells) + 0.5, 7), squeeze=False)
     for ax, w in zip(axes[0], wells):
         g = oof[oof["WELL"] == w].sort_values("DEPT")
         z = g["DEPT"].to_numpy()
@@ -74,13 +81,12 @@ def depth_tracks(oof: pd.DataFrame, target: str, path: Path, title: str, max_wel
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
 def residuals_vs_depth(oof: pd.DataFrame, target: str, path: Path, title: str) -> Path:
     _, scale, log = _label(target)
-    fig, ax = plt.subplots(figsize=(5, 6))
+    fig, ax = _subplots(figsize=(5, 6))
     for w, g in oof.groupby("WELL"):
         r = (g["p50"] - g["y"]).to_numpy() * (1.0 if log else scale)
         ax.plot(r, g["DEPT"], ".", ms=2, label=str(w))
@@ -92,20 +98,18 @@ def residuals_vs_depth(oof: pd.DataFrame, target: str, path: Path, title: str) -
     ax.legend(fontsize=6, markerscale=3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
 def importance(imp: pd.Series, path: Path, title: str, top: int = 25) -> Path:
     s = imp.head(top)[::-1]
-    fig, ax = plt.subplots(figsize=(6, 0.25 * len(s) + 1.2))
+    fig, ax = _subplots(figsize=(6, 0.25 * len(s) + 1.2))
     ax.barh(s.index, s.to_numpy(), color="tab:green")
     ax.set_xlabel("mean gain over blind-well folds")
     ax.set_title(title, fontsize=10)
     ax.tick_params(labelsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 

@@ -37,11 +37,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-PREFIX = {"acoustic_amplitude": "amp", "acoustic_transit_time": "tt", "resistive": "res",
-          "density": "den", "gamma": "gam", "other": "img"}
+from petro.vocab import IMAGE_PREFIX, IMAGE_STATS, image_feature, patch_feature
+
+PREFIX = IMAGE_PREFIX
 VUG_SIDE = {"acoustic_amplitude": -1, "acoustic_transit_time": 1, "resistive": -1,
             "density": -1, "gamma": 1, "other": -1}
-STATS = ("mean", "std", "p10", "p50", "p90", "vug", "azc", "vhet", "glcmc", "glcmh", "ent", "cov")
+STATS = IMAGE_STATS
 N_HIST = 32          # histogram levels over [-HIST_RANGE, HIST_RANGE] robust units
 HIST_RANGE = 4.0
 N_GLCM = 16
@@ -70,16 +71,14 @@ class ImageFeatureParams:
 
 
 def feature_names(kind: str, windows_m, n_patch: int = 0) -> list[str]:
+    """Feature columns of one image kind, in the documented order."""
     p = PREFIX.get(kind, "img")
-    names = [f"{p}_{s}_{wlabel(w)}" for w in windows_m for s in STATS]
+    names = [image_feature(p, s, w) for w in windows_m for s in STATS]
     if len(windows_m) > 1:
-        names.append(f"{p}_het")
-    names += [f"{p}_patch_{j:02d}" for j in range(n_patch)]
+        names.append(image_feature(p, "het"))
+    names += [patch_feature(p, j) for j in range(n_patch)]
     return names
 
-
-def wlabel(w: float) -> str:
-    return f"w{int(round(w * 100)):03d}"
 
 
 def robust_baseline(values: np.ndarray, max_pixels: int = 2_000_000,
@@ -200,7 +199,6 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
     stds = {}
     with np.errstate(invalid="ignore", divide="ignore"):
         for w in p.windows_m:
-            lab = wlabel(w)
             i0 = np.searchsorted(depth, target - w / 2, side="left")
             i1 = np.searchsorted(depth, target + w / 2, side="left")
             S = csum[i1] - csum[i0]
@@ -244,17 +242,17 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
                 v[bad] = np.nan
                 if s == "cov":
                     v[bad & (nrows >= 1)] = np.clip(cover[bad & (nrows >= 1)], 0, 1)
-                out[f"{PREFIX.get(kind, 'img')}_{s}_{lab}"] = v
+                out[image_feature(PREFIX.get(kind, "img"), s, w)] = v
             stds[w] = np.where(bad, np.nan, std)
     if len(p.windows_m) > 1:
         lo, hi = min(p.windows_m), max(p.windows_m)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"{PREFIX.get(kind, 'img')}_het"] = stds[hi] / stds[lo]
+            out[image_feature(PREFIX.get(kind, "img"), "het")] = stds[hi] / stds[lo]
     if p.patch_window_m:
         patch = _patches(depth, csum, target, bins, p)
         pre = PREFIX.get(kind, "img")
         for j in range(patch.shape[1]):
-            out[f"{pre}_patch_{j:02d}"] = patch[:, j]
+            out[patch_feature(pre, j)] = patch[:, j]
     return out
 
 

@@ -14,17 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from petro.vocab import FLUID_DENSITY, FLUID_SLOWNESS, LOG_FEATURES, MATRIX
+
 CURVES = ("GR", "RHOB", "NPHI", "DT", "RT", "CALI", "PEF")
-COLUMNS = ("GR", "RHOB", "NPHI", "DT", "LOG10_RT", "CALI", "PEF", "PHID", "PHIS", "NPHI_PHID",
-           "SPI")
+COLUMNS = LOG_FEATURES
 
 
 @dataclass
 class LogFeatureParams:
-    rho_matrix: float = 2.71    # g/cm3, calcite
-    rho_fluid: float = 1.0      # g/cm3
-    dt_matrix: float = 47.6     # us/ft, calcite
-    dt_fluid: float = 189.0     # us/ft
+    rho_matrix: float = MATRIX["calcite"][0]    # g/cm3
+    rho_fluid: float = FLUID_DENSITY            # g/cm3
+    dt_matrix: float = MATRIX["calcite"][1]     # us/ft
+    dt_fluid: float = FLUID_SLOWNESS            # us/ft
 
 
 def conventional_features(curves: pd.DataFrame, params: LogFeatureParams | None = None) \

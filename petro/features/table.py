@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from petro.features.image import PREFIX, ImageFeatureParams, feature_names, image_window_features
+from petro.features.image import ImageFeatureParams, feature_names, image_window_features
 from petro.features.logs import COLUMNS as LOG_COLUMNS
 from petro.features.logs import LogFeatureParams, conventional_features
-from petro.well import IMAGE_KINDS, Well
+from petro.vocab import DEPTH, IMAGE_KINDS, WELL, is_image_feature
+from petro.well import Well
 
 def image_feature_columns(kinds, params: ImageFeatureParams) -> list[str]:
     """Feature columns of the given image kinds, in petro's fixed kind order."""
@@ -25,7 +26,7 @@ def well_features(well: Well, image_params: ImageFeatureParams | None = None,
     """Feature table (WELL, DEPT, log features, image features) on the well's depth grid."""
     ip = image_params or ImageFeatureParams()
     depth = well.depth
-    parts = [pd.DataFrame({"WELL": well.name, "DEPT": depth}),
+    parts = [pd.DataFrame({WELL: well.name, DEPTH: depth}),
              conventional_features(well.curves, log_params).reset_index(drop=True)]
     for kind in IMAGE_KINDS:
         img = well.images.get(kind)
@@ -42,8 +43,7 @@ def model_features(columns, feature_sets: list[str]) -> list[str]:
     if "logs" in feature_sets:
         out += [c for c in LOG_COLUMNS if c in columns]
     if "image" in feature_sets:
-        prefixes = tuple(f"{p}_" for p in PREFIX.values())
-        out += [c for c in columns if c.startswith(prefixes)]
+        out += [c for c in columns if is_image_feature(c)]
     return out
 
 

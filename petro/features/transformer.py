@@ -15,7 +15,7 @@ from petro.features.image import ImageFeatureParams
 from petro.features.logs import COLUMNS as LOG_COLUMNS
 from petro.features.logs import LogFeatureParams
 from petro.features.table import image_feature_columns, well_features
-from petro.well import IMAGE_KINDS
+from petro.vocab import IMAGE_KINDS
 
 
 class WellFeatures(TransformerMixin, BaseEstimator):

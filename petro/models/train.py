@@ -3,8 +3,6 @@ scikit-learn comparators."""
 
 from __future__ import annotations
 
-import re
-
 import lightgbm as lgb
 import numpy as np
 from sklearn.covariance import LedoitWolf
@@ -18,6 +16,8 @@ from sklearn.preprocessing import StandardScaler
 from petro.errors import ModelError
 from petro.models.runtime import Bundle, linear_base, pca_scores
 from petro.models.spec import ModelSpec
+from petro.vocab import (feature_block, is_image_feature, is_patch_feature, parse_feature,
+                         pc_feature)
 
 DEFAULT_LGB = dict(n_estimators=300, learning_rate=0.04, num_leaves=15, min_child_samples=20,
                    subsample=0.8, subsample_freq=1, colsample_bytree=0.7, reg_lambda=1.0,
@@ -41,12 +41,9 @@ def _lgb_params(spec: ModelSpec, objective: str, alpha: float | None = None) -> 
 
 def novelty_blocks(features: list[str]) -> dict[str, list[str]]:
     """Input blocks of the novelty detector: conventional logs, and one per image kind."""
-    from petro.features.logs import COLUMNS as LOG_COLUMNS
-
     blocks: dict[str, list[str]] = {}
     for f in features:
-        name = "logs" if f in LOG_COLUMNS else f.split("_", 1)[0]
-        blocks.setdefault(name, []).append(f)
+        blocks.setdefault(feature_block(f), []).append(f)
     return blocks
 
 
@@ -76,16 +73,13 @@ def fit_novelty(X: np.ndarray, features: list[str], min_coverage: float = 0.5) -
     return {"blocks": blocks} if blocks else {}
 
 
-PATCH_RE = re.compile(r"^([a-z]+)_patch_\d+$")
-
-
 def fit_patch_pca(X: np.ndarray, features: list[str], n_components: int) -> list[dict]:
     """PCA of each image kind's patch columns (the learned embedding), on these rows only."""
     groups: dict[str, list[str]] = {}
     for f in features:
-        m = PATCH_RE.match(f)
-        if m:
-            groups.setdefault(m.group(1), []).append(f)
+        name = parse_feature(f)
+        if name.is_patch:
+            groups.setdefault(name.block, []).append(f)
     out = []
     for prefix, cols in groups.items():
         P = X[:, [features.index(c) for c in cols]]
@@ -98,7 +92,7 @@ def fit_patch_pca(X: np.ndarray, features: list[str], n_components: int) -> list
         out.append({"prefix": prefix, "columns": cols, "median": med.tolist(),
                     "mean": pca.mean_.tolist(), "components": pca.components_.tolist(),
                     "explained_variance_ratio": pca.explained_variance_ratio_.tolist(),
-                    "names": [f"{prefix}_pc{i + 1}" for i in range(k)]})
+                    "names": [pc_feature(prefix, i + 1) for i in range(k)]})
     return out
 
 
@@ -129,7 +123,7 @@ def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpe
         raise ModelError(f"{spec.name}: only {y.size} valid target samples; need at least 20")
     inputs = list(features)
     pca = fit_patch_pca(X, inputs, spec.pca_components) if spec.pca_components else []
-    keep = [j for j, f in enumerate(inputs) if not PATCH_RE.match(f)]
+    keep = [j for j, f in enumerate(inputs) if not is_patch_feature(f)]
     features = [inputs[j] for j in keep] + [n for g in pca for n in g["names"]]
     X = np.hstack([X[:, keep]] + [pca_scores(X[:, [inputs.index(c) for c in g["columns"]]], g)
                                   for g in pca])
@@ -168,9 +162,7 @@ def fit_linear_base(X: np.ndarray, y: np.ndarray, features: list[str], spec: Mod
                     alpha: float = 1.0) -> dict | None:
     """Ridge regression on the conventional-log columns: the petrophysical trend the boosters
     then correct (boosting from ``init_score``). Stored as plain numbers for the runtime."""
-    from petro.features.logs import COLUMNS as LOG_COLUMNS
-
-    cols = [f for f in features if f in LOG_COLUMNS]
+    cols = [f for f in features if not is_image_feature(f)]
     if not cols:
         return None
     idx = [features.index(f) for f in cols]
