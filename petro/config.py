@@ -21,8 +21,9 @@ import yaml
 
 from petro.errors import ConfigError
 from petro.features.image import ImageFeatureParams
-from petro.features.logs import LogFeatureParams
+from petro.features.logs import LogFeatureParams, with_extra_inputs
 from petro.io.options import IngestOptions
+from petro.mnemonics import AliasTable
 from petro.models.spec import ModelSpec, load_spec
 from petro.synth import SynthConfig
 from petro.targets.nmr import TargetParams
@@ -173,6 +174,20 @@ def build_config(raw: dict, *, source: str = "", base: Path | None = None,
     if not isinstance(tracking, dict) or set(tracking) - set(TRACKING_KEYS):
         raise ConfigError(f"{where}: section 'tracking': keys are {list(TRACKING_KEYS)}, got "
                           f"{sorted(tracking) if isinstance(tracking, dict) else tracking!r}")
+    # input curves: flagged in the alias table (with the pipeline's aliases), plus the curves
+    # the pipeline names in features.logs; resolved here so the model's recipe lists them
+    features_raw = raw.get("features") or {}
+    logs_raw = raw.get("logs") or {}
+    for sec, val in (("features", features_raw), ("logs", logs_raw)):
+        if not isinstance(val, dict):
+            raise ConfigError(f"{where}: section {sec!r} must be a mapping of keys")
+    features_raw, logs_raw = dict(features_raw), dict(logs_raw)
+    extra_logs = features_raw.pop("logs", None)
+    if extra_logs is not None and not isinstance(extra_logs, (list, dict)):
+        raise ConfigError(f"{where}: features.logs is a list of curve names to use as inputs")
+    if logs_raw.get("inputs") is None:
+        logs_raw["inputs"] = AliasTable(raw.get("aliases")).inputs()
+    logs_raw["inputs"] = with_extra_inputs(logs_raw["inputs"], extra_logs)
     synthetic = raw.get("synthetic")
     try:
         n_jobs = int(raw.get("n_jobs", 2))
@@ -194,8 +209,8 @@ def build_config(raw: dict, *, source: str = "", base: Path | None = None,
         synthetic=_build(SynthConfig, synthetic, "synthetic", where) if synthetic else None,
         ingest=_build(IngestOptions, ingest_raw, "ingest", where),
         targets=_build(TargetParams, raw.get("targets"), "targets", where),
-        features=_build(ImageFeatureParams, raw.get("features"), "features", where),
-        logs=_build(LogFeatureParams, raw.get("logs"), "logs", where),
+        features=_build(ImageFeatureParams, features_raw, "features", where),
+        logs=_build(LogFeatureParams, logs_raw, "logs", where),
         specs=specs,
         experiment=str(tracking.get("experiment", "petro")),
         register=bool(tracking.get("register", True)),

@@ -16,12 +16,16 @@ import yaml
 from petro.errors import ConfigError
 
 
+INPUT_KINDS = ("value", "log10")
+
+
 @dataclass(frozen=True)
 class CurveSpec:
     name: str
     quantity: str
     aliases: tuple[str, ...]
     description: str = ""
+    input: str | None = None          # 'value' / 'log10': a model input; None: not an input
 
 
 @lru_cache(maxsize=1)
@@ -40,8 +44,13 @@ def _parse(raw: dict, source: str) -> dict[str, CurveSpec]:
         aliases = tuple(str(a).upper() for a in entry["aliases"])
         if name.upper() not in aliases:
             aliases = (name.upper(),) + aliases
+        inp = entry.get("input")
+        if inp is True:
+            inp = "value"
+        if inp not in (None, False) and inp not in INPUT_KINDS:
+            raise ConfigError(f"{source}: entry {name!r}: input must be one of {INPUT_KINDS}")
         out[name.upper()] = CurveSpec(name.upper(), str(entry.get("quantity", "none")), aliases,
-                                      str(entry.get("description", "")))
+                                      str(entry.get("description", "")), inp or None)
     return out
 
 
@@ -73,3 +82,7 @@ class AliasTable:
     def quantity(self, name: str) -> str:
         spec = self.specs.get(name)
         return spec.quantity if spec else "none"
+
+    def inputs(self) -> dict[str, str]:
+        """Model input curves in table order: canonical name -> 'value' or 'log10'."""
+        return {s.name: s.input for s in self.specs.values() if s.input}

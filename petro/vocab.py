@@ -106,9 +106,8 @@ def metric_name(label: str, key: str) -> str:
 
 
 # ------------------------------------------------------------------------------ features
-# conventional-log feature columns (canonical curves and derived porosity indicators)
-LOG_FEATURES = ("GR", "RHOB", "NPHI", "DT", "LOG10_RT", "CALI", "PEF", "PHID", "PHIS",
-                "NPHI_PHID", "SPI")
+# conventional-log inputs are data (petro/data/aliases.yaml `input:` flags); what is not an image
+# column is a log column
 LOGS_BLOCK = "logs"
 
 # image kinds and the prefix of their feature columns

@@ -126,8 +126,11 @@ def test_well_features_transformer_columns_match_the_table(small_field):
     names = list(tf.get_feature_names_out())
     assert list(table.columns) == ["WELL", "DEPT"] + names
     assert len(names) == tf.n_features_out_
-    assert table[names].notna().mean().min() > 0.5      # every documented column is produced
-    assert {"amp_vug_w050", "res_cov_w150", "tt_patch_31", "SPI"} <= set(names)
+    # every documented column is produced; input curves the synthetic wells lack are NULL
+    lacking = {"LOG10_RXO", "DTS", "K", "TH", "U", "SP"}
+    assert table[[n for n in names if n not in lacking]].notna().mean().min() > 0.5
+    assert table[sorted(lacking)].isna().all().all()
+    assert {"amp_vug_w050", "res_cov_w150", "tt_patch_31", "SPI", "RUGOSITY"} <= set(names)
 
 
 def test_bulk_depth_shift_moves_image_features(small_field):
@@ -144,3 +147,50 @@ def test_bulk_depth_shift_moves_image_features(small_field):
     # the shifted image seen at depth d equals the original image at d - shift (3 samples)
     np.testing.assert_allclose(b[col].to_numpy()[10:-10], a[col].to_numpy()[7:-13], atol=1e-9)
     pd.testing.assert_series_equal(a["res_mean_w050"], b["res_mean_w050"])
+
+
+def test_log_inputs_are_data_spectral_gamma_from_a_real_well():
+    """The JB CMR well has spectral gamma ray (HFK, HTHO, HURA) and no density: K, TH, U are
+    input columns with the well's values, density-derived columns are NULL."""
+    from tests.conftest import real_file
+
+    from petro.features.table import well_features
+    from petro.io.wells import load_well
+
+    w = load_well("JB", [real_file("nmr/JB_11-6TFH_CMR.las")])
+    t = well_features(w)
+    for c, orig in (("K", "HFK"), ("TH", "HTHO"), ("U", "HURA")):
+        assert w.provenance[c].original == orig
+        assert t[c].notna().mean() > 0.9
+    assert np.nanmedian(t["K"]) < 0.1                     # HFK in % became a fraction
+    assert t["RHOB"].isna().all() and t["PHID"].isna().all()
+
+
+def test_pipeline_names_extra_input_curves_and_nmr_cannot_be_one(tmp_path):
+    import yaml
+
+    from petro.config import load_config
+    from petro.errors import ConfigError
+    from petro.features.table import model_features
+
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"data": ".", "features": {"logs": ["XYZ"]}}))
+    cfg = load_config(tmp_path / "p.yaml")
+    assert cfg.logs.inputs["XYZ"] == "value" and cfg.logs.inputs["RT"] == "log10"
+    curves = pd.DataFrame({"XYZ": [1.0, 2.0, 3.0], "GR": [10.0, 20.0, 30.0]},
+                          index=pd.Index([1000.0, 1000.1, 1000.2]))
+    f = conventional_features(curves, cfg.logs)
+    assert f["XYZ"].tolist() == [1.0, 2.0, 3.0]
+    assert "XYZ" in model_features(f.columns, ["logs"], cfg.logs)
+    assert "XYZ" not in model_features(f.columns, ["logs"])       # not a default input
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"data": ".", "features": {"logs": ["TCMR"]}}))
+    with pytest.raises(ConfigError, match="TCMR"):
+        load_config(tmp_path / "p.yaml")
+
+
+def test_rugosity_is_the_caliper_spread_over_the_window():
+    depth = 1000.0 + np.arange(40) * 0.1
+    cali = np.full(40, 8.5)
+    cali[20:] = np.where(np.arange(20) % 2 == 0, 9.5, 8.5)          # washed-out, rough hole
+    f = conventional_features(pd.DataFrame({"CALI": cali}, index=pd.Index(depth)))
+    assert f["RUGOSITY"].iloc[5] == pytest.approx(0.0)
+    assert f["RUGOSITY"].iloc[30] == pytest.approx(0.5, abs=0.05)

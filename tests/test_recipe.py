@@ -52,6 +52,7 @@ def test_model_inputs_use_the_pipeline_windows(project):
     import mlflow
 
     mlflow.set_tracking_uri(project["env"]["MLFLOW_TRACKING_URI"])
+    mlflow.set_registry_uri(project["env"]["MLFLOW_TRACKING_URI"])
     m = mlflow.pyfunc.load_model("models:/petro-permeability@champion")
     inputs = m.metadata.get_input_schema().input_names()
     assert "amp_mean_w020" in inputs and "amp_mean_w060" in inputs
@@ -91,6 +92,7 @@ def test_features_for_a_model_are_exactly_its_inputs(project):
     import mlflow
 
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
     inputs = mlflow.pyfunc.load_model("models:/petro-porosity@champion").metadata \
         .get_input_schema().input_names()
     assert list(pd.read_parquet(root / "rows.parquet").columns) == ["WELL", "DEPT"] + inputs

@@ -93,10 +93,10 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult],
     rep.start(FOLDS, n_wells * len(cfg.specs))
     models = []
     for spec in cfg.specs:
-        feats = usable_features(table, model_features(table.columns, spec.features))
+        feats = usable_features(table, model_features(table.columns, spec.features, cfg.logs))
         if not spec.pca_components:  # patches only feed the learned embedding
             feats = [f for f in feats if not is_patch_feature(f)]
-        logs_only = usable_features(table, model_features(table.columns, ["logs"]))
+        logs_only = usable_features(table, model_features(table.columns, ["logs"], cfg.logs))
         if not feats:
             raise ModelError(f"{spec.name}: no usable feature columns in the training wells")
         trials = None

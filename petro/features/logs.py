@@ -1,10 +1,17 @@
 """Features from conventional logs (canonical curves, canonical units).
 
-Columns: the measured curves ``GR`` (gAPI), ``RHOB`` (g/cm3), ``NPHI`` (v/v), ``DT`` (us/ft),
-``LOG10_RT`` (log10 ohm.m), ``CALI`` (in), ``PEF`` (b/e) and derived porosity indicators:
-``PHID`` density porosity, ``PHIS`` Wyllie sonic porosity, ``NPHI_PHID`` neutron-density
-separation (shale, gas), ``SPI`` secondary porosity index PHID - PHIS (vugs and fractures the sonic
-does not see). Matrix and fluid constants are parameters.
+The input curves are data, not a fixed list: every curve the alias table
+(``petro/data/aliases.yaml``, extended by a pipeline's ``aliases:``) marks as an ``input`` —
+``GR`` (gAPI), ``RHOB`` (g/cm3), ``NPHI`` (v/v), ``DT`` (us/ft), ``LOG10_RT`` (log10 ohm.m),
+``LOG10_RXO``, ``CALI`` (in), ``PEF`` (b/e), shear ``DTS``, spectral gamma ray ``K`` (v/v), ``TH``
+and ``U`` (ppm), ``SP`` (mV) — plus any curve a pipeline names in ``features.logs``. A curve that
+no training well has is simply not used; the model records the columns it used.
+
+Derived columns: ``PHID`` density porosity, ``PHIS`` Wyllie sonic porosity, ``NPHI_PHID``
+neutron-density separation (shale, gas), ``SPI`` secondary porosity index PHID - PHIS (vugs and
+fractures the sonic does not see), ``RUGOSITY`` the standard deviation of the caliper over
+``rugosity_window_m`` (in; a rough, washed-out hole degrades pad and image readings). Matrix and
+fluid constants are parameters.
 """
 
 from __future__ import annotations
@@ -14,23 +21,81 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from petro.vocab import FLUID_DENSITY, FLUID_SLOWNESS, LOG_FEATURES, MATRIX
+from petro.mnemonics import AliasTable
+from petro.vocab import FLUID_DENSITY, FLUID_SLOWNESS, MATRIX, NMR_CURVES
 
-CURVES = ("GR", "RHOB", "NPHI", "DT", "RT", "CALI", "PEF")
-COLUMNS = LOG_FEATURES
+DERIVED = ("PHID", "PHIS", "NPHI_PHID", "SPI", "RUGOSITY")
+
+
+def input_column(curve: str, how: str) -> str:
+    """Feature column of an input curve: ``RT`` taken as log10 is ``LOG10_RT``."""
+    return f"LOG10_{curve}" if how == "log10" else curve
 
 
 @dataclass
 class LogFeatureParams:
+    """Parameters of the conventional-log features (the pipeline's ``logs:`` section).
+
+    ``inputs`` maps input curves (canonical mnemonics) to 'value' or 'log10'; None resolves it
+    from the alias table (the configuration does so, with the pipeline's aliases and its
+    ``features.logs`` extras, and the resolved mapping is stored with every model).
+    """
+
     rho_matrix: float = MATRIX["calcite"][0]    # g/cm3
     rho_fluid: float = FLUID_DENSITY            # g/cm3
     dt_matrix: float = MATRIX["calcite"][1]     # us/ft
     dt_fluid: float = FLUID_SLOWNESS            # us/ft
+    rugosity_window_m: float = 0.6
+    inputs: dict[str, str] | None = None
+
+    def __post_init__(self):
+        if self.inputs is None:
+            self.inputs = AliasTable().inputs()
+        self.inputs = {str(k).upper(): str(v) for k, v in dict(self.inputs).items()}
+        leak = sorted(set(self.inputs) & set(NMR_CURVES))
+        if leak:
+            raise ValueError(f"NMR curves {leak} are targets (or computed from them) and cannot "
+                             f"be inputs")
+        bad = {k: v for k, v in self.inputs.items() if v not in ("value", "log10")}
+        if bad:
+            raise ValueError(f"inputs {bad}: each input is taken as 'value' or 'log10'")
+        if not self.rugosity_window_m > 0:
+            raise ValueError("rugosity_window_m must be positive")
+
+    def columns(self) -> list[str]:
+        """The feature columns, in a fixed order: input curves, then derived columns."""
+        return [input_column(c, how) for c, how in self.inputs.items()] + list(DERIVED)
+
+
+def with_extra_inputs(inputs: dict[str, str], extra) -> dict[str, str]:
+    """Input curves plus a pipeline's extra curves (names, or ``{name: value|log10}``)."""
+    out = dict(inputs)
+    items = extra.items() if isinstance(extra, dict) else ((e, "value") for e in extra or ())
+    for name, how in items:
+        out.setdefault(str(name).upper(), str(how))
+    return out
+
+
+def _rolling_std(depth: np.ndarray, x: np.ndarray, window_m: float) -> np.ndarray:
+    """Standard deviation of ``x`` over a centred depth window (NaN-aware), from cumulative sums."""
+    ok = np.isfinite(x)
+    x0 = np.where(ok, x, 0.0)
+    c1 = np.concatenate([[0.0], np.cumsum(x0)])
+    c2 = np.concatenate([[0.0], np.cumsum(x0 * x0)])
+    cn = np.concatenate([[0], np.cumsum(ok)])
+    i0 = np.searchsorted(depth, depth - window_m / 2, side="left")
+    i1 = np.searchsorted(depth, depth + window_m / 2, side="right")
+    n = cn[i1] - cn[i0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (c1[i1] - c1[i0]) / n
+        var = np.maximum((c2[i1] - c2[i0]) / n - mean ** 2, 0.0)
+    return np.where(n >= 3, np.sqrt(var), np.nan)
 
 
 def conventional_features(curves: pd.DataFrame, params: LogFeatureParams | None = None) \
         -> pd.DataFrame:
-    """Conventional-log feature columns on the index of ``curves`` (missing curves give NaN)."""
+    """Conventional-log feature columns on the index (depth, m) of ``curves``; a curve the well
+    lacks gives a NaN column, so every well has the same columns."""
     p = params or LogFeatureParams()
     n = len(curves)
 
@@ -39,12 +104,17 @@ def conventional_features(curves: pd.DataFrame, params: LogFeatureParams | None 
             return curves[name].to_numpy(dtype=float)
         return np.full(n, np.nan)
 
-    rhob, nphi, dt, rt = col("RHOB"), col("NPHI"), col("DT"), col("RT")
+    out = {}
     with np.errstate(divide="ignore", invalid="ignore"):
+        for c, how in p.inputs.items():
+            v = col(c)
+            out[input_column(c, how)] = np.log10(np.where(v > 0, v, np.nan)) if how == "log10" \
+                else v
+        rhob, nphi, dt = col("RHOB"), col("NPHI"), col("DT")
         phid = (p.rho_matrix - rhob) / (p.rho_matrix - p.rho_fluid)
         phis = (dt - p.dt_matrix) / (p.dt_fluid - p.dt_matrix)
-        log_rt = np.log10(np.where(rt > 0, rt, np.nan))
-    return pd.DataFrame({"GR": col("GR"), "RHOB": rhob, "NPHI": nphi, "DT": dt,
-                         "LOG10_RT": log_rt, "CALI": col("CALI"), "PEF": col("PEF"),
-                         "PHID": phid, "PHIS": phis, "NPHI_PHID": nphi - phid, "SPI": phid - phis},
-                        index=curves.index)
+    depth = curves.index.to_numpy(dtype=float)
+    out.update({"PHID": phid, "PHIS": phis, "NPHI_PHID": nphi - phid, "SPI": phid - phis,
+                "RUGOSITY": _rolling_std(depth, col("CALI"), p.rugosity_window_m)
+                if n > 1 else np.full(n, np.nan)})
+    return pd.DataFrame(out, index=curves.index)

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 
 from petro.features.image import ImageFeatureParams, feature_names, image_window_features
-from petro.features.logs import COLUMNS as LOG_COLUMNS
 from petro.features.logs import LogFeatureParams, conventional_features
 from petro.vocab import DEPTH, IMAGE_KINDS, WELL, is_image_feature
 from petro.well import Well
@@ -37,11 +36,13 @@ def well_features(well: Well, image_params: ImageFeatureParams | None = None,
     return pd.concat(parts, axis=1)
 
 
-def model_features(columns, feature_sets: list[str]) -> list[str]:
-    """Model input columns among ``columns`` for the feature sets ('logs', 'image')."""
+def model_features(columns, feature_sets: list[str],
+                   log_params: LogFeatureParams | None = None) -> list[str]:
+    """Model input columns among ``columns`` for the feature sets ('logs', 'image'); the log
+    columns are those of ``log_params`` (its input curves and the derived columns)."""
     out = []
     if "logs" in feature_sets:
-        out += [c for c in LOG_COLUMNS if c in columns]
+        out += [c for c in (log_params or LogFeatureParams()).columns() if c in columns]
     if "image" in feature_sets:
         out += [c for c in columns if is_image_feature(c)]
     return out

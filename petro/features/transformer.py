@@ -12,7 +12,6 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from petro.features.image import ImageFeatureParams
-from petro.features.logs import COLUMNS as LOG_COLUMNS
 from petro.features.logs import LogFeatureParams
 from petro.features.table import image_feature_columns, well_features
 from petro.vocab import IMAGE_KINDS
@@ -46,5 +45,6 @@ class WellFeatures(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         p = self.image_params or ImageFeatureParams()
-        names = list(LOG_COLUMNS) + image_feature_columns(self.image_kinds, p)
+        names = (self.log_params or LogFeatureParams()).columns() + \
+            image_feature_columns(self.image_kinds, p)
         return pd.Index(names).to_numpy(dtype=object)
