@@ -34,11 +34,13 @@ NO_CACHE = ""
 
 def configure(pipeline: str | Path | PipelineConfig | None = None, *, data=None,
               overrides: dict | None = None, n_jobs: int | None = None,
-              cache_dir: str | None = None, require_data: bool = False) -> PipelineConfig:
+              cache_dir: str | None = None, scheduler: str | None = None,
+              require_data: bool = False) -> PipelineConfig:
     """A validated configuration: the pipeline file (or defaults) with keyword overrides.
-    ``cache_dir=""`` turns the parsed-file cache off."""
+    ``cache_dir=""`` turns the parsed-file cache off; ``scheduler`` is a Dask scheduler
+    address, ``"local-cluster"`` or ``"processes"`` (see petro.app.engine)."""
     if isinstance(pipeline, PipelineConfig):
-        if overrides or n_jobs or cache_dir is not None:
+        if overrides or n_jobs or cache_dir is not None or scheduler is not None:
             raise ConfigError("give overrides with a pipeline file, not a built config")
         return pipeline
     ov = dict(overrides or {})
@@ -48,6 +50,8 @@ def configure(pipeline: str | Path | PipelineConfig | None = None, *, data=None,
         ov["n_jobs"] = n_jobs
     if cache_dir is not None:
         ov["ingest.cache_dir"] = cache_dir
+    if scheduler is not None:
+        ov["engine.scheduler"] = scheduler
     return load_config(pipeline, overrides=ov, require_data=require_data)
 
 
@@ -140,6 +144,7 @@ def predict(data, *, models: list[str] | list[LoadedModel] | None = None,
     wells, failed = predict_wells(loaded, data, pipeline=cfg if pipeline is not None else None,
                                   n_jobs=cfg.n_jobs if cfg else 2,
                                   cache_dir=cfg.ingest.cache_dir if cfg else None,
+                                  engine=cfg.engine if cfg else None,
                                   on_event=rep)
     for p in failed:
         rep.problem(p)

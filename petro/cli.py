@@ -18,7 +18,7 @@ from petro.render import Events, console, err_console, print_metrics, table as _
 
 def _settings(args) -> dict:
     """Flags that override pipeline settings (None: not given, the YAML or default stands)."""
-    return {"n_jobs": getattr(args, "jobs", None),
+    return {"n_jobs": getattr(args, "jobs", None), "scheduler": getattr(args, "scheduler", None),
             "cache_dir": "" if getattr(args, "no_cache", False) else getattr(args, "cache_dir", None)}
 
 
@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--cache-dir", help="parsed-file cache (default: pipeline's "
                                                "ingest.cache_dir, else none)")
             c.add_argument("--no-cache", action="store_true", help="parse every file again")
+            c.add_argument("--scheduler", help="Dask scheduler (tcp://host:8786), local-cluster "
+                           "or processes (default: DASK_SCHEDULER_ADDRESS, else local processes)")
         if tracking:
             c.add_argument("--tracking-uri", help="MLflow store (default: MLFLOW_TRACKING_URI, "
                                                   "else sqlite:///mlruns/mlflow.db)")

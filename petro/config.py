@@ -29,9 +29,32 @@ from petro.synth import SynthConfig
 from petro.targets.nmr import TargetParams
 
 SECTIONS = ("name", "data", "synthetic", "ingest", "targets", "features", "logs", "models",
-            "tracking", "n_jobs", "models_dir", "aliases")
+            "tracking", "n_jobs", "models_dir", "aliases", "engine")
 TRACKING_KEYS = ("experiment", "register", "registered_prefix")
 DEFAULT_MODELS = ("porosity", "permeability")
+
+
+@dataclass
+class EngineOptions:
+    """Where per-well work runs (see petro.app.engine and docs/scale.md).
+
+    ``scheduler``: None (a local process pool of ``n_jobs``; a Dask scheduler named by
+    ``DASK_SCHEDULER_ADDRESS`` or Dask's configuration wins), ``"processes"`` (the local pool
+    even if Dask is configured), ``"local-cluster"`` (a ``distributed.LocalCluster`` of
+    ``n_jobs`` single-threaded workers) or a scheduler address ``tcp://host:8786``.
+    ``feature_store``: folder of the per-well Parquet feature dataset (default
+    ``<ingest.cache_dir>/features``; none without a cache). ``retries``: how often a task whose
+    worker died is retried before the well is reported failed."""
+
+    scheduler: str | None = None
+    feature_store: str | None = None
+    retries: int = 2
+
+    def __post_init__(self):
+        if self.scheduler is not None and not isinstance(self.scheduler, str):
+            raise ValueError(f"scheduler {self.scheduler!r} is not an address or a name")
+        if int(self.retries) < 0:
+            raise ValueError("retries must be 0 or more")
 
 
 @dataclass
@@ -51,6 +74,7 @@ class PipelineConfig:
     registered_prefix: str = "petro-"
     n_jobs: int = 2
     source: str = ""
+    engine: EngineOptions = field(default_factory=EngineOptions)
 
     @property
     def models(self) -> list[str]:
@@ -155,6 +179,12 @@ def _rel(value, base: Path) -> str | None:
     return str(p if p.is_absolute() else base / p)
 
 
+def _engine(raw, base: Path, where: str) -> EngineOptions:
+    opts = _build(EngineOptions, raw, "engine", where)
+    opts.feature_store = _rel(opts.feature_store or None, base)
+    return opts
+
+
 def build_config(raw: dict, *, source: str = "", base: Path | None = None,
                  overrides: dict | None = None, require_data: bool = True,
                  load_specs: bool = True) -> PipelineConfig:
@@ -217,6 +247,7 @@ def build_config(raw: dict, *, source: str = "", base: Path | None = None,
         registered_prefix=str(tracking.get("registered_prefix", "petro-")),
         n_jobs=n_jobs,
         source=source,
+        engine=_engine(raw.get("engine"), base, where),
     )
     if require_data and cfg.data is None:
         raise ConfigError(f"{where}: 'data' (the folder of well files) is missing")
@@ -230,7 +261,7 @@ def load_config(path: str | Path | None = None, *, overrides: dict | None = None
     A relative ``data`` override is relative to the current folder, like any command-line path.
     """
     overrides = dict(overrides or {})
-    for key in ("data", "ingest.cache_dir", "models_dir"):
+    for key in ("data", "ingest.cache_dir", "models_dir", "engine.feature_store"):
         if overrides.get(key):
             overrides[key] = str(Path(overrides[key]).expanduser().resolve())
     if path is None:

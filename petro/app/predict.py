@@ -22,7 +22,7 @@ import pandas as pd
 
 from petro.app.events import EventHandler, Reporter, reporter
 from petro.app.wells import process_wells
-from petro.config import PipelineConfig, build_config
+from petro.config import EngineOptions, PipelineConfig, build_config
 from petro.errors import ConfigError, ModelError, PetroError
 from petro.io.atomic import safe_name
 from petro.io.discovery import discover_many
@@ -195,7 +195,7 @@ def _join(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def predict_wells(models: list[LoadedModel], data, *,
                   pipeline: PipelineConfig | None = None, n_jobs: int = 2,
-                  cache_dir: str | None = None,
+                  cache_dir: str | None = None, engine: EngineOptions | None = None,
                   on_event: EventHandler | Reporter | None = None) \
         -> tuple[list[PredictedWell], list[Problem]]:
     """Predict every well of ``data`` (a folder, a list of well folders and files, or a mapping
@@ -227,6 +227,8 @@ def predict_wells(models: list[LoadedModel], data, *,
     for key, group in by_recipe.items():
         cfg = recipe_config(group[0].recipe)
         cfg.n_jobs, cfg.ingest.cache_dir = n_jobs, cache_dir
+        if engine is not None:
+            cfg.engine = engine
         for r in process_wells(groups, cfg, with_targets=False, reporter=rep):
             results_by_name.setdefault(r.name, r)
             if r.table is not None:

@@ -65,6 +65,7 @@ class RunResult:
     models: list[ModelEntry] = field(default_factory=list)
     tracking_uri: str | None = None
     seconds: float = 0.0
+    engine: str = ""           # where the per-well work ran (local pool, dask address)
 
     @property
     def status(self) -> int:
@@ -138,4 +139,5 @@ def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,
                           reason=e["reason"]) for e, tm in zip(logged, trained.models)]
     from petro.tracking import resolve_uri
 
-    return RunResult(cfg, wells, entries, resolve_uri(tracking_uri), time.perf_counter() - t0)
+    return RunResult(cfg, wells, entries, resolve_uri(tracking_uri), time.perf_counter() - t0,
+                     engine=next((w.summary.get("engine", "") for w in wells), ""))

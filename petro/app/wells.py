@@ -9,14 +9,14 @@ computed, are problem records; the other wells of the batch go on. Only the per-
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
 
+from petro.app.engine import map_tasks, open_engine
 from petro.app.events import Reporter
+from petro.app.featurestore import FeatureStore, well_key
 from petro.config import PipelineConfig
 from petro.errors import ConfigError, PetroError
 from petro.features.table import well_features
@@ -58,8 +58,7 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
     """Read one well, compute its targets (if it has NMR) and its features."""
     res = WellResult(name, [str(f) for f in files])
     # lineage hashes: the cache already knows them for unchanged files
-    hasher = PartCache(cfg.ingest.cache_dir, cfg.ingest).file_hash if cfg.ingest.cache_dir \
-        else content_hash
+    hasher = _hasher(cfg)
     try:
         well = load_well(name, files, cfg.ingest)
     except PetroError as err:
@@ -92,25 +91,70 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
     return res
 
 
+def _hasher(cfg: PipelineConfig):
+    """File content hashes; the parse cache remembers them for unchanged files."""
+    return PartCache(cfg.ingest.cache_dir, cfg.ingest).file_hash if cfg.ingest.cache_dir \
+        else content_hash
+
+
+def store_root(cfg: PipelineConfig) -> Path | None:
+    """The feature dataset folder: ``engine.feature_store``, else ``<cache_dir>/features``."""
+    if cfg.engine.feature_store:
+        return Path(cfg.engine.feature_store)
+    return Path(cfg.ingest.cache_dir) / "features" if cfg.ingest.cache_dir else None
+
+
+def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool,
+                root: str | None) -> WellResult:
+    """:func:`process_well` through the per-well feature dataset: an entry for the same file
+    contents and recipe is read back; a new result is written there (wells that failed are
+    not stored, they are read again next time)."""
+    if root is None:
+        return process_well(name, files, cfg, with_targets)
+    hasher = _hasher(cfg)
+    hashes = {str(f): hasher(Path(f)) for f in files}
+    store = FeatureStore(root)
+    key = well_key(name, {Path(f).name: h for f, h in hashes.items()}, cfg.recipe(),
+                   with_targets)
+    hit = store.get(name, key)
+    if hit is not None:
+        table, meta = hit
+        return WellResult(name, [str(f) for f in files], table, meta.get("target_report"),
+                          meta.get("summary", {}),
+                          [Problem.from_dict(p) for p in meta.get("problems", [])])
+    res = process_well(name, files, cfg, with_targets)
+    if not res.failed:
+        store.put(name, key, res.table, {"summary": res.summary,
+                                         "target_report": res.target_report,
+                                         "problems": [p.to_dict() for p in res.problems]})
+    return res
+
+
 def process_wells(groups: dict[str, list[Path]], cfg: PipelineConfig, *, with_targets=True,
                   reporter: Reporter | None = None) -> list[WellResult]:
-    """:func:`process_well` over wells in ``cfg.n_jobs`` processes; results sorted by well name,
-    whatever order the workers finish in."""
+    """:func:`process_well` over wells on the configured engine (local processes, or Dask:
+    see :mod:`petro.app.engine`), each result through the feature dataset; results sorted by
+    well name, whatever order the workers finish in. A well whose task failed for good (its
+    worker died repeatedly, e.g. out of memory) comes back with ``error`` set."""
     rep = reporter or Reporter()
     items = list(groups.items())
+    root = store_root(cfg)
     rep.start(WELLS, len(items))
     results = []
-    if cfg.n_jobs <= 1 or len(items) <= 1:
-        for name, files in items:
-            results.append(process_well(name, files, cfg, with_targets))
+    with open_engine(cfg.engine, cfg.n_jobs, len(items)) as engine:
+        rep.note(f"per-well work on {engine.where}")
+        tasks = [(name, (name, [str(f) for f in files], cfg, with_targets,
+                         None if root is None else str(root))) for name, files in items]
+        for name, res, err in map_tasks(engine, stored_well, tasks):
+            if err is not None:
+                res = WellResult(name, [str(f) for f in groups[name]])
+                res.error = Problem(Severity.ERROR, f"the task for this well failed: "
+                                    f"{type(err).__name__}: {err} (a worker that died "
+                                    f"repeatedly, e.g. out of memory, or a bug: the other "
+                                    f"wells went on)", well=name, code="task_failed")
+            res.summary["engine"] = engine.where
+            results.append(res)
             rep.advance(WELLS, name)
-    else:
-        with ProcessPoolExecutor(max_workers=min(cfg.n_jobs, len(items)),
-                                 mp_context=get_context("spawn")) as ex:
-            futs = {ex.submit(process_well, n, f, cfg, with_targets): n for n, f in items}
-            for fut in as_completed(futs):
-                results.append(fut.result())
-                rep.advance(WELLS, futs[fut])
     rep.end(WELLS)
     results.sort(key=lambda r: r.name)
     for r in results:

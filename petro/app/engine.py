@@ -1,0 +1,166 @@
+"""Where per-well work runs: in this process, a local process pool, or on a Dask cluster.
+
+One call, :func:`map_tasks`, runs a function over named items and hands each result back as it
+completes (never in the order of the list: callers sort). The engine is chosen by
+:func:`open_engine` from the pipeline's ``engine.scheduler`` (or the ``--scheduler`` flag):
+
+- ``None``: a Dask scheduler named by ``DASK_SCHEDULER_ADDRESS`` (or Dask's configuration
+  ``scheduler-address``) if there is one, else the local process pool of ``n_jobs`` (serial for
+  one job or one item);
+- ``"processes"``: the local pool, whatever Dask's configuration says;
+- ``"local-cluster"``: a ``distributed.LocalCluster`` of ``n_jobs`` single-threaded worker
+  processes, started for the call and closed after it;
+- an address (``tcp://host:8786``): that scheduler's workers.
+
+On Dask each well is one task (``key`` names the well), submitted with ``retries`` for errors a
+task raised; a task whose worker died (killed, out of memory) is rescheduled by the scheduler
+up to its ``distributed.scheduler.allowed-failures`` and then fails with ``KilledWorker``. A
+task that fails for good comes back as ``(key, None, error)``: the caller reports that item and
+the others go on. Workers should run one thread each (``dask worker --nthreads 1``) so a
+worker holds one well's images at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from petro.config import EngineOptions
+from petro.errors import ConfigError
+
+PROCESSES = "processes"
+LOCAL_CLUSTER = "local-cluster"
+ENV_ADDRESS = "DASK_SCHEDULER_ADDRESS"
+# test-only fault injection: a folder where a test drops 'kill-once-<key>' (the worker running
+# that task exits once) or 'oom-<key>' (the task allocates memory until its worker is killed)
+FAULTS_ENV = "PETRO_TEST_FAULTS"
+
+
+@dataclass
+class Engine:
+    kind: str                   # 'serial' | 'processes' | 'dask'
+    where: str                  # for the run log: "dask tcp://10.0.0.5:8786 (32 workers)"
+    workers: int
+    retries: int = 2
+    client: object = None       # distributed.Client for 'dask'
+    pool: object = None         # ProcessPoolExecutor for 'processes'
+
+
+def scheduler_address(opts: EngineOptions) -> str | None:
+    """The Dask scheduler to use, or None for local work."""
+    if opts.scheduler == PROCESSES:
+        return None
+    if opts.scheduler:
+        return opts.scheduler
+    if os.environ.get(ENV_ADDRESS):
+        return os.environ[ENV_ADDRESS]
+    try:
+        import dask.config
+    except ImportError:
+        return None
+    return dask.config.get("scheduler-address", None)
+
+
+@contextmanager
+def open_engine(opts: EngineOptions, n_jobs: int, n_items: int) -> Iterator[Engine]:
+    """The engine for ``n_items`` tasks (see the module docstring); closed on exit."""
+    address = scheduler_address(opts)
+    if address is None:
+        if n_jobs <= 1 or n_items <= 1:
+            yield Engine("serial", "this process (serial)", 1, opts.retries)
+            return
+        workers = min(n_jobs, n_items)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            yield Engine(PROCESSES, f"local process pool ({workers} processes)", workers,
+                         opts.retries, pool=pool)
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:  # pragma: no cover - a core dependency
+        raise ConfigError("a Dask scheduler is configured but dask[distributed] is not "
+                          "installed: pip install 'dask[distributed]'") from err
+    if address == LOCAL_CLUSTER:
+        with LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
+                          dashboard_address=":0") as cluster, \
+                Client(cluster, set_as_default=False) as client:
+            yield Engine("dask", f"dask LocalCluster {cluster.scheduler_address} ({n_jobs} "
+                         f"workers; dashboard {client.dashboard_link})", n_jobs, opts.retries,
+                         client)
+        return
+    try:
+        client = Client(address, set_as_default=False, timeout=30)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise ConfigError(f"cannot reach the Dask scheduler {address} ({err}); start it "
+                          f"(`dask scheduler`) or drop --scheduler / {ENV_ADDRESS}") from err
+    try:
+        n = len(client.scheduler_info().get("workers", {}))
+        yield Engine("dask", f"dask {address} ({n} workers)", n, opts.retries, client)
+    finally:
+        client.close()
+
+
+def _fault_hook(key: str) -> None:
+    folder = os.environ.get(FAULTS_ENV)
+    if not folder:
+        return
+    try:
+        (Path(folder) / f"kill-once-{key}").unlink()   # only one process wins the unlink
+    except FileNotFoundError:
+        pass
+    else:
+        os._exit(17)
+    if (Path(folder) / f"oom-{key}").exists():
+        blocks = []
+        for _ in range(80):            # bounded: 4 GB at most, then a MemoryError
+            blocks.append(bytearray(50 * 2 ** 20))
+            for i in range(0, len(blocks[-1]), 4096):
+                blocks[-1][i] = 1      # touch the pages so they count as resident
+            time.sleep(0.05)
+        raise MemoryError(f"{key}: test allocation was not stopped by a memory limit")
+
+
+def _call(fn: Callable, key: str, args: tuple):
+    _fault_hook(key)
+    return fn(*args)
+
+
+def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]]) \
+        -> Iterator[tuple[str, object, BaseException | None]]:
+    """``fn(*args)`` for each ``(key, args)``; yields ``(key, result, None)`` or
+    ``(key, None, error)`` as each task completes."""
+    if engine.kind == "serial":
+        for key, args in items:
+            try:
+                yield key, _call(fn, key, args), None
+            except Exception as err:  # a bug in one well's work must not stop the batch
+                yield key, None, err
+        return
+    if engine.kind == PROCESSES:
+        futs = {engine.pool.submit(_call, fn, key, args): key for key, args in items}
+        for fut in as_completed(futs):
+            try:
+                yield futs[fut], fut.result(), None
+            except Exception as err:
+                yield futs[fut], None, err
+        return
+    from distributed import as_completed as dask_completed
+
+    token = os.urandom(4).hex()
+    futs = {engine.client.submit(_call, fn, key, args, key=f"petro-{key}-{token}", pure=False,
+                                 retries=engine.retries): key for key, args in items}
+    for fut in dask_completed(list(futs), loop=engine.client.loop):
+        key = futs[fut]
+        try:
+            result = fut.result()
+        except Exception as err:   # KilledWorker after allowed-failures, or the task's error
+            yield key, None, err
+        else:
+            yield key, result, None
+        finally:
+            fut.release()

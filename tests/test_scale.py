@@ -1,0 +1,158 @@
+"""Per-well work on a real Dask LocalCluster (2 worker processes): the same results as the
+serial run, the per-well feature dataset, a corrupt well, a worker killed mid-run and a well that
+runs out of memory. One cluster for the module (starting one takes a few seconds)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from petro.app.engine import FAULTS_ENV
+from petro.app.featurestore import FeatureStore
+from petro.app.wells import process_wells
+from petro.config import load_config
+from petro.io.discovery import discover
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "las"
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """LocalCluster(n_workers=2, processes=True); a task is given up after its worker died
+    twice; test faults are dropped as files in ``cluster.faults``."""
+    import dask
+
+    faults = tmp_path_factory.mktemp("faults")
+    old = os.environ.get(FAULTS_ENV)
+    os.environ[FAULTS_ENV] = str(faults)        # inherited by the worker processes
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      memory_limit="1GiB", dashboard_address=None) as c:
+            c.faults = faults
+            yield c
+    if old is None:
+        os.environ.pop(FAULTS_ENV, None)
+    else:
+        os.environ[FAULTS_ENV] = old
+
+
+def _cfg(scheduler=None, store=None, jobs=1):
+    cfg = load_config(None, require_data=False, overrides={"n_jobs": jobs})
+    cfg.engine = replace(cfg.engine, scheduler=scheduler,
+                         feature_store=None if store is None else str(store))
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def serial(small_field):
+    return {r.name: r for r in process_wells(discover(small_field), _cfg())}
+
+
+def _same(results, serial, skip=()):
+    assert sorted(r.name for r in results) == sorted(serial)        # each well once
+    for r in results:
+        if r.name in skip:
+            continue
+        s = serial[r.name]
+        assert not r.failed, r.error
+        pd.testing.assert_frame_equal(r.table, s.table)
+        assert r.target_report == s.target_report
+        assert r.summary["sha256"] == s.summary["sha256"]
+
+
+def test_cluster_equals_serial_and_fills_the_feature_dataset(cluster, small_field, serial,
+                                                              tmp_path):
+    store = tmp_path / "features"
+    notes = []
+    from petro.app.events import Reporter
+
+    rep = Reporter(lambda e: notes.append(e))
+    results = process_wells(discover(small_field), _cfg(cluster.scheduler_address, store),
+                            reporter=rep)
+    _same(results, serial)
+    assert all(r.summary["engine"].startswith(f"dask {cluster.scheduler_address}")
+               for r in results)
+    assert [e.message for e in notes if e.kind == "note"] == \
+        [f"per-well work on dask {cluster.scheduler_address} (2 workers)"]
+    assert sorted(e.item for e in notes if e.kind == "advance") == sorted(serial)
+    entries = FeatureStore(store).entries()
+    assert sorted(p.parent.name for p in entries) == [f"well={n}" for n in sorted(serial)]
+    # the dataset is a Hive-partitioned Parquet dataset: one read gives every well's table
+    ds = pd.read_parquet(store)
+    assert len(ds) == sum(len(s.table) for s in serial.values())
+    # a second run reads the stored tables back (the files are not touched again)
+    mtimes = [p.stat().st_mtime_ns for p in entries]
+    again = process_wells(discover(small_field), _cfg(cluster.scheduler_address, store))
+    _same(again, serial)
+    assert [p.stat().st_mtime_ns for p in FeatureStore(store).entries()] == mtimes
+
+
+def test_a_changed_file_gives_a_new_entry(small_field, serial, tmp_path):
+    field = tmp_path / "field"
+    shutil.copytree(small_field, field)
+    store = tmp_path / "features"
+    process_wells(discover(field), _cfg(store=store))
+    las = sorted((field / "SYN-02").glob("*.las"))[0]
+    las.write_text(las.read_text().replace("~A", "# touched\n~A", 1))
+    process_wells(discover(field), _cfg(store=store))
+    per_well = {}
+    for p in FeatureStore(store).entries():
+        per_well.setdefault(p.parent.name, []).append(p)
+    assert len(per_well["well=SYN-02"]) == 2 and len(per_well["well=SYN-01"]) == 1
+
+
+def test_corrupt_well_is_reported_the_others_finish_exit_1(cluster, small_field, tmp_path,
+                                                           capsys):
+    from petro.cli import main
+
+    d = tmp_path / "data"
+    for w in ("SYN-01", "SYN-04"):
+        shutil.copytree(small_field / w, d / w)
+    (d / "BROKEN").mkdir()
+    shutil.copy(FIX / "binary_garbage.las", d / "BROKEN" / "run1.las")
+    out = tmp_path / "features.parquet"
+    code = main(["features", str(d), "-o", str(out), "--no-cache",
+                 "--scheduler", cluster.scheduler_address])
+    assert code == 1
+    table = pd.read_parquet(out)
+    assert sorted(table["WELL"].unique()) == ["SYN-01", "SYN-04"]
+    err = capsys.readouterr()
+    assert "BROKEN" in err.err + err.out and "Traceback" not in err.err + err.out
+
+
+def test_worker_killed_mid_run_task_retried_no_well_lost_or_doubled(cluster, small_field,
+                                                                     serial, tmp_path):
+    marker = cluster.faults / "kill-once-SYN-02"
+    marker.touch()
+    store = tmp_path / "features"
+    results = process_wells(discover(small_field), _cfg(cluster.scheduler_address, store))
+    assert not marker.exists()                      # the worker running SYN-02 did exit
+    _same(results, serial)
+    entries = FeatureStore(store).entries()
+    assert len(entries) == len(serial)              # one entry per well
+    assert not list(store.rglob("*.tmp"))           # no half-written file left
+
+
+def test_well_out_of_memory_is_reported_the_others_finish(cluster, small_field, serial,
+                                                          tmp_path):
+    """The task of SYN-03 allocates until the nanny kills its worker (memory_limit 1 GiB); the
+    scheduler retries it on a fresh worker, then gives up (allowed-failures 1): the well is
+    reported failed, the others are unaffected."""
+    marker = cluster.faults / "oom-SYN-03"
+    marker.touch()
+    try:
+        results = process_wells(discover(small_field), _cfg(cluster.scheduler_address,
+                                                            tmp_path / "features"))
+    finally:
+        marker.unlink()
+    _same(results, serial, skip={"SYN-03"})
+    bad = next(r for r in results if r.name == "SYN-03")
+    assert bad.failed and bad.error.code == "task_failed"
+    assert "KilledWorker" in bad.error.message
+    assert len(FeatureStore(tmp_path / "features").entries()) == len(serial) - 1
