@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from petro.app.batch import predict_batch
 from petro.app.events import EventHandler, reporter
 from petro.app.export import write_targets
 from petro.app.predict import LoadedModel, PredictedWell, load_models, predict_wells
@@ -129,26 +130,29 @@ def train(pipeline=None, *, data=None, tracking_uri: str | None = None,
 
 def predict(data, *, models: list[str] | list[LoadedModel] | None = None,
             out_dir: str | Path | None = None, pipeline=None, tracking_uri: str | None = None,
-            on_event: EventHandler | None = None, **settings) -> list[PredictedWell]:
+            resume: bool = True, on_event: EventHandler | None = None, **settings) -> list[PredictedWell]:
     """Predicted logs of every well (default models: the porosity and permeability champions).
 
     Each model's features are rebuilt from its own recipe; a ``pipeline`` that disagrees with
-    it is an error. With ``out_dir``, each well is written as ``<well>_petro.las``. Wells that
-    cannot be predicted are reported as error events (and left out)."""
+    it is an error. With ``out_dir``, each well is written as ``<well>_petro.las`` and into the
+    Parquet dataset ``<out_dir>/predictions``; with ``resume`` a well whose inputs and models
+    are unchanged since the last run into ``out_dir`` is skipped (a note event says how many;
+    see petro.app.batch). Wells that cannot be predicted are reported as error events (and
+    left out)."""
     cfg = configure(pipeline, data=data, **settings) if pipeline is not None or settings else None
     loaded = [m for m in (models or []) if isinstance(m, LoadedModel)]
     uris = [m for m in (models or []) if not isinstance(m, LoadedModel)]
     if uris or not loaded:
         loaded += load_models(uris or None, tracking_uri)
     rep = reporter(on_event)
-    wells, failed = predict_wells(loaded, data, pipeline=cfg if pipeline is not None else None,
-                                  n_jobs=cfg.n_jobs if cfg else 2,
-                                  cache_dir=cfg.ingest.cache_dir if cfg else None,
-                                  engine=cfg.engine if cfg else None,
-                                  on_event=rep)
+    kw = dict(pipeline=cfg if pipeline is not None else None, n_jobs=cfg.n_jobs if cfg else 2,
+              cache_dir=cfg.ingest.cache_dir if cfg else None,
+              engine=cfg.engine if cfg else None, on_event=rep)
+    if out_dir is not None:
+        batch = predict_batch(loaded, data, out_dir, resume=resume, **kw)
+        wells, failed = batch.wells, batch.failed
+    else:
+        wells, failed = predict_wells(loaded, data, **kw)
     for p in failed:
         rep.problem(p)
-    if out_dir is not None:
-        for w in wells:
-            w.write(out_dir)
     return wells

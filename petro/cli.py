@@ -144,7 +144,7 @@ def cmd_predict(args) -> int:
 
     with Events() as ev:
         wells = predict(args.data_dir, models=args.model, out_dir=args.out_dir,
-                        pipeline=args.pipeline, tracking_uri=args.tracking_uri, on_event=ev,
+                        resume=not args.no_resume, pipeline=args.pipeline, tracking_uri=args.tracking_uri, on_event=ev,
                         **{k: v for k, v in _settings(args).items() if v is not None})
     _table("predicted wells", ("well", "rows", "predicted", "out of domain", "file"),
            [(w.name, w.n_rows, w.n_predicted, f"{w.n_ood} ({w.ood_fraction:.0%})", w.path)
@@ -231,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", action="append", help="model URI (repeatable; default: the "
                    "petro-porosity and petro-permeability champions)")
     c.add_argument("-o", "--out-dir", required=True)
+    c.add_argument("--no-resume", action="store_true", help="predict every well again (default: "
+                   "skip wells whose inputs and models are unchanged since the last run)")
     m = cmd("models", "registered models", cmd_models)
     ms = m.add_subparsers(dest="models_cmd", required=True)
     ml = ms.add_parser("list")

@@ -4,6 +4,7 @@ runs out of memory. One cluster for the module (starting one takes a few seconds
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import replace
@@ -156,3 +157,47 @@ def test_well_out_of_memory_is_reported_the_others_finish(cluster, small_field, 
     assert bad.failed and bad.error.code == "task_failed"
     assert "KilledWorker" in bad.error.message
     assert len(FeatureStore(tmp_path / "features").entries()) == len(serial) - 1
+
+
+def _las_values(path):
+    import lasio
+
+    las = lasio.read(path)
+    return {c.mnemonic: c.data for c in las.curves}
+
+
+def test_batch_predict_on_the_cluster_resumes_and_redoes_only_changed_wells(
+        cluster, trained, tmp_path):
+    import numpy as np
+
+    from petro.api import predict
+
+    field = tmp_path / "field"
+    shutil.copytree(trained["field"], field)
+    serial = {w.name: w for w in predict(field, tracking_uri=trained["uri"], n_jobs=1)}
+    out = tmp_path / "out"
+    notes = []
+    first = predict(field, out_dir=out, tracking_uri=trained["uri"],
+                    scheduler=cluster.scheduler_address, on_event=notes.append)
+    assert sorted(w.name for w in first) == sorted(serial)
+    for w in first:        # the cluster's predictions are the serial ones, written as LAS
+        got = _las_values(out / f"{w.name}_petro.las")
+        for col, vals in serial[w.name].columns.items():
+            np.testing.assert_allclose(got[col], vals, rtol=1e-5, equal_nan=True)
+    ds = pd.read_parquet(out / "predictions")
+    assert sorted(ds["well"].astype(str).unique()) == sorted(serial)
+    assert len(ds) == sum(w.n_rows for w in serial.values())
+    manifest = json.loads((out / "_petro_manifest.json").read_text())
+    assert sorted(manifest) == sorted(serial)
+    # a rerun skips every well and says so
+    notes.clear()
+    again = predict(field, out_dir=out, tracking_uri=trained["uri"],
+                    scheduler=cluster.scheduler_address, on_event=notes.append)
+    assert again == []
+    assert f"{len(serial)} wells skipped" in " ".join(e.message for e in notes if e.kind == "note")
+    # one well's file changes: only that well is predicted again
+    las = sorted((field / "SYN-04").glob("*.las"))[0]
+    las.write_text(las.read_text().replace("~A", "# touched\n~A", 1))
+    third = predict(field, out_dir=out, tracking_uri=trained["uri"], n_jobs=1)
+    assert [w.name for w in third] == ["SYN-04"]
+    assert json.loads((out / "_petro_manifest.json").read_text())["SYN-01"] == manifest["SYN-01"]
