@@ -146,8 +146,9 @@ def cmd_predict(args) -> int:
         wells = predict(args.data_dir, models=args.model, out_dir=args.out_dir,
                         pipeline=args.pipeline, tracking_uri=args.tracking_uri, on_event=ev,
                         **{k: v for k, v in _settings(args).items() if v is not None})
-    _table("predicted wells", ("well", "rows", "predicted", "out of domain", "file"),
-           [(w.name, w.n_rows, w.n_predicted, f"{w.n_ood} ({w.ood_fraction:.0%})", w.path)
+    _table("predicted wells", ("well", "rows", "predicted", "out of domain", "file", "diagnosis"),
+           [(w.name, w.n_rows, w.n_predicted, f"{w.n_ood} ({w.ood_fraction:.0%})", w.path,
+             w.diagnosis or "-")
             for w in wells])
     return ev.status
 

@@ -28,7 +28,7 @@ import pandas as pd
 from petro.errors import ConfigError, ModelError
 from petro.models.runtime import Bundle
 from petro.serving import MODEL_CODE
-from petro.vocab import (COVERAGE, INPUT_COVERAGE, NOVELTY, OOD_FLAG, TARGETS, metric_name,
+from petro.vocab import (COVERAGE, INPUT_COVERAGE, KEY_INPUT_COVERAGE, NOVELTY, OOD_FLAG, TARGETS, metric_name,
                          output_columns)
 
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
@@ -86,14 +86,32 @@ def pip_requirements() -> list[str]:
     return [_pin(p) for p in ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn")]
 
 
-def signature(features: list[str], output: str):
+def alternate_inputs(features: list[str], aliases: dict | None) -> list[str]:
+    """Optional signature columns besides the inputs: the known aliases of the conventional inputs
+    (upper and lower case) and the lower-case inputs. MLflow drops columns its signature does not
+    name before the model sees them; listed, they reach the runtime, which maps them to the
+    canonical input (or refuses them naming it)."""
+    feats = set(features)
+    conv = {t for t, _ in (aliases or {}).values()}
+    names = list(aliases or {}) + [a.lower() for a in aliases or {}] + [f.lower() for f in conv]
+    out: list[str] = []
+    for n in names:
+        if n not in feats and n not in out:
+            out.append(n)
+    return out
+
+
+def signature(features: list[str], output: str, aliases: dict | None = None,
+              residuals: list[str] = ()):
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, Schema
 
-    inputs = Schema([ColSpec("double", f, required=False) for f in features])
+    inputs = Schema([ColSpec("double", f, required=False)
+                     for f in list(features) + alternate_inputs(features, aliases)])
     outputs = Schema([ColSpec("double", c) for c in output_columns(output)] +
                      [ColSpec("double", NOVELTY), ColSpec("long", OOD_FLAG),
-                      ColSpec("double", INPUT_COVERAGE)])
+                      ColSpec("double", INPUT_COVERAGE), ColSpec("double", KEY_INPUT_COVERAGE)] +
+                     [ColSpec("double", f"NOV_{c}") for c in residuals])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
@@ -110,14 +128,19 @@ def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,
             warnings.simplefilter("ignore")
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bdir)},
-                code_paths=[str(runtime_copy)], signature=signature(bundle.features, bundle.output),
+                code_paths=[str(runtime_copy)], signature=signature(
+                    bundle.features, bundle.output, bundle.meta.get("aliases"),
+                    [m["target"] for m in (bundle.meta.get("consistency") or {}).get("curves", [])]),
                 input_example=input_example, pip_requirements=pip_requirements(),
                 registered_model_name=registered_name,
                 metadata={"petro_output": bundle.output, "petro_unit": bundle.meta["unit"],
                           "petro_columns": {
                               **{c: bundle.meta["unit"] for c in output_columns(bundle.output)},
                               NOVELTY: "distance / threshold", OOD_FLAG: "1 = out of domain",
-                              INPUT_COVERAGE: "share of inputs present"},
+                              INPUT_COVERAGE: "share of inputs present",
+                              KEY_INPUT_COVERAGE: "importance-weighted share of inputs present"},
+                          "petro_inputs": list(bundle.features),
+                          "petro_consistency": bundle.meta.get("consistency"),
                           "petro_recipe": bundle.meta.get("recipe")})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

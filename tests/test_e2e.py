@@ -72,8 +72,10 @@ def test_load_in_fresh_process_gives_same_numbers(trained, tmp_path, env_with_ve
     feats = model.metadata.get_input_schema().input_names()
     rows = _rows(trained["field"], "SYN-04", feats).iloc[::7]
     local = model.predict(rows)
-    assert list(local.columns) == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
-                                 "INPUT_COVERAGE"]
+    assert list(local.columns)[:7] == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
+                                     "INPUT_COVERAGE", "KEY_INPUT_COVERAGE"]
+    # then the cross-log residuals NOV_<curve>, density among them
+    assert "NOV_RHOB" in local.columns and all(c.startswith("NOV_") for c in local.columns[7:])
     assert (local["PERM_P10"] <= local["PERM_ML"]).all() and (local["PERM_ML"] <= local["PERM_P90"]).all()
     rows.to_parquet(tmp_path / "rows.parquet")
     script = (
@@ -156,6 +158,38 @@ def test_mlflow_models_serve_answers_like_in_process(server, perm_model):
         rows.assign(**{c: np.nan for c in rows.columns[20:]})))
     assert r1.status_code == r2.status_code == 200
     assert r1.json() == r2.json()
+
+
+def _variants(rows):
+    return {"full": rows, "no_RHOB": rows.drop(columns=["RHOB"]), "GR_only": rows[["GR"]],
+            "RHOZ": rows.rename(columns={"RHOB": "RHOZ"}),
+            "rhob": rows.rename(columns={"RHOB": "rhob"})}
+
+
+def test_missing_and_misnamed_inputs_served_and_in_process(server, perm_model):
+    """Issue 16: RHOB removed / only GR are flagged (and GR-only withheld); RHOZ and rhob give the
+    full-input answer, served and in process alike."""
+    model, rows = perm_model
+    rows = rows.iloc[:30]
+    got = {}
+    for name, frame in _variants(rows).items():
+        local = model.predict(frame)
+        r = requests.post(f"{server}/invocations", json=dataframe_split(frame), timeout=60)
+        assert r.status_code == 200, (name, r.text)
+        served = pd.DataFrame(r.json()["predictions"])[list(local.columns)]
+        np.testing.assert_allclose(served.to_numpy(float), local.to_numpy(float), rtol=1e-12)
+        got[name] = local
+    full = got["full"]
+    for name in ("RHOZ", "rhob"):
+        pd.testing.assert_frame_equal(got[name], full)
+    assert got["no_RHOB"]["OOD_FLAG"].mean() == 1.0
+    assert (got["no_RHOB"]["KEY_INPUT_COVERAGE"] < full["KEY_INPUT_COVERAGE"]).all()
+    assert got["GR_only"]["PERM_ML"].isna().all() and (got["GR_only"]["OOD_FLAG"] == 1).all()
+    assert got["GR_only"]["INPUT_COVERAGE"].max() < 0.3
+    # an alias whose values fit no unit: 400 naming the canonical column
+    bad = rows.drop(columns=["RHOB"]).assign(RHOZ=55.0)
+    r = requests.post(f"{server}/invocations", json=dataframe_split(bad), timeout=60)
+    assert r.status_code == 400 and "RHOB" in r.json()["message"]
 
 
 @pytest.mark.parametrize("body,word", [
@@ -247,6 +281,8 @@ def test_readme_python_example_runs(trained, tmp_path, env_with_venv):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     pred = pd.read_parquet(tmp_path / "pred.parquet")
-    assert list(pred.columns) == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
-                                 "INPUT_COVERAGE"]
+    assert list(pred.columns)[:7] == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
+                                     "INPUT_COVERAGE", "KEY_INPUT_COVERAGE"]
+    # then the cross-log residuals NOV_<curve>, density among them
+    assert "NOV_RHOB" in pred.columns and all(c.startswith("NOV_") for c in pred.columns[7:])
     assert len(pred) > 100 and pred["PERM_ML"].notna().all()

@@ -27,10 +27,14 @@ from petro.errors import ConfigError, ModelError, PetroError
 from petro.io.atomic import safe_name
 from petro.io.discovery import discover_many
 from petro.io.las_writer import write_las
+from petro.models.novelty import diagnose
 from petro.problems import Problem, error, warning
 from petro.vocab import (INPUT_COVERAGE, ML, NOVELTY, OOD_FLAG, OUTPUT_DESCRIPTIONS, P10, P90,
                          TARGETS)
 
+NOV_PREFIX = "NOV_"
+RESIDUAL_UNITS = {"RHOB": "G/C3", "NPHI": "V/V", "DT": "US/F", "DTS": "US/F", "GR": "GAPI",
+                  "PEF": "B/E", "LOG10_RT": "LOG10(OHMM)", "LOG10_RXO": "LOG10(OHMM)"}
 DEFAULT_MODELS = ("models:/petro-porosity@champion", "models:/petro-permeability@champion")
 PREDICT = "predict"
 MOSTLY_OOD = 0.5
@@ -44,6 +48,7 @@ class LoadedModel:
     output: str                # PHIE or PERM
     unit: str                  # output unit
     recipe: dict | None        # ingest / targets / features / logs parameters
+    consistency: dict | None = None   # cross-log consistency models (the per-well diagnosis)
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         from petro.serving import predict_frame
@@ -64,7 +69,7 @@ def load_models(uris: list[str] | None = None, tracking_uri: str | None = None) 
         m = load_model(uri)
         info = model_info(m)
         out.append(LoadedModel(uri, m, info["inputs"], info["output"], info["unit"],
-                               info["recipe"]))
+                               info["recipe"], info.get("consistency")))
     return out
 
 
@@ -121,6 +126,7 @@ class PredictedWell:
     params: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     path: Path | None = None                   # where it was written, if it was
+    diagnosis: str = ""                        # the worst log shift against the training wells
 
     @property
     def n_rows(self) -> int:
@@ -155,6 +161,7 @@ def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFram
     """Predictions of several models on one well's feature table (see the module docstring).
     Returns the columns, their LAS units and descriptions."""
     values, novelty, flags, coverage = [], [], [], []
+    residuals: dict[str, pd.Series] = {}
     units, desc = {}, {}
     for m in models:
         pred = m.predict(table).reset_index(drop=True)
@@ -168,6 +175,9 @@ def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFram
             desc[col] = OUTPUT_DESCRIPTIONS[suffix].format(what=what.capitalize())
         novelty.append(pred[NOVELTY])
         flags.append(pred[OOD_FLAG])
+        for col in pred.columns:   # cross-log residuals: the same for every model of a recipe
+            if col.startswith(NOV_PREFIX) and col not in residuals:
+                residuals[col] = pred[col]
         if INPUT_COVERAGE in pred:
             coverage.append(pred[INPUT_COVERAGE])
     out = pd.concat(values, axis=1)
@@ -179,6 +189,11 @@ def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFram
         extra.append(INPUT_COVERAGE)
     for c in extra:
         units[c], desc[c] = "", OUTPUT_DESCRIPTIONS[c]
+    for c, r in residuals.items():
+        out[c] = r
+        curve = c[len(NOV_PREFIX):]
+        units[c] = RESIDUAL_UNITS.get(curve, "")
+        desc[c] = f"{curve} minus its value expected from the other logs (training wells)"
     return out, units, desc
 
 
@@ -263,6 +278,10 @@ def predict_wells(models: list[LoadedModel], data, *,
                                 f"{', '.join(r.summary.get('curves', [])) or 'none'}); nothing "
                                 f"written", well=name, code="no_inputs"))
             continue
+        cons = next((m.consistency for m in models if m.consistency), None)
+        pw.diagnosis = diagnose(pred, cons) if cons else ""
+        if pw.diagnosis:
+            pw.problems.append(warning(pw.diagnosis, well=name, code="log_shift"))
         if pw.ood_fraction > MOSTLY_OOD:
             pw.problems.append(warning(f"{pw.ood_fraction:.0%} of its depths are out of the "
                                        f"training domain; treat its predictions as "

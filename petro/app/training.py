@@ -17,6 +17,7 @@ from petro.config import PipelineConfig
 from petro.errors import ModelError
 from petro.features.table import model_features, usable_features
 from petro.models.spec import ModelSpec
+from petro.models.novelty import trust_meta
 from petro.models.validation import CVResult, cross_validate, fit_final
 from petro.vocab import VALID, is_patch_feature
 
@@ -112,6 +113,10 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult],
                             logs_only=logs_only if "image" in spec.features else None,
                             progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
         bundle = fit_final(table, feats, spec, cv)
+        bundle.meta.update(trust_meta(table, feats, cv.importance, bundle.meta.get("pca", []),
+                                      spec.novelty_quantile, cfg.ingest.aliases,
+                                      cv.oof if spec.conformal else None,
+                                      spec.nominal_coverage, cfg.ood_policy))
         bundle.meta["target_params"] = dict(cfg.targets.as_params())
         bundle.meta["recipe"] = cfg.recipe()
         models.append(TrainedModel(spec, feats, cv, bundle, logs_only, trials))

@@ -42,6 +42,8 @@ def model_info(model) -> dict:
     the recipe (ingest / target / feature parameters) it was trained with (None if absent)."""
     meta = model.metadata
     extra = meta.metadata or {}
-    return {"inputs": meta.get_input_schema().input_names(),
+    names = meta.get_input_schema().input_names()
+    inputs = extra.get("petro_inputs")   # the signature also lists the inputs' aliases
+    return {"inputs": [n for n in names if n in set(inputs)] if inputs else names,
             "output": extra.get("petro_output", ""), "unit": extra.get("petro_unit", ""),
-            "recipe": extra.get("petro_recipe")}
+            "recipe": extra.get("petro_recipe"), "consistency": extra.get("petro_consistency")}
