@@ -41,6 +41,27 @@ def test_field_well_mostly_in_domain_shifted_density_mostly_out(model, trained):
     assert shifted["NOVELTY"].median() > base["NOVELTY"].median()
 
 
+@pytest.mark.parametrize("curve,change,named", [
+    ("RHOB", lambda v: v + 0.15, "RHOB reads about +0.1"),
+    ("NPHI", lambda v: v + 0.05, "NPHI reads about +0.0"),
+    ("DT", lambda v: v + 10.0, "DT reads about +"),
+])
+def test_whole_well_log_shift_is_flagged_and_named(model, trained, curve, change, named):
+    """Issue 11: a log shifted over a whole well inside the training range is flagged at most
+    depths, and the well-level diagnosis names the shifted curve."""
+    from petro.models.novelty import diagnose
+
+    cons = model.metadata.metadata["petro_consistency"]
+    well = load_well("SYN-04", discover(trained["field"])["SYN-04"])
+    base = _predict(model, well)
+    assert diagnose(base, cons) == ""
+    well.curves[curve] = change(well.curves[curve])
+    shifted = _predict(model, well)
+    assert shifted["OOD_FLAG"].mean() >= 0.9
+    assert diagnose(shifted, cons).startswith(named)
+    assert f"NOV_{curve}" in shifted.columns
+
+
 def test_sandstone_shale_well_is_flagged(model, tmp_path):
     write_field(tmp_path, SynthConfig(wells=1, seed=5, thickness=12.0, lithology="clastic"), n_jobs=1)
     well = load_well("SYN-01", discover(tmp_path)["SYN-01"])

@@ -66,7 +66,7 @@ def test_missing_important_input_is_novelty_and_key_coverage_drops(bundle):
     full = b.predict(rows)
     assert full["OOD_FLAG"].mean() < 0.2
     assert (full["KEY_INPUT_COVERAGE"] == 1.0).all()
-    no_rho = b.predict(rows.drop(columns=["RHOB", "PHID"]))
+    no_rho = b.predict(rows.drop(columns=["RHOB"]))   # PHID left: computed from RHOB
     assert (no_rho["OOD_FLAG"] == 1).all()
     assert (no_rho["KEY_INPUT_COVERAGE"] < 0.9).all()
     assert no_rho["PERM_ML"].notna().all()           # flagged, still predicted (60 % of inputs)

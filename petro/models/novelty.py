@@ -68,8 +68,9 @@ def input_units(table: pd.DataFrame, features: list[str], aliases: dict | None =
 def missing_weights(importance: pd.Series | None, features: list[str], pca: list[dict]) \
         -> dict[str, float]:
     """Weight of each input column in the missing-input term: its blind-well importance (a PCA
-    component's spread over its patch columns; a derived column's over its source curves),
-    normalised to sum 1."""
+    component's spread over its patch columns), normalised to sum 1. A derived column counts as
+    missing when a curve it is computed from is (``requires``): without RHOB, PHID is no
+    density log the model can trust."""
     w = dict.fromkeys(features, 0.0)
     if importance is None or importance.empty:
         return w
@@ -81,20 +82,33 @@ def missing_weights(importance: pd.Series | None, features: list[str], pca: list
         if name in groups:
             for c in groups[name]:
                 w[c] = w.get(c, 0.0) + val / len(groups[name])
-        elif name in DERIVED_SOURCES and all(s in w for s in DERIVED_SOURCES[name]):
-            for s in DERIVED_SOURCES[name]:
-                w[s] += val / len(DERIVED_SOURCES[name])
         elif name in w:
             w[name] += val
     total = sum(w.values())
     return {k: v / total for k, v in w.items()} if total > 0 else w
 
 
-def missing_threshold(X: np.ndarray, weights: np.ndarray, quantile: float,
+def requires(features: list[str]) -> dict[str, list[str]]:
+    """Derived input columns and the input curves they are computed from."""
+    return {d: [s for s in src if s in features] for d, src in DERIVED_SOURCES.items()
+            if d in features and any(s in features for s in src)}
+
+
+def missing_mask(X: np.ndarray, features: list[str], req: dict[str, list[str]]) -> np.ndarray:
+    M = ~np.isfinite(X)
+    for d, src in req.items():
+        j = features.index(d)
+        for s in src:
+            M[:, j] |= M[:, features.index(s)]
+    return M
+
+
+def missing_threshold(M: np.ndarray, weights: np.ndarray, quantile: float,
                       floor: float = 0.05) -> float:
-    """Missing share at the edge of the domain: the training rows' ``quantile`` of it plus a
-    margin, at least ``floor`` (a row missing 5 % of the model's importance is at the edge)."""
-    share = (~np.isfinite(X)).astype(float) @ weights
+    """Missing share at the edge of the domain (``M``: the training rows' missing mask): the
+    rows' ``quantile`` of it plus ``floor`` (a row missing 5 % more of the model's importance
+    than usual is at the edge)."""
+    share = M.astype(float) @ weights
     return float(max(floor, np.quantile(share, quantile) + floor)) if share.size else floor
 
 
@@ -108,9 +122,12 @@ def trust_meta(table: pd.DataFrame, features: list[str], importance: pd.Series |
     w = missing_weights(importance, features, pca)
     X = table[features].to_numpy(dtype=float)
     warr = np.asarray([w[f] for f in features])
+    req = requires(features)
     out = {"aliases": alias_map(features, aliases),
            "input_units": input_units(table, features, aliases),
-           "missing": {"weights": w, "threshold": missing_threshold(X, warr, quantile)}}
+           "missing": {"weights": w, "requires": req,
+                       "threshold": missing_threshold(missing_mask(X, features, req), warr,
+                                                      quantile)}}
     if "WELL" in table:
         cons = fit_consistency(table, features, table["WELL"].astype(str).to_numpy())
         if cons:

@@ -21,7 +21,7 @@ Prediction on a DataFrame of per-depth rows:
   ``min_input_coverage`` (0.3 unless the bundle says otherwise) the row gets no prediction (NaN)
   and ``OOD_FLAG`` 1: a guess from a handful of inputs is not given as an answer;
 - ``KEY_INPUT_COVERAGE`` is the importance-weighted share of inputs present (blind-well gain
-  importance; a derived column's importance counts for the curves it is computed from). The
+  importance; a derived column, PHID, counts as missing when its source curve, RHOB, is). The
   missing share, divided by its threshold (``missing``: calibrated on the training rows), is a
   novelty term: a row without the density log is not "in domain" for a model trained with it;
 - ``NOV_<curve>`` (``NOV_RHOB``, ``NOV_NPHI``, ``NOV_DT``, ``NOV_LOG10_RT`` ...; bundle key
@@ -81,6 +81,8 @@ class Bundle:
         self._miss_w = np.asarray([float(miss.get("weights", {}).get(f, 0.0))
                                    for f in self.features])
         self._miss_thr = float(miss.get("threshold", 0.0))
+        self._miss_req = [(self.features.index(d), [self.features.index(c) for c in src])
+                          for d, src in (miss.get("requires") or {}).items()]
 
     # ------------------------------------------------------------------ persistence
     @classmethod
@@ -258,7 +260,10 @@ class Bundle:
         has no importance weights)."""
         if not self._miss_w.size or not self._miss_w.sum():
             return np.zeros(X.shape[0])
-        return (~np.isfinite(X)).astype(float) @ self._miss_w / self._miss_w.sum()
+        M = ~np.isfinite(X)
+        for j, src in self._miss_req:   # a derived column is missing when its source curve is
+            M[:, j] |= M[:, src].any(axis=1)
+        return M.astype(float) @ self._miss_w / self._miss_w.sum()
 
     def predict_matrix(self, X: np.ndarray, index=None) -> pd.DataFrame:
         coverage = self.input_coverage(X)
