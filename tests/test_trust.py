@@ -73,3 +73,38 @@ def test_missing_important_input_is_novelty_and_key_coverage_drops(bundle):
     gr_only = b.predict(rows[["GR"]])
     assert gr_only["PERM_ML"].isna().all() and (gr_only["OOD_FLAG"] == 1).all()
     assert gr_only["INPUT_COVERAGE"].iloc[0] == pytest.approx(0.2)
+
+
+def test_ood_policy_widen_withhold_keep(bundle):
+    b, table = bundle
+    rows = table.iloc[:200].drop(columns=["RHOB"])      # every row flagged (density missing)
+    out = {}
+    for policy in ("keep", "widen", "withhold"):
+        out[policy] = Bundle(dict(b.meta, ood_policy=policy), b.boosters).predict(rows)
+    keep, widen, hold = out["keep"], out["widen"], out["withhold"]
+    assert (keep["OOD_FLAG"] == 1).all() and (widen["OOD_FLAG"] == 1).all()
+    np.testing.assert_allclose(widen["PERM_ML"], keep["PERM_ML"])
+    w_keep = np.log10(keep["PERM_P90"] / keep["PERM_P10"])
+    w_widen = np.log10(widen["PERM_P90"] / widen["PERM_P10"])
+    f = np.clip(widen["NOVELTY"], 1, 5)
+    np.testing.assert_allclose(w_widen, w_keep * f, rtol=1e-6)   # half-widths x novelty
+    assert hold["PERM_ML"].isna().all() and hold["PERM_P10"].isna().all()
+    assert (hold["OOD_FLAG"] == 1).all()
+
+
+def test_mondrian_bins_grow_with_novelty_and_cover_in_domain():
+    from petro.models.conformal import blind_coverage, fit_mondrian
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    nov = rng.uniform(0, 1.5, n)
+    y = rng.normal(0, 0.1 + 0.3 * nov)          # noisier where less familiar
+    lo, hi = np.full(n, -0.1), np.full(n, 0.1)
+    scores = np.maximum(lo - y, y - hi)
+    fit = fit_mondrian(scores, nov, 0.8)
+    assert fit["adj"] == sorted(fit["adj"]) and fit["adj"][-1] > fit["adj"][0] + 0.1
+    wells = np.repeat(np.arange(8), n // 8)
+    cov = blind_coverage(y, lo, hi, scores, nov, wells, 0.8)
+    for a, z in ((0.0, 0.5), (0.5, 0.8), (0.8, 1.0)):
+        m = (nov >= a) & (nov < z)
+        assert 0.75 <= cov[m].mean() <= 0.85
