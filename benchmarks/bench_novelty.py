@@ -55,9 +55,11 @@ PERTURBATIONS = {
     "GR x1.6": _curve("GR", lambda v: v * 1.6),
     "RT x3": _curve("RT", lambda v: v * 3.0),
     "image amp x2": _image_gain,
+    "hole 12.25 in": _curve("CALI", lambda v: v + 3.75),
 }
 EXPECTED = {"RHOB +0.10": "RHOB", "RHOB +0.15": "RHOB", "NPHI +0.05": "NPHI", "DT +10": "DT",
-            "GR x1.6": "GR", "RT x3": "LOG10_RT", "image amp x2": None, "none": None}
+            "GR x1.6": "GR", "RT x3": "LOG10_RT", "image amp x2": None, "none": None,
+            "hole 12.25 in": None}
 
 
 def _err(tm, y, p):

@@ -62,6 +62,15 @@ def test_whole_well_log_shift_is_flagged_and_named(model, trained, curve, change
     assert f"NOV_{curve}" in shifted.columns
 
 
+def test_well_in_another_hole_size_is_flagged(model, trained):
+    """Issue 11.4: the same well logged in a 12.25 in hole instead of the training wells' size."""
+    well = load_well("SYN-04", discover(trained["field"])["SYN-04"])
+    if "CALI" not in well.curves:
+        pytest.skip("the synthetic well has no caliper")
+    well.curves["CALI"] = well.curves["CALI"] + 3.75
+    assert _predict(model, well)["OOD_FLAG"].mean() >= 0.9
+
+
 def test_sandstone_shale_well_is_flagged(model, tmp_path):
     write_field(tmp_path, SynthConfig(wells=1, seed=5, thickness=12.0, lithology="clastic"), n_jobs=1)
     well = load_well("SYN-01", discover(tmp_path)["SYN-01"])
