@@ -29,7 +29,7 @@ from petro.io.discovery import discover_many
 from petro.io.las_writer import write_las
 from petro.models.novelty import diagnose
 from petro.problems import Problem, error, warning
-from petro.vocab import (INPUT_COVERAGE, ML, NOVELTY, OOD_FLAG, OUTPUT_DESCRIPTIONS, P10, P90,
+from petro.vocab import (INPUT_COVERAGE, KEY_INPUT_COVERAGE, ML, NOVELTY, OOD_FLAG, OUTPUT_DESCRIPTIONS, P10, P90,
                          TARGETS)
 
 NOV_PREFIX = "NOV_"
@@ -160,7 +160,7 @@ class PredictedWell:
 def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
     """Predictions of several models on one well's feature table (see the module docstring).
     Returns the columns, their LAS units and descriptions."""
-    values, novelty, flags, coverage = [], [], [], []
+    values, novelty, flags, coverage, key_cov = [], [], [], [], []
     residuals: dict[str, pd.Series] = {}
     units, desc = {}, {}
     for m in models:
@@ -180,6 +180,8 @@ def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFram
                 residuals[col] = pred[col]
         if INPUT_COVERAGE in pred:
             coverage.append(pred[INPUT_COVERAGE])
+        if KEY_INPUT_COVERAGE in pred:
+            key_cov.append(pred[KEY_INPUT_COVERAGE])
     out = pd.concat(values, axis=1)
     out[NOVELTY] = pd.concat(novelty, axis=1).max(axis=1, skipna=False)
     out[OOD_FLAG] = pd.concat(flags, axis=1).max(axis=1).astype(float)
@@ -187,6 +189,9 @@ def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFram
     if coverage:
         out[INPUT_COVERAGE] = pd.concat(coverage, axis=1).min(axis=1)
         extra.append(INPUT_COVERAGE)
+    if key_cov:
+        out[KEY_INPUT_COVERAGE] = pd.concat(key_cov, axis=1).min(axis=1)
+        extra.append(KEY_INPUT_COVERAGE)
     for c in extra:
         units[c], desc[c] = "", OUTPUT_DESCRIPTIONS[c]
     for c, r in residuals.items():
@@ -201,7 +206,8 @@ def _join(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Outer join on depth; NOVELTY / OOD_FLAG / INPUT_COVERAGE combined by the module's rule."""
     joined = pd.concat(frames, axis=1, join="outer").sort_index()
     out = joined.loc[:, ~joined.columns.duplicated()].copy()
-    for col, how in ((NOVELTY, "max"), (OOD_FLAG, "max"), (INPUT_COVERAGE, "min")):
+    for col, how in ((NOVELTY, "max"), (OOD_FLAG, "max"), (INPUT_COVERAGE, "min"),
+                     (KEY_INPUT_COVERAGE, "min")):
         if col in joined:
             sub = joined.loc[:, joined.columns == col]
             out[col] = getattr(sub, how)(axis=1, skipna=(col != NOVELTY))
