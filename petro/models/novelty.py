@@ -238,30 +238,53 @@ _ADVICE = {"RHOB": "check calibration/matrix", "NPHI": "check the neutron's matr
 
 
 def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
-    """Per checked curve of one well's predicted rows: median residual (curve unit), in robust
-    units, against the well threshold; sorted, worst first."""
-    res = []
-    for m in (cons or {}).get("curves", []):
-        col = f"NOV_{m['target']}"
-        if col not in out:
-            continue
-        r = pd.to_numeric(out[col], errors="coerce").to_numpy(float)
+    """Which curve is off, for one well's predicted rows (``NOV_<curve>`` columns).
+
+    A shift d of curve c moves c's own residual by d and, through the relations that use c as an
+    input, every other curve k's residual by -beta_kc d. For each candidate c, d is fitted to the
+    well's median residuals (robust units) by least squares; the candidate that explains them best
+    is the culprit (a shifted density also puts the neutron off its relation with density; the
+    pattern tells which of the two moved). Sorted, best explanation first."""
+    curves = [m for m in (cons or {}).get("curves", []) if f"NOV_{m['target']}" in out]
+    if not curves:
+        return []
+    names = [m["target"] for m in curves]
+    scale = np.array([m["resid_scale"] for m in curves])
+    med, share = np.full(len(curves), np.nan), np.zeros(len(curves))
+    for i, m in enumerate(curves):
+        r = pd.to_numeric(out[f"NOV_{m['target']}"], errors="coerce").to_numpy(float)
         r = r[np.isfinite(r)]
-        if r.size < 10:
+        if r.size >= 10:
+            med[i] = np.median(r)
+            share[i] = np.mean((np.sign(r) == np.sign(med[i])) & (np.abs(r) > 0.5 * abs(med[i])))
+    ok = np.isfinite(med)
+    if not ok.any():
+        return []
+    z = np.where(ok, med / scale, 0.0)
+    res = []
+    for c, mc in enumerate(curves):
+        if not ok[c]:
             continue
-        med = float(np.median(r))
-        same = float(np.mean((np.sign(r) == np.sign(med)) & (np.abs(r) > 0.5 * abs(med))))
-        score = abs(med) / m["resid_scale"] / cons["well_threshold"]
-        res.append({"curve": m["target"], "shift": med, "share": same, "score": score,
-                    "top": m["top"]})
-    return sorted(res, key=lambda d: -d["score"])
+        p = np.zeros(len(curves))
+        p[c] = 1.0 / scale[c]
+        for k, mk in enumerate(curves):
+            if k != c and names[c] in mk["inputs"]:
+                j = mk["inputs"].index(names[c])
+                p[k] = -mk["coef"][j] / mk["scale"][j] / scale[k]
+        p = np.where(ok, p, 0.0)
+        d = float(p @ z / (p @ p))
+        rss = float(np.sum((z - d * p) ** 2))
+        res.append({"curve": names[c], "shift": d, "share": float(share[c]), "rss": rss,
+                    "score": abs(d) / scale[c] / cons["well_threshold"], "top": mc["top"],
+                    "flagged": bool(np.max(np.abs(z)) / cons["well_threshold"] > 1.0)})
+    return sorted(res, key=lambda x: (x["rss"], -x["score"]))
 
 
 def diagnose(out: pd.DataFrame, cons: dict | None) -> str:
     """One sentence a petrophysicist acts on, for the worst-shifted curve of one well's predicted
     rows (``NOV_<curve>`` columns), or '' when no curve is off its relation to the others."""
     shifts = well_shifts(out, cons)
-    if not shifts or shifts[0]["score"] <= 1.0:
+    if not shifts or not shifts[0]["flagged"]:   # the runtime's well-level consistency rule
         return ""
     s = shifts[0]
     c = s["curve"]
