@@ -108,7 +108,7 @@ def main(argv=None):
                 except KeyError:
                     continue
                 tab = well_features(well, cfg.features, cfg.logs)
-                out = b.predict(tab.reindex(columns=b.features))
+                out = b.predict(tab.reindex(columns=b.features), well=True)
                 p = out[f"{b.output}_ML"].to_numpy(float)
                 lo, hi = out[f"{b.output}_P10"].to_numpy(float), out[f"{b.output}_P90"].to_numpy(float)
                 yy = y

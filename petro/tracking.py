@@ -112,7 +112,11 @@ def signature(features: list[str], output: str, aliases: dict | None = None,
                      [ColSpec("double", NOVELTY), ColSpec("long", OOD_FLAG),
                       ColSpec("double", INPUT_COVERAGE), ColSpec("double", KEY_INPUT_COVERAGE)] +
                      [ColSpec("double", f"NOV_{c}") for c in residuals])
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    from mlflow.types.schema import ParamSchema, ParamSpec
+
+    # "well": the rows are one well (the per-well shift test of the cross-log residuals applies)
+    params = ParamSchema([ParamSpec("well", "boolean", False)])
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
 
 def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,

@@ -23,7 +23,7 @@ def model(trained):
 
 def _predict(model, well):
     feats = model.metadata.get_input_schema().input_names()
-    return model.predict(well_features(well).reindex(columns=feats))
+    return model.predict(well_features(well).reindex(columns=feats), params={"well": True})
 
 
 def test_blind_in_domain_rate_is_near_the_documented_95_percent(trained):

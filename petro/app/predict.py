@@ -53,8 +53,10 @@ class LoadedModel:
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         from petro.serving import predict_frame
 
+        # one well's rows: the per-well shift test applies
         return predict_frame(self.model, rows.reindex(columns=[c for c in self.inputs
-                                                               if c in rows.columns]))
+                                                               if c in rows.columns]),
+                             params={"well": True})
 
 
 def load_models(uris: list[str] | None = None, tracking_uri: str | None = None) \

@@ -28,9 +28,11 @@ Prediction on a DataFrame of per-depth rows:
   ``consistency``): the curve minus what the training wells' relation with the other logs expects
   (ridge on robust-scaled inputs), in the curve's unit: +0.15 on NOV_RHOB is a density reading
   0.15 g/cm3 above the density-neutron-sonic relation. Divided by its robust scale, the largest
-  per depth over the threshold is a novelty term, and so is, for a request of at least
-  ``min_rows`` rows (send one well per request), each curve's median over the request: a whole
-  well shifted inside the training range (a miscalibrated or wrong-matrix log) is flagged;
+  per depth over the threshold is a novelty term, and so is, when the caller says the rows are
+  one well (``predict(df, well=True)``; served: ``"params": {"well": true}``) and there are at
+  least ``min_rows`` of them, each curve's median over the rows: a whole well shifted inside the
+  training range (a miscalibrated or wrong-matrix log) is flagged. Without it a row's answer does
+  not depend on the rows sent with it;
 - ``NOVELTY`` is the largest, over input blocks (conventional logs; each image kind), robust
   Mahalanobis distance of the row's inputs to the training wells divided by that block's
   threshold calibrated on blind wells (1.0 = edge of the domain); ``OOD_FLAG`` is 1 where
@@ -247,9 +249,12 @@ class Bundle:
         thr = np.asarray([b["threshold"] for b in nov["blocks"]], dtype=float)
         return (self.novelty_distances(X, design=design) / thr).max(axis=1)
 
-    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, df: pd.DataFrame, well: bool = False) -> pd.DataFrame:
+        """Predict rows; ``well=True`` says the rows are one well (the per-well shift test of the
+        cross-log residuals then applies; without it every row's answer is its own)."""
         X = self.matrix(df)
-        return self.predict_matrix(X, index=df.index if isinstance(df, pd.DataFrame) else None)
+        return self.predict_matrix(X, index=df.index if isinstance(df, pd.DataFrame) else None,
+                                   well=well)
 
     def input_coverage(self, X: np.ndarray) -> np.ndarray:
         """Share of the model's input columns present (finite) in each row."""
@@ -265,7 +270,7 @@ class Bundle:
             M[:, j] |= M[:, src].any(axis=1)
         return M.astype(float) @ self._miss_w / self._miss_w.sum()
 
-    def predict_matrix(self, X: np.ndarray, index=None) -> pd.DataFrame:
+    def predict_matrix(self, X: np.ndarray, index=None, well: bool = False) -> pd.DataFrame:
         coverage = self.input_coverage(X)
         missing = self.missing_share(X)
         lacking = coverage < float(self.meta.get("min_input_coverage", MIN_INPUT_COVERAGE))
@@ -274,7 +279,7 @@ class Bundle:
         nov = self.novelty(Xm, design=False)
         if self._miss_thr > 0:
             nov = np.fmax(nov, missing / self._miss_thr)
-        resid, cons_nov = self.consistency(X)
+        resid, cons_nov = self.consistency(X, well)
         nov = np.fmax(nov, cons_nov)
         policy = self.meta.get("ood_policy", "keep")
         p50 = q["p50"]
@@ -314,7 +319,8 @@ class Bundle:
                     0, adj.size - 1)
         return adj[k], adj[k]
 
-    def consistency(self, X: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def consistency(self, X: np.ndarray, well: bool = False) \
+            -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Cross-log residuals per checked curve (curve unit) and their novelty term per row."""
         cons = self.meta.get("consistency")
         n = X.shape[0]
@@ -335,7 +341,7 @@ class Bundle:
         with np.errstate(invalid="ignore"):
             term = np.where(ok.any(axis=1), np.nanmax(np.where(ok, np.abs(Z), -1.0), axis=1),
                             np.nan) / cons["depth_threshold"]
-            if n >= cons.get("min_rows", 30):
+            if well and n >= cons.get("min_rows", 30):
                 cnt = ok.sum(axis=0)
                 med = np.array([np.median(Z[ok[:, j], j]) if cnt[j] else 0.0
                                 for j in range(Z.shape[1])])

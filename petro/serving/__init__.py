@@ -20,7 +20,7 @@ def load_model(uri: str):
                          f"`petro models list` and the tracking URI (MLFLOW_TRACKING_URI)") from err
 
 
-def predict_frame(model, frame):
+def predict_frame(model, frame, params: dict | None = None):
     """Predict with a loaded pyfunc model; returns a DataFrame of the output columns.
 
     A model that refuses the rows (schema, no usable column) raises ModelError with its message.
@@ -31,7 +31,7 @@ def predict_frame(model, frame):
     from petro.errors import ModelError
 
     try:
-        out = model.predict(frame)
+        out = model.predict(frame, params=params) if params else model.predict(frame)
     except MlflowException as err:
         raise ModelError(f"the model refused the rows: {err.message}") from err
     return out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
