@@ -93,6 +93,8 @@ def test_features_for_a_model_are_exactly_its_inputs(project):
 
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
-    inputs = mlflow.pyfunc.load_model("models:/petro-porosity@champion").metadata \
-        .get_input_schema().input_names()
+    from petro.serving import model_info
+
+    # the model's canonical inputs (its signature also lists their aliases, optional)
+    inputs = model_info(mlflow.pyfunc.load_model("models:/petro-porosity@champion"))["inputs"]
     assert list(pd.read_parquet(root / "rows.parquet").columns) == ["WELL", "DEPT"] + inputs
