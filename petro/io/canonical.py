@@ -47,14 +47,15 @@ class FilePart:
 
 
 def _depth_column(raw: RawTable) -> tuple[str, str]:
+    """The depth curve: one named as depth (DEPT, DEPTH, MD, ...) wherever it stands, else a first
+    curve in a length unit (its values are checked by :func:`check_depth`)."""
     first = raw.curves[0]
-    name = first.mnemonic.upper()
-    if name.split(":")[0] in _DEPTH_NAMES or conversion("depth", first.unit) is not None and \
-            name not in ("TIME", "ETIM"):
-        return first.mnemonic, first.unit
-    for c in raw.curves[1:]:
-        if c.mnemonic.upper() in _DEPTH_NAMES:
+    for c in raw.curves:
+        if c.mnemonic.upper().split(":")[0] in _DEPTH_NAMES:
             return c.mnemonic, c.unit
+    if conversion("depth", first.unit) is not None and first.mnemonic.upper() not in ("TIME",
+                                                                                     "ETIM"):
+        return first.mnemonic, first.unit
     raise InputError(f"the first curve {first.mnemonic!r} is not a depth and no depth curve "
                      f"(DEPT, DEPTH, MD) was found; a well file needs depth as its index",
                      path=raw.path, curve=first.mnemonic, code="no_depth")
