@@ -19,6 +19,7 @@ from petro.io.dlis import read_dlis
 from petro.io.images import array_kind, find_families
 from petro.io.las import read_las
 from petro.io.options import IngestOptions
+from petro.io.plausibility import check_depth, screen_curve, screen_image
 from petro.io.raw import RawTable
 from petro.mnemonics import AliasTable
 from petro.problems import Problem, info, warning
@@ -157,6 +158,8 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     problems += [info(n, path=path, code="unit") for n in dnotes]
     data = raw.data
     ok = np.isfinite(depth)
+    if ok.sum() >= 2:
+        check_depth(depth[ok], dname, path, data)
     if not ok.all():
         problems.append(info(f"{int((~ok).sum())} rows with a NULL depth dropped", path=path,
                              curve=dname, code="depth_null"))
@@ -180,6 +183,11 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     images, t2 = [], None
     for fam in fams:
         arr = data[fam.members].to_numpy(dtype=np.float32)
+        if fam.kind != "t2":
+            arr = screen_image(arr, fam.kind, fam.unit, path=path, label=fam.label,
+                               problems=problems)
+            if arr is None:
+                continue
         if fam.kind == "t2":
             t2 = _t2_part(arr, fam.unit, fam.label, tuple(fam.members), raw, opts, fam.stem,
                           problems) or t2
@@ -193,6 +201,10 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     for name, (arr, unit, desc) in raw.arrays.items():
         arr = np.asarray(arr, dtype=np.float32)[rows]
         kind = array_kind(name, unit, desc, opts.image_kinds)
+        if kind != "t2":
+            arr = screen_image(arr, kind, unit, path=path, label=name, problems=problems)
+            if arr is None:
+                continue
         if kind == "t2":
             t2 = _t2_part(arr, unit, name, (name,), raw, opts, "", problems) or t2
             continue
@@ -221,5 +233,10 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
                                     curve=c.mnemonic, code="unit_unknown"))
             continue
         problems += [info(n, path=path, curve=c.mnemonic, code="unit") for n in cn]
+        if hit:
+            vals = screen_curve(vals, name, unit, path=path, curve=c.mnemonic,
+                                strict=opts.unit_policy == "strict", problems=problems)
+            if vals is None:
+                continue
         curves[name] = (vals, Provenance(path, c.mnemonic, c.unit, cn), rank)
     return FilePart(path, depth, curves, images, t2, header, problems)

@@ -57,10 +57,22 @@ def locate(mm: mmap.mmap | bytes) -> Layout | None:
     nl = mm.find(b"\n", m.start())
     start = len(mm) if nl < 0 else nl + 1
     section_line = bytes(mm[m.start(): start]).decode("latin-1").strip()
-    nxt = re.compile(rb"\n[ \t]*~").search(mm, start - 1 if start else 0)
-    end = nxt.start() + 1 if nxt else len(mm)
+    end = _next_section(mm, start)
     header = bytes(mm[: m.start()])
     return Layout(header, section_line, header.count(b"\n") + 2, start, end, len(mm))
+
+
+def _next_section(mm, start: int) -> int:
+    """Offset of the next line that starts a section (``~`` after blanks), or the end."""
+    pos = mm.find(b"~", start)
+    while pos >= 0:
+        line_start = mm.rfind(b"\n", start, pos) + 1 if pos > start else start
+        if line_start < start:
+            line_start = start
+        if not bytes(mm[line_start:pos]).strip(b" \t"):
+            return line_start
+        pos = mm.find(b"~", pos + 1)
+    return len(mm)
 
 
 def delimiter_of(header_text: str) -> tuple[str | None, str]:
@@ -111,10 +123,10 @@ def _direct(buf: pa.Buffer, n_cols: int, delim: str, threads: bool) -> np.ndarra
                                             strings_can_be_null=False))
     out = np.empty((table.num_rows, n_cols), dtype=np.float64, order="F")
     for j in range(n_cols):
-        col = table.column(0)
-        out[:, j] = col.to_numpy() if col.num_chunks != 1 else col.chunk(0).to_numpy(
-            zero_copy_only=False)
-        table = table.remove_column(0)      # free each column once copied
+        row = 0
+        for chunk in table.column(j).chunks:    # no nulls: each chunk is a view, copied once
+            out[row: row + len(chunk), j] = chunk.to_numpy(zero_copy_only=False)
+            row += len(chunk)
     return out
 
 
@@ -172,8 +184,10 @@ def a_line_names(section_line: str, delim: str | None) -> list[str]:
     if not rest or "|" in rest:
         return []
     if delim is not None and delim in rest:
-        return [t.strip() for t in rest.split(delim) if t.strip()]
-    return rest.split()
+        names = [t.strip() for t in rest.split(delim) if t.strip()]
+    else:
+        names = rest.split()
+    return [re.sub(r"\[[^\]]*\]$|\([^)]*\)$", "", n) or n for n in names]   # DEPT[M] -> DEPT
 
 
 def column_order(curves: list[str], a_names: list[str]) -> tuple[list[int] | None, str]:
