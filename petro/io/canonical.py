@@ -16,7 +16,7 @@ import numpy as np
 from petro.errors import InputError, UnitError
 from petro.io.csvimage import read_csv_table
 from petro.io.dlis import read_dlis
-from petro.io.images import array_kind, find_families
+from petro.io.images import CASED_HOLE, array_kind, find_families
 from petro.io.las import read_las
 from petro.io.options import IngestOptions
 from petro.io.plausibility import check_depth, screen_curve, screen_image
@@ -141,6 +141,13 @@ def _t2_part(values: np.ndarray, unit: str, label: str, names: tuple[str, ...], 
     return T2Bins(vals, edges, source=raw.path, names=names)
 
 
+def _cased_hole_note(label: str, n: int, path: str) -> Problem:
+    return info(f"{label}: {n} sector curves of a cased-hole log (cement bond / VDL amplitudes "
+                f"measured through casing), not a borehole image of the formation: left out. "
+                f"If it is an open-hole image, name its kind in ingest.image_kinds",
+                path=path, code="cased_hole_array")
+
+
 def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     """Canonicalise one raw table (see the module docstring)."""
     path = raw.path
@@ -182,6 +189,9 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     in_family = {m for f in fams for m in f.members}
     images, t2 = [], None
     for fam in fams:
+        if fam.kind == CASED_HOLE:
+            problems.append(_cased_hole_note(fam.label, len(fam.members), path))
+            continue
         arr = data[fam.members].to_numpy(dtype=np.float32)
         if fam.kind != "t2":
             arr = screen_image(arr, fam.kind, fam.unit, path=path, label=fam.label,
@@ -201,6 +211,9 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     for name, (arr, unit, desc) in raw.arrays.items():
         arr = np.asarray(arr, dtype=np.float32)[rows]
         kind = array_kind(name, unit, desc, opts.image_kinds)
+        if kind == CASED_HOLE:
+            problems.append(_cased_hole_note(name, arr.shape[1] if arr.ndim > 1 else 1, path))
+            continue
         if kind != "t2":
             arr = screen_image(arr, kind, unit, path=path, label=name, problems=problems)
             if arr is None:

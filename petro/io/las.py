@@ -174,6 +174,7 @@ def _split_row(line: str, delim: str | None) -> list[str]:
 TEXT_NULLS = frozenset({"nan", "-nan", "na", "n/a", "#n/a", "null", "(null)", "none", "-", "--",
                         "---", "err", "error", "inf", "-inf", "+inf", "infinity", "-infinity"})
 _NO_DATA = re.compile(r"defined in the ~C section but there is no data", re.I)
+_INDEX_UNITS = re.compile(r"Conflicting index units found: \{([^}]*)\}")
 _HEADER_LINE = re.compile(r"Line (\d+) \(section ([^)]*)\)")
 
 
@@ -210,6 +211,11 @@ def _problems_of(messages: list[str], path: str) -> list[Problem]:
         if _NO_DATA.search(msg):
             raise InputError(f"{msg}: the data rows hold fewer values than the ~Curve section "
                              f"lists curves (a wrong delimiter or a damaged export)", path=path)
+        units = _INDEX_UNITS.search(msg)
+        if units:
+            msg = (f"the depth unit differs between the ~Curve section and STRT/STOP/STEP in "
+                   f"~Well ({units.group(1)}); the depth curve's own unit in ~Curve is used: "
+                   f"check it")
         out.append(warning(f"lasio: {msg}", path=path, code="lasio_warning"))
     return out
 
