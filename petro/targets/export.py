@@ -39,7 +39,7 @@ def targets_log(table: pd.DataFrame, params: TargetParams, report: dict) -> dict
              "COATESC": (f"{p.coates_c:g}", "", "Timur-Coates C (phi in p.u.)"),
              "PHITYPE": (p.porosity, "", "Porosity of the PHIE target"),
              "BVISRC": (p.bvi, "", "BVI source")}
-    if report.get("cutoff_used", True):
+    if report.get("cutoff_used", False):      # summary curves: no cutoff was applied
         items["TCUT"] = (f"{p.cutoff_ms:g}", "MS", "T2 cutoff")
         items["CBWCUT"] = (f"{p.clay_cutoff_ms:g}", "MS", "Clay-bound cutoff")
     return {"columns": {k: np.asarray(v, float) for k, v in cols.items()}, "units": units,

@@ -229,6 +229,7 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
     have_curves = _curve(well, "FFI") is not None and (
         _curve(well, "TCMR") is not None or _curve(well, "PHIE_NMR") is not None)
     use_t2 = p.source == "t2" or (p.source == "auto" and not have_curves)
+    cutoff_used = use_t2          # whether p.cutoff_ms shaped the targets (the LAS header says)
     if use_t2:
         if well.t2_bins is None and p.source == "t2":
             unused = [x.message for x in well.problems if x.code == "t2_unusable"]
@@ -259,6 +260,7 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
                                    cutoff_ms=p.cutoff_ms,
                                    clay_cutoff_ms=p.clay_cutoff_ms)["PHIE_NMR"]
                 notes.append("effective porosity from the T2 distribution")
+                cutoff_used = True
         bvi_curve = _curve(well, "BVI")
         choice = p.bvi
         if choice == "auto":
@@ -277,6 +279,7 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
                 raise InputError(f"well {well.name}: targets.bvi=t2 needs a T2 distribution")
             bvi = t2_partition(well.t2_bins.amplitudes, well.t2_bins.edges_ms,
                                cutoff_ms=p.cutoff_ms, clay_cutoff_ms=p.clay_cutoff_ms)["BVI"]
+            cutoff_used = True
         else:
             if eff is None:
                 raise InputError(f"well {well.name}: BVI = effective - FFI needs an effective "
@@ -336,7 +339,8 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
         if v is not None:
             table[vendor] = v
     counts = pd.Series(reason[~valid]).value_counts().to_dict()
-    report = {"well": well.name, "source": source, "n": int(n), "valid": int(valid.sum()),
+    report = {"well": well.name, "source": source, "cutoff_used": cutoff_used,
+              "n": int(n), "valid": int(valid.sum()),
               "masked": {str(k): int(v) for k, v in counts.items()},
               "clipped": {str(k): int(v) for k, v in
                           pd.Series(flag[valid & (flag != "")]).value_counts().items()},
