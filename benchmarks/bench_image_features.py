@@ -71,7 +71,13 @@ def main() -> None:
                "plain_s": min(plain), "features_s": min(feat),
                "time_ratio": min(feat) / min(plain), "time_target": 10.0,
                "peak_bytes": int(peak), "image_bytes": int(one), "memory_ratio": peak / one,
-               "memory_target": 2.0, "machine": f"{platform.machine()} {platform.node()}"}
+               "memory_target": 2.0, "machine": f"{platform.machine()} {platform.node()}",
+               "table": [
+                   {"what": "image features time / one nanmean pass", "unit": "x",
+                    "value": min(feat) / min(plain), "target": "<= 10x",
+                    "ok": min(feat) / min(plain) <= 10.0},
+                   {"what": "image features peak memory / one image", "unit": "x",
+                    "value": peak / one, "target": "< 2x", "ok": peak / one < 2.0}]}
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=1)
 
