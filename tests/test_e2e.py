@@ -234,8 +234,8 @@ def test_readme_python_example_runs(trained, tmp_path, env_with_venv):
 
     from tests.conftest import REPO
 
-    block = re.search(r"## In Python\n\n```python\n(.*?)```", (REPO / "README.md").read_text(),
-                      re.S).group(1)
+    section = (REPO / "README.md").read_text().split("## In Python", 1)[1]
+    block = re.search(r"```python\n(import mlflow\n.*?)```", section, re.S).group(1)
     (tmp_path / "mlruns").mkdir()
     shutil.copy(trained["store"] / "mlflow.db", tmp_path / "mlruns" / "mlflow.db")
     r = subprocess.run([sys.executable, "-m", "petro.cli", "features", str(trained["field"]),
