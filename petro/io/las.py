@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import io
 import logging
-import mmap
 import os
 import re
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
 import lasio
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from petro.errors import InputError
 from petro.io.las_data import (Irregular, Layout, a_line_names, column_order, delimiter_of, locate,
@@ -89,12 +88,12 @@ def read_las(path: str | os.PathLike, *, fast: bool = True) -> RawTable:
         if size == 0:
             raise InputError("file is empty (0 bytes); export the log again", path=path)
         with open(path, "rb") as fh:
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            head = fh.read(4000)
+        utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff")) or \
+            head.count(b"\x00") > len(head) // 4
+        layout = None if (utf16 or not fast) else locate(path)
     except OSError as err:
         raise InputError(f"cannot read file: {err.strerror}", path=path) from err
-    head = mm[:4000]
-    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") > len(head) // 4
-    layout = None if (utf16 or not fast) else locate(mm)
     if layout is not None:
         header_text = decode(layout.header, path).replace("\r\n", "\n").replace("\r", "\n")
         _check_text(header_text + "\n" + layout.section_line, path)
@@ -104,7 +103,11 @@ def read_las(path: str | os.PathLike, *, fast: bool = True) -> RawTable:
                 return _read_fast(path, layout, header_text, version)
             except Irregular:
                 pass
-    return _read_text(path, mm[:])
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read file: {err.strerror}", path=path) from err
+    return _read_text(path, raw)
 
 
 def _version(header: str) -> tuple[float, bool]:
@@ -305,19 +308,20 @@ def _read_fast(path: str, layout: Layout, header: str, version: float) -> RawTab
     if not curves or len(set(names)) != len(names):
         raise Irregular("names only on the ~A line, or duplicate mnemonics: lasio's rules apply")
     delim = _delimiter(header, path)
-    mapped = pa.memory_map(path)
-    mapped.seek(layout.start)
-    buf = mapped.read_buffer(layout.end - layout.start)
     if delim is None:
-        delim = sniff_delimiter(buf.slice(0, min(4096, buf.size)).to_pybytes())
-    arr = parse_block(buf, len(curves), delim)
+        with open(path, "rb") as fh:
+            fh.seek(layout.start)
+            delim = sniff_delimiter(fh.read(min(4096, layout.end - layout.start)))
+    arr = parse_block(path, layout, len(curves), delim)
     if arr.shape[0] == 0:
         raise InputError("the log data section holds no data rows", path=path)
     order = _order(path, names, layout.section_line, delim, problems)
     if order is not None:
         arr = arr[:, order]
     null = _null_of(well, problems, path)
-    arr[arr == null] = np.nan
+    for j in range(arr.shape[1]):          # column by column: no full-size temporary
+        col = arr[:, j]
+        col[col == null] = np.nan
     df = pd.DataFrame(arr, columns=names, copy=False)
     return RawTable(path, "las", well, params, curves, df, null, version, False, True, problems)
 
