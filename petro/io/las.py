@@ -72,7 +72,7 @@ def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def read_las(path: str | os.PathLike, *, fast: bool = True) -> RawTable:
+def read_las(path: str | os.PathLike, *, fast: bool = True, threads: int = 1) -> RawTable:
     """Read a LAS file into a :class:`~petro.io.raw.RawTable`.
 
     Parameters
@@ -80,6 +80,10 @@ def read_las(path: str | os.PathLike, *, fast: bool = True) -> RawTable:
     path : path of the LAS file
     fast : parse the log data from the bytes at its offset where the file allows it (values
         identical to lasio's); else everything goes through lasio
+    threads : 2 parses the rows of a large file (> 16 MB) in two halves at once: faster on an
+        idle machine, about 0.7x the data array more memory (one allocator arena per thread).
+        1 (the default) keeps the peak near 1.3x the array; ``petro ingest --jobs`` already
+        reads wells in parallel.
     """
     path = str(path)
     try:
@@ -90,7 +94,7 @@ def read_las(path: str | os.PathLike, *, fast: bool = True) -> RawTable:
             head = fh.read(4000)
         utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff")) or \
             head.count(b"\x00") > len(head) // 4
-        layout = None if (utf16 or not fast) else locate(path)
+        layout = None if (utf16 or not fast) else locate(path, threads)
     except OSError as err:
         raise InputError(f"cannot read file: {err.strerror}", path=path) from err
     if layout is not None:

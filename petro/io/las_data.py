@@ -28,7 +28,7 @@ import pyarrow.csv as pcsv
 DELIMITERS = {"SPACE": None, "COMMA": ",", "TAB": "\t", "SEMICOLON": ";", "SEMI-COLON": ";"}
 _DATA_SECTION = re.compile(rb"^[ \t]*~(A|LOG_DATA)", re.M | re.I)
 _DLM = re.compile(r"^[ \t]*DLM\s*\.[^\S\n]*(\S+)", re.M | re.I)
-_THREADS_ABOVE = 16 << 20           # bytes of rows above which Arrow uses its thread pool
+_THREADS_ABOVE = 16 << 20           # bytes of rows above which threads > 1 splits the rows
 
 
 class Irregular(Exception):
@@ -48,12 +48,13 @@ class Layout:
     parts: list[tuple[int, int, int]]   # (start, end, newline count): ranges parsed in parallel
 
 
-_CHUNK = 16 << 20
+_CHUNK = 4 << 20
 
 
-def locate(path: str) -> Layout | None:
+def locate(path: str, threads: int = 1) -> Layout | None:
     """The log data section of a LAS file, or None when it has none. Reads the file in chunks
-    (never whole): the header, then the rows once to find where they end and count them."""
+    (never whole): the header, then the rows to find where they end and count them. With
+    ``threads`` > 1 and more than 16 MB of rows, the rows are split in two parts."""
     size = os.path.getsize(path)
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -69,14 +70,14 @@ def locate(path: str) -> Layout | None:
         nl = head.find(b"\n", m.start())
         start = size if nl < 0 else nl + 1
         section_line = head[m.start(): start].decode("latin-1").strip()
-        end = _next_section(fd, start, size)
-        mid = start + (end - start) // 2
-        split = end
-        if end - start > _THREADS_ABOVE:
+        end, n_lines = _scan_rows(fd, start, size)
+        parts = [(start, end, n_lines)]
+        if threads > 1 and end - start > _THREADS_ABOVE:
+            mid = start + (end - start) // 2
             nl = os.pread(fd, 1 << 16, mid).find(b"\n")
-            split = mid + nl + 1 if nl >= 0 else end
-        ranges = [(start, split), (split, end)] if split < end else [(start, end)]
-        parts = [(a, b, _count_lines(fd, a, b)) for a, b in ranges]
+            if nl >= 0:
+                split = mid + nl + 1
+                parts = [(a, b, _count_lines(fd, a, b)) for a, b in ((start, split), (split, end))]
     finally:
         os.close(fd)
     header = head[: m.start()]
@@ -95,9 +96,10 @@ def _count_lines(fd: int, a: int, b: int) -> int:
     return n + (last != b"\n")
 
 
-def _next_section(fd: int, start: int, size: int) -> int:
-    """Offset of the next line that starts a section (``~`` after blanks), or the end."""
-    pos = start
+def _scan_rows(fd: int, start: int, size: int) -> tuple[int, int]:
+    """(offset of the next line that starts a section (``~`` after blanks) or the end, number of
+    lines before it), in one pass over the rows."""
+    pos, n, last = start, 0, b"\n"
     while pos < size:
         block = os.pread(fd, min(_CHUNK, size - pos), pos)
         if not block:
@@ -108,10 +110,14 @@ def _next_section(fd: int, start: int, size: int) -> int:
             if line_start == 0 and pos > start:      # the line began in the previous block
                 line_start = -1 if os.pread(fd, 1, pos - 1) != b"\n" else 0
             if line_start >= 0 and not block[line_start:i].strip(b" \t"):
-                return pos + line_start
+                n += block.count(b"\n", 0, line_start)
+                return pos + line_start, n + (line_start > 0 and block[line_start - 1:line_start]
+                                              != b"\n")
             i = block.find(b"~", i + 1)
+        n += block.count(b"\n")
         pos += len(block)
-    return size
+        last = block[-1:]
+    return size, n + (pos > start and last != b"\n")
 
 
 def delimiter_of(header_text: str) -> tuple[str | None, str]:
@@ -145,23 +151,24 @@ _POOL = pa.system_memory_pool()
 
 
 def _blocks(path: str, a: int, b: int):
-    """Bytes ``[a, b)`` of a file as Arrow buffers of whole lines, about ``_BLOCK`` each."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
+    """Bytes ``[a, b)`` of a file as Arrow buffers of whole lines, about ``_BLOCK`` each, read
+    into one reused buffer (each is parsed before the next is read)."""
+    space = bytearray(_BLOCK)
+    view = memoryview(space)
+    with open(path, "rb", buffering=0) as fh:
         pos = a
         while pos < b:
-            data = os.pread(fd, min(_BLOCK, b - pos), pos)
-            if not data:
+            fh.seek(pos)
+            got = fh.readinto(view[: min(_BLOCK, b - pos)])
+            if not got:
                 return
-            k = len(data)
+            k = got
             if pos + k < b:
-                k = data.rfind(b"\n") + 1
+                k = space.rfind(b"\n", 0, got) + 1
                 if k == 0:
                     raise Irregular(f"a data line longer than {_BLOCK} bytes")
-            yield pa.py_buffer(memoryview(data)[:k])
+            yield pa.py_buffer(view[:k])
             pos += k
-    finally:
-        os.close(fd)
 
 
 def _table(buf, names: list[str], delim: str, types: dict) -> pa.Table:

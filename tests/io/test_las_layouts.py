@@ -122,7 +122,7 @@ def test_parts_and_blocks_boundaries_equal_lasio(tmp_path, monkeypatch, padded):
             " DEPT.M : d\n A.V/V : a\n B.V/V : b\n C.V/V : c\n~A\n" + "\n".join(rows) + "\n")
     path = tmp_path / "parts.las"
     path.write_text(text)
-    assert len(las_data.locate(str(path)).parts) == 2
-    got = read_las(path)
+    assert len(las_data.locate(str(path), threads=2).parts) == 2
+    got = read_las(path, threads=2)
     assert got.fast_path
     np.testing.assert_array_equal(got.data.to_numpy(float), np.column_stack([depth, vals]))
