@@ -1,12 +1,13 @@
 """The data block of a LAS file, parsed from the bytes at its offset (no decoding of the whole file).
 
 :func:`locate` finds the log data section (``~A`` in LAS 1.2/2.0, ``~Log_Data`` or ``~A`` in
-LAS 3.0) in a memory map of the file and returns the header text before it, the section's own
-line and the byte range of its rows. :func:`parse_block` turns those bytes into a float64 array
-with Arrow's CSV reader and float parser (correctly rounded: values bit-identical to lasio's);
-single-delimiter rows are read column-wise directly, padded rows through a whitespace split.
-Rows whose value count differs, text values and comment lines raise :class:`Irregular` so the
-caller can take a slower, more tolerant path.
+LAS 3.0), reading the file in chunks: the header text before it, the section's own line, the byte
+range of its rows and their line count. :func:`parse_block` streams those bytes in blocks of whole
+lines through Arrow's CSV reader and float parser (correctly rounded: values bit-identical to
+lasio's) into one preallocated float64 array; above 16 MB the rows are split in two parts parsed
+by two threads. Single-delimiter rows are read column-wise directly, padded rows through a
+whitespace split. Rows whose value count differs, text values and comment lines raise
+:class:`Irregular` so the caller can take a slower, more tolerant path.
 
 The delimiter comes from ``DLM`` in ``~Version`` (SPACE, COMMA, TAB, SEMICOLON); without it,
 data whose first row holds commas are read as comma-delimited when every row splits evenly.
@@ -14,8 +15,9 @@ data whose first row holds commas are read as comma-delimited when every row spl
 
 from __future__ import annotations
 
-import mmap
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +28,7 @@ import pyarrow.csv as pcsv
 DELIMITERS = {"SPACE": None, "COMMA": ",", "TAB": "\t", "SEMICOLON": ";", "SEMI-COLON": ";"}
 _DATA_SECTION = re.compile(rb"^[ \t]*~(A|LOG_DATA)", re.M | re.I)
 _DLM = re.compile(r"^[ \t]*DLM\s*\.[^\S\n]*(\S+)", re.M | re.I)
-_THREADS_ABOVE = 16 << 20           # bytes of rows above which Arrow uses its thread pool
+_THREADS_ABOVE = 16 << 20           # bytes of rows above which threads > 1 splits the rows
 
 
 class Irregular(Exception):
@@ -43,36 +45,79 @@ class Layout:
     start: int                      # byte offsets of the rows
     end: int
     size: int                       # file size
-
-    @property
-    def later_sections(self) -> bool:
-        return self.end < self.size
+    parts: list[tuple[int, int, int]]   # (start, end, newline count): ranges parsed in parallel
 
 
-def locate(mm: mmap.mmap | bytes) -> Layout | None:
-    """The log data section of a mapped LAS file, or None when it has none."""
-    m = _DATA_SECTION.search(mm)
-    if m is None:
-        return None
-    nl = mm.find(b"\n", m.start())
-    start = len(mm) if nl < 0 else nl + 1
-    section_line = bytes(mm[m.start(): start]).decode("latin-1").strip()
-    end = _next_section(mm, start)
-    header = bytes(mm[: m.start()])
-    return Layout(header, section_line, header.count(b"\n") + 2, start, end, len(mm))
+_CHUNK = 4 << 20
 
 
-def _next_section(mm, start: int) -> int:
-    """Offset of the next line that starts a section (``~`` after blanks), or the end."""
-    pos = mm.find(b"~", start)
-    while pos >= 0:
-        line_start = mm.rfind(b"\n", start, pos) + 1 if pos > start else start
-        if line_start < start:
-            line_start = start
-        if not bytes(mm[line_start:pos]).strip(b" \t"):
-            return line_start
-        pos = mm.find(b"~", pos + 1)
-    return len(mm)
+def locate(path: str, threads: int = 1) -> Layout | None:
+    """The log data section of a LAS file, or None when it has none. Reads the file in chunks
+    (never whole): the header, then the rows to find where they end and count them. With
+    ``threads`` > 1 and more than 16 MB of rows, the rows are split in two parts."""
+    size = os.path.getsize(path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        head, m = b"", None
+        while m is None or head.find(b"\n", m.start()) < 0:
+            block = os.pread(fd, 1 << 20, len(head))
+            if not block:
+                break
+            head += block
+            m = _DATA_SECTION.search(head)
+        if m is None:
+            return None
+        nl = head.find(b"\n", m.start())
+        start = size if nl < 0 else nl + 1
+        section_line = head[m.start(): start].decode("latin-1").strip()
+        end, n_lines = _scan_rows(fd, start, size)
+        parts = [(start, end, n_lines)]
+        if threads > 1 and end - start > _THREADS_ABOVE:
+            mid = start + (end - start) // 2
+            nl = os.pread(fd, 1 << 16, mid).find(b"\n")
+            if nl >= 0:
+                split = mid + nl + 1
+                parts = [(a, b, _count_lines(fd, a, b)) for a, b in ((start, split), (split, end))]
+    finally:
+        os.close(fd)
+    header = head[: m.start()]
+    return Layout(header, section_line, header.count(b"\n") + 2, start, end, size, parts)
+
+
+def _count_lines(fd: int, a: int, b: int) -> int:
+    n, pos, last = 0, a, b"\n"
+    while pos < b:
+        block = os.pread(fd, min(_CHUNK, b - pos), pos)
+        if not block:
+            break
+        n += block.count(b"\n")
+        pos += len(block)
+        last = block[-1:]
+    return n + (last != b"\n")
+
+
+def _scan_rows(fd: int, start: int, size: int) -> tuple[int, int]:
+    """(offset of the next line that starts a section (``~`` after blanks) or the end, number of
+    lines before it), in one pass over the rows."""
+    pos, n, last = start, 0, b"\n"
+    while pos < size:
+        block = os.pread(fd, min(_CHUNK, size - pos), pos)
+        if not block:
+            break
+        i = block.find(b"~")
+        while i >= 0:
+            line_start = block.rfind(b"\n", 0, i) + 1
+            if line_start == 0 and pos > start:      # the line began in the previous block
+                line_start = -1 if os.pread(fd, 1, pos - 1) != b"\n" else 0
+            if line_start >= 0 and not block[line_start:i].strip(b" \t"):
+                n += block.count(b"\n", 0, line_start)
+                return pos + line_start, n + (line_start > 0 and block[line_start - 1:line_start]
+                                              != b"\n")
+            i = block.find(b"~", i + 1)
+        n += block.count(b"\n")
+        pos += len(block)
+        last = block[-1:]
+    return size, n + (pos > start and last != b"\n")
 
 
 def delimiter_of(header_text: str) -> tuple[str | None, str]:
@@ -99,83 +144,122 @@ def sniff_delimiter(sample: bytes) -> str | None:
     return None
 
 
-def _lines(buf: pa.Buffer, threads: bool) -> pa.ChunkedArray:
-    """The rows as one string column (empty lines dropped)."""
-    table = pcsv.read_csv(
+_BLOCK = 1 << 20          # bytes of rows parsed at a time (memory: a few blocks beside the array)
+# The system allocator returns each block's memory at once; Arrow's default pools keep it (a
+# large file then peaks at several times its data array).
+_POOL = pa.system_memory_pool()
+
+
+def _blocks(path: str, a: int, b: int):
+    """Bytes ``[a, b)`` of a file as Arrow buffers of whole lines, about ``_BLOCK`` each, read
+    into one reused buffer (each is parsed before the next is read)."""
+    space = bytearray(_BLOCK)
+    view = memoryview(space)
+    with open(path, "rb", buffering=0) as fh:
+        pos = a
+        while pos < b:
+            fh.seek(pos)
+            got = fh.readinto(view[: min(_BLOCK, b - pos)])
+            if not got:
+                return
+            k = got
+            if pos + k < b:
+                k = space.rfind(b"\n", 0, got) + 1
+                if k == 0:
+                    raise Irregular(f"a data line longer than {_BLOCK} bytes")
+            yield pa.py_buffer(view[:k])
+            pos += k
+
+
+def _table(buf, names: list[str], delim: str, types: dict) -> pa.Table:
+    return pcsv.read_csv(
         pa.BufferReader(buf),
-        read_options=pcsv.ReadOptions(column_names=["row"], use_threads=threads,
-                                      block_size=1 << 22),
-        parse_options=pcsv.ParseOptions(delimiter="\x01", quote_char=False, escape_char=False),
-        convert_options=pcsv.ConvertOptions(column_types={"row": pa.large_string()},
-                                            strings_can_be_null=False))
-    return table.column(0)
+        read_options=pcsv.ReadOptions(column_names=names, use_threads=False,
+                                      block_size=_BLOCK + 1),
+        parse_options=pcsv.ParseOptions(delimiter=delim, quote_char=False, escape_char=False),
+        convert_options=pcsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+        memory_pool=_POOL)
 
 
-def _direct(buf: pa.Buffer, n_cols: int, delim: str, threads: bool) -> np.ndarray:
+def _direct_part(path, a, b, n_cols, delim, out, row) -> int:
     """Rows with exactly one delimiter between values: Arrow parses each column as float64."""
     names = [f"c{i}" for i in range(n_cols)]
-    table = pcsv.read_csv(
-        pa.BufferReader(buf),
-        read_options=pcsv.ReadOptions(column_names=names, use_threads=threads,
-                                      block_size=1 << 22),
-        parse_options=pcsv.ParseOptions(delimiter=delim, quote_char=False, escape_char=False),
-        convert_options=pcsv.ConvertOptions(column_types={n: pa.float64() for n in names},
-                                            strings_can_be_null=False))
-    out = np.empty((table.num_rows, n_cols), dtype=np.float64, order="F")
-    for j in range(n_cols):
-        row = 0
-        for chunk in table.column(j).chunks:    # no nulls: each chunk is a view, copied once
-            out[row: row + len(chunk), j] = chunk.to_numpy(zero_copy_only=False)
-            row += len(chunk)
-    return out
+    types = {n: pa.float64() for n in names}
+    first = row
+    for buf in _blocks(path, a, b):
+        table = _table(buf, names, delim, types)
+        n = table.num_rows
+        for j in range(n_cols):                 # no nulls: each column is a view, copied once
+            for chunk in table.column(j).chunks:
+                out[row: row + len(chunk), j] = chunk.to_numpy(zero_copy_only=False)
+        row += n
+    return row - first
 
 
-def _split(buf: pa.Buffer, n_cols: int, delim: str | None, threads: bool) -> np.ndarray:
+def _split_part(path, a, b, n_cols, delim, out, row) -> int:
     """Any spacing: each row split on whitespace (or the delimiter, values trimmed)."""
-    lines = _lines(buf, threads)
-    out = np.empty((len(lines), n_cols), dtype=np.float64)
-    row = 0
-    for chunk in lines.chunks:
-        s = pc.utf8_trim_whitespace(chunk)
+    first = row
+    for buf in _blocks(path, a, b):
+        lines = _table(buf, ["row"], "\x01", {"row": pa.string()}).column(0)
+        s = pc.utf8_trim_whitespace(lines, memory_pool=_POOL)
         keep = pc.and_(pc.invert(pc.starts_with(s, "#")), pc.not_equal(s, ""))
         if not pc.all(keep).as_py():
             raise Irregular("comment or blank lines between rows")
-        parts = pc.ascii_split_whitespace(s) if delim is None else pc.split_pattern(s, delim)
+        parts = pc.ascii_split_whitespace(s, memory_pool=_POOL) if delim is None else \
+            pc.split_pattern(s, delim, memory_pool=_POOL)
         span = pc.min_max(pc.list_value_length(parts))
         if span["min"].as_py() != n_cols or span["max"].as_py() != n_cols:
             raise Irregular("rows with another number of values")
-        flat = parts.flatten()
+        flat = parts.combine_chunks(memory_pool=_POOL).flatten()
         if delim is not None:
-            flat = pc.utf8_trim_whitespace(flat)
-        try:
-            vals = pc.cast(flat, pa.float64())
-        except pa.ArrowInvalid as err:
-            raise Irregular(str(err)) from err
+            flat = pc.utf8_trim_whitespace(flat, memory_pool=_POOL)
+        vals = pc.cast(flat, pa.float64(), memory_pool=_POOL)
         out[row: row + len(s)] = vals.to_numpy(zero_copy_only=False).reshape(-1, n_cols)
         row += len(s)
-    return out
+    return row - first
 
 
-def parse_block(buf: pa.Buffer, n_cols: int, delim: str | None) -> np.ndarray:
-    """The rows of a data block as a float64 array (rows, n_cols).
+def parse_block(path: str, layout: Layout, n_cols: int, delim: str | None) -> np.ndarray:
+    """The rows of the data section as a float64 array (rows, n_cols), streamed from the file
+    in parts parsed in parallel (memory: the array and a few blocks).
 
     Raises :class:`Irregular` when the block needs a more tolerant reader.
     """
-    threads = buf.size > _THREADS_ABOVE
-    head = buf.to_pybytes()[:4096] if buf.size < 4096 else buf.slice(0, 4096).to_pybytes()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        head = os.pread(fd, min(4096, layout.end - layout.start), layout.start)
+    finally:
+        os.close(fd)
     first = head.split(b"\n", 1)[0].rstrip(b"\r")
-    single = delim if delim is not None else " "
-    simple = (first and first[:1] not in (b" ", b"\t") and b"#" not in head and b"\r" not in head
-              and (delim is not None or (b"  " not in first and b"\t" not in first)))
+    simple = bool(first) and first[:1] not in (b" ", b"\t") and b"#" not in head and \
+        b"\r" not in head and (delim is not None or (b"  " not in first and b"\t" not in first))
+    est = [n for _, _, n in layout.parts]
+    out = np.empty((sum(est), n_cols), dtype=np.float64, order="F")
+    offsets = np.concatenate([[0], np.cumsum(est)[:-1]]).astype(int).tolist()
+
+    def run(part_fn, sep):
+        jobs = [(path, a, b, n_cols, sep, out, row0)
+                for (a, b, _), row0 in zip(layout.parts, offsets)]
+        try:
+            if len(jobs) == 1:
+                return [part_fn(*jobs[0])]
+            with ThreadPoolExecutor(len(jobs)) as pool:
+                return list(pool.map(lambda j: part_fn(*j), jobs))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            raise Irregular(str(err)) from err
+
+    got = None
     if simple:
         try:
-            return _direct(buf, n_cols, single, threads)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            pass
-    try:
-        return _split(buf, n_cols, delim, threads)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-        raise Irregular(str(err)) from err
+            got = run(_direct_part, delim if delim is not None else " ")
+        except Irregular:
+            got = None
+    if got is None:
+        got = run(_split_part, delim)
+    if got != est:        # blank lines: fewer rows than lines in a part
+        keep = np.concatenate([np.arange(r0, r0 + n) for r0, n in zip(offsets, got)])
+        out = out[keep]
+    return out
 
 
 def a_line_names(section_line: str, delim: str | None) -> list[str]:

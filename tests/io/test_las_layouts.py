@@ -103,3 +103,26 @@ def test_bytes_parser_equals_lasio_on_random_files(tmp_path, n_rows, n_cols, dat
     got = read_las(path)
     assert got.fast_path
     np.testing.assert_array_equal(got.data.to_numpy(float), ref)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_parts_and_blocks_boundaries_equal_lasio(tmp_path, monkeypatch, padded):
+    """Tiny parts and blocks: the rows split across threads and blocks come back whole."""
+    import petro.io.las_data as las_data
+
+    monkeypatch.setattr(las_data, "_THREADS_ABOVE", 200)
+    monkeypatch.setattr(las_data, "_BLOCK", 97)
+    rng = np.random.default_rng(5)
+    depth = 1000 + np.arange(120) * 0.1524
+    vals = np.round(rng.normal(50, 10, (120, 3)), 3)
+    sep = "   " if padded else " "
+    rows = [sep.join([f"{d:.4f}"] + [f"{v:g}" for v in r]) for d, r in zip(depth, vals)]
+    rows.insert(60, "")                                   # a blank line: fewer rows than lines
+    text = ("~Version\n VERS. 2.0 : v\n WRAP. NO : w\n~Well\n NULL. -999.25 : null\n~Curve\n"
+            " DEPT.M : d\n A.V/V : a\n B.V/V : b\n C.V/V : c\n~A\n" + "\n".join(rows) + "\n")
+    path = tmp_path / "parts.las"
+    path.write_text(text)
+    assert len(las_data.locate(str(path), threads=2).parts) == 2
+    got = read_las(path, threads=2)
+    assert got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), np.column_stack([depth, vals]))
