@@ -100,11 +100,9 @@ def robust_baseline(values: np.ndarray, max_pixels: int = 2_000_000,
     return med, mad
 
 
-def _sector_matrix(bins: int) -> np.ndarray:
-    """(bins, N_SECTORS) 0/1 matrix of contiguous azimuthal column groups."""
-    m = np.zeros((bins, N_SECTORS), dtype=np.float32)
-    m[np.arange(bins), (np.arange(bins) * N_SECTORS) // bins] = 1.0
-    return m
+def _sector_starts(bins: int) -> np.ndarray:
+    """First column of each of the N_SECTORS contiguous azimuthal column groups."""
+    return np.flatnonzero(np.diff(np.concatenate([[-1], (np.arange(bins) * N_SECTORS) // bins])))
 
 
 def _pair_sums(qa: np.ndarray, qb: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -126,8 +124,7 @@ def _row_stats(x: np.ndarray, side: int, thr: float) -> np.ndarray:
 
     ``x`` is overwritten (gaps set to 0). The last row of the chunk is only used as the vertical
     neighbour of the row before it. Everything is whole-array numpy work over the chunk: one
-    bincount for the level histogram, float32 arithmetic for the co-occurrence sums, one small
-    matrix product for the sector sums.
+    bincount for the level histogram, float32 arithmetic for the co-occurrence sums.
     """
     rows, bins = x.shape
     fin = np.isfinite(x)
@@ -159,9 +156,10 @@ def _row_stats(x: np.ndarray, side: int, thr: float) -> np.ndarray:
     hom[:-1] += hv
     npair[:-1] += nv
     # azimuthal sectors: contiguous column groups
-    m = _sector_matrix(bins)
-    sec_sum = np.dot(x, m).astype(np.float64)
-    sec_cnt = np.dot(fin.astype(np.float32), m).astype(np.float64)
+    # (reduceat, not a matrix product: BLAS threads spin badly on a loaded machine)
+    starts = _sector_starts(bins)
+    sec_sum = np.add.reduceat(x, starts, axis=1, dtype=np.float64)
+    sec_cnt = np.add.reduceat(fin, starts, axis=1, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         rmean = np.where(cnt > 0, s1 / np.maximum(cnt, 1), 0.0)
     has_row = (cnt > 0).astype(float)
