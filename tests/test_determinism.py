@@ -1,0 +1,76 @@
+"""Same files, same pipeline, same seed -> the same models (bit-identical LightGBM text) and the
+same metrics, whatever the number of processes; tuning runs a fixed number of trials."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from petro.app.training import train_models
+from petro.app.wells import read_wells
+from petro.config import load_config, packaged
+from petro.errors import ConfigError
+from petro.models.spec import ModelSpec
+from petro.models.tuning import candidates, tune, tuning_settings
+
+FAST = {"trials": 3, "inner_folds": 2, "nested": True,
+        "space": {"num_leaves": [7, 15], "learning_rate": [0.05, 0.1],
+                  "min_child_samples": [10, 20]}}
+
+
+def _cfg(field, n_jobs):
+    cfg = load_config(packaged("pipelines", "demo.yaml"),
+                      overrides={"data": str(field), "synthetic": None, "ingest.cache_dir": "",
+                                 "n_jobs": n_jobs})
+    specs = [replace(s, params={**s.params, "n_estimators": 40}, tuning=dict(FAST),
+                     baselines=["ridge"], pca_components=2) for s in cfg.specs]
+    return replace(cfg, specs=specs)
+
+
+def _train(field, n_jobs):
+    cfg = _cfg(field, n_jobs)
+    return train_models(cfg, read_wells(cfg))
+
+
+def test_two_runs_give_bit_identical_models_and_identical_metrics(small_field):
+    a, b = _train(small_field, 1), _train(small_field, 2)   # 1 process, then 2
+    assert [m.spec.name for m in a.models] == ["porosity", "permeability"]
+    for ma, mb in zip(a.models, b.models):
+        assert ma.cv.pooled == mb.cv.pooled                  # every metric, exactly
+        assert ma.spec.params == mb.spec.params              # the same tuned parameters
+        pd.testing.assert_frame_equal(ma.tuning.drop(columns="seconds"),
+                                      mb.tuning.drop(columns="seconds"))
+        assert len(ma.tuning) == 3 and ma.tuning.attrs["stopped"] == ""
+        pd.testing.assert_frame_equal(ma.cv.tuning, mb.cv.tuning)   # nested: per outer fold
+        for key in ("p50", "p10", "p90"):
+            ta = ma.bundle.boosters[key].model_to_string()
+            assert ta == mb.bundle.boosters[key].model_to_string()
+            assert "[num_threads: 1]" in ta and "[deterministic: 1]" in ta
+        np.testing.assert_array_equal(ma.cv.oof["p50"].to_numpy(), mb.cv.oof["p50"].to_numpy())
+
+
+def _spec(**tuning):
+    return ModelSpec(name="porosity", target="porosity", params={"n_estimators": 30},
+                     features=["logs"], tuning=tuning)
+
+
+def test_tuning_runs_the_same_fixed_trials_and_a_budget_only_stops_it_with_a_record():
+    c1, c2 = candidates(_spec(trials=5)), candidates(_spec(trials=5))
+    assert c1 == c2 and len(c1) == 5 and c1[0] == {"n_estimators": 30}
+    assert candidates(_spec(n_iter=4)) == candidates(_spec(trials=4))   # the old key still works
+    assert tuning_settings(_spec())["trials"] == 8 and tuning_settings(_spec())["nested"]
+    rng = np.random.default_rng(0)
+    n = 300
+    table = pd.DataFrame({"WELL": np.repeat(["A", "B", "C"], n // 3), "GR": rng.normal(size=n),
+                          "RHOB": rng.normal(size=n)})
+    table["PHIE"] = 0.2 + 0.02 * table["GR"] + rng.normal(0, 0.005, n)
+    best, trials = tune(table, ["GR", "RHOB"], _spec(trials=3, inner_folds=3))
+    assert trials.attrs == {"planned": 3, "run": 3, "stopped": ""}
+    best_b, _ = tune(table, ["GR", "RHOB"], _spec(trials=3, inner_folds=3))
+    assert best == best_b
+    # a budget that is reached stops after the first trial and says so
+    _, cut = tune(table, ["GR", "RHOB"], _spec(trials=3, budget_s=0.0))
+    assert cut.attrs["run"] == 1 and "time budget" in cut.attrs["stopped"]
+    with pytest.raises(ConfigError, match="unknown keys"):
+        _spec(trails=3)
