@@ -74,3 +74,37 @@ def test_tuning_runs_the_same_fixed_trials_and_a_budget_only_stops_it_with_a_rec
     assert cut.attrs["run"] == 1 and "time budget" in cut.attrs["stopped"]
     with pytest.raises(ConfigError, match="unknown keys"):
         _spec(trails=3)
+
+
+def _field_table(seed=0, n=120):
+    rng = np.random.default_rng(seed)
+    wells = np.repeat(["A", "B", "C", "D"], n)
+    gr, rhob = rng.normal(size=wells.size), rng.normal(size=wells.size)
+    return pd.DataFrame({"WELL": wells, "DEPT": np.tile(np.arange(n) * 0.1, 4), "GR": gr,
+                         "RHOB": rhob, "PHIE": 0.2 + 0.03 * np.tanh(gr) - 0.01 * rhob
+                         + rng.normal(0, 0.004, wells.size)})
+
+
+def test_nested_cv_tunes_each_outer_fold_without_its_blind_well():
+    from petro.models.validation import cross_validate
+
+    spec = ModelSpec(name="porosity", target="porosity", params={"n_estimators": 30},
+                     features=["logs"], baselines=[], pca_components=0, linear_base=False,
+                     tuning={"trials": 4, "inner_folds": 3,
+                             "space": {"num_leaves": [3, 7, 15], "min_child_samples": [5, 40],
+                                       "learning_rate": [0.02, 0.2]}})
+    table = _field_table()
+    cv = cross_validate(table, ["GR", "RHOB"], spec, nested=True)
+    assert list(cv.tuning["fold"]) == ["A", "B", "C", "D"]
+    assert (cv.tuning["trials_run"] == 4).all() and (cv.tuning["trials_planned"] == 4).all()
+    # scramble the blind well A's targets: fold A's search (wells B, C, D only) is unchanged,
+    # while the folds that train on A see other data
+    other = table.copy()
+    a = other["WELL"] == "A"
+    other.loc[a, "PHIE"] = np.random.default_rng(5).uniform(0.05, 0.35, int(a.sum()))
+    cv2 = cross_validate(other, ["GR", "RHOB"], spec, nested=True)
+    pd.testing.assert_series_equal(cv.tuning.iloc[0], cv2.tuning.iloc[0], check_names=False)
+    assert not np.allclose(cv.tuning["inner_rmse"].iloc[1:], cv2.tuning["inner_rmse"].iloc[1:])
+    # the blind predictions of well A come from a model that never saw A's targets
+    pa, pa2 = (c.oof.loc[c.oof.WELL == "A", "p50"].to_numpy() for c in (cv, cv2))
+    np.testing.assert_array_equal(pa, pa2)

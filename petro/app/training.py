@@ -112,7 +112,7 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult],
                                 progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
         if spec.tuning:   # the final model's parameters: the same search on every well
             rep.start(TUNING, tuning_settings(spec)["trials"])
-            best, trials = tune(table, feats, spec,
+            best, trials = tune(table, feats, spec, n_jobs=cfg.n_jobs,
                                 progress=lambda t, s=spec: rep.advance(TUNING, f"{s.name}: {t}"))
             rep.end(TUNING)
             stops = [trials.attrs["stopped"]] + \

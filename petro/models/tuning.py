@@ -81,11 +81,27 @@ def inner_folds(wells: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]
     return list(GroupKFold(n_splits=min(k, n)).split(wells, groups=wells))
 
 
-def tune(table: pd.DataFrame, features: list[str], spec: ModelSpec, progress=None) \
-        -> tuple[dict, pd.DataFrame]:
+def _trial(params, X, y, features, spec, fl):
+    """Pooled inner-CV RMSE (report unit) of one parameter set, and its seconds."""
+    from threadpoolctl import threadpool_limits
+
+    t0 = time.perf_counter()
+    with threadpool_limits(1):
+        trial_spec = replace(spec, params=params)
+        pred = np.full(y.size, np.nan)
+        for tr, te in fl:
+            b = fit_bundle(X[tr], y[tr], features, trial_spec, with_novelty=False, p50_only=True)
+            pred[te] = b.raw_quantiles(X[te])["p50"]
+    rmse = float(np.sqrt(np.nanmean((pred - y) ** 2))) * spec.report_scale  # p.u. / decades
+    return rmse, time.perf_counter() - t0
+
+
+def tune(table: pd.DataFrame, features: list[str], spec: ModelSpec, progress=None,
+         n_jobs: int = 1) -> tuple[dict, pd.DataFrame]:
     """Best parameters and the table of trials (parameters, blind RMSE in the report unit,
     p.u. or decades, and seconds). ``trials.attrs``: ``planned`` (the spec's trial count),
-    ``run`` and ``stopped`` ('' or why the search stopped early)."""
+    ``run`` and ``stopped`` ('' or why the search stopped early). Trials run in ``n_jobs``
+    processes (each trial's result depends only on its parameters and the data)."""
     s = tuning_settings(spec)
     y_all = table[spec.column].to_numpy(dtype=float)
     keep = np.isfinite(y_all)
@@ -97,22 +113,23 @@ def tune(table: pd.DataFrame, features: list[str], spec: ModelSpec, progress=Non
     trials = []
     cands = candidates(spec)
     stopped = ""
-    for params in cands:
-        if trials and s["budget_s"] is not None and time.perf_counter() - start > s["budget_s"]:
+    if n_jobs > 1 and len(cands) > 1:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=min(n_jobs, len(cands)), return_as="generator")(
+            delayed(_trial)(c, X, y, features, spec, fl) for c in cands)
+    else:
+        results = (_trial(c, X, y, features, spec, fl) for c in cands)
+    for params, (rmse, seconds) in zip(cands, results):
+        trials.append({**{f"param.{k}": v for k, v in params.items()}, "blind_rmse": rmse,
+                       "seconds": seconds})
+        if progress:
+            progress(f"trial {len(trials)}: {rmse:.4f}")
+        if len(trials) < len(cands) and s["budget_s"] is not None and \
+                time.perf_counter() - start > s["budget_s"]:
             stopped = (f"time budget {s['budget_s']:g} s reached after {len(trials)} of "
                        f"{len(cands)} trials: the result depends on the machine's speed")
             break
-        t0 = time.perf_counter()
-        trial_spec = replace(spec, params=params)
-        pred = np.full(y.size, np.nan)
-        for tr, te in fl:
-            b = fit_bundle(X[tr], y[tr], features, trial_spec, with_novelty=False, p50_only=True)
-            pred[te] = b.raw_quantiles(X[te])["p50"]
-        rmse = float(np.sqrt(np.nanmean((pred - y) ** 2))) * spec.report_scale  # p.u. / decades
-        trials.append({**{f"param.{k}": v for k, v in params.items()}, "blind_rmse": rmse,
-                       "seconds": time.perf_counter() - t0})
-        if progress:
-            progress(f"trial {len(trials)}: {rmse:.4f}")
     table_ = pd.DataFrame(trials)
     table_.attrs.update(planned=len(cands), run=len(trials), stopped=stopped)
     # first best wins ties: the same trials give the same choice

@@ -126,7 +126,7 @@ def _fold(name, tr, te, X, y, Xl, Xb, data, features, logs_only, spec, nested):
             out["dist"] = ([b["name"] for b in bundle.meta["novelty"]["blocks"]],
                            bundle.novelty_distances(X[te]))
         if logs_only:
-            lb = fit_bundle(Xl[tr], y[tr], logs_only, spec, with_novelty=False)
+            lb = fit_bundle(Xl[tr], y[tr], logs_only, spec, with_novelty=False, p50_only=True)
             out["logs_only"] = lb.raw_quantiles(Xl[te])["p50"]
         for b in spec.baselines:
             est = sklearn_estimator(b, {}, seed=spec.seed)
