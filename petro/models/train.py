@@ -92,7 +92,7 @@ def fit_patch_pca(X: np.ndarray, features: list[str], n_components: int) -> list
         if rows.sum() < max(20, n_components * 5):
             continue
         k = min(n_components, len(cols))
-        pca = PCA(n_components=k, random_state=0).fit(P[rows])
+        pca = PCA(n_components=k, svd_solver="covariance_eigh", random_state=0).fit(P[rows])
         med = np.median(P[rows], axis=0)
         out.append({"prefix": prefix, "columns": cols, "median": med.tolist(),
                     "mean": pca.mean_.tolist(), "components": pca.components_.tolist(),
