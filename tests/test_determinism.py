@@ -108,3 +108,16 @@ def test_nested_cv_tunes_each_outer_fold_without_its_blind_well():
     # the blind predictions of well A come from a model that never saw A's targets
     pa, pa2 = (c.oof.loc[c.oof.WELL == "A", "p50"].to_numpy() for c in (cv, cv2))
     np.testing.assert_array_equal(pa, pa2)
+
+
+def test_nested_cv_with_two_wells_uses_the_spec_parameters_and_says_so():
+    from petro.models.validation import cross_validate
+
+    spec = ModelSpec(name="porosity", target="porosity", params={"n_estimators": 20},
+                     features=["logs"], baselines=[], pca_components=0,
+                     tuning={"trials": 2, "inner_folds": 2})
+    table = _field_table()
+    cv = cross_validate(table[table.WELL.isin(["A", "B"])], ["GR", "RHOB"], spec, nested=True)
+    assert list(cv.tuning["trials_run"]) == [0, 0]
+    assert cv.tuning["stopped"].str.contains("one training well").all()
+    assert np.isfinite(cv.oof["p50"]).all()

@@ -119,7 +119,7 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult],
                 ([x for x in cv.tuning["stopped"] if x] if nested and cv.tuning is not None
                  else [])
             for why in filter(None, stops):
-                rep.problem(Problem(Severity.WARNING, f"{spec.name}: tuning stopped early: {why}",
+                rep.problem(Problem(Severity.WARNING, f"{spec.name}: tuning: {why}",
                                     code="tuning_budget"))
             spec = replace(spec, params=best)
         if not nested:

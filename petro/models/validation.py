@@ -106,7 +106,11 @@ def _fold(name, tr, te, X, y, Xl, Xb, data, features, logs_only, spec, nested):
 
     with threadpool_limits(1):     # one thread per process: the result never depends on cores
         tuned = None
-        if nested:
+        if nested and data["WELL"].iloc[tr].nunique() < 2:   # nothing to tune across
+            tuned = {"fold": name, "trials_run": 0, "trials_planned": 0,
+                     "stopped": "one training well: no search, the spec's parameters are used",
+                     "inner_rmse": float("nan")}
+        elif nested:
             from petro.models.tuning import tune
 
             best, trials = tune(data.iloc[tr], features, spec)
