@@ -11,7 +11,7 @@ for porosity and permeability, with the specs' own search (same trials, same see
   reports and gates on now).
 
 "flattery" = nested - old way: how much lower the old figure was than a selection-free one.
-Options: ``--workdir DIR`` reuses a demo folder (``field/``, ``cache/``) such as the one
+Options: ``--trials N`` / ``--inner-folds K`` override the specs' search; ``--workdir DIR`` reuses a demo folder (``field/``, ``cache/``) such as the one
 ``benchmarks/demo_table.py --workdir DIR`` leaves.
 """
 
@@ -28,6 +28,8 @@ from pathlib import Path
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", help="demo folder to (re)use; default: a temporary one")
+    ap.add_argument("--trials", type=int, help="override the specs' tuning.trials")
+    ap.add_argument("--inner-folds", type=int, help="override the specs' tuning.inner_folds")
     args = ap.parse_args(argv)
     from petro.app.training import training_table
     from petro.app.wells import read_wells
@@ -47,6 +49,9 @@ def main(argv=None) -> int:
     n_wells = int(table["WELL"].nunique())
     rows = []
     for spec in cfg.specs:
+        over = {k: v for k, v in (("trials", args.trials), ("inner_folds", args.inner_folds))
+                if v is not None}
+        spec = replace(spec, tuning={**spec.tuning, **over})
         feats = usable_features(table, model_features(table.columns, spec.features, cfg.logs))
         if not spec.pca_components:
             feats = [f for f in feats if not is_patch_feature(f)]
