@@ -214,7 +214,8 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
             with mlflow.start_run(run_name=f"{cfg.name}-{spec.name}", nested=True) as run:
                 params = {**cfg.params(), **spec.as_params(), "n_features": len(tm.features),
                           "n_train_rows": int(cv.oof.shape[0]),
-                          "train_wells": ",".join(sorted(cv.oof.WELL.unique()))}
+                          "train_wells": ",".join(sorted(cv.oof.WELL.unique())),
+                          "validation.nested_tuning": cv.tuning is not None}
                 mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
                 mlflow.set_tags({"petro.data_digest": data_digest, "petro.target": spec.target,
                                  "petro.parent_run": parent.info.run_id})
@@ -247,6 +248,15 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
                         tm.tuning.to_csv(td / "tuning_trials.csv", index=False)
                         mlflow.log_artifact(str(td / "tuning_trials.csv"), "validation")
                         mlflow.log_metric("tuning_trials", len(tm.tuning))
+                        mlflow.log_metric("tuning_trials_planned",
+                                          tm.tuning.attrs.get("planned", len(tm.tuning)))
+                        mlflow.log_metric("tuning_stopped_early",
+                                          float(bool(tm.tuning.attrs.get("stopped"))))
+                    if cv.tuning is not None:   # nested CV: each outer fold's own search
+                        cv.tuning.to_csv(td / "nested_tuning.csv", index=False)
+                        mlflow.log_artifact(str(td / "nested_tuning.csv"), "validation")
+                        mlflow.log_metric("nested_tuning_trials_min",
+                                          float(cv.tuning["trials_run"].min()))
                         mlflow.log_metric("tuning_best_blind_rmse",
                                           float(tm.tuning["blind_rmse"].min()))
                     (td / "source_files.json").write_text(json.dumps(hashes, indent=1))
