@@ -20,6 +20,7 @@ from petro.features.table import well_features
 from petro.io.discovery import discover
 from petro.io.tables import dataframe_split
 from petro.io.wells import load_well
+from petro.serving import model_info
 
 
 def _client(uri):
@@ -69,7 +70,7 @@ def test_load_in_fresh_process_gives_same_numbers(trained, tmp_path, env_with_ve
     _client(trained["uri"])
     uri = "models:/petro-permeability@champion"
     model = mlflow.pyfunc.load_model(uri)
-    feats = model.metadata.get_input_schema().input_names()
+    feats = model_info(model)["inputs"]
     rows = _rows(trained["field"], "SYN-04", feats).iloc[::7]
     local = model.predict(rows)
     assert list(local.columns)[:7] == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
@@ -138,7 +139,7 @@ def perm_model(trained):
 
     _client(trained["uri"])
     model = mlflow.pyfunc.load_model("models:/petro-permeability@champion")
-    feats = model.metadata.get_input_schema().input_names()
+    feats = model_info(model)["inputs"]
     rows = _rows(trained["field"], "SYN-01", feats)
     return model, rows
 
@@ -192,6 +193,34 @@ def test_missing_and_misnamed_inputs_served_and_in_process(server, perm_model):
     bad = rows.drop(columns=["RHOB"]).assign(RHOZ=55.0)
     r = requests.post(f"{server}/invocations", json=dataframe_split(bad), timeout=60)
     assert r.status_code == 400 and "RHOB" in r.json()["message"]
+
+
+def test_signature_lists_outputs_and_the_runtime_checks_inputs(perm_model):
+    """The signature holds the outputs only (MLflow's per-column input enforcement over ~220
+    columns cost most of a one-row request); the input columns are in the model's metadata, and
+    the runtime refuses what MLflow's schema used to: non-numbers (naming the column), no rows,
+    no known column; numeric strings convert as they did."""
+    from mlflow.exceptions import MlflowException
+
+    model, rows = perm_model
+    meta = model.metadata
+    bundle = model.unwrap_python_model().bundle
+    residuals = [m["target"] for m in bundle.meta["consistency"]["curves"]]
+    assert "RHOB" in residuals
+    assert meta.get_input_schema() is None
+    assert meta.get_output_schema().input_names() == ["PERM_ML", "PERM_P10", "PERM_P90",
+                                                       "NOVELTY", "OOD_FLAG", "INPUT_COVERAGE",
+                                                       "KEY_INPUT_COVERAGE"] + [
+        f"NOV_{c}" for c in residuals]
+    assert model_info(model)["inputs"] == bundle.features == list(rows.columns)
+    col = rows.columns[0]
+    for bad, word in ((pd.DataFrame({col: ["abc"]}), col), (rows.iloc[:0], "no rows"),
+                      (pd.DataFrame({"NOPE": [1.0]}), "input columns")):
+        with pytest.raises(MlflowException, match=word) as err:
+            model.predict(bad)
+        assert err.value.get_http_status_code() == 400
+    as_text = rows.iloc[:3].astype(object).where(rows.iloc[:3].isna(), rows.iloc[:3].astype(str))
+    pd.testing.assert_frame_equal(model.predict(as_text), model.predict(rows.iloc[:3]))
 
 
 @pytest.mark.parametrize("body,word", [
@@ -270,8 +299,8 @@ def test_readme_python_example_runs(trained, tmp_path, env_with_venv):
 
     from tests.conftest import REPO
 
-    block = re.search(r"## In Python\n\n```python\n(.*?)```", (REPO / "README.md").read_text(),
-                      re.S).group(1)
+    section = (REPO / "README.md").read_text().split("## In Python", 1)[1]
+    block = re.search(r"```python\n(import mlflow\n.*?)```", section, re.S).group(1)
     (tmp_path / "mlruns").mkdir()
     shutil.copy(trained["store"] / "mlflow.db", tmp_path / "mlruns" / "mlflow.db")
     r = subprocess.run([sys.executable, "-m", "petro.cli", "features", str(trained["field"]),

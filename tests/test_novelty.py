@@ -12,6 +12,7 @@ import pytest
 from petro.features.table import well_features
 from petro.io.discovery import discover
 from petro.io.wells import load_well
+from petro.serving import model_info
 from petro.synth import SynthConfig, write_field
 
 
@@ -22,7 +23,7 @@ def model(trained):
 
 
 def _predict(model, well):
-    feats = model.metadata.get_input_schema().input_names()
+    feats = model_info(model)["inputs"]
     return model.predict(well_features(well).reindex(columns=feats), params={"well": True})
 
 

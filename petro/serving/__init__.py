@@ -38,12 +38,13 @@ def predict_frame(model, frame, params: dict | None = None):
 
 
 def model_info(model) -> dict:
-    """What petro needs to know of a loaded model: input columns, output prefix and unit, and
+    """What petro needs to know of a loaded model: input columns (metadata ``petro_inputs``; the
+    signature holds outputs only, see :func:`petro.tracking.signature`), output prefix and unit, and
     the recipe (ingest / target / feature parameters) it was trained with (None if absent)."""
     meta = model.metadata
     extra = meta.metadata or {}
-    names = meta.get_input_schema().input_names()
-    inputs = extra.get("petro_inputs")   # the signature also lists the inputs' aliases
-    return {"inputs": [n for n in names if n in set(inputs)] if inputs else names,
-            "output": extra.get("petro_output", ""), "unit": extra.get("petro_unit", ""),
-            "recipe": extra.get("petro_recipe"), "consistency": extra.get("petro_consistency")}
+    inputs = extra.get("petro_inputs")
+    if inputs is None:  # models logged before petro_inputs: the signature's input columns
+        schema = meta.get_input_schema()
+        inputs = schema.input_names() if schema is not None else []
+    return {"inputs": list(inputs),
