@@ -48,3 +48,5 @@ def model_info(model) -> dict:
         schema = meta.get_input_schema()
         inputs = schema.input_names() if schema is not None else []
     return {"inputs": list(inputs),
+            "output": extra.get("petro_output", ""), "unit": extra.get("petro_unit", ""),
+            "recipe": extra.get("petro_recipe"), "consistency": extra.get("petro_consistency")}
