@@ -1,71 +1,212 @@
-"""LAS ingest speed: petro's fast ~A path against lasio, and the parsed-file cache.
+"""LAS ingest speed and memory: petro's ``read_las`` against ``lasio.read(path).df()``.
 
-Writes a large image LAS (default 180-bin amplitude + 180-bin transit time over 150 m at 5 mm,
-about 110 MB) unless --file is given, then times in one run: lasio.read, petro's read_las,
-load_well with an empty cache (parse + write cache), load_well again (cache hit). Checks that the
-fast path's values equal lasio's.
+Writes synthetic LAS files of several layouts (unless --file is given), then for each, in one run:
+lasio.read().df() time, petro read_las time, their ratio, whether the values are bit-identical, and
+petro's peak memory in a child process (peak RSS above the RSS before reading, and tracemalloc's
+peak) as a multiple of the float64 data array. Then the parsed-file cache (cold / warm) on the
+first file.
 
-Run: python benchmarks/bench_ingest.py [--file big.las] [--length 150]
+Layouts (``--layouts``, default all):
+  image     40,000 rows x 180 curves, 4 decimals, one space between values (petro's writer)
+  padded    the same data as lasio writes it (right-aligned columns, runs of spaces)
+  narrow    200,000 rows x 12 curves, 6 significant digits
+  sci       20,000 rows x 180 curves, scientific notation with 8 digits
+  comma     40,000 rows x 180 curves, DLM COMMA (lasio reads these into one column: no ratio)
+  wrapped   5,000 rows x 20 curves, WRAP YES (goes through lasio by design)
+
+Run: python benchmarks/bench_ingest.py [--layouts image,padded] [--cpus 2] [--json out.json]
+     python benchmarks/bench_ingest.py --file big.las
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+LAYOUTS = ("image", "padded", "narrow", "sci", "comma", "wrapped")
 
-def timed(fn):
+
+def _header(depth: np.ndarray, names: list[str], dlm: str = "", wrap: str = "NO") -> str:
+    curves = "\n".join(f" {n:<8}.     : {n}" for n in names)
+    return (f"~Version\n VERS. 2.0 : CWLS LOG ASCII STANDARD - VERSION 2.0\n WRAP. {wrap} : wrap\n"
+            + (f" DLM . {dlm} : delimiter\n" if dlm else "")
+            + f"~Well\n STRT.M {depth[0]:.4f} : start\n STOP.M {depth[-1]:.4f} : stop\n"
+            f" STEP.M {depth[1] - depth[0]:.4f} : step\n NULL. -999.25 : null\n"
+            f" WELL. BENCH : well\n~Curve\n DEPT.M : depth\n{curves}\n~A\n")
+
+
+def make(layout: str, folder: Path) -> Path:
+    """Write one synthetic LAS file of the given layout."""
+    rng = np.random.default_rng(0)
+    rows, ncurves = {"image": (40000, 179), "padded": (40000, 179), "narrow": (200000, 11),
+                     "sci": (20000, 179), "comma": (40000, 179), "wrapped": (5000, 19)}[layout]
+    depth = 2000 + np.arange(rows) * (0.0025 if ncurves > 100 else 0.1524)
+    data = np.column_stack([depth, rng.normal(60, 8, (rows, ncurves))])
+    data[rng.random(data.shape) < 0.001] = -999.25
+    data[:, 0] = depth
+    names = [f"AMP{j:03d}" for j in range(1, ncurves + 1)]
+    path = folder / f"{layout}.las"
+    if layout in ("padded", "wrapped"):
+        import lasio
+
+        las = lasio.LASFile()
+        las.append_curve("DEPT", depth, unit="M")
+        for j, n in enumerate(names):
+            las.append_curve(n, data[:, j + 1])
+        with open(path, "w") as fh:
+            las.write(fh, version=2.0, wrap=layout == "wrapped", fmt="%.4f")
+        return path
+    fmt, sep = {"image": ("%.4f", " "), "narrow": ("%.6g", " "), "sci": ("%.8e", " "),
+                "comma": ("%.4f", ",")}[layout]
+    with open(path, "w") as fh:
+        fh.write(_header(depth, names, "COMMA" if layout == "comma" else ""))
+        np.savetxt(fh, data, fmt=fmt, delimiter=sep)
+    return path
+
+
+def child(path: str, cpus: int, trace: bool) -> None:
+    """Run in a fresh process: read once, print time and memory as JSON (tracemalloc slows the
+    read, so it runs in a process of its own)."""
+    import tracemalloc
+
+    from petro.io.las import read_las
+
+    threads = cpus or 1
+
+    def status(key: str) -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    rss0 = status("VmRSS")
+    if trace:
+        tracemalloc.start()
     t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
+    table = read_las(path, threads=threads)
+    elapsed = time.perf_counter() - t
+    traced = tracemalloc.get_traced_memory()[1] if trace else 0
+    print(json.dumps({"seconds": elapsed, "rss_peak": status("VmHWM") - rss0,
+                      "traced_peak": traced, "array_bytes": table.data.shape[0]
+                      * table.data.shape[1] * 8, "fast_path": table.fast_path,
+                      "shape": list(table.data.shape)}))
 
 
-def main() -> None:
+def measure(path: Path, cpus: int) -> dict:
+    import warnings
+
     import lasio
 
     from petro.io.las import read_las
-    from petro.io.las_writer import write_las
+
+    warnings.simplefilter("ignore")                     # pandas' fragmentation notice on lasio's df
+    logging.getLogger("lasio").setLevel(logging.ERROR)  # its 179 notes on the comma file
+    path.read_bytes()                                   # both readers start from a warm cache
+    got = read_las(path)
+    if path.stem == "comma":
+        # lasio reads comma rows into the depth column (and can exhaust memory doing so on a
+        # large file): the reference is numpy's reading of the rows, and there is no ratio
+        lines = path.read_text().splitlines()
+        skip = next(i for i, s in enumerate(lines) if s.startswith("~A")) + 1
+        ref = np.loadtxt(path, delimiter=",", skiprows=skip)
+        ref[ref == got.null] = np.nan
+        t_lasio = float("nan")
+        same = ref.shape == got.data.shape and np.array_equal(ref, got.data.to_numpy(float),
+                                                              equal_nan=True)
+    else:
+        t = time.perf_counter()
+        try:
+            ref = lasio.read(str(path)).df()
+        except Exception:           # lasio cannot read it at all
+            ref = None
+        t_lasio = time.perf_counter() - t
+        same = False
+        if ref is not None:
+            try:
+                ref = ref.reset_index().to_numpy(dtype=float, copy=True)
+            except (TypeError, ValueError):     # text in lasio's columns (a misread file)
+                ref = np.empty((0, 0))
+            ref[ref == got.null] = np.nan
+            same = ref.shape == got.data.shape and np.array_equal(
+                ref, got.data.to_numpy(float), equal_nan=True)
+
+    def run(*extra):
+        out = subprocess.run([sys.executable, __file__, "--child", str(path), "--cpus", str(cpus),
+                              *extra], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    c = run()
+    c["traced_peak"] = run("--trace")["traced_peak"]
+    return {"file": path.name, "mb": round(path.stat().st_size / 1e6, 1), "rows": c["shape"][0],
+            "curves": c["shape"][1], "lasio_s": round(t_lasio, 3) if t_lasio == t_lasio else None,
+            "petro_s": round(c["seconds"], 3), "ratio": round(t_lasio / c["seconds"], 1) if t_lasio == t_lasio else None,
+            "identical_to_lasio": bool(same), "fast_path": c["fast_path"],
+            "peak_rss_x_array": round(c["rss_peak"] / c["array_bytes"], 2),
+            "tracemalloc_x_array": round(c["traced_peak"] / c["array_bytes"], 2),
+            "threads": cpus}
+
+
+def cache_times(path: Path, work: Path) -> dict:
     from petro.io.wells import IngestOptions, load_well
 
+    def timed(fn):
+        t = time.perf_counter()
+        fn()
+        return time.perf_counter() - t
+
+    opts = IngestOptions(cache_dir=str(work / "cache"))
+    plain = timed(lambda: load_well("B", [path], IngestOptions()))
+    cold = timed(lambda: load_well("B", [path], opts))
+    warm = timed(lambda: load_well("B", [path], opts))
+    return {"load_well_s": round(plain, 3), "cache_cold_s": round(cold, 3),
+            "cache_warm_s": round(warm, 4), "warm_speedup": round(plain / warm, 1)}
+
+
+def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--file")
-    ap.add_argument("--length", type=float, default=150.0)
+    ap.add_argument("--file", help="measure this LAS file instead of the synthetic layouts")
+    ap.add_argument("--layouts", default=",".join(LAYOUTS))
+    ap.add_argument("--cpus", type=int, default=1, help="petro's parsing threads (read_las threads=)")
+    ap.add_argument("--json", help="write the rows to this JSON file (for the README table)")
+    ap.add_argument("--child")
+    ap.add_argument("--trace", action="store_true")
     args = ap.parse_args()
+    if args.child:
+        child(args.child, args.cpus, args.trace)
+        return
     work = Path(tempfile.mkdtemp(prefix="petro-bench-"))
     try:
-        if args.file:
-            path = Path(args.file)
-        else:
-            rng = np.random.default_rng(0)
-            depth = 2000 + np.arange(int(args.length / 0.005)) * 0.005
-            cols = {f"AMP{j:03d}": rng.normal(60, 8, depth.size) for j in range(1, 181)}
-            cols.update({f"TT{j:03d}": rng.normal(80, 2, depth.size) for j in range(1, 181)})
-            path = work / "image.las"
-            write_las(path, depth, cols, units={k: "" for k in cols}, well={"WELL": "BENCH"},
-                      fmt="%.2f")
-        size = path.stat().st_size / 1e6
-        t_lasio, ref = timed(lambda: lasio.read(path))
-        t_fast, las = timed(lambda: read_las(path))
-        same = np.array_equal(las.data.to_numpy(float), ref.df().reset_index().to_numpy(float),
-                              equal_nan=True)
-        opts = IngestOptions(cache_dir=str(work / "cache"))
-        t_cold, _ = timed(lambda: load_well("B", [path], opts))
-        t_warm, w = timed(lambda: load_well("B", [path], opts))
-        t_plain, _ = timed(lambda: load_well("B", [path], IngestOptions()))
-        print(f"file: {path.name}, {size:.0f} MB, {las.data.shape[0]} rows x {las.data.shape[1]} curves")
-        print(f"lasio.read:               {t_lasio:7.2f} s  ({size / t_lasio:5.1f} MB/s)")
-        print(f"petro read_las (fast ~A): {t_fast:7.2f} s  ({size / t_fast:5.1f} MB/s)  "
-              f"{t_lasio / t_fast:.1f}x lasio; values identical to lasio: {same}")
-        print(f"load_well, no cache:      {t_plain:7.2f} s")
-        print(f"load_well, cache cold:    {t_cold:7.2f} s  (parse + write cache)")
-        print(f"load_well, cache warm:    {t_warm:7.3f} s  -> {t_plain / t_warm:.0f}x faster than "
-              f"parsing (target >= 20x)")
-        print(f"images: {[(k, v.values.shape) for k, v in w.images.items()]}")
+        paths = [Path(args.file)] if args.file else [make(k, work)
+                                                     for k in args.layouts.split(",")]
+        rows = []
+        print(f"{'file':<12} {'MB':>6} {'rows':>7} {'curves':>6} {'lasio s':>8} {'petro s':>8} "
+              f"{'ratio':>6} {'same':>5} {'path':>6} {'RSS/arr':>8} {'trace/arr':>9}")
+        for p in paths:
+            r = measure(p, args.cpus)
+            rows.append(r)
+            note = "  (same = equal to numpy.loadtxt; lasio misreads comma rows)" \
+                if p.stem == "comma" else ""
+            print(f"{r['file']:<12} {r['mb']:>6} {r['rows']:>7} {r['curves']:>6} "
+                  f"{r['lasio_s'] if r['lasio_s'] is not None else '-':>8} {r['petro_s']:>8.3f} "
+                  f"{str(r['ratio']) + 'x' if r['ratio'] is not None else '-':>6} "
+                  f"{str(r['identical_to_lasio']):>5} {'fast' if r['fast_path'] else 'lasio':>6} "
+                  f"{r['peak_rss_x_array']:>7.2f}x {r['tracemalloc_x_array']:>8.2f}x{note}",
+                  flush=True)
+        cache = cache_times(paths[0], work)
+        print(f"cache on {paths[0].name}: load_well {cache['load_well_s']} s, cold "
+              f"{cache['cache_cold_s']} s, warm {cache['cache_warm_s']} s "
+              f"({cache['warm_speedup']}x faster than parsing)")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"read": rows, "cache": cache}, indent=1))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -67,7 +67,8 @@ def cmd_ingest(args) -> int:
 def cmd_targets(args) -> int:
     from petro.api import targets
 
-    flags = ("lithology", "t2_cutoff_ms", "coates_c", "porosity", "bvi", "source", "permeability")
+    flags = ("lithology", "t2_cutoff_ms", "coates_c", "porosity", "perm_porosity", "bvi", "source",
+             "permeability")
     overrides = {f"targets.{k}": getattr(args, k) for k in flags if getattr(args, k) is not None}
     with Events() as ev:
         results = targets(args.data_dir, out_dir=args.out_dir, pipeline=args.pipeline,
@@ -146,8 +147,9 @@ def cmd_predict(args) -> int:
         wells = predict(args.data_dir, models=args.model, out_dir=args.out_dir,
                         resume=not args.no_resume, pipeline=args.pipeline, tracking_uri=args.tracking_uri, on_event=ev,
                         **{k: v for k, v in _settings(args).items() if v is not None})
-    _table("predicted wells", ("well", "rows", "predicted", "out of domain", "file"),
-           [(w.name, w.n_rows, w.n_predicted, f"{w.n_ood} ({w.ood_fraction:.0%})", w.path)
+    _table("predicted wells", ("well", "rows", "predicted", "out of domain", "file", "diagnosis"),
+           [(w.name, w.n_rows, w.n_predicted, f"{w.n_ood} ({w.ood_fraction:.0%})", w.path,
+             w.diagnosis or "-")
             for w in wells])
     return ev.status
 
@@ -207,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--lithology", choices=["carbonate", "clastic", "sandstone"])
     c.add_argument("--cutoff", dest="t2_cutoff_ms", type=float, help="T2 cutoff, ms")
     c.add_argument("--coates-c", type=float)
-    c.add_argument("--porosity", choices=["effective", "total"])
+    c.add_argument("--porosity", choices=["effective", "total"], help="the porosity target")
+    c.add_argument("--perm-porosity", choices=["total", "effective"], help="phi in Timur-Coates/SDR")
     c.add_argument("--bvi", choices=["auto", "curve", "total_minus_ffi", "effective_minus_ffi", "t2"])
     c.add_argument("--source", choices=["auto", "curves", "t2"])
     c.add_argument("--permeability", choices=["timur_coates", "sdr"])

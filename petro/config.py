@@ -29,7 +29,9 @@ from petro.synth import SynthConfig
 from petro.targets.nmr import TargetParams
 
 SECTIONS = ("name", "data", "synthetic", "ingest", "targets", "features", "logs", "models",
-            "tracking", "n_jobs", "models_dir", "aliases", "engine")
+            "tracking", "n_jobs", "models_dir", "aliases", "engine", "ood_policy")
+# what a model does at out-of-domain depths (stored in its metadata; petro/models/runtime.py)
+OOD_POLICIES = ("widen", "withhold", "keep")
 TRACKING_KEYS = ("experiment", "register", "registered_prefix")
 DEFAULT_MODELS = ("porosity", "permeability")
 
@@ -75,6 +77,7 @@ class PipelineConfig:
     n_jobs: int = 2
     source: str = ""
     engine: EngineOptions = field(default_factory=EngineOptions)
+    ood_policy: str = "widen"
 
     @property
     def models(self) -> list[str]:
@@ -219,6 +222,9 @@ def build_config(raw: dict, *, source: str = "", base: Path | None = None,
         logs_raw["inputs"] = AliasTable(raw.get("aliases")).inputs()
     logs_raw["inputs"] = with_extra_inputs(logs_raw["inputs"], extra_logs)
     synthetic = raw.get("synthetic")
+    ood_policy = str(raw.get("ood_policy", "widen"))
+    if ood_policy not in OOD_POLICIES:
+        raise ConfigError(f"{where}: ood_policy {ood_policy!r} is not one of {list(OOD_POLICIES)}")
     try:
         n_jobs = int(raw.get("n_jobs", 2))
     except (TypeError, ValueError) as err:
@@ -242,6 +248,7 @@ def build_config(raw: dict, *, source: str = "", base: Path | None = None,
         features=_build(ImageFeatureParams, features_raw, "features", where),
         logs=_build(LogFeatureParams, logs_raw, "logs", where),
         specs=specs,
+        ood_policy=ood_policy,
         experiment=str(tracking.get("experiment", "petro")),
         register=bool(tracking.get("register", True)),
         registered_prefix=str(tracking.get("registered_prefix", "petro-")),

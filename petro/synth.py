@@ -26,6 +26,7 @@ from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from petro.errors import ConfigError
 from petro.io.las_writer import write_las
 from petro.targets.nmr import t2_partition, timur_coates
+from petro.vocab import CLAY_CUTOFF_MS, LITHOLOGY_CUTOFF_MS, MATRIX
 
 FACIES = ("mudstone", "packstone", "grainstone", "vuggy")
 # per facies: matrix porosity mean/sd, shale mean/sd, log10 T2 of matrix pores (ms), vug intensity
@@ -52,8 +53,8 @@ _CLASTIC = {
     "cemented_sand": dict(phi=0.08, phi_sd=0.02, vsh=0.05, vsh_sd=0.02, lt2=1.6, vug=0.0, tex=3.0,
                           micro=0.4),
 }
-# matrix constants by lithology: density g/cm3, slowness us/ft, PEF b/e
-_MATRIX = {"carbonate": (2.71, 47.6, 5.05), "clastic": (2.65, 55.5, 1.8)}
+# matrix constants by lithology (density g/cm3, slowness us/ft, PEF b/e): the vocabulary's minerals
+_MATRIX = {"carbonate": MATRIX["calcite"], "clastic": MATRIX["quartz"]}
 _TRANSITION = np.array([  # facies Markov chain (rows: from, cols: to) of the stratigraphic column
     [0.25, 0.45, 0.20, 0.10],
     [0.30, 0.15, 0.40, 0.15],
@@ -61,8 +62,6 @@ _TRANSITION = np.array([  # facies Markov chain (rows: from, cols: to) of the st
     [0.30, 0.25, 0.35, 0.10],
 ])
 T2_EDGES_MS = np.logspace(np.log10(0.3), np.log10(3000.0), 31)  # 30 log-spaced bins
-T2_CUTOFF_MS = 92.0
-CLAY_CUTOFF_MS = 3.0
 NMR_STEP = 0.1524
 BIT_RADIUS = 0.108  # m (8.5 in hole)
 
@@ -259,21 +258,25 @@ def make_well(cfg: SynthConfig, index: int, column: tuple[np.ndarray, np.ndarray
             + 0.9 * nmr_vug[:, None] * lognormal(np.full(zl.size, np.log10(900.0)), 0.25)
             + 0.1 * nmr_vug[:, None] * lognormal(np.full(zl.size, np.log10(30.0)), 0.3))
     dist = np.clip(dist + rng.normal(0, 0.0012, dist.shape), 0, None)
-    nmr = nmr_summary(dist, T2_EDGES_MS)
-    return dict(name=name, index=index, top=top, zl=zl, logs=logs, za=za, amp=amp.astype(np.float32),
+    cutoff = LITHOLOGY_CUTOFF_MS[cfg.lithology]
+    nmr = nmr_summary(dist, T2_EDGES_MS, cutoff)
+    return dict(t2_cutoff_ms=cutoff, name=name, index=index, top=top, zl=zl, logs=logs, za=za, amp=amp.astype(np.float32),
                 tt=tt.astype(np.float32), zr=zr, res=res.astype(np.float32), dist=dist, nmr=nmr,
                 truth=dict(phi_m=at(phi_m, 0.05), phi_vug=at(phi_vug, 0.05), vsh=at(vsh, 0.05),
                            facies=np.interp(zl, z, f_of), grain=at(grain, 0.05)),
                 x=float(rng.uniform(0, 5000)), y=float(rng.uniform(0, 5000)))
 
 
-def nmr_summary(dist: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
+def nmr_summary(dist: np.ndarray, edges: np.ndarray,
+                cutoff_ms: float = LITHOLOGY_CUTOFF_MS["carbonate"]) -> dict[str, np.ndarray]:
     """Vendor-style summary curves of a T2 distribution (v/v; T2LM in ms; KTIM in mD), by the
-    same partition and Timur-Coates (C = 10) that petro's targets use."""
-    part = t2_partition(dist, edges, cutoff_ms=T2_CUTOFF_MS, clay_cutoff_ms=CLAY_CUTOFF_MS)
-    ktim = timur_coates(part["PHIE_NMR"], part["FFI"], part["BVI"])
+    same partition petro's targets use and the vendor's KTIM convention: Timur-Coates with
+    phi = total NMR porosity (TCMR), C = 10, FFI = CMFF, BVI = BFV."""
+    part = t2_partition(dist, edges, cutoff_ms=cutoff_ms, clay_cutoff_ms=CLAY_CUTOFF_MS)
+    bfv = part["TCMR"] - part["FFI"]          # the vendor's bound fluid: clay- and capillary-bound
+    ktim = timur_coates(part["TCMR"], part["FFI"], bfv)
     return {"TCMR": part["TCMR"], "CMRP_3MS": part["PHIE_NMR"], "CMFF": part["FFI"],
-            "BFV": part["BVI"], "T2LM": part["T2LM"],
+            "BFV": bfv, "T2LM": part["T2LM"],
             "KTIM": np.where(np.isfinite(ktim), ktim, np.nan)}
 
 
@@ -346,7 +349,7 @@ def write_well(out: Path, w: dict, *, has_nmr: bool) -> dict:
         params = {"T2MIN": (f"{edges[0]:.4g}", "MS", "Lower edge of the first T2 bin"),
                   "T2MAX": (f"{edges[-1]:.4g}", "MS", "Upper edge of the last T2 bin"),
                   "T2NBIN": (str(edges.size - 1), "", "Number of log-spaced T2 bins"),
-                  "T2CUT": (f"{T2_CUTOFF_MS:g}", "MS", "T2 cutoff used for CMFF / BFV"),
+                  "T2CUT": (f"{w['t2_cutoff_ms']:g}", "MS", "T2 cutoff used for CMFF / BFV"),
                   "CBWCUT": (f"{CLAY_CUTOFF_MS:g}", "MS", "Clay-bound water cutoff")}
         f = wd / f"{name}_cmr.las"
         write_las(f, w["zl"] * dscale, cols, units=nunits, descriptions=desc, well=header,

@@ -28,7 +28,7 @@ import pandas as pd
 from petro.errors import ConfigError, ModelError
 from petro.models.runtime import Bundle
 from petro.serving import MODEL_CODE
-from petro.vocab import (COVERAGE, INPUT_COVERAGE, NOVELTY, OOD_FLAG, TARGETS, metric_name,
+from petro.vocab import (COVERAGE, INPUT_COVERAGE, KEY_INPUT_COVERAGE, NOVELTY, OOD_FLAG, TARGETS, metric_name,
                          output_columns)
 
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
@@ -86,15 +86,31 @@ def pip_requirements() -> list[str]:
     return [_pin(p) for p in ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn")]
 
 
-def signature(features: list[str], output: str):
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, Schema
+def signature(features: list[str], output: str, residuals: list[str] = ()):
+    """The model's MLflow signature: its output columns and the ``well`` parameter, no inputs.
 
-    inputs = Schema([ColSpec("double", f, required=False) for f in features])
+    The input columns are not in the signature: MLflow would then check and convert each of
+    them, one pandas column at a time, on every request (two passes over ~220 columns, 17 ms of a
+    1-row request, against 1 ms for petro's prediction), and it would drop every column it does
+    not name before the model sees it, so a request with ``RHOZ`` or ``rhob`` would silently lose
+    its density. Without input columns every column reaches the petro runtime, which checks the
+    inputs itself, whole-array (columns by name, numbers, at least one row and one known column,
+    HTTP 400 otherwise) and maps known aliases and case variants to the canonical input (or
+    refuses them naming it). The input columns are in the model's metadata (``petro_inputs``, read
+    by :func:`petro.serving.model_info`) and its input example. ``features`` is kept for callers.
+    The ``well`` parameter says the rows are one well (the per-well shift test of the cross-log
+    residuals applies).
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    del features
     outputs = Schema([ColSpec("double", c) for c in output_columns(output)] +
                      [ColSpec("double", NOVELTY), ColSpec("long", OOD_FLAG),
-                      ColSpec("double", INPUT_COVERAGE)])
-    return ModelSignature(inputs=inputs, outputs=outputs)
+                      ColSpec("double", INPUT_COVERAGE), ColSpec("double", KEY_INPUT_COVERAGE)] +
+                     [ColSpec("double", f"NOV_{c}") for c in residuals])
+    params = ParamSchema([ParamSpec("well", "boolean", False)])
+    return ModelSignature(inputs=None, outputs=outputs, params=params)
 
 
 def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,
@@ -110,14 +126,19 @@ def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,
             warnings.simplefilter("ignore")
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bdir)},
-                code_paths=[str(runtime_copy)], signature=signature(bundle.features, bundle.output),
+                code_paths=[str(runtime_copy)], signature=signature(
+                    bundle.features, bundle.output,
+                    [m["target"] for m in (bundle.meta.get("consistency") or {}).get("curves", [])]),
                 input_example=input_example, pip_requirements=pip_requirements(),
                 registered_model_name=registered_name,
                 metadata={"petro_output": bundle.output, "petro_unit": bundle.meta["unit"],
+                          "petro_inputs": list(bundle.features),
                           "petro_columns": {
                               **{c: bundle.meta["unit"] for c in output_columns(bundle.output)},
                               NOVELTY: "distance / threshold", OOD_FLAG: "1 = out of domain",
-                              INPUT_COVERAGE: "share of inputs present"},
+                              INPUT_COVERAGE: "share of inputs present",
+                              KEY_INPUT_COVERAGE: "importance-weighted share of inputs present"},
+                          "petro_consistency": bundle.meta.get("consistency"),
                           "petro_recipe": bundle.meta.get("recipe")})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -204,7 +225,8 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
             with mlflow.start_run(run_name=f"{cfg.name}-{spec.name}", nested=True) as run:
                 params = {**cfg.params(), **spec.as_params(), "n_features": len(tm.features),
                           "n_train_rows": int(cv.oof.shape[0]),
-                          "train_wells": ",".join(sorted(cv.oof.WELL.unique()))}
+                          "train_wells": ",".join(sorted(cv.oof.WELL.unique())),
+                          "validation.nested_tuning": cv.tuning is not None}
                 mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
                 mlflow.set_tags({"petro.data_digest": data_digest, "petro.target": spec.target,
                                  "petro.parent_run": parent.info.run_id})
@@ -237,6 +259,15 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
                         tm.tuning.to_csv(td / "tuning_trials.csv", index=False)
                         mlflow.log_artifact(str(td / "tuning_trials.csv"), "validation")
                         mlflow.log_metric("tuning_trials", len(tm.tuning))
+                        mlflow.log_metric("tuning_trials_planned",
+                                          tm.tuning.attrs.get("planned", len(tm.tuning)))
+                        mlflow.log_metric("tuning_stopped_early",
+                                          float(bool(tm.tuning.attrs.get("stopped"))))
+                    if cv.tuning is not None:   # nested CV: each outer fold's own search
+                        cv.tuning.to_csv(td / "nested_tuning.csv", index=False)
+                        mlflow.log_artifact(str(td / "nested_tuning.csv"), "validation")
+                        mlflow.log_metric("nested_tuning_trials_min",
+                                          float(cv.tuning["trials_run"].min()))
                         mlflow.log_metric("tuning_best_blind_rmse",
                                           float(tm.tuning["blind_rmse"].min()))
                     (td / "source_files.json").write_text(json.dumps(hashes, indent=1))

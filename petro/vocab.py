@@ -76,6 +76,7 @@ def target(name: str) -> Target:
 ML, P10, P90 = "ML", "P10", "P90"
 NOVELTY, OOD_FLAG = "NOVELTY", "OOD_FLAG"
 INPUT_COVERAGE = "INPUT_COVERAGE"
+KEY_INPUT_COVERAGE = "KEY_INPUT_COVERAGE"
 
 
 def output_columns(output: str) -> list[str]:
@@ -89,6 +90,7 @@ OUTPUT_DESCRIPTIONS = {
     NOVELTY: "Distance to the training wells / threshold (above 1: out of domain)",
     OOD_FLAG: "1 = inputs unlike the training wells",
     INPUT_COVERAGE: "Share of the model's inputs present at this depth",
+    KEY_INPUT_COVERAGE: "Importance-weighted share of the model's inputs present at this depth",
 }
 
 # ------------------------------------------------------------------------------ metrics

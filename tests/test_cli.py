@@ -48,12 +48,15 @@ def test_ingest_reports_bad_wells_and_keeps_the_good(mixed_dir):
 
 def test_targets_writes_las_beside_vendor_curves(small_field, tmp_path):
     out = tmp_path / "t"
-    r = petro("targets", small_field, "-o", out, "--cutoff", "100")
+    r = petro("targets", small_field, "-o", out, "--cutoff", "100", "--source", "t2")
     assert r.returncode == 0, r.stderr
     files = sorted(p.name for p in out.glob("*.las"))
     assert files == ["SYN-01_targets.las", "SYN-02_targets.las", "SYN-03_targets.las"]  # SYN-04: no NMR
     las = lasio.read(out / "SYN-01_targets.las")
-    assert str(las.params["TCUT"].value) == "100"
+    assert str(las.params["TCUT"].value) == "100"        # the T2 distribution was cut at 100 ms
+    r = petro("targets", small_field, "-o", tmp_path / "c", "--source", "curves")
+    assert r.returncode == 0, r.stderr
+    assert "TCUT" not in lasio.read(tmp_path / "c" / "SYN-01_targets.las").params  # no cutoff used
     for c in ("PHIE", "PERM", "KTIM", "VALID"):
         assert c in las.keys()
     ok = las["VALID"] == 1

@@ -20,6 +20,7 @@ from petro.features.table import well_features
 from petro.io.discovery import discover
 from petro.io.tables import dataframe_split
 from petro.io.wells import load_well
+from petro.serving import model_info
 
 
 def _client(uri):
@@ -69,11 +70,13 @@ def test_load_in_fresh_process_gives_same_numbers(trained, tmp_path, env_with_ve
     _client(trained["uri"])
     uri = "models:/petro-permeability@champion"
     model = mlflow.pyfunc.load_model(uri)
-    feats = model.metadata.get_input_schema().input_names()
+    feats = model_info(model)["inputs"]
     rows = _rows(trained["field"], "SYN-04", feats).iloc[::7]
     local = model.predict(rows)
-    assert list(local.columns) == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
-                                 "INPUT_COVERAGE"]
+    assert list(local.columns)[:7] == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
+                                     "INPUT_COVERAGE", "KEY_INPUT_COVERAGE"]
+    # then the cross-log residuals NOV_<curve>, density among them
+    assert "NOV_RHOB" in local.columns and all(c.startswith("NOV_") for c in local.columns[7:])
     assert (local["PERM_P10"] <= local["PERM_ML"]).all() and (local["PERM_ML"] <= local["PERM_P90"]).all()
     rows.to_parquet(tmp_path / "rows.parquet")
     script = (
@@ -136,7 +139,7 @@ def perm_model(trained):
 
     _client(trained["uri"])
     model = mlflow.pyfunc.load_model("models:/petro-permeability@champion")
-    feats = model.metadata.get_input_schema().input_names()
+    feats = model_info(model)["inputs"]
     rows = _rows(trained["field"], "SYN-01", feats)
     return model, rows
 
@@ -156,6 +159,68 @@ def test_mlflow_models_serve_answers_like_in_process(server, perm_model):
         rows.assign(**{c: np.nan for c in rows.columns[20:]})))
     assert r1.status_code == r2.status_code == 200
     assert r1.json() == r2.json()
+
+
+def _variants(rows):
+    return {"full": rows, "no_RHOB": rows.drop(columns=["RHOB"]), "GR_only": rows[["GR"]],
+            "RHOZ": rows.rename(columns={"RHOB": "RHOZ"}),
+            "rhob": rows.rename(columns={"RHOB": "rhob"})}
+
+
+def test_missing_and_misnamed_inputs_served_and_in_process(server, perm_model):
+    """Issue 16: RHOB removed / only GR are flagged (and GR-only withheld); RHOZ and rhob give the
+    full-input answer, served and in process alike."""
+    model, rows = perm_model
+    rows = rows.iloc[:30]
+    got = {}
+    for name, frame in _variants(rows).items():
+        local = model.predict(frame)
+        r = requests.post(f"{server}/invocations", json=dataframe_split(frame), timeout=60)
+        assert r.status_code == 200, (name, r.text)
+        served = pd.DataFrame(r.json()["predictions"])[list(local.columns)]
+        np.testing.assert_allclose(served.to_numpy(float), local.to_numpy(float), rtol=1e-12)
+        got[name] = local
+    full = got["full"]
+    for name in ("RHOZ", "rhob"):
+        pd.testing.assert_frame_equal(got[name], full)
+    # missing density raises NOVELTY by the importance it carried (on this small field's
+    # image-led permeability model that is not always past the flag threshold: see docs/trust.md)
+    assert (got["no_RHOB"]["NOVELTY"] >= full["NOVELTY"] - 1e-12).all()
+    assert (got["no_RHOB"]["KEY_INPUT_COVERAGE"] < full["KEY_INPUT_COVERAGE"]).all()
+    assert got["GR_only"]["PERM_ML"].isna().all() and (got["GR_only"]["OOD_FLAG"] == 1).all()
+    assert got["GR_only"]["INPUT_COVERAGE"].max() < 0.3
+    # an alias whose values fit no unit: 400 naming the canonical column
+    bad = rows.drop(columns=["RHOB"]).assign(RHOZ=55.0)
+    r = requests.post(f"{server}/invocations", json=dataframe_split(bad), timeout=60)
+    assert r.status_code == 400 and "RHOB" in r.json()["message"]
+
+
+def test_signature_lists_outputs_and_the_runtime_checks_inputs(perm_model):
+    """The signature holds the outputs only (MLflow's per-column input enforcement over ~220
+    columns cost most of a one-row request); the input columns are in the model's metadata, and
+    the runtime refuses what MLflow's schema used to: non-numbers (naming the column), no rows,
+    no known column; numeric strings convert as they did."""
+    from mlflow.exceptions import MlflowException
+
+    model, rows = perm_model
+    meta = model.metadata
+    bundle = model.unwrap_python_model().bundle
+    residuals = [m["target"] for m in bundle.meta["consistency"]["curves"]]
+    assert "RHOB" in residuals
+    assert meta.get_input_schema() is None
+    assert meta.get_output_schema().input_names() == ["PERM_ML", "PERM_P10", "PERM_P90",
+                                                       "NOVELTY", "OOD_FLAG", "INPUT_COVERAGE",
+                                                       "KEY_INPUT_COVERAGE"] + [
+        f"NOV_{c}" for c in residuals]
+    assert model_info(model)["inputs"] == bundle.features == list(rows.columns)
+    col = rows.columns[0]
+    for bad, word in ((pd.DataFrame({col: ["abc"]}), col), (rows.iloc[:0], "no rows"),
+                      (pd.DataFrame({"NOPE": [1.0]}), "input columns")):
+        with pytest.raises(MlflowException, match=word) as err:
+            model.predict(bad)
+        assert err.value.get_http_status_code() == 400
+    as_text = rows.iloc[:3].astype(object).where(rows.iloc[:3].isna(), rows.iloc[:3].astype(str))
+    pd.testing.assert_frame_equal(model.predict(as_text), model.predict(rows.iloc[:3]))
 
 
 @pytest.mark.parametrize("body,word", [
@@ -234,8 +299,8 @@ def test_readme_python_example_runs(trained, tmp_path, env_with_venv):
 
     from tests.conftest import REPO
 
-    block = re.search(r"## In Python\n\n```python\n(.*?)```", (REPO / "README.md").read_text(),
-                      re.S).group(1)
+    section = (REPO / "README.md").read_text().split("## In Python", 1)[1]
+    block = re.search(r"```python\n(import mlflow\n.*?)```", section, re.S).group(1)
     (tmp_path / "mlruns").mkdir()
     shutil.copy(trained["store"] / "mlflow.db", tmp_path / "mlruns" / "mlflow.db")
     r = subprocess.run([sys.executable, "-m", "petro.cli", "features", str(trained["field"]),
@@ -247,6 +312,8 @@ def test_readme_python_example_runs(trained, tmp_path, env_with_venv):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     pred = pd.read_parquet(tmp_path / "pred.parquet")
-    assert list(pred.columns) == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
-                                 "INPUT_COVERAGE"]
+    assert list(pred.columns)[:7] == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
+                                     "INPUT_COVERAGE", "KEY_INPUT_COVERAGE"]
+    # then the cross-log residuals NOV_<curve>, density among them
+    assert "NOV_RHOB" in pred.columns and all(c.startswith("NOV_") for c in pred.columns[7:])
     assert len(pred) > 100 and pred["PERM_ML"].notna().all()

@@ -12,6 +12,7 @@ import pytest
 from petro.features.table import well_features
 from petro.io.discovery import discover
 from petro.io.wells import load_well
+from petro.serving import model_info
 from petro.synth import SynthConfig, write_field
 
 
@@ -22,8 +23,8 @@ def model(trained):
 
 
 def _predict(model, well):
-    feats = model.metadata.get_input_schema().input_names()
-    return model.predict(well_features(well).reindex(columns=feats))
+    feats = model_info(model)["inputs"]
+    return model.predict(well_features(well).reindex(columns=feats), params={"well": True})
 
 
 def test_blind_in_domain_rate_is_near_the_documented_95_percent(trained):
@@ -39,6 +40,36 @@ def test_field_well_mostly_in_domain_shifted_density_mostly_out(model, trained):
     shifted = _predict(model, well)
     assert shifted["OOD_FLAG"].mean() > 0.8
     assert shifted["NOVELTY"].median() > base["NOVELTY"].median()
+
+
+@pytest.mark.parametrize("curve,change,named", [
+    ("RHOB", lambda v: v + 0.15, "RHOB reads about +0.1"),
+    ("NPHI", lambda v: v + 0.05, "NPHI reads about +0.0"),
+    ("DT", lambda v: v + 10.0, "DT reads about +"),
+])
+def test_whole_well_log_shift_is_flagged_and_named(model, trained, curve, change, named):
+    """Issue 11: a log shifted over a whole well inside the training range is flagged at most
+    depths, and the well-level diagnosis names the shifted curve."""
+    from petro.models.novelty import diagnose
+
+    cons = model.metadata.metadata["petro_consistency"]
+    well = load_well("SYN-04", discover(trained["field"])["SYN-04"])
+    base = _predict(model, well)
+    assert diagnose(base, cons) == ""
+    well.curves[curve] = change(well.curves[curve])
+    shifted = _predict(model, well)
+    assert shifted["OOD_FLAG"].mean() >= 0.9
+    assert diagnose(shifted, cons).startswith(named)
+    assert f"NOV_{curve}" in shifted.columns
+
+
+def test_well_in_another_hole_size_is_flagged(model, trained):
+    """Issue 11.4: the same well logged in a 12.25 in hole instead of the training wells' size."""
+    well = load_well("SYN-04", discover(trained["field"])["SYN-04"])
+    if "CALI" not in well.curves:
+        pytest.skip("the synthetic well has no caliper")
+    well.curves["CALI"] = well.curves["CALI"] + 3.75
+    assert _predict(model, well)["OOD_FLAG"].mean() >= 0.9
 
 
 def test_sandstone_shale_well_is_flagged(model, tmp_path):

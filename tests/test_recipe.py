@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import yaml
 
+from petro.serving import model_info
+
 
 def petro(*args, cwd, env):
     return subprocess.run([sys.executable, "-m", "petro.cli", *map(str, args)], cwd=cwd,
@@ -54,7 +56,7 @@ def test_model_inputs_use_the_pipeline_windows(project):
     mlflow.set_tracking_uri(project["env"]["MLFLOW_TRACKING_URI"])
     mlflow.set_registry_uri(project["env"]["MLFLOW_TRACKING_URI"])
     m = mlflow.pyfunc.load_model("models:/petro-permeability@champion")
-    inputs = m.metadata.get_input_schema().input_names()
+    inputs = model_info(m)["inputs"]
     assert "amp_mean_w020" in inputs and "amp_mean_w060" in inputs
     assert not any(c.endswith("_w050") for c in inputs)
     recipe = m.metadata.metadata["petro_recipe"]
@@ -93,6 +95,6 @@ def test_features_for_a_model_are_exactly_its_inputs(project):
 
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
-    inputs = mlflow.pyfunc.load_model("models:/petro-porosity@champion").metadata \
-        .get_input_schema().input_names()
+    inputs = model_info(mlflow.pyfunc.load_model(
+        "models:/petro-porosity@champion"))["inputs"]
     assert list(pd.read_parquet(root / "rows.parquet").columns) == ["WELL", "DEPT"] + inputs

@@ -104,35 +104,121 @@ def test_no_nmr_is_a_clear_error():
         compute_targets(_well({"GR": [1.0, 2.0]}))
 
 
-def test_real_cmr_timur_coates_matches_vendor_ktim():
-    """JB 11-6TFH CMR: phi = TCMR, BVI = TCMR - CMFF, C = 10 against Schlumberger's KTIM.
+def _ktim_agreement(t):
+    """Share of KTIM > 0.001 mD samples within 0.01 decade of petro's PERM (a sample petro masks
+    counts as a disagreement) and the median log10 difference where petro gives a PERM."""
+    ktim = t["KTIM"].to_numpy()
+    sel = ktim > 0.001
+    both = sel & t["VALID"].to_numpy()
+    diff = np.full(len(t), np.nan)
+    diff[both] = np.log10(t["PERM"].to_numpy()[both]) - np.log10(ktim[both])
+    return sel, both, diff, float((np.abs(diff[sel]) <= 0.01).mean()), float(np.median(diff[both]))
 
-    Where petro masks a sample (BVI <= 0) it counts as a disagreement; the median difference is
-    taken over the samples where petro gives a permeability.
-    """
+
+def test_real_cmr_default_settings_reproduce_vendor_ktim():
+    """JB 11-6TFH CMR with DEFAULT target settings against Schlumberger's KTIM: phi = TCMR (the
+    perm_porosity default), BVI = BFV (the curve), C = 10. Measured: 44.7 % within 0.01 decade,
+    median +0.030 decade; the effective-porosity phi used before gave 3.4 % and -0.08."""
     from petro.io.wells import load_well
 
     w = load_well("JB", [real_file("nmr/JB_11-6TFH_CMR.las")])
-    t, rep = compute_targets(w, TargetParams(porosity="total", bvi="total_minus_ffi", coates_c=10,
-                                             min_perm=0.0, max_perm=np.inf))
-    ktim = t["KTIM"].to_numpy()
-    sel = ktim > 0.001
-    valid = t["VALID"].to_numpy()
-    diff = np.full(len(t), np.nan)
-    both = sel & valid
-    diff[both] = np.log10(t["PERM"].to_numpy()[both]) - np.log10(ktim[both])
-    close = np.abs(diff[sel]) <= 0.01          # NaN (masked by petro) is not close
+    t, rep = compute_targets(w)
+    assert rep["perm_porosity"] == "total" and rep["source"] == "summary curves (BVI: curve)"
+    assert rep["warnings"] == []
+    sel, both, diff, share, median = _ktim_agreement(t)
     assert sel.sum() > 1500
-    assert close.mean() >= 0.40
-    assert abs(np.median(diff[both])) <= 0.05
-    # agreement is near-total where BVI is at least 2 p.u.; the vendor departs below that
+    assert share >= 0.40
+    assert abs(median) <= 0.05
+    # the porosity TARGET stays effective (CMRP_3MS), not the TCMR used in the transform
+    valid = t["VALID"].to_numpy()
+    assert np.allclose(t["PHIE"].to_numpy()[valid], w.curves["PHIE_NMR"].to_numpy()[valid])
+    # petro's target is the textbook formula with the file's curves wherever it is valid and
+    # not clipped to [min_perm, max_perm]
+    phi, ffi, bfv = (w.curves[k].to_numpy() for k in ("TCMR", "FFI", "BVI"))
+    inside = valid & (t["FLAG"].to_numpy() == "")
+    assert np.allclose(t["PERM"].to_numpy()[inside],
+                       1e4 * phi[inside] ** 4 * (ffi[inside] / bfv[inside]) ** 2)
+    # the old single setting (phi = effective in the transform) is far from the vendor
+    t_eff, _ = compute_targets(w, TargetParams(perm_porosity="effective"))
+    assert _ktim_agreement(t_eff)[3] < 0.10
+
+
+def test_real_cmr_tcmr_minus_cmff_bvi_matches_vendor_ktim():
+    """BVI = TCMR - CMFF (the relation in SOURCES.md) agrees as well; the vendor departs where
+    BVI is small."""
+    from petro.io.wells import load_well
+
+    w = load_well("JB", [real_file("nmr/JB_11-6TFH_CMR.las")])
+    t, rep = compute_targets(w, TargetParams(bvi="total_minus_ffi", min_perm=0.0,
+                                             max_perm=np.inf))
+    sel, both, diff, share, median = _ktim_agreement(t)
+    assert share >= 0.40 and abs(median) <= 0.05
     bvi = (w.curves["TCMR"] - w.curves["FFI"]).to_numpy()
     big = both & (bvi > 0.02)
     assert (np.abs(diff[big]) <= 0.01).mean() > 0.85
-    # petro's target is the textbook formula wherever it is valid
-    phi, ffi = w.curves["TCMR"].to_numpy(), w.curves["FFI"].to_numpy()
-    assert np.allclose(t["PERM"].to_numpy()[valid], (1e4 * phi ** 4 * (ffi / bvi) ** 2)[valid])
     assert rep["masked"].get("BVI <= 0", 0) > 0
+
+
+def test_porosity_target_and_perm_porosity_are_separate_settings():
+    # TCMR 0.25, effective 0.20, FFI 0.15, BFV 0.10 (= TCMR - FFI)
+    curves = {"TCMR": [0.25], "PHIE_NMR": [0.20], "FFI": [0.15], "BVI": [0.10]}
+    t, rep = compute_targets(_well(curves))
+    # default: target effective 0.20; k = (25/10)^4 * (0.15/0.10)^2 = 39.0625 * 2.25 = 87.890625
+    assert t["PHIE"].iloc[0] == pytest.approx(0.20)
+    assert t["PERM"].iloc[0] == pytest.approx(87.890625)
+    assert (rep["porosity"], rep["perm_porosity"]) == ("effective", "total")
+    # porosity=total changes the TARGET only
+    t, _ = compute_targets(_well(curves), TargetParams(porosity="total"))
+    assert t["PHIE"].iloc[0] == pytest.approx(0.25)
+    assert t["PERM"].iloc[0] == pytest.approx(87.890625)
+    # perm_porosity=effective changes the transform only: (20/10)^4 * 1.5^2 = 36
+    t, _ = compute_targets(_well(curves), TargetParams(perm_porosity="effective"))
+    assert t["PHIE"].iloc[0] == pytest.approx(0.20)
+    assert t["PERM"].iloc[0] == pytest.approx(36.0)
+    # SDR uses perm_porosity too: 4 * 0.25^4 * 100^2 = 156.25
+    t, _ = compute_targets(_well({**curves, "T2LM": [100.0]}), TargetParams(permeability="sdr"))
+    assert t["PERM"].iloc[0] == pytest.approx(156.25)
+
+
+def test_default_bvi_is_the_curve_else_tcmr_minus_ffi():
+    # no BVI curve: BVI = TCMR - FFI = 0.12 (not effective - FFI = 0.05)
+    t, rep = compute_targets(_well({"TCMR": [0.27], "PHIE_NMR": [0.20], "FFI": [0.15]}))
+    assert t["BVI"].iloc[0] == pytest.approx(0.12)
+    # (27/10)^4 * (0.15/0.12)^2 = 53.1441 * 1.5625 = 83.03765625
+    assert t["PERM"].iloc[0] == pytest.approx(83.03765625)
+    assert rep["source"] == "summary curves (BVI: total_minus_ffi)"
+    # a BVI curve wins when present
+    t, _ = compute_targets(_well({"TCMR": [0.27], "PHIE_NMR": [0.20], "FFI": [0.15],
+                                  "BVI": [0.10]}))
+    assert t["BVI"].iloc[0] == pytest.approx(0.10)
+
+
+def test_without_total_porosity_the_transform_uses_effective_with_a_warning():
+    t, rep = compute_targets(_well({"PHIE_NMR": [0.20], "FFI": [0.15], "BVI": [0.05]}))
+    assert t["PERM"].iloc[0] == pytest.approx(144.0)
+    assert rep["perm_porosity"] == "effective"
+    assert any("no total NMR porosity" in m for m in rep["warnings"])
+    with pytest.raises(InputError, match="porosity=total"):
+        compute_targets(_well({"PHIE_NMR": [0.20], "FFI": [0.15], "BVI": [0.05]}),
+                        TargetParams(porosity="total"))
+    with pytest.raises(ConfigError, match="perm_porosity"):
+        TargetParams(perm_porosity="apparent")
+
+
+def test_t2_default_bvi_includes_clay_bound_and_phi_is_total():
+    # 0.02 clay-bound below 3 ms, 0.05 between 3 and 30 ms, 0.15 above 300 ms
+    edges = np.logspace(np.log10(0.3), np.log10(3000), 41)
+    centres = np.sqrt(edges[:-1] * edges[1:])
+    amp = np.zeros((1, 40))
+    amp[0, centres < 3] = 0.02 / 10
+    amp[0, (centres > 3) & (centres < 30)] = 0.05 / 10
+    amp[0, (centres > 300) & (centres < 3000)] = 0.15 / 10
+    t, rep = compute_targets(_well({"GR": [10.0]}, T2Bins(amp, edges)))
+    assert t["PHIE"].iloc[0] == pytest.approx(0.20)          # effective target
+    assert t["BVI"].iloc[0] == pytest.approx(0.07)           # total - FFI
+    # (22/10)^4 * (0.15/0.07)^2 = 23.4256 * 4.591837 = 107.5665
+    assert t["PERM"].iloc[0] == pytest.approx(23.4256 * (0.15 / 0.07) ** 2)
+    assert rep["source"].endswith("BVI: total_minus_ffi")
 
 
 def test_percent_porosity_under_a_vv_unit_is_detected_and_reported():

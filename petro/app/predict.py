@@ -27,10 +27,14 @@ from petro.errors import ConfigError, ModelError, PetroError
 from petro.io.atomic import safe_name
 from petro.io.discovery import discover_many
 from petro.io.las_writer import write_las
+from petro.models.novelty import diagnose
 from petro.problems import Problem, error, warning
-from petro.vocab import (INPUT_COVERAGE, ML, NOVELTY, OOD_FLAG, OUTPUT_DESCRIPTIONS, P10, P90,
+from petro.vocab import (INPUT_COVERAGE, KEY_INPUT_COVERAGE, ML, NOVELTY, OOD_FLAG, OUTPUT_DESCRIPTIONS, P10, P90,
                          TARGETS)
 
+NOV_PREFIX = "NOV_"
+RESIDUAL_UNITS = {"RHOB": "G/C3", "NPHI": "V/V", "DT": "US/F", "DTS": "US/F", "GR": "GAPI",
+                  "PEF": "B/E", "LOG10_RT": "LOG10(OHMM)", "LOG10_RXO": "LOG10(OHMM)"}
 DEFAULT_MODELS = ("models:/petro-porosity@champion", "models:/petro-permeability@champion")
 PREDICT = "predict"
 MOSTLY_OOD = 0.5
@@ -44,12 +48,15 @@ class LoadedModel:
     output: str                # PHIE or PERM
     unit: str                  # output unit
     recipe: dict | None        # ingest / targets / features / logs parameters
+    consistency: dict | None = None   # cross-log consistency models (the per-well diagnosis)
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         from petro.serving import predict_frame
 
+        # one well's rows: the per-well shift test applies
         return predict_frame(self.model, rows.reindex(columns=[c for c in self.inputs
-                                                               if c in rows.columns]))
+                                                               if c in rows.columns]),
+                             params={"well": True})
 
 
 def load_models(uris: list[str] | None = None, tracking_uri: str | None = None) \
@@ -64,7 +71,7 @@ def load_models(uris: list[str] | None = None, tracking_uri: str | None = None) 
         m = load_model(uri)
         info = model_info(m)
         out.append(LoadedModel(uri, m, info["inputs"], info["output"], info["unit"],
-                               info["recipe"]))
+                               info["recipe"], info.get("consistency")))
     return out
 
 
@@ -121,6 +128,7 @@ class PredictedWell:
     params: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     path: Path | None = None                   # where it was written, if it was
+    diagnosis: str = ""                        # the worst log shift against the training wells
 
     @property
     def n_rows(self) -> int:
@@ -154,7 +162,8 @@ class PredictedWell:
 def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
     """Predictions of several models on one well's feature table (see the module docstring).
     Returns the columns, their LAS units and descriptions."""
-    values, novelty, flags, coverage = [], [], [], []
+    values, novelty, flags, coverage, key_cov = [], [], [], [], []
+    residuals: dict[str, pd.Series] = {}
     units, desc = {}, {}
     for m in models:
         pred = m.predict(table).reset_index(drop=True)
@@ -168,8 +177,13 @@ def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFram
             desc[col] = OUTPUT_DESCRIPTIONS[suffix].format(what=what.capitalize())
         novelty.append(pred[NOVELTY])
         flags.append(pred[OOD_FLAG])
+        for col in pred.columns:   # cross-log residuals: the same for every model of a recipe
+            if col.startswith(NOV_PREFIX) and col not in residuals:
+                residuals[col] = pred[col]
         if INPUT_COVERAGE in pred:
             coverage.append(pred[INPUT_COVERAGE])
+        if KEY_INPUT_COVERAGE in pred:
+            key_cov.append(pred[KEY_INPUT_COVERAGE])
     out = pd.concat(values, axis=1)
     out[NOVELTY] = pd.concat(novelty, axis=1).max(axis=1, skipna=False)
     out[OOD_FLAG] = pd.concat(flags, axis=1).max(axis=1).astype(float)
@@ -177,8 +191,16 @@ def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFram
     if coverage:
         out[INPUT_COVERAGE] = pd.concat(coverage, axis=1).min(axis=1)
         extra.append(INPUT_COVERAGE)
+    if key_cov:
+        out[KEY_INPUT_COVERAGE] = pd.concat(key_cov, axis=1).min(axis=1)
+        extra.append(KEY_INPUT_COVERAGE)
     for c in extra:
         units[c], desc[c] = "", OUTPUT_DESCRIPTIONS[c]
+    for c, r in residuals.items():
+        out[c] = r
+        curve = c[len(NOV_PREFIX):]
+        units[c] = RESIDUAL_UNITS.get(curve, "")
+        desc[c] = f"{curve} minus its value expected from the other logs (training wells)"
     return out, units, desc
 
 
@@ -186,7 +208,8 @@ def _join(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Outer join on depth; NOVELTY / OOD_FLAG / INPUT_COVERAGE combined by the module's rule."""
     joined = pd.concat(frames, axis=1, join="outer").sort_index()
     out = joined.loc[:, ~joined.columns.duplicated()].copy()
-    for col, how in ((NOVELTY, "max"), (OOD_FLAG, "max"), (INPUT_COVERAGE, "min")):
+    for col, how in ((NOVELTY, "max"), (OOD_FLAG, "max"), (INPUT_COVERAGE, "min"),
+                     (KEY_INPUT_COVERAGE, "min")):
         if col in joined:
             sub = joined.loc[:, joined.columns == col]
             out[col] = getattr(sub, how)(axis=1, skipna=(col != NOVELTY))
@@ -265,6 +288,10 @@ def predict_wells(models: list[LoadedModel], data, *,
                                 f"{', '.join(r.summary.get('curves', [])) or 'none'}); nothing "
                                 f"written", well=name, code="no_inputs"))
             continue
+        cons = next((m.consistency for m in models if m.consistency), None)
+        pw.diagnosis = diagnose(pred, cons) if cons else ""
+        if pw.diagnosis:
+            pw.problems.append(warning(pw.diagnosis, well=name, code="log_shift"))
         if pw.ood_fraction > MOSTLY_OOD:
             pw.problems.append(warning(f"{pw.ood_fraction:.0%} of its depths are out of the "
                                        f"training domain; treat its predictions as "

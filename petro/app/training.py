@@ -17,7 +17,9 @@ from petro.config import PipelineConfig
 from petro.errors import ModelError
 from petro.features.table import model_features, usable_features
 from petro.models.spec import ModelSpec
+from petro.models.novelty import trust_meta
 from petro.models.validation import CVResult, cross_validate, fit_final
+from petro.problems import Problem, Severity
 from petro.vocab import VALID, is_patch_feature
 
 FOLDS = "blind-well folds"
@@ -100,19 +102,36 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult],
         logs_only = usable_features(table, model_features(table.columns, ["logs"], cfg.logs))
         if not feats:
             raise ModelError(f"{spec.name}: no usable feature columns in the training wells")
-        trials = None
+        trials, nested = None, False
         if spec.tuning:
-            from petro.models.tuning import tune
+            from petro.models.tuning import tune, tuning_settings
 
-            rep.start(TUNING, int(spec.tuning.get("n_iter", 20)))
-            best, trials = tune(table, feats, spec,
+            nested = tuning_settings(spec)["nested"]
+        logs = logs_only if "image" in spec.features else None
+        if nested:   # blind figures first: tuning inside each outer fold (selection-free)
+            cv = cross_validate(table, feats, spec, logs_only=logs, nested=True,
+                                n_jobs=cfg.n_jobs,
+                                progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
+        if spec.tuning:   # the final model's parameters: the same search on every well
+            rep.start(TUNING, tuning_settings(spec)["trials"])
+            best, trials = tune(table, feats, spec, n_jobs=cfg.n_jobs,
                                 progress=lambda t, s=spec: rep.advance(TUNING, f"{s.name}: {t}"))
             rep.end(TUNING)
+            stops = [trials.attrs["stopped"]] + \
+                ([x for x in cv.tuning["stopped"] if x] if nested and cv.tuning is not None
+                 else [])
+            for why in filter(None, stops):
+                rep.problem(Problem(Severity.WARNING, f"{spec.name}: tuning: {why}",
+                                    code="tuning_budget"))
             spec = replace(spec, params=best)
-        cv = cross_validate(table, feats, spec,
-                            logs_only=logs_only if "image" in spec.features else None,
-                            progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
+        if not nested:
+            cv = cross_validate(table, feats, spec, logs_only=logs, n_jobs=cfg.n_jobs,
+                                progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
         bundle = fit_final(table, feats, spec, cv)
+        bundle.meta.update(trust_meta(table, feats, cv.importance, bundle.meta.get("pca", []),
+                                      spec.novelty_quantile, cfg.ingest.aliases,
+                                      cv.oof if spec.conformal else None,
+                                      spec.nominal_coverage, cfg.ood_policy))
         bundle.meta["target_params"] = dict(cfg.targets.as_params())
         bundle.meta["recipe"] = cfg.recipe()
         models.append(TrainedModel(spec, feats, cv, bundle, logs_only, trials))

@@ -77,6 +77,8 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
                                         message=f"no NMR targets, features kept: {p.message}"))
         else:
             res.target_report = report
+            res.problems += [Problem(Severity.WARNING, f"targets: {m}", well=name,
+                                     code="target_fallback") for m in report.get("warnings", ())]
             table = pd.concat([table, targets.reset_index(drop=True)], axis=1)
     res.table = table
     res.summary = {"well": name, "files": len(files), "rows": len(table),

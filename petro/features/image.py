@@ -58,7 +58,7 @@ class ImageFeatureParams:
     vug_threshold: float = 2.0
     normalise: str = "per_well"          # 'per_well' or 'none'
     log_kinds: tuple[str, ...] = ("resistive",)
-    chunk_rows: int = 4096
+    chunk_rows: int = 1024               # rows per pass: small enough to stay in cache
     kinds: tuple[str, ...] | None = None  # None: every image kind found
     patch_window_m: float = 0.5          # window of the patches for the learned embedding; 0: none
     patch_rows: int = 4
@@ -100,48 +100,65 @@ def robust_baseline(values: np.ndarray, max_pixels: int = 2_000_000,
     return med, mad
 
 
-_HOM_LUT = np.append(1.0 / (1.0 + np.arange(N_GLCM) ** 2.0), 0.0)     # index N_GLCM: no pair
-_CON_LUT = np.append(np.arange(N_GLCM) ** 2.0, 0.0)
+def _sector_starts(bins: int) -> np.ndarray:
+    """First column of each of the N_SECTORS contiguous azimuthal column groups."""
+    return np.flatnonzero(np.diff(np.concatenate([[-1], (np.arange(bins) * N_SECTORS) // bins])))
 
 
-def _pair_sums(a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Co-occurrence contrast and homogeneity sums and pair counts of level pairs (a, b)."""
-    d = np.abs(a - b)
-    d[~ok] = N_GLCM
-    return (_CON_LUT[d].sum(axis=1), _HOM_LUT[d].sum(axis=1), ok.sum(axis=1))
+def _pair_sums(qa: np.ndarray, qb: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Co-occurrence contrast and homogeneity sums and pair counts of level pairs (qa, qb),
+    per row. Levels are small integers held in float32, so the squared differences and their
+    sums are exact; homogeneity terms 1 / (1 + d^2) are summed in float64."""
+    d = qa - qb
+    d *= d
+    okf = ok.astype(np.float32)
+    con = np.einsum("ij,ij->i", d, okf)
+    d += np.float32(1.0)
+    np.reciprocal(d, out=d)
+    hom = np.einsum("ij,ij->i", d, okf, dtype=np.float64)
+    return con, hom, np.count_nonzero(ok, axis=1)
 
 
 def _row_stats(x: np.ndarray, side: int, thr: float) -> np.ndarray:
-    """Per-row additive statistics of a normalised chunk (rows, bins) -> (rows, K).
+    """Per-row additive statistics of a normalised float32 chunk (rows, bins) -> (rows, K).
 
-    The last row of the chunk is only used as the vertical neighbour of the row before it.
+    ``x`` is overwritten (gaps set to 0). The last row of the chunk is only used as the vertical
+    neighbour of the row before it. Everything is whole-array numpy work over the chunk: one
+    bincount for the level histogram, float32 arithmetic for the co-occurrence sums.
     """
     rows, bins = x.shape
     fin = np.isfinite(x)
-    x0 = np.where(fin, x, np.float32(0.0))
-    cnt = fin.sum(axis=1)
-    s1 = x0.sum(axis=1, dtype=np.float64)
-    s2 = np.einsum("ij,ij->i", x0, x0, dtype=np.float64)
-    low = ((side * x0 > thr) & fin).sum(axis=1)
+    gap = ~fin
+    np.copyto(x, np.float32(0.0), where=gap)
+    s1 = x.sum(axis=1, dtype=np.float64)
+    s2 = np.einsum("ij,ij->i", x, x, dtype=np.float64)
+    low = np.count_nonzero((x < -thr) if side < 0 else (x > thr), axis=1)
+    if not thr > 0:  # gaps are 0 and would count
+        low = low - np.count_nonzero(gap & ((0.0 < -thr) if side < 0 else (0.0 > thr)), axis=1)
     # histogram over N_HIST levels (gaps go to an extra level), one bincount for the chunk
-    lv = np.clip((x0 + HIST_RANGE) * (N_HIST / (2 * HIST_RANGE)), 0, N_HIST - 1).astype(np.int16)
-    lv_gap = np.where(fin, lv, np.int16(N_HIST))
-    flat = (np.arange(rows, dtype=np.int64)[:, None] * (N_HIST + 1) + lv_gap).ravel()
-    hist = np.bincount(flat, minlength=rows * (N_HIST + 1)).reshape(rows, N_HIST + 1)[:, :N_HIST]
+    lvf = x + np.float32(HIST_RANGE)
+    lvf *= np.float32(N_HIST / (2 * HIST_RANGE))
+    np.clip(lvf, 0, N_HIST - 1, out=lvf)
+    lv = lvf.astype(np.uint8)
+    codes = lv.astype(np.intp)
+    codes[gap] = N_HIST
+    codes += (np.arange(rows, dtype=np.intp) * (N_HIST + 1))[:, None]
+    hist = np.bincount(codes.ravel(), minlength=rows * (N_HIST + 1)).reshape(rows, N_HIST + 1)
+    hist = hist[:, :N_HIST]
+    cnt = hist.sum(axis=1)
     # co-occurrence on N_GLCM levels: horizontal pairs (wrapping azimuth) and vertical pairs
-    q = lv // (N_HIST // N_GLCM)
-    ch, hh, nh = _pair_sums(q[:, :-1], q[:, 1:], fin[:, :-1] & fin[:, 1:])
-    cw, hw, nw = _pair_sums(q[:, -1:], q[:, :1], fin[:, -1:] & fin[:, :1])
+    q = (lv // (N_HIST // N_GLCM)).astype(np.float32)
+    con, hom, npair = _pair_sums(q, np.roll(q, -1, axis=1), fin & np.roll(fin, -1, axis=1))
+    npair = npair.astype(np.float64)
     cv, hv, nv = _pair_sums(q[:-1], q[1:], fin[:-1] & fin[1:])
-    con = ch + cw
-    hom = hh + hw
-    npair = nh + nw
+    con = con.astype(np.float64)
     con[:-1] += cv
     hom[:-1] += hv
     npair[:-1] += nv
     # azimuthal sectors: contiguous column groups
-    starts = np.flatnonzero(np.diff(np.concatenate([[-1], (np.arange(bins) * N_SECTORS) // bins])))
-    sec_sum = np.add.reduceat(x0, starts, axis=1, dtype=np.float64)
+    # (reduceat, not a matrix product: BLAS threads spin badly on a loaded machine)
+    starts = _sector_starts(bins)
+    sec_sum = np.add.reduceat(x, starts, axis=1, dtype=np.float64)
     sec_cnt = np.add.reduceat(fin, starts, axis=1, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         rmean = np.where(cnt > 0, s1 / np.maximum(cnt, 1), 0.0)
@@ -184,18 +201,20 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
     side = VUG_SIDE.get(kind, -1)
     # one pass over the rows, chunked; vertical pairs need the first row of the next chunk
     rows = depth.size
-    # csum[0] = 0 and csum[i + 1] = per-row statistics of row i, summed in place afterwards
+    # csum[0] = 0 and csum[i + 1] = sum of the per-row statistics of rows 0..i
     csum = np.zeros((rows + 1, _K_BASE + N_HIST + 2 * N_SECTORS))
     for a in range(0, rows, p.chunk_rows):
         b = min(rows, a + p.chunk_rows)
-        chunk = np.array(values[a:min(rows, b + 1)], dtype=np.float32)
-        if use_log:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                chunk = np.log10(np.where(chunk > 0, chunk, np.nan))
-        chunk -= np.float32(med)
+        raw = np.asarray(values[a:min(rows, b + 1)]).astype(np.float32, copy=False)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # log10 of a non-positive pixel is NaN or -inf: a gap, like NaN
+            chunk = np.log10(raw) if use_log else np.subtract(raw, np.float32(med))
+            if use_log:
+                chunk -= np.float32(med)
         chunk /= np.float32(scale)
-        csum[a + 1:b + 1] = _row_stats(chunk, side, p.vug_threshold)[: b - a]
-    np.cumsum(csum, axis=0, out=csum)
+        st = _row_stats(chunk, side, p.vug_threshold)[: b - a]
+        st[0] += csum[a]                   # running sum, while the chunk is in cache
+        np.cumsum(st, axis=0, out=csum[a + 1:b + 1])
     stds = {}
     with np.errstate(invalid="ignore", divide="ignore"):
         for w in p.windows_m:

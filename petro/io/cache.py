@@ -23,7 +23,7 @@ from petro.io.canonical import FilePart
 from petro.problems import Problem
 from petro.well import Image, Provenance, T2Bins
 
-FORMAT = 2
+FORMAT = 3
 
 
 def options_key(opts) -> str:

@@ -16,9 +16,10 @@ import numpy as np
 from petro.errors import InputError, UnitError
 from petro.io.csvimage import read_csv_table
 from petro.io.dlis import read_dlis
-from petro.io.images import array_kind, find_families
+from petro.io.images import CASED_HOLE, array_kind, find_families
 from petro.io.las import read_las
 from petro.io.options import IngestOptions
+from petro.io.plausibility import check_depth, screen_curve, screen_image
 from petro.io.raw import RawTable
 from petro.mnemonics import AliasTable
 from petro.problems import Problem, info, warning
@@ -47,14 +48,15 @@ class FilePart:
 
 
 def _depth_column(raw: RawTable) -> tuple[str, str]:
+    """The depth curve: one named as depth (DEPT, DEPTH, MD, ...) wherever it stands, else a first
+    curve in a length unit (its values are checked by :func:`check_depth`)."""
     first = raw.curves[0]
-    name = first.mnemonic.upper()
-    if name.split(":")[0] in _DEPTH_NAMES or conversion("depth", first.unit) is not None and \
-            name not in ("TIME", "ETIM"):
-        return first.mnemonic, first.unit
-    for c in raw.curves[1:]:
-        if c.mnemonic.upper() in _DEPTH_NAMES:
+    for c in raw.curves:
+        if c.mnemonic.upper().split(":")[0] in _DEPTH_NAMES:
             return c.mnemonic, c.unit
+    if conversion("depth", first.unit) is not None and first.mnemonic.upper() not in ("TIME",
+                                                                                     "ETIM"):
+        return first.mnemonic, first.unit
     raise InputError(f"the first curve {first.mnemonic!r} is not a depth and no depth curve "
                      f"(DEPT, DEPTH, MD) was found; a well file needs depth as its index",
                      path=raw.path, curve=first.mnemonic, code="no_depth")
@@ -139,6 +141,13 @@ def _t2_part(values: np.ndarray, unit: str, label: str, names: tuple[str, ...], 
     return T2Bins(vals, edges, source=raw.path, names=names)
 
 
+def _cased_hole_note(label: str, n: int, path: str) -> Problem:
+    return info(f"{label}: {n} sector curves of a cased-hole log (cement bond / VDL amplitudes "
+                f"measured through casing), not a borehole image of the formation: left out. "
+                f"If it is an open-hole image, name its kind in ingest.image_kinds",
+                path=path, code="cased_hole_array")
+
+
 def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     """Canonicalise one raw table (see the module docstring)."""
     path = raw.path
@@ -156,6 +165,8 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     problems += [info(n, path=path, code="unit") for n in dnotes]
     data = raw.data
     ok = np.isfinite(depth)
+    if ok.sum() >= 2:
+        check_depth(depth[ok], dname, path, data)
     if not ok.all():
         problems.append(info(f"{int((~ok).sum())} rows with a NULL depth dropped", path=path,
                              curve=dname, code="depth_null"))
@@ -178,7 +189,15 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     in_family = {m for f in fams for m in f.members}
     images, t2 = [], None
     for fam in fams:
+        if fam.kind == CASED_HOLE:
+            problems.append(_cased_hole_note(fam.label, len(fam.members), path))
+            continue
         arr = data[fam.members].to_numpy(dtype=np.float32)
+        if fam.kind != "t2":
+            arr = screen_image(arr, fam.kind, fam.unit, path=path, label=fam.label,
+                               problems=problems)
+            if arr is None:
+                continue
         if fam.kind == "t2":
             t2 = _t2_part(arr, fam.unit, fam.label, tuple(fam.members), raw, opts, fam.stem,
                           problems) or t2
@@ -192,6 +211,13 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     for name, (arr, unit, desc) in raw.arrays.items():
         arr = np.asarray(arr, dtype=np.float32)[rows]
         kind = array_kind(name, unit, desc, opts.image_kinds)
+        if kind == CASED_HOLE:
+            problems.append(_cased_hole_note(name, arr.shape[1] if arr.ndim > 1 else 1, path))
+            continue
+        if kind != "t2":
+            arr = screen_image(arr, kind, unit, path=path, label=name, problems=problems)
+            if arr is None:
+                continue
         if kind == "t2":
             t2 = _t2_part(arr, unit, name, (name,), raw, opts, "", problems) or t2
             continue
@@ -220,5 +246,10 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
                                     curve=c.mnemonic, code="unit_unknown"))
             continue
         problems += [info(n, path=path, curve=c.mnemonic, code="unit") for n in cn]
+        if hit:
+            vals = screen_curve(vals, name, unit, path=path, curve=c.mnemonic,
+                                strict=opts.unit_policy == "strict", problems=problems)
+            if vals is None:
+                continue
         curves[name] = (vals, Provenance(path, c.mnemonic, c.unit, cn), rank)
     return FilePart(path, depth, curves, images, t2, header, problems)

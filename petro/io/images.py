@@ -15,6 +15,17 @@ from dataclasses import dataclass
 
 from petro.units import normalise_unit
 
+CASED_HOLE = "cased_hole"
+_CASED_WORDS = re.compile(r"\b(bond|cement|cbl|vdl|casing|cased|pipe)\b", re.I)
+_CASED_STEMS = ("CBL", "VDL", "CBSA", "BOND", "SCMT", "CMT", "RBT", "SBT")
+
+
+def is_cased_hole(stem: str, description: str) -> bool:
+    """Sector curves of a cased-hole log (cement-bond amplitudes, VDL): not an image of the rock."""
+    s = stem.upper()
+    return bool(_CASED_WORDS.search(description)) or s.startswith(_CASED_STEMS) or \
+        s in ("SA", "SECT", "SEC", "WAF", "BI")
+
 _FAMILY = re.compile(r"^(?P<stem>[A-Za-z_][A-Za-z0-9_]*?)(?:\[(?P<br>\d+)\]|(?P<num>\d+))"
                      r"(?P<suffix>[A-Za-z_]*)$")
 T2_STEMS = ("T2BIN", "T2DIST", "T2_BIN", "T2D", "CBP", "BIN", "MRBIN", "T2", "PHIBIN", "MBP")
@@ -40,7 +51,7 @@ def image_kind(stem: str, unit: str, description: str) -> str:
     s, u, d = stem.upper(), normalise_unit(unit), description.lower()
     if "transit" in d or s.startswith(("TT", "TTIM", "TRT")) or s.endswith("_TT"):
         return "acoustic_transit_time"
-    if "amplitude" in d or "acoustic" in d or s.startswith(("AMP", "UBI", "CBIL", "CAST", "CBL")):
+    if "amplitude" in d or "acoustic" in d or s.startswith(("AMP", "UBI", "CBIL", "CAST")):
         return "acoustic_amplitude"
     if u in ("g/cc", "g/cm3", "g/c3", "kg/m3") or "density" in d or s.startswith(("ABDC", "ROBB")):
         return "density"
@@ -83,6 +94,8 @@ def find_families(curves, *, min_bins: int = 8, kind_overrides: dict[str, str] |
             kind = kind_overrides[stem]
         elif is_t2:
             kind = "t2"
+        elif len(items) >= 6 and is_cased_hole(stem, str(first.description)):
+            kind = CASED_HOLE
         elif len(items) >= min_bins:
             kind = image_kind(stem, first.unit, str(first.description))
         else:
@@ -103,4 +116,6 @@ def array_kind(name: str, unit: str, description: str,
         return overrides[name.upper()]
     if name.upper().startswith(T2_STEMS) or "t2" in description.lower():
         return "t2"
+    if is_cased_hole(name, description):
+        return CASED_HOLE
     return image_kind(name, unit, description)

@@ -10,7 +10,6 @@ import io
 import os
 
 import numpy as np
-import pandas as pd
 
 from petro.io.atomic import atomic_write_text
 from petro.io.raw import DEFAULT_NULL
@@ -62,9 +61,10 @@ def format_las(depth: np.ndarray, columns: dict[str, np.ndarray], *, units: dict
     mat = np.column_stack([np.asarray(v, dtype=float) for v in columns.values()]) if columns \
         else np.empty((depth.size, 0))
     mat = np.where(np.isfinite(mat), mat, null)
-    frame = pd.DataFrame(mat)
-    frame.insert(0, "depth", np.char.mod("%.4f", depth))  # depth keeps 0.1 mm, values use fmt
-    body = frame.to_csv(sep=" ", header=False, index=False, float_format=fmt, lineterminator="\n")
+    # one printf per row (depth keeps 0.1 mm, values use fmt): the same text as a per-value
+    # formatter, several times faster on image files
+    row = " ".join(["%.4f"] + [fmt] * mat.shape[1]) + "\n"
+    body = "".join([row % tuple(r) for r in np.column_stack([depth, mat]).tolist()])
     buf = io.StringIO()
     buf.write("\n".join(lines) + "\n")
     buf.write(body)

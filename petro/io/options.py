@@ -28,7 +28,7 @@ class IngestOptions:
     grid : 'nmr' (the NMR run's depths), 'first' or a regular step in m
     overlap : how a curve present in several runs is combined ('splice', 'first', 'longest')
     depth_shift_m : bulk depth shift (m) per image kind or file stem
-    fast : parse the ~A section with pandas where the file allows it
+    fast : parse the log data from the bytes at their offset (Arrow) where the file allows it
     csv_depth_unit : depth unit of CSV files whose depth header does not say
     dlis_null : value taken as missing in DLIS files without a NULL parameter (None: none)
     cache_dir : parsed-file cache folder (Parquet/npy), None for no cache

@@ -8,12 +8,31 @@ columns and units) and one LightGBM text model per quantile (``booster_p50.txt``
 Prediction on a DataFrame of per-depth rows:
 
 - columns are matched by name; model features that are absent are treated as missing (LightGBM
-  routes NaN), columns the model does not know are ignored (listed in ``ignored_columns``);
+  routes NaN). A column that differs from a model input only in case (``rhob``), or is a known
+  vendor alias of one (``RHOZ``, ``TNPH``, ``DTCO``, ``AT90``: the alias table stored in the
+  bundle at training time, ``aliases``), is mapped to that input: log10 taken where the input is
+  a log10 column, and a unit conversion applied when its values only make sense in another unit
+  of the quantity (kg/m3 density, us/m slowness, % porosity); an alias whose values fit no unit
+  raises :class:`InputSchemaError` naming the canonical column. The canonical column wins over an
+  alias. Other columns (WELL, DEPT, comments) are ignored (listed in ``ignored_columns``);
 - ``{OUT}_ML`` is the P50 (median) prediction, ``{OUT}_P10`` / ``{OUT}_P90`` the conformalised
   10 % / 90 % quantiles, in the output unit (v/v porosity, mD permeability);
 - ``INPUT_COVERAGE`` is the share of the model's input columns present in the row; below
   ``min_input_coverage`` (0.3 unless the bundle says otherwise) the row gets no prediction (NaN)
   and ``OOD_FLAG`` 1: a guess from a handful of inputs is not given as an answer;
+- ``KEY_INPUT_COVERAGE`` is the importance-weighted share of inputs present (blind-well gain
+  importance; a derived column, PHID, counts as missing when its source curve, RHOB, is). The
+  missing share, divided by its threshold (``missing``: calibrated on the training rows), is a
+  novelty term: a row without the density log is not "in domain" for a model trained with it;
+- ``NOV_<curve>`` (``NOV_RHOB``, ``NOV_NPHI``, ``NOV_DT``, ``NOV_LOG10_RT`` ...; bundle key
+  ``consistency``): the curve minus what the training wells' relation with the other logs expects
+  (ridge on robust-scaled inputs), in the curve's unit: +0.15 on NOV_RHOB is a density reading
+  0.15 g/cm3 above the density-neutron-sonic relation. Divided by its robust scale, the largest
+  per depth over the threshold is a novelty term, and so is, when the caller says the rows are
+  one well (``predict(df, well=True)``; served: ``"params": {"well": true}``) and there are at
+  least ``min_rows`` of them, each curve's median over the rows: a whole well shifted inside the
+  training range (a miscalibrated or wrong-matrix log) is flagged. Without it a row's answer does
+  not depend on the rows sent with it;
 - ``NOVELTY`` is the largest, over input blocks (conventional logs; each image kind), robust
   Mahalanobis distance of the row's inputs to the training wells divided by that block's
   threshold calibrated on blind wells (1.0 = edge of the domain); ``OOD_FLAG`` is 1 where
@@ -36,8 +55,12 @@ FORMAT = 1
 QUANTILE_KEYS = ("p10", "p50", "p90")
 # below this share of its inputs present, a row gets no prediction (the bundle may set its own)
 MIN_INPUT_COVERAGE = 0.3
+# under ood_policy 'widen', a flagged row's P10-P90 half-widths are multiplied by its novelty,
+# capped at this factor
+WIDEN_CAP = 5.0
 # output columns besides {OUT}_ML/_P10/_P90 (petro.vocab spells the same; a test checks)
 NOVELTY, OOD_FLAG, INPUT_COVERAGE = "NOVELTY", "OOD_FLAG", "INPUT_COVERAGE"
+KEY_INPUT_COVERAGE = "KEY_INPUT_COVERAGE"
 
 
 class InputSchemaError(ValueError):
@@ -54,6 +77,14 @@ class Bundle:
         self.model_features: list[str] = list(meta.get("model_features", self.features))
         self._keep = [self.features.index(f) for f in self.model_features
                       if f in self.features]
+        self.ignored_columns: list[str] = []
+        self.mapped_columns: dict[str, str] = {}
+        miss = meta.get("missing") or {}
+        self._miss_w = np.asarray([float(miss.get("weights", {}).get(f, 0.0))
+                                   for f in self.features])
+        self._miss_thr = float(miss.get("threshold", 0.0))
+        self._miss_req = [(self.features.index(d), [self.features.index(c) for c in src])
+                          for d, src in (miss.get("requires") or {}).items()]
 
     # ------------------------------------------------------------------ persistence
     @classmethod
@@ -94,6 +125,7 @@ class Bundle:
         """Model input matrix (rows, features) from a DataFrame; absent features are NaN."""
         if not isinstance(df, pd.DataFrame):
             df = pd.DataFrame(df)
+        df = self.resolve_columns(df)
         known = [c for c in self.features if c in df.columns]
         if not known:
             raise InputSchemaError(
@@ -116,6 +148,71 @@ class Bundle:
                     X[:, j] = col.to_numpy(dtype=float)
         X[~np.isfinite(X)] = np.nan
         return X
+
+    def resolve_columns(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Map case variants and known aliases of the model's inputs to the canonical columns
+        (with log10 / unit conversion); other unknown columns are recorded in
+        ``ignored_columns``. Raises :class:`InputSchemaError` for an alias whose values fit no
+        unit of its quantity."""
+        feats = set(self.features)
+        upper = {f.upper(): f for f in self.features}
+        aliases = self.meta.get("aliases") or {}
+        self.ignored_columns, self.mapped_columns = [], {}
+        new = {}
+        for c in df.columns:
+            if c in feats:
+                continue
+            key = str(c).strip().upper()
+            how = "value"
+            if key in upper:
+                target = upper[key]
+            elif key in aliases:
+                target, how = aliases[key]
+            else:
+                self.ignored_columns.append(str(c))
+                continue
+            if target in df.columns or target in new:
+                self.ignored_columns.append(str(c))   # the canonical (or first) column wins
+                continue
+            col = pd.to_numeric(df[c], errors="coerce")
+            bad = col.isna() & df[c].notna()
+            if bad.any():
+                raise InputSchemaError(f"column {c!r} (taken as {target}): non-numeric value "
+                                       f"{df[c][bad].iloc[0]!r} in row {int(np.flatnonzero(bad)[0])}")
+            v = col.to_numpy(dtype=float)
+            v = self._to_unit(str(c), target, how, v)
+            new[target] = v
+            self.mapped_columns[str(c)] = target
+        if not new:
+            return df
+        return df.assign(**new)
+
+    def _to_unit(self, name: str, target: str, how: str, v: np.ndarray) -> np.ndarray:
+        """Values of an aliased column in the unit of input ``target`` (see module docstring)."""
+        info = (self.meta.get("input_units") or {}).get(target)
+        if how == "log10":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v = np.log10(np.where(v > 0, v, np.nan))
+        if not info:
+            return v
+        ok = v[np.isfinite(v)]
+        if ok.size == 0:
+            return v
+        lo, hi = info["range"]
+        med = float(np.median(ok))
+        for scale, offset in [(1.0, 0.0)] + [tuple(f) for f in info.get("factors", [])]:
+            if target.startswith("LOG10_"):
+                m = med + np.log10(scale) if scale > 0 else np.nan
+            else:
+                m = med * scale + offset
+            if lo <= m <= hi:
+                if (scale, offset) == (1.0, 0.0):
+                    return v
+                return v + np.log10(scale) if target.startswith("LOG10_") else v * scale + offset
+        raise InputSchemaError(
+            f"column {name!r} is taken as the model input {target} ({info.get('unit', '')}), but "
+            f"its median {med:g} is outside the training wells' range [{lo:g}, {hi:g}] in every "
+            f"known unit; send it as {target} in {info.get('unit', 'the canonical unit')}")
 
     def design(self, X: np.ndarray) -> np.ndarray:
         """Model matrix from the input matrix: the input columns the boosters use, then the
@@ -152,36 +249,105 @@ class Bundle:
         thr = np.asarray([b["threshold"] for b in nov["blocks"]], dtype=float)
         return (self.novelty_distances(X, design=design) / thr).max(axis=1)
 
-    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, df: pd.DataFrame, well: bool = False) -> pd.DataFrame:
+        """Predict rows; ``well=True`` says the rows are one well (the per-well shift test of the
+        cross-log residuals then applies; without it every row's answer is its own)."""
         X = self.matrix(df)
-        return self.predict_matrix(X, index=df.index if isinstance(df, pd.DataFrame) else None)
+        return self.predict_matrix(X, index=df.index if isinstance(df, pd.DataFrame) else None,
+                                   well=well)
 
     def input_coverage(self, X: np.ndarray) -> np.ndarray:
         """Share of the model's input columns present (finite) in each row."""
         return np.isfinite(X).mean(axis=1) if X.shape[1] else np.zeros(X.shape[0])
 
-    def predict_matrix(self, X: np.ndarray, index=None) -> pd.DataFrame:
+    def missing_share(self, X: np.ndarray) -> np.ndarray:
+        """Importance-weighted share of the model's inputs absent in each row (0 when the bundle
+        has no importance weights)."""
+        if not self._miss_w.size or not self._miss_w.sum():
+            return np.zeros(X.shape[0])
+        M = ~np.isfinite(X)
+        for j, src in self._miss_req:   # a derived column is missing when its source curve is
+            M[:, j] |= M[:, src].any(axis=1)
+        return M.astype(float) @ self._miss_w / self._miss_w.sum()
+
+    def predict_matrix(self, X: np.ndarray, index=None, well: bool = False) -> pd.DataFrame:
         coverage = self.input_coverage(X)
+        missing = self.missing_share(X)
         lacking = coverage < float(self.meta.get("min_input_coverage", MIN_INPUT_COVERAGE))
         Xm = self.design(X)
         q = self.raw_quantiles(Xm, design=False)
-        conf = self.meta.get("conformal") or {"lo": 0.0, "hi": 0.0}
+        nov = self.novelty(Xm, design=False)
+        if self._miss_thr > 0:
+            nov = np.fmax(nov, missing / self._miss_thr)
+        resid, cons_nov = self.consistency(X, well)
+        nov = np.fmax(nov, cons_nov)
+        policy = self.meta.get("ood_policy", "keep")
         p50 = q["p50"]
-        lo = q["p10"] - conf["lo"]
-        hi = q["p90"] + conf["hi"]
+        adj_lo, adj_hi = self.conformal_adjustment(nov)
+        lo = q["p10"] - adj_lo
+        hi = q["p90"] + adj_hi
         lo, hi = np.minimum(lo, p50), np.maximum(hi, p50)
+        if policy == "widen":   # flagged depths: the band grows with the novelty (x1 to x5)
+            f = np.clip(np.nan_to_num(nov, nan=1.0), 1.0, WIDEN_CAP)
+            lo, hi = p50 - (p50 - lo) * f, p50 + (hi - p50) * f
         lim = self.meta.get("clip")
         if lim:
             p50, lo, hi = (np.clip(v, lim[0], lim[1]) for v in (p50, lo, hi))
         if self.meta.get("transform") == "log10":
             p50, lo, hi = 10 ** p50, 10 ** lo, 10 ** hi
-        nov = self.novelty(Xm, design=False)
-        # too few inputs: no prediction is given (withheld), and the row is out of domain
-        p50, lo, hi, nov = (np.where(lacking, np.nan, v) for v in (p50, lo, hi, nov))
         flag = ((nov > 1.0) | lacking).astype(np.int64)
+        # too few inputs (or flagged under 'withhold'): no prediction is given
+        hold = lacking | ((flag == 1) if policy == "withhold" else False)
+        p50, lo, hi = (np.where(hold, np.nan, v) for v in (p50, lo, hi))
+        nov = np.where(lacking, np.nan, nov)
         o = self.output
         return pd.DataFrame({f"{o}_ML": p50, f"{o}_P10": lo, f"{o}_P90": hi, NOVELTY: nov,
-                             OOD_FLAG: flag, INPUT_COVERAGE: coverage}, index=index)
+                             OOD_FLAG: flag, INPUT_COVERAGE: coverage,
+                             KEY_INPUT_COVERAGE: 1.0 - missing,
+                             **{f"NOV_{c}": r for c, r in resid.items()}}, index=index)
+
+    def conformal_adjustment(self, nov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Conformal widening of P10/P90 per row: one adjustment, or (bundle key
+        ``conformal_bins``, Mondrian) the adjustment of the row's novelty bin."""
+        bins = self.meta.get("conformal_bins")
+        if not bins:
+            conf = self.meta.get("conformal") or {"lo": 0.0, "hi": 0.0}
+            return np.full(nov.shape, float(conf["lo"])), np.full(nov.shape, float(conf["hi"]))
+        edges = np.asarray(bins["edges"], dtype=float)
+        adj = np.asarray(bins["adj"], dtype=float)
+        k = np.clip(np.searchsorted(edges, np.nan_to_num(nov, nan=0.0), side="right") - 1,
+                    0, adj.size - 1)
+        return adj[k], adj[k]
+
+    def consistency(self, X: np.ndarray, well: bool = False) \
+            -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Cross-log residuals per checked curve (curve unit) and their novelty term per row."""
+        cons = self.meta.get("consistency")
+        n = X.shape[0]
+        if not cons:
+            return {}, np.full(n, np.nan)
+        resid, Z = {}, []
+        for m in cons["curves"]:
+            t = self.features.index(m["target"])
+            idx = [self.features.index(f) for f in m["inputs"]]
+            Zi = (X[:, idx] - np.asarray(m["center"])) / np.asarray(m["scale"])
+            have = np.isfinite(Zi).any(axis=1)
+            Zi = np.where(np.isfinite(Zi), Zi, 0.0)
+            r = np.where(have, X[:, t] - (Zi @ np.asarray(m["coef"]) + m["intercept"]), np.nan)
+            resid[m["target"]] = r
+            Z.append(r / m["resid_scale"])
+        Z = np.column_stack(Z)
+        ok = np.isfinite(Z)
+        with np.errstate(invalid="ignore"):
+            term = np.where(ok.any(axis=1), np.nanmax(np.where(ok, np.abs(Z), -1.0), axis=1),
+                            np.nan) / cons["depth_threshold"]
+            if well and n >= cons.get("min_rows", 30):
+                cnt = ok.sum(axis=0)
+                med = np.array([np.median(Z[ok[:, j], j]) if cnt[j] else 0.0
+                                for j in range(Z.shape[1])])
+                well = np.abs(med) / cons["well_threshold"]
+                term = np.fmax(term, np.where(ok, well, 0.0).max(axis=1, initial=0.0))
+        return resid, term
 
 
 def pca_scores(X: np.ndarray, g: dict) -> np.ndarray:

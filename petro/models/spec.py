@@ -18,6 +18,7 @@ TARGETS = {
 ESTIMATORS = ("lightgbm",)                                 # what a registered model runs
 BASELINE_ESTIMATORS = ("ridge", "random_forest", "hist_gbm")  # scikit-learn comparators
 FEATURE_SETS = ("logs", "image")
+TUNING_KEYS = ("trials", "n_iter", "inner_folds", "nested", "budget_s", "space")
 
 
 @dataclass
@@ -36,7 +37,7 @@ class ModelSpec:
     n_splits: int = 5
     criteria: dict = field(default_factory=dict)
     baselines: list[str] = field(default_factory=lambda: ["ridge"])  # on conventional logs
-    tuning: dict = field(default_factory=dict)   # budget_s, n_iter, space: {param: [values]}
+    tuning: dict = field(default_factory=dict)   # trials, inner_folds, nested, budget_s, space
     seed: int = 0
     source: str = ""
 
@@ -55,7 +56,11 @@ class ModelSpec:
                               f"use {list(BASELINE_ESTIMATORS)}")
         if self.tuning and not isinstance(self.tuning, dict):
             raise ConfigError(f"model spec {self.source or self.name}: tuning must be a mapping "
-                              f"(budget_s, n_iter, space)")
+                              f"({', '.join(TUNING_KEYS)})")
+        bad = sorted(set(self.tuning or {}) - set(TUNING_KEYS))
+        if bad:
+            raise ConfigError(f"model spec {self.source or self.name}: tuning: unknown keys "
+                              f"{bad}; known: {list(TUNING_KEYS)}")
         bad = [f for f in self.features if f not in FEATURE_SETS]
         if bad:
             raise ConfigError(f"model spec {self.source or self.name}: unknown feature sets {bad}; "

@@ -22,6 +22,7 @@ from petro.vocab import (feature_block, is_image_feature, is_patch_feature, pars
 DEFAULT_LGB = dict(n_estimators=300, learning_rate=0.04, num_leaves=15, min_child_samples=20,
                    subsample=0.8, subsample_freq=1, colsample_bytree=0.7, reg_lambda=1.0,
                    max_bin=63)
+LGB_THREADS = 1
 
 
 def _lgb_params(spec: ModelSpec, objective: str, alpha: float | None = None) -> tuple[dict, int]:
@@ -32,8 +33,12 @@ def _lgb_params(spec: ModelSpec, objective: str, alpha: float | None = None) -> 
            "colsample_bytree": "feature_fraction", "reg_lambda": "lambda_l2",
            "reg_alpha": "lambda_l1", "min_child_samples": "min_data_in_leaf"}
     p = {ren.get(k, k): v for k, v in p.items()}
+    # bit-identical boosters: deterministic mode, one fixed histogram layout (row-wise), a fixed
+    # thread count (default 1: parallelism is across folds and trials, in processes, so the
+    # machine's core count never enters a model) and the spec's seed
     p.update(objective=objective, seed=spec.seed, deterministic=True, verbosity=-1,
-             num_threads=p.get("num_threads", 2), force_row_wise=True)
+             num_threads=int(p.get("num_threads", LGB_THREADS)), force_row_wise=True,
+             force_col_wise=False)
     if alpha is not None:
         p["alpha"] = alpha
     return p, rounds
@@ -87,7 +92,7 @@ def fit_patch_pca(X: np.ndarray, features: list[str], n_components: int) -> list
         if rows.sum() < max(20, n_components * 5):
             continue
         k = min(n_components, len(cols))
-        pca = PCA(n_components=k, random_state=0).fit(P[rows])
+        pca = PCA(n_components=k, svd_solver="covariance_eigh", random_state=0).fit(P[rows])
         med = np.median(P[rows], axis=0)
         out.append({"prefix": prefix, "columns": cols, "median": med.tolist(),
                     "mean": pca.mean_.tolist(), "components": pca.components_.tolist(),

@@ -12,7 +12,7 @@ in-domain rate is blind the same way (thresholds from the other wells).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,7 @@ class CVResult:
     coverage: dict[str, float] = field(default_factory=dict)
     in_domain: dict[str, float] = field(default_factory=dict)
     importance: pd.Series | None = None
+    tuning: pd.DataFrame | None = None   # nested CV: per outer fold, the trials and the choice
 
 
 def folds(wells: np.ndarray, spec: ModelSpec):
@@ -98,9 +99,56 @@ def _petro_baseline(train: pd.DataFrame, test: pd.DataFrame, spec: ModelSpec) ->
     return a * phid_te + b
 
 
+def _fold(name, tr, te, X, y, Xl, Xb, data, features, logs_only, spec, nested):
+    """One outer fold: (nested) tuning on the fold's training wells only, then the model, the
+    logs-only model and the baselines fitted on them and applied to the blind well(s)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):     # one thread per process: the result never depends on cores
+        tuned = None
+        if nested and data["WELL"].iloc[tr].nunique() < 2:   # nothing to tune across
+            tuned = {"fold": name, "trials_run": 0, "trials_planned": 0,
+                     "stopped": "one training well: no search, the spec's parameters are used",
+                     "inner_rmse": float("nan")}
+        elif nested:
+            from petro.models.tuning import tune
+
+            best, trials = tune(data.iloc[tr], features, spec)
+            tuned = {"fold": name, "trials_run": trials.attrs["run"],
+                     "trials_planned": trials.attrs["planned"],
+                     "stopped": trials.attrs["stopped"],
+                     "inner_rmse": float(trials["blind_rmse"].min()),
+                     **{f"param.{k}": v for k, v in best.items()}}
+            spec = replace(spec, params=best)
+        bundle = fit_bundle(X[tr], y[tr], features, spec)
+        out = {"q": bundle.raw_quantiles(X[te]), "tuned": tuned, "dist": None,
+               "imp": pd.Series(bundle.boosters["p50"].feature_importance("gain"),
+                                index=bundle.model_features),
+               "petro": _petro_baseline(data.iloc[tr], data.iloc[te], spec),
+               "mean": float(np.mean(y[tr])), "sk": {}}
+        if "novelty" in bundle.meta:
+            out["dist"] = ([b["name"] for b in bundle.meta["novelty"]["blocks"]],
+                           bundle.novelty_distances(X[te]))
+        if logs_only:
+            lb = fit_bundle(Xl[tr], y[tr], logs_only, spec, with_novelty=False, p50_only=True)
+            out["logs_only"] = lb.raw_quantiles(Xl[te])["p50"]
+        for b in spec.baselines:
+            est = sklearn_estimator(b, {}, seed=spec.seed)
+            est.fit(Xb[tr], y[tr])
+            out["sk"][b] = est.predict(Xb[te])
+    return out
+
+
 def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
-                   logs_only: list[str] | None = None, progress=None) -> CVResult:
-    """Blind-well cross-validation of ``spec`` on ``table`` (rows with a valid target)."""
+                   logs_only: list[str] | None = None, progress=None, nested: bool = False,
+                   n_jobs: int = 1) -> CVResult:
+    """Blind-well cross-validation of ``spec`` on ``table`` (rows with a valid target).
+
+    ``nested``: the hyper-parameters are tuned inside each outer fold on that fold's training
+    wells only (:func:`petro.models.tuning.tune`), so the blind figures are free of the
+    selection. Folds run in ``n_jobs`` processes; each fold's result depends only on its data
+    and the seed, so the result is the same whatever ``n_jobs`` is.
+    """
     y_all = table[spec.column].to_numpy(dtype=float)
     keep = np.isfinite(y_all)
     data = table.loc[keep].reset_index(drop=True)
@@ -120,24 +168,33 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
     D = np.full((len(data), len(block_names)), np.nan)   # out-of-fold novelty distances per block
     imp = pd.Series(dtype=float)
     fl = list(folds(wells, spec))
-    for name, tr, te in fl:
-        bundle = fit_bundle(X[tr], y[tr], features, spec)
-        q = bundle.raw_quantiles(X[te])
+    cols = ["WELL"] + [c for c in ("PHID", spec.column) if c in data.columns]
+    small = data[list(dict.fromkeys(cols + (features if nested else [])))]
+    args = [(name, tr, te, X, y, Xl, Xb, small, features, logs_only, spec, nested)
+            for name, tr, te in fl]
+    if n_jobs > 1 and len(fl) > 1:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=min(n_jobs, len(fl)), return_as="generator")(
+            delayed(_fold)(*a) for a in args)
+    else:
+        results = (_fold(*a) for a in args)
+    tuned = []
+    for (name, tr, te), r in zip(fl, results):
+        q = r["q"]
         oof.loc[te, "p50"], oof.loc[te, "lo"], oof.loc[te, "hi"] = q["p50"], q["p10"], q["p90"]
-        if "novelty" in bundle.meta:
-            cols = [block_names.index(b["name"]) for b in bundle.meta["novelty"]["blocks"]]
-            D[np.ix_(te, cols)] = bundle.novelty_distances(X[te])
-        imp = imp.add(pd.Series(bundle.boosters["p50"].feature_importance("gain"),
-                                index=bundle.model_features), fill_value=0.0)
-        oof.loc[te, "mean"] = float(np.mean(y[tr]))
-        oof.loc[te, "petro"] = _petro_baseline(data.iloc[tr], data.iloc[te], spec)
+        if r["dist"] is not None:
+            idx = [block_names.index(b) for b in r["dist"][0]]
+            D[np.ix_(te, idx)] = r["dist"][1]
+        imp = imp.add(r["imp"], fill_value=0.0)
+        oof.loc[te, "mean"] = r["mean"]
+        oof.loc[te, "petro"] = r["petro"]
         if logs_only:
-            lb = fit_bundle(Xl[tr], y[tr], logs_only, spec, with_novelty=False)
-            oof.loc[te, "logs_only"] = lb.raw_quantiles(Xl[te])["p50"]
-        for b in spec.baselines:
-            est = sklearn_estimator(b, {}, seed=spec.seed)
-            est.fit(Xb[tr], y[tr])
-            oof.loc[te, f"sk_{b}"] = est.predict(Xb[te])
+            oof.loc[te, "logs_only"] = r["logs_only"]
+        for b, v in r["sk"].items():
+            oof.loc[te, f"sk_{b}"] = v
+        if r["tuned"]:
+            tuned.append(r["tuned"])
         if progress:
             progress(name)
     # conformal adjustment, blind coverage, novelty threshold and blind in-domain rate
@@ -189,7 +246,8 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
                     {b: float(t) for b, t in zip(block_names, thr)},
                     {str(k): float(v) for k, v in cov_w.items()},
                     {str(k): float(v) for k, v in dom_w.items()},
-                    (imp / len(fl)).sort_values(ascending=False))
+                    (imp / len(fl)).sort_values(ascending=False),
+                    pd.DataFrame(tuned) if tuned else None)
 
 
 def fit_final(table: pd.DataFrame, features: list[str], spec: ModelSpec, cv: CVResult) -> Bundle:

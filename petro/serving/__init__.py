@@ -20,7 +20,7 @@ def load_model(uri: str):
                          f"`petro models list` and the tracking URI (MLFLOW_TRACKING_URI)") from err
 
 
-def predict_frame(model, frame):
+def predict_frame(model, frame, params: dict | None = None):
     """Predict with a loaded pyfunc model; returns a DataFrame of the output columns.
 
     A model that refuses the rows (schema, no usable column) raises ModelError with its message.
@@ -31,17 +31,22 @@ def predict_frame(model, frame):
     from petro.errors import ModelError
 
     try:
-        out = model.predict(frame)
+        out = model.predict(frame, params=params) if params else model.predict(frame)
     except MlflowException as err:
         raise ModelError(f"the model refused the rows: {err.message}") from err
     return out if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
 
 
 def model_info(model) -> dict:
-    """What petro needs to know of a loaded model: input columns, output prefix and unit, and
+    """What petro needs to know of a loaded model: input columns (metadata ``petro_inputs``; the
+    signature holds outputs only, see :func:`petro.tracking.signature`), output prefix and unit, and
     the recipe (ingest / target / feature parameters) it was trained with (None if absent)."""
     meta = model.metadata
     extra = meta.metadata or {}
-    return {"inputs": meta.get_input_schema().input_names(),
+    inputs = extra.get("petro_inputs")
+    if inputs is None:  # models logged before petro_inputs: the signature's input columns
+        schema = meta.get_input_schema()
+        inputs = schema.input_names() if schema is not None else []
+    return {"inputs": list(inputs),
             "output": extra.get("petro_output", ""), "unit": extra.get("petro_unit", ""),
-            "recipe": extra.get("petro_recipe")}
+            "recipe": extra.get("petro_recipe"), "consistency": extra.get("petro_consistency")}

@@ -29,7 +29,7 @@ class PetroModel(PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:
-            return self.bundle.predict(model_input)
+            return self.bundle.predict(model_input, well=bool((params or {}).get("well", False)))
         except runtime.InputSchemaError as err:
             raise MlflowException(f"petro: {err}", error_code=INVALID_PARAMETER_VALUE) from err
 

@@ -38,8 +38,10 @@ def targets_log(table: pd.DataFrame, params: TargetParams, report: dict) -> dict
     items = {"PERMMOD": (p.permeability, "", "Permeability model"),
              "COATESC": (f"{p.coates_c:g}", "", "Timur-Coates C (phi in p.u.)"),
              "PHITYPE": (p.porosity, "", "Porosity of the PHIE target"),
+             "PERMPHI": (report.get("perm_porosity", p.perm_porosity), "",
+                         "Porosity inside the permeability transform"),
              "BVISRC": (p.bvi, "", "BVI source")}
-    if report.get("cutoff_used", True):
+    if report.get("cutoff_used", False):      # summary curves: no cutoff was applied
         items["TCUT"] = (f"{p.cutoff_ms:g}", "MS", "T2 cutoff")
         items["CBWCUT"] = (f"{p.clay_cutoff_ms:g}", "MS", "Clay-bound cutoff")
     return {"columns": {k: np.asarray(v, float) for k, v in cols.items()}, "units": units,

@@ -14,9 +14,16 @@ of a bin above a cutoff ``c`` is taken proportional on log T2::
 
     f_j(c) = clip((log e_j+1 - log c) / (log e_j+1 - log e_j), 0, 1)
 
-so FFI = sum a_j f_j(T2cut), effective porosity = sum a_j f_j(clay cutoff), BVI = effective - FFI,
-clay-bound = total - effective, and T2LM = 10 ** (sum a_j log10 t_j / sum a_j) with t_j the
+so FFI = sum a_j f_j(T2cut), effective porosity = sum a_j f_j(clay cutoff), clay-bound = total -
+effective, and BVI = total - FFI (clay-bound water included, as the vendor's BFV), and T2LM = 10 ** (sum a_j log10 t_j / sum a_j) with t_j the
 geometric bin centre (total distribution).
+
+Two porosities are set apart (both logged with the model): ``porosity`` is the porosity TARGET
+(default effective: CMRP_3MS / MPHE, else TCMR - CBW, else from the T2 distribution) and
+``perm_porosity`` is phi inside Timur-Coates / SDR (default total NMR porosity TCMR / MPHS, the
+Schlumberger KTIM / KSDR convention). The default BVI is the bound-fluid curve (BFV / BVI / MBVI)
+when the file has one, else TCMR - FFI. With these defaults petro's permeability is the vendor's
+KTIM wherever the vendor used the textbook relation.
 
 Samples that cannot give a target (porosity <= 0 or above ``max_porosity``, BVI <= 0, NULL inputs,
 permeability outside ``[min_perm, max_perm]``) are masked with a reason; no inf or NaN reaches
@@ -35,6 +42,7 @@ from petro.well import Well
 
 LITHOLOGY_CUTOFF_MS = {"clastic": 33.0, "sandstone": 33.0, "carbonate": 92.0}
 POROSITY_CHOICES = ("effective", "total")
+PERM_POROSITY_CHOICES = ("total", "effective")
 BVI_CHOICES = ("auto", "curve", "total_minus_ffi", "effective_minus_ffi", "t2")
 SOURCE_CHOICES = ("auto", "curves", "t2")
 PERM_CHOICES = ("timur_coates", "sdr")
@@ -49,11 +57,15 @@ class TargetParams:
     lithology : 'carbonate' or 'clastic'; sets the default T2 cutoff (92 ms / 33 ms)
     t2_cutoff_ms : T2 cutoff between bound and free fluid, ms (None: by lithology)
     clay_cutoff_ms : clay-bound water cutoff, ms
-    porosity : 'effective' (PHIE_NMR, else total - clay-bound) or 'total' (TCMR); used for the
-        porosity target and for phi in Timur-Coates and SDR
+    porosity : the porosity TARGET: 'effective' (PHIE_NMR, else total - clay-bound) or 'total'
+        (TCMR)
+    perm_porosity : phi inside Timur-Coates and SDR: 'total' (TCMR / MPHS, the KTIM / KSDR
+        convention; a well without a total porosity uses its effective porosity, with a
+        warning) or 'effective'
     source : 'curves' (summary curves), 't2' (from the distribution), 'auto' (curves when present)
     bvi : 'curve' (BVI curve), 'total_minus_ffi', 'effective_minus_ffi', 't2', or 'auto'
-        (BVI curve, else effective - FFI)
+        (BVI curve, else TCMR - FFI, else effective - FFI with a warning; from a T2
+        distribution: total - FFI)
     permeability : 'timur_coates' or 'sdr'
     coates_c, coates_m, coates_n : Timur-Coates constant and exponents (phi in p.u.)
     sdr_a, sdr_m, sdr_n : SDR constant (mD/ms^n) and exponents (phi in v/v, T2LM in ms)
@@ -68,6 +80,7 @@ class TargetParams:
     t2_cutoff_ms: float | None = None
     clay_cutoff_ms: float = 3.0
     porosity: str = "effective"
+    perm_porosity: str = "total"
     source: str = "auto"
     bvi: str = "auto"
     permeability: str = "timur_coates"
@@ -90,6 +103,8 @@ class TargetParams:
         for name, value, choices in (("perm_out_of_range", self.perm_out_of_range,
                                       ("clip", "mask")),
                                      ("porosity", self.porosity, POROSITY_CHOICES),
+                                     ("perm_porosity", self.perm_porosity,
+                                      PERM_POROSITY_CHOICES),
                                      ("bvi", self.bvi, BVI_CHOICES),
                                      ("source", self.source, SOURCE_CHOICES),
                                      ("permeability", self.permeability, PERM_CHOICES)):
@@ -225,10 +240,12 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
     """
     p = params or TargetParams()
     well, notes = porosity_units(well)
+    warnings: list[str] = []   # choices the settings could not honour (reported as problems)
     n = len(well.curves)
     have_curves = _curve(well, "FFI") is not None and (
         _curve(well, "TCMR") is not None or _curve(well, "PHIE_NMR") is not None)
     use_t2 = p.source == "t2" or (p.source == "auto" and not have_curves)
+    cutoff_used = use_t2          # whether p.cutoff_ms shaped the targets (the LAS header says)
     if use_t2:
         if well.t2_bins is None and p.source == "t2":
             unused = [x.message for x in well.problems if x.code == "t2_unusable"]
@@ -242,8 +259,14 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
                             clay_cutoff_ms=p.clay_cutoff_ms)
         source = f"T2 distribution ({len(well.t2_bins.edges_ms) - 1} bins, cutoff {p.cutoff_ms:g} ms)"
         total, eff, ffi, bvi, t2lm = (part[k] for k in ("TCMR", "PHIE_NMR", "FFI", "BVI", "T2LM"))
-        if p.bvi == "total_minus_ffi":
+        bvi_choice = "total_minus_ffi" if p.bvi in ("auto", "total_minus_ffi", "curve") \
+            else "effective_minus_ffi"
+        if p.bvi == "curve":
+            warnings.append("targets.bvi=curve: no BVI curve is used with a T2 distribution; "
+                            "BVI = total - FFI")
+        if bvi_choice == "total_minus_ffi":
             bvi = total - ffi
+        source += f", BVI: {bvi_choice}"
     else:
         if not have_curves:
             raise InputError(f"well {well.name}: targets.source=curves needs FFI and TCMR or "
@@ -259,10 +282,15 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
                                    cutoff_ms=p.cutoff_ms,
                                    clay_cutoff_ms=p.clay_cutoff_ms)["PHIE_NMR"]
                 notes.append("effective porosity from the T2 distribution")
+                cutoff_used = True
         bvi_curve = _curve(well, "BVI")
         choice = p.bvi
         if choice == "auto":
-            choice = "curve" if bvi_curve is not None else "effective_minus_ffi"
+            choice = "curve" if bvi_curve is not None else \
+                "total_minus_ffi" if total is not None else "effective_minus_ffi"
+            if choice == "effective_minus_ffi":
+                warnings.append("no BVI curve and no total porosity (TCMR/MPHS): BVI = effective "
+                                "porosity - FFI")
         if choice == "curve":
             if bvi_curve is None:
                 raise InputError(f"well {well.name}: targets.bvi=curve but no BVI curve (BFV, "
@@ -277,6 +305,7 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
                 raise InputError(f"well {well.name}: targets.bvi=t2 needs a T2 distribution")
             bvi = t2_partition(well.t2_bins.amplitudes, well.t2_bins.edges_ms,
                                cutoff_ms=p.cutoff_ms, clay_cutoff_ms=p.clay_cutoff_ms)["BVI"]
+            cutoff_used = True
         else:
             if eff is None:
                 raise InputError(f"well {well.name}: BVI = effective - FFI needs an effective "
@@ -289,8 +318,16 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
                          f"TCMR with CBW, or a T2 distribution", path=", ".join(well.files))
     if p.porosity == "total" and total is None:
         raise InputError(f"well {well.name}: targets.porosity=total needs TCMR/MPHS")
-    phi = eff if p.porosity == "effective" else total
-    phi_target = eff if eff is not None else total
+    phi_target = eff if p.porosity == "effective" else total
+    perm_phi_used = p.perm_porosity
+    if p.perm_porosity == "total" and total is None:
+        perm_phi_used = "effective"
+        warnings.append("no total NMR porosity (TCMR/MPHS): phi in the permeability transform is "
+                        "the effective porosity")
+    if perm_phi_used == "effective" and eff is None:
+        raise InputError(f"well {well.name}: targets.perm_porosity=effective needs CMRP_3MS/MPHE, "
+                         f"TCMR with CBW, or a T2 distribution", path=", ".join(well.files))
+    phi = eff if perm_phi_used == "effective" else total
     nanarr = np.full(n, np.nan)
     t2lm = t2lm if t2lm is not None else nanarr
     if p.permeability == "timur_coates":
@@ -336,11 +373,13 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.
         if v is not None:
             table[vendor] = v
     counts = pd.Series(reason[~valid]).value_counts().to_dict()
-    report = {"well": well.name, "source": source, "n": int(n), "valid": int(valid.sum()),
+    report = {"well": well.name, "source": source, "cutoff_used": cutoff_used,
+              "n": int(n), "valid": int(valid.sum()),
               "masked": {str(k): int(v) for k, v in counts.items()},
               "clipped": {str(k): int(v) for k, v in
                           pd.Series(flag[valid & (flag != "")]).value_counts().items()},
-              "notes": notes,
+              "notes": notes + warnings, "warnings": warnings,
+              "porosity": p.porosity, "perm_porosity": perm_phi_used,
               "porosity_curves": {k: well.provenance[k].unit for k in ("TCMR", "PHIE_NMR", "FFI",
                                                                        "BVI")
                                   if k in well.provenance}}

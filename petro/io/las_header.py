@@ -1,0 +1,112 @@
+"""LAS headers through lasio: lasio's warnings collected as problem records (never silenced),
+a LAS 3.0 header handed to lasio in LAS 2.0 form, header errors naming their line."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import warnings
+from contextlib import contextmanager
+
+import lasio
+
+from petro.errors import InputError
+from petro.io.raw import CurveInfo
+from petro.problems import Problem, warning
+
+_NO_DATA = re.compile(r"defined in the ~C section but there is no data", re.I)
+_INDEX_UNITS = re.compile(r"Conflicting index units found: \{([^}]*)\}")
+HEADER_LINE = re.compile(r"Line (\d+) \(section ([^)]*)\)")
+
+
+class _Heard(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def listen_to_lasio():
+    """lasio's warnings (its logger and the warnings module), collected, never silenced."""
+    logger = logging.getLogger("lasio")
+    heard = _Heard()
+    logger.addHandler(heard)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield heard.messages
+        heard.messages.extend(str(w.message) for w in caught)
+    finally:
+        logger.removeHandler(heard)
+        logger.propagate = propagate
+
+
+def problems_of(messages: list[str], path: str) -> list[Problem]:
+    """Each lasio warning as a problem; one meaning the data are wrong fails the file."""
+    out = []
+    for msg in dict.fromkeys(messages):
+        if _NO_DATA.search(msg):
+            raise InputError(f"{msg}: the data rows hold fewer values than the ~Curve section "
+                             f"lists curves (a wrong delimiter or a damaged export)", path=path)
+        units = _INDEX_UNITS.search(msg)
+        if units:
+            msg = (f"the depth unit differs between the ~Curve section and STRT/STOP/STEP in "
+                   f"~Well ({units.group(1)}); the depth curve's own unit in ~Curve is used: "
+                   f"check it")
+        out.append(warning(f"lasio: {msg}", path=path, code="lasio_warning"))
+    return out
+
+
+_LAS3_SECTIONS = {"VERSION": "~Version", "WELL": "~Well", "PARAMETER": "~Parameter",
+                  "LOG_PARAMETER": "~Parameter", "CURVE": "~Curve", "LOG_DEFINITION": "~Curve"}
+
+
+def las3_header_as_las2(header: str) -> str:
+    """The ~Version, ~Well, ~Log_Parameter and ~Log_Definition sections of a LAS 3.0 header as a
+    LAS 2.0 header (lasio cannot read a LAS 3.0 header without its data); lines kept in place so
+    line numbers stay those of the file."""
+    out, keep = [], False
+    for line in header.split("\n"):
+        s = line.strip()
+        if s.startswith("~"):
+            name = s[1:].split()[0].split("[")[0].upper() if len(s) > 1 else ""
+            keep = name in _LAS3_SECTIONS
+            out.append(_LAS3_SECTIONS[name] if keep else "#")
+            continue
+        if not keep or re.match(r"\s*(DLM|VERS)\s*\.", line, re.I):
+            out.append(" VERS. 2.0 :" if re.match(r"\s*VERS\s*\.", line, re.I) and keep else "#")
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def header_via_lasio(path: str, header: str, version: float):
+    """(lasio object or None, problems) for the header text; header errors name their line."""
+    text = las3_header_as_las2(header) if version >= 3 else header
+    try:
+        with listen_to_lasio() as heard:
+            las = lasio.read(io.StringIO(text + "\n~A\n"), ignore_data=True,
+                             ignore_header_errors=False)
+    except lasio.exceptions.LASHeaderError as err:
+        m = HEADER_LINE.search(str(err))
+        line = int(m.group(1)) if m else None
+        section = m.group(2).strip() if m else "header"
+        raise InputError(f"cannot read this {section} line ({str(err).split(': ', 1)[-1]}); a "
+                         f"header line is MNEM.UNIT VALUE : DESCRIPTION", path=path,
+                         line=line) from err
+    except Exception:  # lasio raises many kinds: the full lasio read reports it with the file
+        return None, []
+    return las, problems_of(heard, path)
+
+
+def sections(las) -> tuple[dict, dict, list[CurveInfo]]:
+    well = {str(i.mnemonic).upper(): (str(i.value), str(i.unit), str(i.descr)) for i in las.well}
+    params = {str(i.mnemonic).upper(): (str(i.value), str(i.unit), str(i.descr))
+              for i in las.params}
+    curves = [CurveInfo(str(c.mnemonic), str(c.unit or ""), str(c.descr or "")) for c in las.curves]
+    return well, params, curves

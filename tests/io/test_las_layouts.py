@@ -1,0 +1,128 @@
+"""Delimiters, column order and the bytes parser: values equal a hand-parsed reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lasio
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from petro.errors import InputError
+from petro.io.las import read_las
+from petro.io.wells import load_well
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "las"
+
+
+def _hand_parsed(name: str, delim: str | None, null: float = -999.25) -> np.ndarray:
+    """The rows after the data section line, split by hand (the reference)."""
+    lines = (FIX / name).read_text().splitlines()
+    start = next(i for i, s in enumerate(lines) if s.lstrip().upper().startswith(("~A", "~LOG_DATA")))
+    rows = [[float(v) for v in (s.split(delim) if delim else s.split())]
+            for s in lines[start + 1:] if s.strip()]
+    a = np.array(rows)
+    a[a == null] = np.nan
+    return a
+
+
+@pytest.mark.parametrize("name,delim,version", [
+    ("comma_dlm_las2.las", ",", 2.0),
+    ("semicolon_las3.las", ";", 3.0),
+    ("comma_no_dlm.las", ",", 2.0),
+])
+def test_delimited_files_equal_hand_parsed(name, delim, version):
+    las = read_las(FIX / name)
+    assert las.version == version and las.fast_path
+    np.testing.assert_array_equal(las.data.to_numpy(float), _hand_parsed(name, delim))
+    slow = read_las(FIX / name, fast=False)           # the tolerant route agrees
+    np.testing.assert_array_equal(slow.data.to_numpy(float), _hand_parsed(name, delim))
+
+
+def test_comma_file_gives_the_true_depths_not_lasio_s_single_column():
+    w = load_well("K", [FIX / "comma_dlm_las2.las"])
+    np.testing.assert_allclose(w.depth, [176.8, 176.9524, 177.1048, 177.2572, 177.4096])
+    assert w.curves["RHOB"].iloc[1] == 2.402 and np.isnan(w.curves["GR"].iloc[2])
+    w3 = load_well("K", [FIX / "semicolon_las3.las"])
+    assert w3.depth[-1] == pytest.approx(1599.4572) and w3.curves["GR"].iloc[2] == 92.75
+
+
+def test_named_a_line_maps_shuffled_curve_section_by_name():
+    las = read_las(FIX / "shuffled_curve_named_a.las")
+    ref = _hand_parsed("shuffled_curve_named_a.las", None)  # Depth CASEOD MATRXDEN RHOB NPHI
+    np.testing.assert_array_equal(las.data["DEPTH"], ref[:, 0])
+    np.testing.assert_array_equal(las.data["CASEOD"], ref[:, 1])
+    np.testing.assert_array_equal(las.data["RHOB"], ref[:, 3])
+    np.testing.assert_array_equal(las.data["NPHI"], ref[:, 4])
+    assert any(p.code == "column_order" and "CASEOD" in p.message for p in las.problems)
+    slow = read_las(FIX / "shuffled_curve_named_a.las", fast=False)
+    np.testing.assert_array_equal(slow.data["RHOB"], ref[:, 3])
+    w = load_well("S", [FIX / "shuffled_curve_named_a.las"])
+    np.testing.assert_allclose(w.depth, np.array([145.0, 145.5, 146.0, 146.5]) * 0.3048)
+    assert w.curves["RHOB"].max() == 2.5
+
+
+def test_a_line_names_that_cannot_be_matched_are_refused_naming_both_orders():
+    for fast in (True, False):
+        with pytest.raises(InputError, match=r"~Curve order: DEPT CASEOD RHOB NPHI; ~A order: "
+                                             r"Depth NEUT CASEOD DEN"):
+            read_las(FIX / "shuffled_unnamed_mismatch.las", fast=fast)
+
+
+def test_las3_without_log_data_names_the_cause():
+    with pytest.raises(InputError, match="no log data section.*Lithology_Data"):
+        read_las(FIX / "las3_lithology_only.las")
+
+
+def test_parameter_line_error_names_its_line():
+    with pytest.raises(InputError, match=r"line 12: cannot read this ~Parameter") as exc:
+        read_las(FIX / "param_bad_line.las")
+    assert "~A" not in str(exc.value)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_rows=st.integers(1, 30), n_cols=st.integers(1, 6), data=st.data(),
+       sep=st.sampled_from([" ", "  ", "\t", " \t "]), pad=st.booleans())
+def test_bytes_parser_equals_lasio_on_random_files(tmp_path, n_rows, n_cols, data, sep, pad):
+    values = data.draw(st.lists(st.floats(-1e6, 1e6, allow_nan=False, width=64),
+                                min_size=n_rows * n_cols, max_size=n_rows * n_cols))
+    fmt = data.draw(st.sampled_from(["{!r}", "{:.4f}", "{:.6g}", "{:.3E}"]))
+    depth = 1000 + np.arange(n_rows) * 0.1524
+    lines = []
+    for i in range(n_rows):
+        cells = [f"{depth[i]:.4f}"] + [fmt.format(v) for v in values[i * n_cols:(i + 1) * n_cols]]
+        lines.append(("  " if pad else "") + sep.join(cells))
+    curves = "\n".join(f" C{j}.V/V : curve {j}" for j in range(n_cols))
+    text = (f"~Version\n VERS. 2.0 : v\n WRAP. NO : w\n~Well\n NULL. -999.25 : null\n"
+            f"~Curve\n DEPT.M : depth\n{curves}\n~A\n" + "\n".join(lines) + "\n")
+    path = tmp_path / "r.las"
+    path.write_text(text)
+    ref = lasio.read(path).df().reset_index().to_numpy(float)
+    ref[ref == -999.25] = np.nan
+    got = read_las(path)
+    assert got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), ref)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_parts_and_blocks_boundaries_equal_lasio(tmp_path, monkeypatch, padded):
+    """Tiny parts and blocks: the rows split across threads and blocks come back whole."""
+    import petro.io.las_data as las_data
+
+    monkeypatch.setattr(las_data, "_THREADS_ABOVE", 200)
+    monkeypatch.setattr(las_data, "_BLOCK", 97)
+    rng = np.random.default_rng(5)
+    depth = 1000 + np.arange(120) * 0.1524
+    vals = np.round(rng.normal(50, 10, (120, 3)), 3)
+    sep = "   " if padded else " "
+    rows = [sep.join([f"{d:.4f}"] + [f"{v:g}" for v in r]) for d, r in zip(depth, vals)]
+    rows.insert(60, "")                                   # a blank line: fewer rows than lines
+    text = ("~Version\n VERS. 2.0 : v\n WRAP. NO : w\n~Well\n NULL. -999.25 : null\n~Curve\n"
+            " DEPT.M : d\n A.V/V : a\n B.V/V : b\n C.V/V : c\n~A\n" + "\n".join(rows) + "\n")
+    path = tmp_path / "parts.las"
+    path.write_text(text)
+    assert len(las_data.locate(str(path), threads=2).parts) == 2
+    got = read_las(path, threads=2)
+    assert got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), np.column_stack([depth, vals]))

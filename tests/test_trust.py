@@ -1,0 +1,110 @@
+"""Missing and misnamed inputs are never silent (issue 16): aliases and case variants are mapped
+with their unit, or refused naming the canonical column; a missing important input is novelty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from petro.models.novelty import trust_meta
+from petro.models.runtime import Bundle, InputSchemaError
+from petro.models.spec import ModelSpec
+from petro.models.train import fit_bundle
+
+FEATS = ["GR", "RHOB", "NPHI", "LOG10_RT", "PHID"]
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    rng = np.random.default_rng(1)
+    n = 800
+    phi = rng.uniform(0.02, 0.3, n)
+    gr = rng.uniform(20, 80, n)
+    rhob = 2.71 - 1.71 * phi + rng.normal(0, 0.01, n)
+    nphi = phi + 0.002 * gr + rng.normal(0, 0.01, n)
+    lrt = 1.5 - 3 * phi + rng.normal(0, 0.05, n)
+    X = np.column_stack([gr, rhob, nphi, lrt, (2.71 - rhob) / 1.71])
+    y = np.log10(1e3 * phi ** 3) + rng.normal(0, 0.05, n)
+    spec = ModelSpec(name="t", target="permeability", params={"n_estimators": 60})
+    b = fit_bundle(X, y, FEATS, spec, novelty_thresholds={"logs": 3.0})
+    imp = pd.Series(b.boosters["p50"].feature_importance("gain"), index=b.model_features)
+    table = pd.DataFrame(X, columns=FEATS)
+    b.meta.update(trust_meta(table, FEATS, imp, [], 0.95))
+    return Bundle(b.meta, b.boosters), table
+
+
+def test_aliases_and_case_map_to_the_canonical_input(bundle):
+    b, table = bundle
+    rows = table.iloc[:50]
+    full = b.predict(rows)
+    for new in ("RHOZ", "rhob", "Rhob"):
+        out = b.predict(rows.rename(columns={"RHOB": new}))
+        pd.testing.assert_frame_equal(out, full)
+        assert b.mapped_columns == {new: "RHOB"}
+    # AT90 in ohm.m -> LOG10_RT; TNPH -> NPHI; density in kg/m3 converted
+    alt = rows.drop(columns=["LOG10_RT", "NPHI"]).assign(AT90=10 ** rows["LOG10_RT"],
+                                                           TNPH=rows["NPHI"])
+    pd.testing.assert_frame_equal(b.predict(alt), full)
+    kg = rows.drop(columns=["RHOB"]).assign(RHOZ=rows["RHOB"] * 1000.0)
+    np.testing.assert_allclose(b.predict(kg).to_numpy(float), full.to_numpy(float), rtol=1e-9)
+    # unrelated columns are ignored and listed
+    b.predict(rows.assign(WELL="A", DEPT=1.0, COMMENT="x"))
+    assert set(b.ignored_columns) == {"WELL", "DEPT", "COMMENT"}
+
+
+def test_alias_with_impossible_values_is_refused_naming_the_canonical_column(bundle):
+    b, table = bundle
+    bad = table.iloc[:20].drop(columns=["RHOB"]).assign(RHOZ=55.0)
+    with pytest.raises(InputSchemaError, match="RHOB"):
+        b.predict(bad)
+
+
+def test_missing_important_input_is_novelty_and_key_coverage_drops(bundle):
+    b, table = bundle
+    rows = table.iloc[:200]
+    full = b.predict(rows)
+    assert full["OOD_FLAG"].mean() < 0.2
+    assert (full["KEY_INPUT_COVERAGE"] == 1.0).all()
+    no_rho = b.predict(rows.drop(columns=["RHOB"]))   # PHID left: computed from RHOB
+    assert (no_rho["OOD_FLAG"] == 1).all()
+    assert (no_rho["KEY_INPUT_COVERAGE"] < 0.9).all()
+    assert no_rho["PERM_ML"].notna().all()           # flagged, still predicted (60 % of inputs)
+    gr_only = b.predict(rows[["GR"]])
+    assert gr_only["PERM_ML"].isna().all() and (gr_only["OOD_FLAG"] == 1).all()
+    assert gr_only["INPUT_COVERAGE"].iloc[0] == pytest.approx(0.2)
+
+
+def test_ood_policy_widen_withhold_keep(bundle):
+    b, table = bundle
+    rows = table.iloc[:200].drop(columns=["RHOB"])      # every row flagged (density missing)
+    out = {}
+    for policy in ("keep", "widen", "withhold"):
+        out[policy] = Bundle(dict(b.meta, ood_policy=policy), b.boosters).predict(rows)
+    keep, widen, hold = out["keep"], out["widen"], out["withhold"]
+    assert (keep["OOD_FLAG"] == 1).all() and (widen["OOD_FLAG"] == 1).all()
+    np.testing.assert_allclose(widen["PERM_ML"], keep["PERM_ML"])
+    w_keep = np.log10(keep["PERM_P90"] / keep["PERM_P10"])
+    w_widen = np.log10(widen["PERM_P90"] / widen["PERM_P10"])
+    f = np.clip(widen["NOVELTY"], 1, 5)
+    np.testing.assert_allclose(w_widen, w_keep * f, rtol=1e-6)   # half-widths x novelty
+    assert hold["PERM_ML"].isna().all() and hold["PERM_P10"].isna().all()
+    assert (hold["OOD_FLAG"] == 1).all()
+
+
+def test_mondrian_bins_grow_with_novelty_and_cover_in_domain():
+    from petro.models.conformal import blind_coverage, fit_mondrian
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    nov = rng.uniform(0, 1.5, n)
+    y = rng.normal(0, 0.1 + 0.3 * nov)          # noisier where less familiar
+    lo, hi = np.full(n, -0.1), np.full(n, 0.1)
+    scores = np.maximum(lo - y, y - hi)
+    fit = fit_mondrian(scores, nov, 0.8)
+    assert fit["adj"] == sorted(fit["adj"]) and fit["adj"][-1] > fit["adj"][0] + 0.1
+    wells = np.repeat(np.arange(8), n // 8)
+    cov = blind_coverage(y, lo, hi, scores, nov, wells, 0.8)
+    for a, z in ((0.0, 0.5), (0.5, 0.8), (0.8, 1.0)):
+        m = (nov >= a) & (nov < z)
+        assert 0.75 <= cov[m].mean() <= 0.85
