@@ -185,7 +185,7 @@ class Bundle:
             self.mapped_columns[str(c)] = target
         if not new:
             return df
-        return df.assign(**new)
+        return pd.concat([df, pd.DataFrame(new, index=df.index)], axis=1)   # one block, not inserts
 
     def _to_unit(self, name: str, target: str, how: str, v: np.ndarray) -> np.ndarray:
         """Values of an aliased column in the unit of input ``target`` (see module docstring)."""
