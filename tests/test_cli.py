@@ -121,3 +121,23 @@ def test_predict_on_a_well_the_model_cannot_use_names_it_and_goes_on(trained, tm
     assert r.returncode == 1, r.stderr
     assert "well ODD" in r.stderr and "Traceback" not in r.stderr
     assert (tmp_path / "out" / "SYN-04_petro.las").exists()
+
+
+def test_a_well_without_the_models_image_kind_is_named_and_flagged(trained, tmp_path):
+    """Issue 11 (unfamiliar tools): the well's acoustic image is missing (only the resistive pad
+    image is left): the prediction says which image the models lack, and the rows carry it."""
+    from petro.app.predict import load_models, predict_wells
+
+    d = tmp_path / "data" / "SYN-04"
+    shutil.copytree(trained["field"] / "SYN-04", d)
+    full, _ = predict_wells(load_models(tracking_uri=trained["uri"]), d, n_jobs=1)
+    (d / "SYN-04_ubi.las").unlink()
+    part, failed = predict_wells(load_models(tracking_uri=trained["uri"]), d, n_jobs=1)
+    assert not failed and len(part) == 1
+    w, f = part[0], full[0]
+    assert "no acoustic amplitude" in w.diagnosis and "acoustic amplitude" not in f.diagnosis
+    assert any(p.code == "image_kind" for p in w.problems)
+    key, key_full = w.columns["KEY_INPUT_COVERAGE"], f.columns["KEY_INPUT_COVERAGE"]
+    assert np.nanmax(key) < np.nanmin(key_full)          # every depth lost the image inputs
+    # the models lean on the acoustic image: without it (0.10 flagged -> 1.00 when measured)
+    assert f.ood_fraction < 0.3 and w.ood_fraction >= 0.9

@@ -30,7 +30,7 @@ from petro.io.las_writer import write_las
 from petro.models.novelty import diagnose
 from petro.problems import Problem, error, warning
 from petro.vocab import (INPUT_COVERAGE, KEY_INPUT_COVERAGE, ML, NOVELTY, OOD_FLAG, OUTPUT_DESCRIPTIONS, P10, P90,
-                         TARGETS)
+                         TARGETS, parse_feature)
 
 NOV_PREFIX = "NOV_"
 RESIDUAL_UNITS = {"RHOB": "G/C3", "NPHI": "V/V", "DT": "US/F", "DTS": "US/F", "GR": "GAPI",
@@ -204,6 +204,27 @@ def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFram
     return out, units, desc
 
 
+def image_kind_note(models: list[LoadedModel], well_images) -> str:
+    """In a petrophysicist's words, when the well's borehole images are not of the kinds the
+    models were trained with (their image inputs are then absent and NOVELTY /
+    KEY_INPUT_COVERAGE carry the cost); '' when the kinds agree."""
+    used = sorted({f.kind for m in models for f in map(parse_feature, m.inputs) if f.is_image})
+    have = sorted(well_images)
+    if not used:
+        return ""
+    absent = [k for k in used if k not in have]
+    if not absent:
+        return ""
+    words = {k: k.replace("_", " ") for k in set(used) | set(have)}
+    other = [k for k in have if k not in used]
+    missing = " or ".join(words[k] for k in absent)
+    lead = (f"its {' and '.join(words[k] for k in other)} image is of a kind the models were not "
+            f"trained with, and it has no {missing} image" if other
+            else f"it has no {missing} image")
+    return (f"{lead}: the models' {missing} image inputs are absent here and the predictions rest "
+            f"on the other inputs (see KEY_INPUT_COVERAGE and OOD_FLAG)")
+
+
 def _join(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Outer join on depth; NOVELTY / OOD_FLAG / INPUT_COVERAGE combined by the module's rule."""
     joined = pd.concat(frames, axis=1, join="outer").sort_index()
@@ -292,6 +313,10 @@ def predict_wells(models: list[LoadedModel], data, *,
         pw.diagnosis = diagnose(pred, cons) if cons else ""
         if pw.diagnosis:
             pw.problems.append(warning(pw.diagnosis, well=name, code="log_shift"))
+        images = image_kind_note(models, r.summary.get("images", {}))
+        if images:
+            pw.problems.append(warning(images, well=name, code="image_kind"))
+            pw.diagnosis = "; ".join(t for t in (pw.diagnosis, images) if t)
         if pw.ood_fraction > MOSTLY_OOD:
             pw.problems.append(warning(f"{pw.ood_fraction:.0%} of its depths are out of the "
                                        f"training domain; treat its predictions as "

@@ -60,11 +60,17 @@ def format_las(depth: np.ndarray, columns: dict[str, np.ndarray], *, units: dict
     lines.append("~A")
     mat = np.column_stack([np.asarray(v, dtype=float) for v in columns.values()]) if columns \
         else np.empty((depth.size, 0))
-    mat = np.where(np.isfinite(mat), mat, null)
+    missing = ~np.isfinite(mat)
+    mat = np.where(missing, np.nan, mat)
     # one printf per row (depth keeps 0.1 mm, values use fmt): the same text as a per-value
     # formatter, several times faster on image files
     row = " ".join(["%.4f"] + [fmt] * mat.shape[1]) + "\n"
     body = "".join([row % tuple(r) for r in np.column_stack([depth, mat]).tolist()])
+    if missing.any():
+        # missing values are written as the header's NULL, exactly: formatted with ``fmt`` a
+        # NULL of -999.25 would read -999.2 (%.4g), a value and not the NULL. A missing value
+        # formats as "nan" whatever ``fmt`` is, and no number does.
+        body = body.replace(" nan", f" {null}")
     buf = io.StringIO()
     buf.write("\n".join(lines) + "\n")
     buf.write(body)

@@ -127,6 +127,21 @@ def test_written_las_reads_back_with_lasio(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))          # the temporary file was renamed away
 
 
+@pytest.mark.parametrize("fmt", ["%.4g", "%.5g", "%10.3f"])
+def test_missing_values_are_written_as_the_header_null_whatever_the_format(tmp_path, fmt):
+    """-999.25 formatted as %.4g is -999.2: a number, not the NULL (an image's pad gaps read back
+    as -999.2 ohm.m). Missing values are written as the NULL text itself."""
+    depth = np.arange(4) * 0.0025 + 1000.0
+    img = np.array([[1.5, np.nan], [np.inf, 2.0], [3.0, np.nan], [0.5, 0.25]])
+    path = tmp_path / "img.las"
+    write_las(path, depth, {"IMG[1]": img[:, 0], "IMG[2]": img[:, 1]}, units={}, fmt=fmt)
+    data = path.read_text().split("~A\n", 1)[1]
+    assert "-999.2 " not in data + " " and data.count("-999.25") == 3
+    back = lasio.read(path)
+    np.testing.assert_array_equal(np.isnan(back["IMG[2]"]), [True, False, True, False])
+    assert np.isnan(back["IMG[1]"][1]) and back["IMG[1]"][3] == pytest.approx(0.5)
+
+
 def _real_las_files():
     if not REAL.is_dir():
         return []
