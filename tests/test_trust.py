@@ -108,3 +108,17 @@ def test_mondrian_bins_grow_with_novelty_and_cover_in_domain():
     for a, z in ((0.0, 0.5), (0.5, 0.8), (0.8, 1.0)):
         m = (nov >= a) & (nov < z)
         assert 0.75 <= cov[m].mean() <= 0.85
+
+
+def test_a_row_without_a_curve_every_training_row_had_is_flagged(bundle):
+    """Issue 16.2: density was in every training row; a row without it is out of domain whatever
+    weight density carried, and the other rows of the request are unchanged."""
+    b, table = bundle
+    assert set(b.meta["missing"]["required"]) == {"GR", "RHOB", "NPHI", "LOG10_RT"}
+    rows = table.iloc[:40].copy()
+    full = b.predict(rows)
+    rows.loc[rows.index[:10], "RHOB"] = np.nan
+    out = b.predict(rows)
+    assert (out["OOD_FLAG"].iloc[:10] == 1).all() and (out["NOVELTY"].iloc[:10] >= 1.5).all()
+    pd.testing.assert_frame_equal(out.iloc[10:], full.iloc[10:])
+    assert out["PERM_ML"].notna().all()          # widen (default policy): flagged, still given

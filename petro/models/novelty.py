@@ -126,6 +126,9 @@ def trust_meta(table: pd.DataFrame, features: list[str], importance: pd.Series |
     out = {"aliases": alias_map(features, aliases),
            "input_units": input_units(table, features, aliases),
            "missing": {"weights": w, "requires": req,
+                       # conventional curves every training row had: missing one is novelty
+                       "required": [f for f in features if f in CONSISTENCY_CURVES and
+                                    float(np.isfinite(table[f].to_numpy(float)).mean()) >= 0.95],
                        "threshold": missing_threshold(missing_mask(X, features, req), warr,
                                                       quantile)}}
     if "WELL" in table:

@@ -58,6 +58,9 @@ MIN_INPUT_COVERAGE = 0.3
 # under ood_policy 'widen', a flagged row's P10-P90 half-widths are multiplied by its novelty,
 # capped at this factor
 WIDEN_CAP = 5.0
+# novelty of a row lacking a conventional curve that every training row had (bundle key
+# missing.required): out of domain, the band widened x1.5 under 'widen'
+REQUIRED_MISSING_NOVELTY = 1.5
 # output columns besides {OUT}_ML/_P10/_P90 (petro.vocab spells the same; a test checks)
 NOVELTY, OOD_FLAG, INPUT_COVERAGE = "NOVELTY", "OOD_FLAG", "INPUT_COVERAGE"
 KEY_INPUT_COVERAGE = "KEY_INPUT_COVERAGE"
@@ -83,6 +86,8 @@ class Bundle:
         self._miss_w = np.asarray([float(miss.get("weights", {}).get(f, 0.0))
                                    for f in self.features])
         self._miss_thr = float(miss.get("threshold", 0.0))
+        self._required = [self.features.index(f) for f in miss.get("required", [])
+                          if f in self.features]
         self._miss_req = [(self.features.index(d), [self.features.index(c) for c in src])
                           for d, src in (miss.get("requires") or {}).items()]
 
@@ -279,6 +284,9 @@ class Bundle:
         nov = self.novelty(Xm, design=False)
         if self._miss_thr > 0:
             nov = np.fmax(nov, missing / self._miss_thr)
+        if self._required:   # a curve every training row had is absent: out of domain
+            gone = ~np.isfinite(X[:, self._required]).all(axis=1)
+            nov = np.where(gone, np.fmax(nov, REQUIRED_MISSING_NOVELTY), nov)
         resid, cons_nov = self.consistency(X, well)
         nov = np.fmax(nov, cons_nov)
         policy = self.meta.get("ood_policy", "keep")
