@@ -171,6 +171,26 @@ def cache_times(path: Path, work: Path) -> dict:
             "cache_warm_s": round(warm, 4), "warm_speedup": round(plain / warm, 1)}
 
 
+def table_rows(rows: list[dict], cache: dict) -> list[dict]:
+    """The README performance table's entries: per layout, speed against lasio (target >= 25x
+    for the large unwrapped image layout) and peak RSS above the start as a multiple of the
+    float64 data array (target <= 1.5x)."""
+    out = []
+    for r in rows:
+        name = f"{r['file']} ({r['mb']} MB, {r['rows']:,} x {r['curves']})"
+        if r["ratio"] is not None:
+            big = r["file"].startswith("image")
+            out.append({"what": f"read_las {name} / lasio.read().df()", "value": r["ratio"],
+                        "unit": "x", "target": ">= 25x" if big else "",
+                        "ok": (r["ratio"] >= 25 and r["identical_to_lasio"]) if big else None})
+        out.append({"what": f"read_las {name} peak RSS / data array", "unit": "x",
+                    "value": r["peak_rss_x_array"], "target": "<= 1.5x",
+                    "ok": r["peak_rss_x_array"] <= 1.5})
+    out.append({"what": "re-ingest from the cache / parsing", "value": cache["warm_speedup"],
+                "unit": "x faster", "target": "", "ok": None})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--file", help="measure this LAS file instead of the synthetic layouts")
@@ -206,7 +226,8 @@ def main() -> None:
               f"{cache['cache_cold_s']} s, warm {cache['cache_warm_s']} s "
               f"({cache['warm_speedup']}x faster than parsing)")
         if args.json:
-            Path(args.json).write_text(json.dumps({"read": rows, "cache": cache}, indent=1))
+            Path(args.json).write_text(json.dumps({"read": rows, "cache": cache,
+                                                   "table": table_rows(rows, cache)}, indent=1))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -59,7 +59,7 @@ PERTURBATIONS = {
 }
 EXPECTED = {"RHOB +0.10": "RHOB", "RHOB +0.15": "RHOB", "NPHI +0.05": "NPHI", "DT +10": "DT",
             "GR x1.6": "GR", "RT x3": "LOG10_RT", "image amp x2": None, "none": None,
-            "hole 12.25 in": None}
+            "hole 12.25 in": "CALI"}
 
 
 def _err(tm, y, p):
@@ -133,7 +133,8 @@ def main(argv=None):
                     "width_unflag": np.nanmedian(width[~flag & fin]) if (~flag & fin).any() else np.nan,
                     "bad_unflagged": (np.abs(e) > 3 * blind_rmse)[~flag & fin].sum(),
                     "bad": (np.abs(e) > 3 * blind_rmse)[fin].sum(),
-                    "diagnosis": diagnose(out, b.meta.get("consistency")) or "-",
+                    "diagnosis": diagnose(out, b.meta.get("consistency"), tab,
+                                          b.meta.get("novelty")) or "-",
                     "expected": EXPECTED[pert] or "-",
                     "blind_rmse": blind_rmse})
     df = pd.DataFrame(rows)

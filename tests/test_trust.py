@@ -122,3 +122,22 @@ def test_a_row_without_a_curve_every_training_row_had_is_flagged(bundle):
     assert (out["OOD_FLAG"].iloc[:10] == 1).all() and (out["NOVELTY"].iloc[:10] >= 1.5).all()
     pd.testing.assert_frame_equal(out.iloc[10:], full.iloc[10:])
     assert out["PERM_ML"].notna().all()          # widen (default policy): flagged, still given
+
+
+def test_a_well_in_a_hole_size_the_training_wells_never_had_is_named():
+    """Issue 11.4: a caliper reading 12.25 in over the whole well, training wells in 8.5 in holes."""
+    from petro.models.novelty import level_shift
+
+    nov = {"blocks": [{"name": "logs", "features": ["GR", "CALI", "PHID", "SP"],
+                       "center": [50.0, 8.5, 0.1, -20.0], "scale": [10.0, 0.08, 0.02, 5.0]}]}
+    rng = np.random.default_rng(3)
+    well = pd.DataFrame({"GR": rng.normal(50, 10, 60), "CALI": rng.normal(12.25, 0.1, 60),
+                         "PHID": rng.normal(0.1, 0.02, 60), "SP": rng.normal(-22, 5, 60)})
+    text = level_shift(well, nov)
+    assert text.startswith("CALI reads about 12.") and "training wells 8.5 in" in text
+    assert "hole size" in text
+    assert level_shift(well.assign(CALI=rng.normal(8.6, 0.08, 60)), nov) == ""   # same hole
+    assert level_shift(well.iloc[:20], nov) == ""                                # too few rows
+    # GR is left to the cross-log check, even far off
+    assert level_shift(well.assign(GR=150.0, CALI=8.5), nov) == ""
+    assert "SP reads about -80" in level_shift(well.assign(CALI=8.5, SP=-80.0), nov)

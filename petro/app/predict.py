@@ -49,6 +49,7 @@ class LoadedModel:
     unit: str                  # output unit
     recipe: dict | None        # ingest / targets / features / logs parameters
     consistency: dict | None = None   # cross-log consistency models (the per-well diagnosis)
+    novelty: dict | None = None       # novelty blocks (centre / spread of each input: diagnosis)
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         from petro.serving import predict_frame
@@ -71,7 +72,7 @@ def load_models(uris: list[str] | None = None, tracking_uri: str | None = None) 
         m = load_model(uri)
         info = model_info(m)
         out.append(LoadedModel(uri, m, info["inputs"], info["output"], info["unit"],
-                               info["recipe"], info.get("consistency")))
+                               info["recipe"], info.get("consistency"), info.get("novelty")))
     return out
 
 
@@ -310,7 +311,8 @@ def predict_wells(models: list[LoadedModel], data, *,
                                 f"written", well=name, code="no_inputs"))
             continue
         cons = next((m.consistency for m in models if m.consistency), None)
-        pw.diagnosis = diagnose(pred, cons) if cons else ""
+        novelty = next((m.novelty for m in models if m.novelty), None)
+        pw.diagnosis = diagnose(pred, cons, next(iter(tables[name].values())), novelty)
         if pw.diagnosis:
             pw.problems.append(warning(pw.diagnosis, well=name, code="log_shift"))
         images = image_kind_note(models, r.summary.get("images", {}))

@@ -283,12 +283,54 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
     return sorted(res, key=lambda x: (x["rss"], -x["score"]))
 
 
-def diagnose(out: pd.DataFrame, cons: dict | None) -> str:
+# a conventional input outside the cross-log check whose median over a well lies this many robust
+# spreads (MAD x 1.4826 of the training rows) from the training median is named (level_shift)
+LEVEL_SHIFT_SPREADS = 6.0
+LEVEL_MIN_ROWS = 30
+_LEVEL_WORDS = {"CALI": ("in", "a hole size the model was not trained on (logs and images read "
+                               "differently in another hole): check the bit size and treat the "
+                               "predictions as extrapolation")}
+
+
+def level_shift(rows: pd.DataFrame, novelty: dict | None) -> str:
+    """One sentence naming a conventional input (caliper, spectral gamma ray, SP, ...) whose level
+    over the whole well lies far outside the training wells' (its median more than
+    LEVEL_SHIFT_SPREADS robust spreads from the training median), or ''. The curves of the
+    cross-log check (CONSISTENCY_CURVES) and derived columns are left to :func:`diagnose`."""
+    block = next((b for b in (novelty or {}).get("blocks", []) if b.get("name") == "logs"), None)
+    if block is None or len(rows) < LEVEL_MIN_ROWS:
+        return ""
+    derived = set(DERIVED_SOURCES)
+    worst = None
+    for f, c, sc in zip(block["features"], block["center"], block["scale"]):
+        if f in CONSISTENCY_CURVES or f in derived or f not in rows or not sc > 0:
+            continue
+        v = rows[f].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        if v.size < LEVEL_MIN_ROWS:
+            continue
+        med = float(np.median(v))
+        z = (med - float(c)) / float(sc)
+        if abs(z) >= LEVEL_SHIFT_SPREADS and (worst is None or abs(z) > abs(worst[3])):
+            worst = (f, med, float(c), z)
+    if worst is None:
+        return ""
+    f, med, c, z = worst
+    unit, advice = _LEVEL_WORDS.get(f, ("", "a level the training wells never had: check the "
+                                            "tool, its calibration and units"))
+    return (f"{f} reads about {med:.3g} {unit} over the well, the training wells {c:.3g} {unit} "
+            f"({z:+.0f} robust spreads): {advice}").replace("  ", " ")
+
+
+def diagnose(out: pd.DataFrame, cons: dict | None, rows: pd.DataFrame | None = None,
+             novelty: dict | None = None) -> str:
     """One sentence a petrophysicist acts on, for the worst-shifted curve of one well's predicted
-    rows (``NOV_<curve>`` columns), or '' when no curve is off its relation to the others."""
+    rows (``NOV_<curve>`` columns), else (given the well's input ``rows`` and the model's
+    ``novelty`` parameters) for an input whose level the training wells never had
+    (:func:`level_shift`), or '' when nothing is off."""
     shifts = well_shifts(out, cons)
     if not shifts or not shifts[0]["flagged"]:   # the runtime's well-level consistency rule
-        return ""
+        return level_shift(rows, novelty) if rows is not None else ""
     s = shifts[0]
     c = s["curve"]
     if c.startswith("LOG10_"):

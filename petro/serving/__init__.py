@@ -47,6 +47,10 @@ def model_info(model) -> dict:
     if inputs is None:  # models logged before petro_inputs: the signature's input columns
         schema = meta.get_input_schema()
         inputs = schema.input_names() if schema is not None else []
-    return {"inputs": list(inputs),
+    try:   # a petro model: its fitted parameters (novelty blocks: the well-level diagnosis)
+        bundle_meta = model.unwrap_python_model().bundle.meta
+    except Exception:  # another pyfunc or flavour
+        bundle_meta = {}
+    return {"inputs": list(inputs), "novelty": bundle_meta.get("novelty"),
             "output": extra.get("petro_output", ""), "unit": extra.get("petro_unit", ""),
             "recipe": extra.get("petro_recipe"), "consistency": extra.get("petro_consistency")}
