@@ -136,7 +136,9 @@ def cmd_demo(args) -> int:
     console.print("Predict logs as LAS for the wells without NMR:")
     console.print(f"  petro predict {run.cfg.data} -o {work / 'predicted'}"
                   + (f"   # {', '.join(no_nmr)} have no NMR" if no_nmr else ""))
-    console.print(f"Open the MLflow UI:\n  mlflow ui --backend-store-uri {run.tracking_uri}")
+    ui = run.tracking_uri if run.tracking_uri.startswith(("http://", "https://")) \
+        else f"mlflow ui --backend-store-uri {run.tracking_uri}"
+    console.print(f"Open the MLflow UI:\n  {ui}")
     return status
 
 
