@@ -37,6 +37,8 @@ def server(tmp_path_factory):
            "--artifacts-destination", str(root / "artifacts"),
            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # the server's job runner (7 huey consumers, for GenAI jobs) is not needed by petro
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     log = open(root / "server.log", "wb")
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -63,7 +65,7 @@ def server(tmp_path_factory):
         except ProcessLookupError:
             pass
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait(timeout=10)
