@@ -203,3 +203,17 @@ def test_team_registry_on_a_real_server(server, tmp_path, env_with_venv):
     finally:
         mlflow.set_tracking_uri(old_uri)
         mlflow.set_registry_uri(old_reg)
+
+
+def test_artifact_root_refuses_a_team_database_used_directly(tmp_path):
+    from petro.errors import ConfigError
+    from petro.tracking import artifact_root
+
+    assert artifact_root(f"sqlite:///{tmp_path}/m/mlflow.db") == (tmp_path / "m" / "artifacts").as_uri()
+    assert artifact_root("http://mlflow.example:5000") is None        # the server's store
+    for uri in ("postgresql://petro:secret@db:5432/mlflow", "postgresql+psycopg2://db/mlflow",
+                "mysql+pymysql://db/mlflow"):
+        with pytest.raises(ConfigError, match="MLFLOW_TRACKING_URI at the team's tracking server") \
+                as err:
+            artifact_root(uri, "petro-team")
+        assert "secret" not in str(err.value) and "petro-team" in str(err.value)
