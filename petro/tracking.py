@@ -80,9 +80,35 @@ def artifact_root(uri: str, experiment: str = "petro") -> str | None:
     return None
 
 
+_REACHED: set[str] = set()
+
+
+def check_server(uri: str, timeout: float = 10.0) -> None:
+    """A tracking server that does not answer at all is a ConfigError now, naming the URL (MLflow
+    itself would retry for minutes, then fail with a traceback). Any HTTP answer counts as
+    reachable (a proxy or an auth layer may answer ``/health`` with an error status)."""
+    import urllib.error
+    import urllib.request
+
+    if not uri.startswith(("http://", "https://")) or uri in _REACHED:
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            pass
+    except urllib.error.HTTPError:
+        pass
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise ConfigError(f"MLflow tracking server {uri} does not answer ({reason}): is `mlflow "
+                          f"server` running there? Check MLFLOW_TRACKING_URI / --tracking-uri") \
+            from err
+    _REACHED.add(uri)
+
+
 def setup(uri: str | None = None, experiment: str | None = None) -> str:
     mlflow = _mlflow()
     uri = resolve_uri(uri)
+    check_server(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if experiment:

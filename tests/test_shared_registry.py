@@ -217,3 +217,14 @@ def test_artifact_root_refuses_a_team_database_used_directly(tmp_path):
                 as err:
             artifact_root(uri, "petro-team")
         assert "secret" not in str(err.value) and "petro-team" in str(err.value)
+
+
+def test_a_server_that_does_not_answer_is_a_clear_error_before_any_work(tmp_path, env_with_venv):
+    pipeline = _setup_field(tmp_path)
+    env = {k: v for k, v in env_with_venv.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = url = f"http://127.0.0.1:{_free_port()}"   # nobody listens
+    for args in (("run", pipeline), ("models", "list")):
+        r = _petro(*args, cwd=tmp_path, env=env)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert f"MLflow tracking server {url} does not answer" in r.stderr
+        assert "blind RMSE" not in r.stdout          # refused before reading and training
