@@ -136,7 +136,9 @@ def cmd_demo(args) -> int:
     console.print("Predict logs as LAS for the wells without NMR:")
     console.print(f"  petro predict {run.cfg.data} -o {work / 'predicted'}"
                   + (f"   # {', '.join(no_nmr)} have no NMR" if no_nmr else ""))
-    console.print(f"Open the MLflow UI:\n  mlflow ui --backend-store-uri {run.tracking_uri}")
+    ui = run.tracking_uri if run.tracking_uri.startswith(("http://", "https://")) \
+        else f"mlflow ui --backend-store-uri {run.tracking_uri}"
+    console.print(f"Open the MLflow UI:\n  {ui}")
     return status
 
 
@@ -170,6 +172,10 @@ def cmd_models(args) -> int:
     return 0
 
 
+TRACKING_HELP = ("MLflow store: a team server http://host:5000 or sqlite:///file.db (default: "
+                 "MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="petro", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -187,8 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--scheduler", help="Dask scheduler (tcp://host:8786), local-cluster "
                            "or processes (default: DASK_SCHEDULER_ADDRESS, else local processes)")
         if tracking:
-            c.add_argument("--tracking-uri", help="MLflow store (default: MLFLOW_TRACKING_URI, "
-                                                  "else sqlite:///mlruns/mlflow.db)")
+            c.add_argument("--tracking-uri", help=TRACKING_HELP)
         c.set_defaults(func=func)
         return c
 
@@ -239,12 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     m = cmd("models", "registered models", cmd_models)
     ms = m.add_subparsers(dest="models_cmd", required=True)
     ml = ms.add_parser("list")
-    ml.add_argument("--tracking-uri")
+    ml.add_argument("--tracking-uri", help=TRACKING_HELP)
     mp = ms.add_parser("promote")
     mp.add_argument("name")
     mp.add_argument("version")
     mp.add_argument("--alias", default="champion")
-    mp.add_argument("--tracking-uri")
+    mp.add_argument("--tracking-uri", help=TRACKING_HELP)
     return p
 
 

@@ -143,8 +143,9 @@ def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,
         on_event: EventHandler | Reporter | None = None) -> RunResult:
     """The whole pipeline: data (written first if the pipeline is synthetic), per-well work,
     training and validation, MLflow logging and registration with the promotion gate."""
-    from petro.tracking import log_training
+    from petro.tracking import check_server, log_training, resolve_uri
 
+    check_server(resolve_uri(tracking_uri))   # a team server that does not answer: before the work
     rep = reporter(on_event)
     t0 = time.perf_counter()
     wells = read_wells(cfg, reporter=rep)
@@ -156,7 +157,5 @@ def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,
                           run_id=e["run_id"], model_uri=e["model_uri"],
                           registered=e["registered"], version=e["version"], alias=e["alias"],
                           reason=e["reason"]) for e, tm in zip(logged, trained.models)]
-    from petro.tracking import resolve_uri
-
     return RunResult(cfg, wells, entries, resolve_uri(tracking_uri), time.perf_counter() - t0,
                      engine=next((w.summary.get("engine", "") for w in wells), ""))

@@ -1,0 +1,230 @@
+"""The team set-up: a real `mlflow server` (SQL backend + proxied artifact store), petro pointed
+at it with MLFLOW_TRACKING_URI only, run from a folder outside the repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`mlflow server` on SQLite with --artifacts-destination; terminated at the end."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "mlflow", "server",
+           "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+           "--artifacts-destination", str(root / "artifacts"),
+           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # the server's job runner (7 huey consumers, for GenAI jobs) is not needed by petro
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    log = open(root / "server.log", "wb")
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"mlflow server exited {proc.returncode}: "
+                                   f"{(root / 'server.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("mlflow server did not answer /health within 120 s: "
+                                   f"{(root / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield {"url": url, "root": root, "artifacts": root / "artifacts"}
+    finally:
+        try:
+            os.killpg(proc.pid, 15)      # the server and its uvicorn worker
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=10)
+        log.close()
+
+
+def _petro(*args, cwd, env):
+    r = subprocess.run([sys.executable, "-m", "petro.cli", *map(str, args)], capture_output=True,
+                       text=True, cwd=cwd, env=env, timeout=600)
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr
+    return r
+
+
+def _setup_field(tmp: Path) -> Path:
+    """A tiny field (3 wells with NMR, 1 without) and a one-model pipeline with a cheap spec."""
+    from petro.synth import SynthConfig, write_field
+
+    data = tmp / "data"
+    write_field(data, SynthConfig(wells=4, seed=11, thickness=14.0, nmr_fraction=0.75))
+    spec = yaml.safe_load((REPO / "models" / "porosity.yaml").read_text())
+    spec["params"].update(n_estimators=40)
+    spec.update(tuning={}, baselines=["ridge"], criteria={"must_beat": ["train_mean"]})
+    models = tmp / "specs"
+    models.mkdir()
+    (models / "porosity.yaml").write_text(yaml.safe_dump(spec))
+    pipe = yaml.safe_load((REPO / "pipelines" / "demo.yaml").read_text())
+    pipe.pop("synthetic")
+    pipe.update(data=str(data), models=["porosity"], models_dir=str(models), n_jobs=1,
+                tracking={"experiment": "petro-team", "register": True})
+    path = tmp / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(pipe))
+    return path
+
+
+def test_team_registry_on_a_real_server(server, tmp_path, env_with_venv):
+    import mlflow
+    from mlflow import MlflowClient
+
+    pipeline = _setup_field(tmp_path)
+    work = tmp_path / "user"          # the user's working folder: outside the repository
+    work.mkdir()
+    env = {k: v for k, v in env_with_venv.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = server["url"]
+
+    # two runs of the same pipeline: v1 becomes champion, v2 (same metric) challenger
+    for _ in range(2):
+        r = _petro("run", pipeline, cwd=work, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+    assert "does not beat champion v1" in r.stdout + r.stderr
+
+    r = _petro("models", "list", cwd=work, env=env)
+    assert r.returncode == 0, r.stderr
+    rows = [ln for ln in r.stdout.splitlines() if "petro-porosity" in ln]
+    assert len(rows) == 2, r.stdout
+    assert any("champion" in ln and " 1 " in f" {ln} " for ln in rows), r.stdout
+    assert any("challenger" in ln for ln in rows), r.stdout
+
+    # batch predict with the champion (v1), then again after v2 is promoted by hand: the moved
+    # alias changes the model identity, so the well is predicted again (not skipped)
+    pred = tmp_path / "pred"
+    well = pipeline.parent / "data" / "SYN-04"
+    r = _petro("predict", well, "--model", "models:/petro-porosity@champion", "-o", pred,
+               "--jobs", "1", cwd=work, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    manifest = json.loads((pred / "_petro_manifest.json").read_text())
+
+    r = _petro("models", "promote", "petro-porosity", "2", cwd=work, env=env)
+    assert r.returncode == 0, r.stderr
+    r = _petro("predict", well, "--model", "models:/petro-porosity@champion", "-o", pred,
+               "--jobs", "1", cwd=work, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "skipped" not in r.stdout + r.stderr
+    manifest2 = json.loads((pred / "_petro_manifest.json").read_text())
+    assert manifest2["SYN-04"]["inputs"] == manifest["SYN-04"]["inputs"]
+    assert manifest2["SYN-04"]["models"] != manifest["SYN-04"]["models"]
+    predicted = pd.read_parquet(pred / "predictions" / "well=SYN-04" / "part-0.parquet")
+    r = _petro("models", "promote", "petro-porosity", "99", cwd=work, env=env)
+    assert r.returncode != 0 and "version 99 not found" in r.stdout + r.stderr
+
+    # the rows the champion needs, built by its recipe, through the server (CLI)
+    rows_file = tmp_path / "rows.parquet"
+    r = _petro("features", pipeline.parent / "data" / "SYN-04", "--model",
+               "models:/petro-porosity@champion", "-o", rows_file, cwd=work, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    table = pd.read_parquet(rows_file)
+    rows = table.drop(columns=["WELL", "DEPT"])
+    assert len(rows) > 50
+
+    # nothing local on the client: no mlruns/, mlartifacts/ or artifacts/ in its folder
+    assert sorted(p.name for p in work.iterdir()) == []
+
+    old_uri, old_reg = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    try:
+        mlflow.set_tracking_uri(server["url"])
+        mlflow.set_registry_uri(server["url"])
+        client = MlflowClient()
+        champ = client.get_model_version_by_alias("petro-porosity", "champion")
+        assert str(champ.version) == "2"
+        assert champ.tags["petro.decision"] == "champion"
+        assert champ.tags["petro.reason"] == "promoted by hand"
+        v1 = client.get_model_version("petro-porosity", "1")
+        assert v1.aliases == [] and v1.tags["petro.decision"] == "champion"  # decided at its run
+
+        # runs, metrics and artifacts: in the server's store, under --artifacts-destination
+        run = client.get_run(champ.run_id)
+        assert run.info.artifact_uri.startswith("mlflow-artifacts:/")
+        assert run.data.tags["petro.decision"] == "challenger"
+        assert np.isfinite(run.data.metrics["blind_rmse_pu"])
+        exp = client.get_experiment_by_name("petro-team")
+        assert len(client.search_runs([exp.experiment_id])) == 4      # 2 parents, 2 children
+        names = {p.path for p in client.list_artifacts(champ.run_id, "validation")}
+        assert "per_well_metrics.csv" in {Path(n).name for n in names}
+        stored = {p.relative_to(server["artifacts"]).as_posix()
+                  for p in server["artifacts"].rglob("*") if p.is_file()}
+        assert any(s.endswith(f"{champ.run_id}/artifacts/validation/per_well_metrics.csv")
+                   for s in stored), sorted(stored)[:20]
+        assert sum(s.endswith("/MLmodel") for s in stored) == 2       # one model per run
+        assert not (server["root"] / "mlartifacts").exists()
+
+        # the champion, loaded through the server, predicts as the same model by its runs:/ URI
+        by_alias = mlflow.pyfunc.load_model("models:/petro-porosity@champion")
+        by_run = mlflow.pyfunc.load_model(f"runs:/{champ.run_id}/model")
+        a, b = by_alias.predict(rows), by_run.predict(rows)
+        assert {"PHIE_ML", "PHIE_P10", "PHIE_P90"} <= set(a.columns)
+        pd.testing.assert_frame_equal(a, b)
+        # and as `petro predict` wrote it, depth by depth
+        got = predicted.set_index("DEPT")["PHIE_ML"]
+        want = pd.Series(a["PHIE_ML"].to_numpy(), index=table["DEPT"].to_numpy())
+        common = got.index.intersection(want.index)
+        assert len(common) > 50
+        np.testing.assert_allclose(got.loc[common], want.loc[common], rtol=1e-9)
+        ml = a["PHIE_ML"].to_numpy()
+        assert np.isfinite(ml).all() and (ml > 0).all() and (ml < 0.5).all()      # v/v
+        assert (a["PHIE_P10"] <= a["PHIE_ML"]).all() and (a["PHIE_ML"] <= a["PHIE_P90"]).all()
+    finally:
+        mlflow.set_tracking_uri(old_uri)
+        mlflow.set_registry_uri(old_reg)
+
+
+def test_artifact_root_refuses_a_team_database_used_directly(tmp_path):
+    from petro.errors import ConfigError
+    from petro.tracking import artifact_root
+
+    assert artifact_root(f"sqlite:///{tmp_path}/m/mlflow.db") == (tmp_path / "m" / "artifacts").as_uri()
+    assert artifact_root("http://mlflow.example:5000") is None        # the server's store
+    for uri in ("postgresql://petro:secret@db:5432/mlflow", "postgresql+psycopg2://db/mlflow",
+                "mysql+pymysql://db/mlflow"):
+        with pytest.raises(ConfigError, match="MLFLOW_TRACKING_URI at the team's tracking server") \
+                as err:
+            artifact_root(uri, "petro-team")
+        assert "secret" not in str(err.value) and "petro-team" in str(err.value)
+
+
+def test_a_server_that_does_not_answer_is_a_clear_error_before_any_work(tmp_path, env_with_venv):
+    pipeline = _setup_field(tmp_path)
+    env = {k: v for k, v in env_with_venv.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = url = f"http://127.0.0.1:{_free_port()}"   # nobody listens
+    for args in (("run", pipeline), ("models", "list")):
+        r = _petro(*args, cwd=tmp_path, env=env)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert f"MLflow tracking server {url} does not answer" in r.stderr
+        assert "blind RMSE" not in r.stdout          # refused before reading and training
