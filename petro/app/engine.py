@@ -164,3 +164,30 @@ def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]]) \
             yield key, result, None
         finally:
             fut.release()
+
+
+def _apply(fn: Callable, per_task: tuple, shared: tuple):
+    return fn(*per_task, *shared)
+
+
+def dask_task_map(client, retries: int = 0) -> Callable:
+    """A task map for :mod:`petro.models.tasks` that runs each fit as a task on ``client``'s
+    cluster: ``shared`` (the feature matrix, the spec) is scattered once, each task carries only
+    its own part (a fold's row indices, a trial's parameters), and results are yielded in the
+    order of ``per_task`` (never in completion order). A task that raises makes the iteration
+    raise, as in the serial run; closing the iteration early cancels the tasks not yet read."""
+
+    def task_map(fn: Callable, per_task, shared: tuple):
+        token = os.urandom(4).hex()
+        name = getattr(fn, "__name__", "fit").strip("_")
+        [data] = client.scatter([shared], hash=False)
+        futs = [client.submit(_apply, fn, p, data, key=f"petro-{name}-{i}-{token}", pure=False,
+                              retries=retries) for i, p in enumerate(per_task)]
+        try:
+            for fut in futs:
+                yield fut.result()
+        finally:
+            client.cancel(futs)
+            data.release()
+
+    return task_map
