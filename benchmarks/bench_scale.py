@@ -213,14 +213,14 @@ def main(argv=None) -> int:
         tracking_uri, uris = train_small(field, tmp, args.train_wells)
         models = load_models(uris, tracking_uri)
 
-    def ingest(opts, n_jobs, clock):
+    def ingest(opts, n_jobs, clock, wells=None):
         cfg = load_config(None, require_data=False, overrides={"n_jobs": n_jobs})
         cfg.engine = opts
         from petro.app.events import Reporter
 
-        res = process_wells(groups, cfg, reporter=Reporter(clock))
+        res = process_wells(wells or groups, cfg, reporter=Reporter(clock))
         bad = [r.name for r in res if r.error is not None]
-        if bad:
+        if bad or len(res) != len(wells or groups):
             raise SystemExit(f"wells failed: {bad}")
 
     def predict(opts, n_jobs, clock):
@@ -253,6 +253,24 @@ def main(argv=None) -> int:
                 rows[stage].append(run_config(f"LocalCluster, {k} worker{'s' * (k > 1)}", fn,
                                               opts, k, client, len(groups), warm,
                                               args.repeat))
+    big = None
+    if args.big_thickness > 0:     # memory of one larger well, alone on one fresh worker
+        bdir = tmp / "big"
+        write_field(bdir, SynthConfig(wells=1, seed=6, thickness=args.big_thickness,
+                                      nmr_fraction=1.0), n_jobs=1)
+        bgroups = discover(bdir)
+        bname, bbytes, bfile = largest_well_bytes(bgroups, base)
+        with local_cluster(1) as cluster, Client(cluster) as client:
+            r = run_config(f"one {args.big_thickness:g} m well",
+                           lambda o, n, c: ingest(o, n, c, bgroups),
+                           EngineOptions(scheduler=cluster.scheduler_address), 1, client, 1,
+                           warm)
+        big = {"thickness_m": args.big_thickness, "array_bytes": bbytes, "file_bytes": bfile,
+               "worker_idle_rss": r["worker_idle_rss"], "worker_peak_rss": r["worker_peak_rss"],
+               "worker_peak_above_idle": r["worker_peak_above_idle"]}
+        print(f"one {args.big_thickness:g} m well: {bbytes / 2 ** 20:.0f} MB of arrays, worker "
+              f"peak {r['worker_peak_rss'] / 2 ** 20:.0f} MB, "
+              f"{r['worker_peak_above_idle'] / 2 ** 20:.0f} MB above idle", file=sys.stderr)
     if args.dask_default_malloc:     # last: Dask's nanny leaks the variable into this process
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as cluster, Client(cluster) as client:
@@ -262,23 +280,6 @@ def main(argv=None) -> int:
                 "LocalCluster, 2 workers, Dask's default MALLOC_TRIM_THRESHOLD_", ingest,
                 EngineOptions(scheduler=cluster.scheduler_address), 2, client, len(groups),
                 warm, args.repeat))
-    big = None
-    if args.big_thickness > 0:     # memory of one larger well, alone on one fresh worker
-        bdir = tmp / "big"
-        write_field(bdir, SynthConfig(wells=1, seed=6, thickness=args.big_thickness,
-                                      nmr_fraction=1.0), n_jobs=1)
-        bgroups = discover(bdir)
-        bname, bbytes, bfile = largest_well_bytes(bgroups, base)
-        with local_cluster(1) as cluster, Client(cluster) as client:
-            r = run_config(f"one {args.big_thickness:g} m well", ingest,
-                           EngineOptions(scheduler=cluster.scheduler_address), 1, client, 1,
-                           warm)
-        big = {"thickness_m": args.big_thickness, "array_bytes": bbytes, "file_bytes": bfile,
-               "worker_idle_rss": r["worker_idle_rss"], "worker_peak_rss": r["worker_peak_rss"],
-               "worker_peak_above_idle": r["worker_peak_above_idle"]}
-        print(f"one {args.big_thickness:g} m well: {bbytes / 2 ** 20:.0f} MB of arrays, worker "
-              f"peak {r['worker_peak_rss'] / 2 ** 20:.0f} MB, "
-              f"{r['worker_peak_above_idle'] / 2 ** 20:.0f} MB above idle", file=sys.stderr)
     load1 = os.getloadavg()
 
     def rate(stage, label):
