@@ -347,6 +347,8 @@ def main(argv=None) -> int:
               "largest_well": big_name, "largest_well_array_bytes": big_bytes,
               "largest_well_file_bytes": big_file, "cluster_start_s":
               {str(k): round(v, 1) for k, v in starts.items()}, "rows": rows,
+              "machine": f"{os.cpu_count()} CPUs, load average {load0[0]:.1f} before, "
+                         f"{load1[0]:.1f} after bench_scale",
               "load_avg_before": load0, "load_avg_after": load1, "cpus": os.cpu_count(),
               "big_well": big, "projection": projection, "table": table}
     print(f"\nload average before {load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f}, after "
