@@ -81,14 +81,12 @@ def open_engine(opts: EngineOptions, n_jobs: int, n_items: int) -> Iterator[Engi
                          opts.retries, pool=pool)
         return
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as err:  # pragma: no cover - a core dependency
         raise ConfigError("a Dask scheduler is configured but dask[distributed] is not "
                           "installed: pip install 'dask[distributed]'") from err
     if address == LOCAL_CLUSTER:
-        with LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
-                          dashboard_address=":0") as cluster, \
-                Client(cluster, set_as_default=False) as client:
+        with local_cluster(n_jobs) as cluster, Client(cluster, set_as_default=False) as client:
             yield Engine("dask", f"dask LocalCluster {cluster.scheduler_address} ({n_jobs} "
                          f"workers; dashboard {client.dashboard_link})", n_jobs, opts.retries,
                          client)
@@ -103,6 +101,25 @@ def open_engine(opts: EngineOptions, n_jobs: int, n_items: int) -> Iterator[Engi
         yield Engine("dask", f"dask {address} ({n} workers)", n, opts.retries, client)
     finally:
         client.close()
+
+
+# Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers (and in the process that runs
+# the nannies). Setting it at all switches off glibc's dynamic mmap threshold: every array
+# above 128 kB is then mapped and unmapped afresh, and per-well work (large temporary arrays)
+# ran ~1.6x slower in a worker than in this process (bench_scale.py, 2026-11-29). Unset here.
+FAST_MALLOC = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
+@contextmanager
+def local_cluster(n_workers: int, **kwargs) -> Iterator[object]:
+    """A ``distributed.LocalCluster`` of ``n_workers`` single-threaded worker processes as
+    petro starts one (``local-cluster``), with :data:`FAST_MALLOC`."""
+    import dask.config
+    from distributed import LocalCluster
+
+    kwargs = {"threads_per_worker": 1, "processes": True, "dashboard_address": ":0", **kwargs}
+    with dask.config.set(FAST_MALLOC), LocalCluster(n_workers=n_workers, **kwargs) as cluster:
+        yield cluster
 
 
 def _fault_hook(key: str) -> None:
@@ -164,3 +181,30 @@ def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]]) \
             yield key, result, None
         finally:
             fut.release()
+
+
+def _apply(fn: Callable, per_task: tuple, shared: tuple):
+    return fn(*per_task, *shared)
+
+
+def dask_task_map(client, retries: int = 0) -> Callable:
+    """A task map for :mod:`petro.models.tasks` that runs each fit as a task on ``client``'s
+    cluster: ``shared`` (the feature matrix, the spec) is scattered once, each task carries only
+    its own part (a fold's row indices, a trial's parameters), and results are yielded in the
+    order of ``per_task`` (never in completion order). A task that raises makes the iteration
+    raise, as in the serial run; closing the iteration early cancels the tasks not yet read."""
+
+    def task_map(fn: Callable, per_task, shared: tuple):
+        token = os.urandom(4).hex()
+        name = getattr(fn, "__name__", "fit").strip("_")
+        [data] = client.scatter([shared], hash=False)
+        futs = [client.submit(_apply, fn, p, data, key=f"petro-{name}-{i}-{token}", pure=False,
+                              retries=retries) for i, p in enumerate(per_task)]
+        try:
+            for fut in futs:
+                yield fut.result()
+        finally:
+            client.cancel(futs)
+            data.release()
+
+    return task_map

@@ -7,10 +7,13 @@ is the part without MLflow (a notebook can call it and inspect the result).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from petro.app.engine import dask_task_map, open_engine, scheduler_address
 from petro.app.events import EventHandler, Reporter, reporter
 from petro.app.wells import WellResult, read_wells
 from petro.config import PipelineConfig
@@ -18,6 +21,7 @@ from petro.errors import ModelError
 from petro.features.table import model_features, usable_features
 from petro.models.spec import ModelSpec
 from petro.models.novelty import trust_meta
+from petro.models.tasks import TaskMap
 from petro.models.validation import CVResult, cross_validate, fit_final
 from petro.problems import Problem, Severity
 from petro.vocab import VALID, is_patch_feature
@@ -87,10 +91,31 @@ def training_table(wells: list[WellResult]) -> pd.DataFrame:
     return table[table[VALID].astype(bool)].reset_index(drop=True)
 
 
+@contextmanager
+def fit_tasks(cfg: PipelineConfig, rep: Reporter) -> Iterator[TaskMap | None]:
+    """Where the independent fits (folds, tuning trials, baselines) run: on the Dask cluster
+    when one is configured (``engine.scheduler`` / ``--scheduler`` / ``DASK_SCHEDULER_ADDRESS``,
+    as for the per-well work), else None (local processes of ``n_jobs``)."""
+    if scheduler_address(cfg.engine) is None:
+        yield None
+        return
+    with open_engine(cfg.engine, cfg.n_jobs, 2) as engine:
+        rep.note(f"training fits on {engine.where}")
+        yield dask_task_map(engine.client, engine.retries)
+
+
 def train_models(cfg: PipelineConfig, wells: list[WellResult],
                  on_event: EventHandler | Reporter | None = None) -> TrainResult:
-    """Tune, validate on blind wells and fit each model of ``cfg`` (no MLflow)."""
+    """Tune, validate on blind wells and fit each model of ``cfg`` (no MLflow). Folds and
+    tuning trials run on the configured engine (:func:`fit_tasks`); the final fit of each
+    model runs here. The result is the same wherever they ran."""
     rep = reporter(on_event)
+    with fit_tasks(cfg, rep) as task_map:
+        return _train_models(cfg, wells, rep, task_map)
+
+
+def _train_models(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter,
+                  task_map: TaskMap | None) -> TrainResult:
     table = training_table(wells)
     n_wells = int(table["WELL"].nunique())
     rep.start(FOLDS, n_wells * len(cfg.specs))
@@ -110,11 +135,11 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult],
         logs = logs_only if "image" in spec.features else None
         if nested:   # blind figures first: tuning inside each outer fold (selection-free)
             cv = cross_validate(table, feats, spec, logs_only=logs, nested=True,
-                                n_jobs=cfg.n_jobs,
+                                n_jobs=cfg.n_jobs, task_map=task_map,
                                 progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
         if spec.tuning:   # the final model's parameters: the same search on every well
             rep.start(TUNING, tuning_settings(spec)["trials"])
-            best, trials = tune(table, feats, spec, n_jobs=cfg.n_jobs,
+            best, trials = tune(table, feats, spec, n_jobs=cfg.n_jobs, task_map=task_map,
                                 progress=lambda t, s=spec: rep.advance(TUNING, f"{s.name}: {t}"))
             rep.end(TUNING)
             stops = [trials.attrs["stopped"]] + \
@@ -126,6 +151,7 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult],
             spec = replace(spec, params=best)
         if not nested:
             cv = cross_validate(table, feats, spec, logs_only=logs, n_jobs=cfg.n_jobs,
+                                task_map=task_map,
                                 progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
         bundle = fit_final(table, feats, spec, cv)
         bundle.meta.update(trust_meta(table, feats, cv.importance, bundle.meta.get("pca", []),

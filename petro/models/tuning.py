@@ -31,6 +31,7 @@ from sklearn.model_selection import GroupKFold, ParameterSampler
 
 from petro.errors import ConfigError
 from petro.models.spec import TUNING_KEYS, ModelSpec
+from petro.models.tasks import TaskMap, close, run_tasks
 from petro.models.train import fit_bundle
 
 DEFAULT_SPACE = {
@@ -97,11 +98,12 @@ def _trial(params, X, y, features, spec, fl):
 
 
 def tune(table: pd.DataFrame, features: list[str], spec: ModelSpec, progress=None,
-         n_jobs: int = 1) -> tuple[dict, pd.DataFrame]:
+         n_jobs: int = 1, task_map: TaskMap | None = None) -> tuple[dict, pd.DataFrame]:
     """Best parameters and the table of trials (parameters, blind RMSE in the report unit,
     p.u. or decades, and seconds). ``trials.attrs``: ``planned`` (the spec's trial count),
     ``run`` and ``stopped`` ('' or why the search stopped early). Trials run in ``n_jobs``
-    processes (each trial's result depends only on its parameters and the data)."""
+    processes or as the tasks of ``task_map`` (:mod:`petro.models.tasks`; each trial's result
+    depends only on its parameters and the data, and trials are read in their order)."""
     s = tuning_settings(spec)
     y_all = table[spec.column].to_numpy(dtype=float)
     keep = np.isfinite(y_all)
@@ -113,13 +115,8 @@ def tune(table: pd.DataFrame, features: list[str], spec: ModelSpec, progress=Non
     trials = []
     cands = candidates(spec)
     stopped = ""
-    if n_jobs > 1 and len(cands) > 1:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=min(n_jobs, len(cands)), return_as="generator")(
-            delayed(_trial)(c, X, y, features, spec, fl) for c in cands)
-    else:
-        results = (_trial(c, X, y, features, spec, fl) for c in cands)
+    results = run_tasks(_trial, [(c,) for c in cands], (X, y, features, spec, fl),
+                        n_jobs=n_jobs, task_map=task_map)
     for params, (rmse, seconds) in zip(cands, results):
         trials.append({**{f"param.{k}": v for k, v in params.items()}, "blind_rmse": rmse,
                        "seconds": seconds})
@@ -130,6 +127,7 @@ def tune(table: pd.DataFrame, features: list[str], spec: ModelSpec, progress=Non
             stopped = (f"time budget {s['budget_s']:g} s reached after {len(trials)} of "
                        f"{len(cands)} trials: the result depends on the machine's speed")
             break
+    close(results)       # a search stopped early: the trials not yet run are cancelled
     table_ = pd.DataFrame(trials)
     table_.attrs.update(planned=len(cands), run=len(trials), stopped=stopped)
     # first best wins ties: the same trials give the same choice

@@ -21,6 +21,7 @@ from sklearn.model_selection import GroupKFold
 from petro.errors import ModelError
 from petro.models.runtime import Bundle
 from petro.models.spec import ModelSpec
+from petro.models.tasks import TaskMap, run_tasks
 from petro.models.train import calibrate_thresholds, fit_bundle, novelty_blocks, sklearn_estimator
 
 LOG10_3 = np.log10(3.0)
@@ -141,13 +142,15 @@ def _fold(name, tr, te, X, y, Xl, Xb, data, features, logs_only, spec, nested):
 
 def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
                    logs_only: list[str] | None = None, progress=None, nested: bool = False,
-                   n_jobs: int = 1) -> CVResult:
+                   n_jobs: int = 1, task_map: TaskMap | None = None) -> CVResult:
     """Blind-well cross-validation of ``spec`` on ``table`` (rows with a valid target).
 
     ``nested``: the hyper-parameters are tuned inside each outer fold on that fold's training
     wells only (:func:`petro.models.tuning.tune`), so the blind figures are free of the
-    selection. Folds run in ``n_jobs`` processes; each fold's result depends only on its data
-    and the seed, so the result is the same whatever ``n_jobs`` is.
+    selection. Folds (each with its tuning, model, logs-only model and baselines) run in
+    ``n_jobs`` processes, or as the tasks of ``task_map`` (e.g. on a Dask cluster, see
+    :mod:`petro.models.tasks`); each fold's result depends only on its data and the seed and
+    the folds are pooled in fold order, so the result is the same wherever they ran.
     """
     y_all = table[spec.column].to_numpy(dtype=float)
     keep = np.isfinite(y_all)
@@ -170,15 +173,8 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
     fl = list(folds(wells, spec))
     cols = ["WELL"] + [c for c in ("PHID", spec.column) if c in data.columns]
     small = data[list(dict.fromkeys(cols + (features if nested else [])))]
-    args = [(name, tr, te, X, y, Xl, Xb, small, features, logs_only, spec, nested)
-            for name, tr, te in fl]
-    if n_jobs > 1 and len(fl) > 1:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=min(n_jobs, len(fl)), return_as="generator")(
-            delayed(_fold)(*a) for a in args)
-    else:
-        results = (_fold(*a) for a in args)
+    results = run_tasks(_fold, fl, (X, y, Xl, Xb, small, features, logs_only, spec, nested),
+                        n_jobs=n_jobs, task_map=task_map)
     tuned = []
     for (name, tr, te), r in zip(fl, results):
         q = r["q"]
