@@ -41,7 +41,9 @@ def _fmt(v) -> str:
     if isinstance(v, (int, float)):
         if abs(v) >= 100:
             return f"{v:,.0f}"
-        return f"{v:.1f}" if abs(v) >= 1 else f"{v:.2f}"
+        if abs(v) >= 10:
+            return f"{v:.1f}"
+        return f"{v:.2f}"      # 1.66 is not shown as 1.7 beside a ">= 1.7" target
     return str(v)
 
 

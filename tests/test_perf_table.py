@@ -27,8 +27,8 @@ def test_table_rows_from_json_and_missing_or_broken_files_named(tmp_path):
     text = pt.table(tmp_path)
     lines = text.splitlines()
     assert lines[0].startswith("| Measure |")
-    assert "| image features time / one nanmean pass | 7.4 x | <= 10x | yes |" in text
-    assert "| memory | 2.5 x | < 2x | **no** |" in text
+    assert "| image features time / one nanmean pass | 7.36 x | <= 10x | yes |" in text
+    assert "| memory | 2.50 x | < 2x | **no** |" in text
     assert "| read ratio | 27.0 |" in text          # a JSON without "table": its *_ratio fields
     assert "unreadable serving.json" in text
     assert "(m1)" in text
