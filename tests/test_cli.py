@@ -141,3 +141,20 @@ def test_a_well_without_the_models_image_kind_is_named_and_flagged(trained, tmp_
     assert np.nanmax(key) < np.nanmin(key_full)          # every depth lost the image inputs
     # the models lean on the acoustic image: without it (0.10 flagged -> 1.00 when measured)
     assert f.ood_fraction < 0.3 and w.ood_fraction >= 0.9
+
+
+def test_a_clastic_well_in_a_carbonate_model_is_flagged_and_its_rock_named(trained, tmp_path):
+    """Issue 11.4: a sandstone/shale well predicted by the carbonate-trained models: every depth
+    out of domain, and the diagnosis reads the rock from PEF instead of blaming the tool."""
+    from petro.app.predict import load_models, predict_wells
+    from petro.synth import SynthConfig, write_field
+
+    write_field(tmp_path / "f", SynthConfig(wells=1, seed=5, thickness=14.0, lithology="clastic"),
+                n_jobs=1)
+    wells, failed = predict_wells(load_models(tracking_uri=trained["uri"]), tmp_path / "f",
+                                  n_jobs=1)
+    assert not failed and len(wells) == 1
+    w = wells[0]
+    assert w.ood_fraction > 0.9
+    assert "PEF" in w.diagnosis and "quartz sandstone" in w.diagnosis
+    assert "barite" not in w.diagnosis      # a PEF below the training wells' is not barite

@@ -341,5 +341,30 @@ def diagnose(out: pd.DataFrame, cons: dict | None, rows: pd.DataFrame | None = N
         amount = (fmt.format(s["shift"]) + f" {unit}").strip()
         name = c
     rel = f"{CONSISTENCY_CURVES.get(c, c)}-{CONSISTENCY_CURVES.get(s['top'], s['top'])}"
+    advice = _ADVICE.get(c, "check calibration")
+    if c == "PEF" and abs(s["shift"]) >= PEF_LITHOLOGY_SHIFT and rows is not None and "PEF" in rows:
+        pef = rows["PEF"].to_numpy(dtype=float)
+        pef = pef[np.isfinite(pef)]
+        if pef.size:   # a PEF that far off is the rock more often than the tool
+            med = float(np.median(pef))
+            mud = ", or barite mud" if s["shift"] > 0 else ""   # barite only raises PEF
+            advice = (f"the well reads PEF {med:.1f} b/e ({_pef_rock(med)}): a lithology the "
+                      f"training wells did not have{mud}; check the lithology"
+                      f"{' and the mud' if mud else ''} before the calibration")
     return (f"{name} reads about {amount} against the training wells' {rel} relation over "
-            f"{s['share']:.0%} of the well: {_ADVICE.get(c, 'check calibration')}")
+            f"{s['share']:.0%} of the well: {advice}")
+
+
+# a PEF shift of this many b/e is a change of rock (quartz 1.8, dolomite 3.1, calcite 5.1)
+PEF_LITHOLOGY_SHIFT = 1.0
+
+
+def _pef_rock(pef: float) -> str:
+    """The rock a petrophysicist reads from a PEF level (b/e, clean matrix values)."""
+    if pef < 2.5:
+        return "quartz sandstone or shaly sand"
+    if pef < 4.0:
+        return "dolomite, shale or a mixed matrix"
+    if pef < 5.8:
+        return "limestone"
+    return "heavier than calcite: anhydrite, heavy minerals or barite mud"
