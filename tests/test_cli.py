@@ -158,3 +158,22 @@ def test_a_clastic_well_in_a_carbonate_model_is_flagged_and_its_rock_named(train
     assert w.ood_fraction > 0.9
     assert "PEF" in w.diagnosis and "quartz sandstone" in w.diagnosis
     assert "barite" not in w.diagnosis      # a PEF below the training wells' is not barite
+
+
+def test_batch_predict_by_chunks_writes_every_well_as_one_batch_would(trained, tmp_path):
+    """Batch predict goes a chunk of wells at a time (the caller holds one chunk's features):
+    chunks of one well give the same files and manifest as one chunk of all."""
+    from petro.app.batch import MANIFEST, predict_batch
+    from petro.app.predict import load_models
+
+    models = load_models(tracking_uri=trained["uri"])
+    whole = predict_batch(models, trained["field"], tmp_path / "a", n_jobs=1, chunk=64)
+    bits = predict_batch(models, trained["field"], tmp_path / "b", n_jobs=1, chunk=1)
+    assert [w.name for w in bits.wells] == [w.name for w in whole.wells] == \
+        ["SYN-01", "SYN-02", "SYN-03", "SYN-04"]
+    for w in whole.wells:
+        a = lasio.read(tmp_path / "a" / f"{w.name}_petro.las").df()
+        b = lasio.read(tmp_path / "b" / f"{w.name}_petro.las").df()
+        pd.testing.assert_frame_equal(a, b)
+    ma, mb = (json.loads((tmp_path / d / MANIFEST).read_text()) for d in ("a", "b"))
+    assert ma == mb and sorted(ma) == ["SYN-01", "SYN-02", "SYN-03", "SYN-04"]

@@ -10,8 +10,9 @@
 
 A rerun skips a well whose inputs and models are unchanged and whose outputs are present, and
 says how many it skipped; a well that failed is not in the manifest, so the next run tries it
-again. The features of the remaining wells are built on the configured engine (local processes
-or Dask); the models are applied in this process.
+again. The remaining wells go by chunks of ``CHUNK`` (64): a chunk's features are built on the
+configured engine (local processes or Dask), the models are applied in this process, and the
+chunk is written before the next one starts.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from petro.problems import Problem
 MANIFEST = "_petro_manifest.json"
 DATASET = "predictions"
 FLUSH_EVERY = 25
+# wells whose features are built, predicted and written together (the calling process holds one
+# chunk's feature tables, not the field's)
+CHUNK = 64
 
 
 @dataclass
@@ -68,7 +72,7 @@ def read_manifest(out_dir: Path) -> dict:
 def predict_batch(models: list[LoadedModel], data, out_dir: str | Path, *,
                   pipeline: PipelineConfig | None = None, n_jobs: int = 2,
                   cache_dir: str | None = None, engine: EngineOptions | None = None,
-                  resume: bool = True,
+                  resume: bool = True, chunk: int = CHUNK,
                   on_event: EventHandler | Reporter | None = None) -> BatchResult:
     rep = reporter(on_event)
     out_dir = Path(out_dir)
@@ -96,17 +100,23 @@ def predict_batch(models: list[LoadedModel], data, out_dir: str | Path, *,
         return res
     for name in todo:
         manifest.pop(name, None)
-    wells, res.failed = predict_wells(models, todo, pipeline=pipeline, n_jobs=n_jobs,
+    names = sorted(todo)
+    for lo in range(0, len(names), max(1, chunk)):
+        # a chunk of wells at a time: their feature tables (hundreds of columns per depth) are
+        # dropped once the chunk is written, and a crash keeps what the chunks before it wrote
+        part_wells = {n: todo[n] for n in names[lo: lo + max(1, chunk)]}
+        wells, failed = predict_wells(models, part_wells, pipeline=pipeline, n_jobs=n_jobs,
                                       cache_dir=cache_dir, engine=engine, on_event=rep)
-    for i, w in enumerate(wells):
-        las = w.write(out_dir)
-        part = Path(DATASET) / f"well={safe_name(w.name)}" / "part-0.parquet"
-        with atomic_file(out_dir / part) as tmp:
-            w.frame().to_parquet(tmp, index=False)
-        manifest[w.name] = {"inputs": inputs[w.name], "models": mid, "las": las.name,
-                            "parquet": str(part)}
-        if (i + 1) % FLUSH_EVERY == 0:
-            atomic_write_json(out_dir / MANIFEST, manifest, indent=1, sort_keys=True)
-    atomic_write_json(out_dir / MANIFEST, manifest, indent=1, sort_keys=True)
-    res.wells = wells
+        res.failed += failed
+        for i, w in enumerate(wells):
+            las = w.write(out_dir)
+            part = Path(DATASET) / f"well={safe_name(w.name)}" / "part-0.parquet"
+            with atomic_file(out_dir / part) as tmp:
+                w.frame().to_parquet(tmp, index=False)
+            manifest[w.name] = {"inputs": inputs[w.name], "models": mid, "las": las.name,
+                                "parquet": str(part)}
+            if (i + 1) % FLUSH_EVERY == 0:
+                atomic_write_json(out_dir / MANIFEST, manifest, indent=1, sort_keys=True)
+        atomic_write_json(out_dir / MANIFEST, manifest, indent=1, sort_keys=True)
+        res.wells += wells
     return res
