@@ -77,6 +77,8 @@ ML, P10, P90 = "ML", "P10", "P90"
 NOVELTY, OOD_FLAG = "NOVELTY", "OOD_FLAG"
 INPUT_COVERAGE = "INPUT_COVERAGE"
 KEY_INPUT_COVERAGE = "KEY_INPUT_COVERAGE"
+# NOV_<curve>: a curve minus what the training wells' relation with the other logs expects
+NOV_PREFIX = "NOV_"
 
 
 def output_columns(output: str) -> list[str]:

@@ -29,10 +29,9 @@ from petro.io.discovery import discover_many
 from petro.io.las_writer import write_las
 from petro.models.novelty import diagnose
 from petro.problems import Problem, error, warning
-from petro.vocab import (INPUT_COVERAGE, KEY_INPUT_COVERAGE, ML, NOVELTY, OOD_FLAG, OUTPUT_DESCRIPTIONS, P10, P90,
-                         TARGETS, parse_feature)
+from petro.vocab import (INPUT_COVERAGE, KEY_INPUT_COVERAGE, ML, NOV_PREFIX, NOVELTY, OOD_FLAG,
+                         OUTPUT_DESCRIPTIONS, P10, P90, TARGETS, parse_feature)
 
-NOV_PREFIX = "NOV_"
 RESIDUAL_UNITS = {"RHOB": "G/C3", "NPHI": "V/V", "DT": "US/F", "DTS": "US/F", "GR": "GAPI",
                   "PEF": "B/E", "LOG10_RT": "LOG10(OHMM)", "LOG10_RXO": "LOG10(OHMM)"}
 DEFAULT_MODELS = ("models:/petro-porosity@champion", "models:/petro-permeability@champion")

@@ -10,6 +10,7 @@ import pandas as pd
 from petro.mnemonics import AliasTable
 from petro.models.conformal import fit_mondrian
 from petro.units import _UNITS
+from petro.vocab import NOV_PREFIX
 
 # derived log columns and the curves they are computed from (petro/features/logs.py)
 DERIVED_SOURCES = {"PHID": ("RHOB",), "PHIS": ("DT",), "NPHI_PHID": ("NPHI", "RHOB"),
@@ -248,14 +249,14 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
     well's median residuals (robust units) by least squares; the candidate that explains them best
     is the culprit (a shifted density also puts the neutron off its relation with density; the
     pattern tells which of the two moved). Sorted, best explanation first."""
-    curves = [m for m in (cons or {}).get("curves", []) if f"NOV_{m['target']}" in out]
+    curves = [m for m in (cons or {}).get("curves", []) if NOV_PREFIX + m["target"] in out]
     if not curves:
         return []
     names = [m["target"] for m in curves]
     scale = np.array([m["resid_scale"] for m in curves])
     med, share = np.full(len(curves), np.nan), np.zeros(len(curves))
     for i, m in enumerate(curves):
-        r = pd.to_numeric(out[f"NOV_{m['target']}"], errors="coerce").to_numpy(float)
+        r = pd.to_numeric(out[NOV_PREFIX + m["target"]], errors="coerce").to_numpy(float)
         r = r[np.isfinite(r)]
         if r.size >= 10:
             med[i] = np.median(r)

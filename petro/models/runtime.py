@@ -64,6 +64,7 @@ REQUIRED_MISSING_NOVELTY = 1.5
 # output columns besides {OUT}_ML/_P10/_P90 (petro.vocab spells the same; a test checks)
 NOVELTY, OOD_FLAG, INPUT_COVERAGE = "NOVELTY", "OOD_FLAG", "INPUT_COVERAGE"
 KEY_INPUT_COVERAGE = "KEY_INPUT_COVERAGE"
+NOV_PREFIX = "NOV_"
 
 
 class InputSchemaError(ValueError):
@@ -312,7 +313,7 @@ class Bundle:
         return pd.DataFrame({f"{o}_ML": p50, f"{o}_P10": lo, f"{o}_P90": hi, NOVELTY: nov,
                              OOD_FLAG: flag, INPUT_COVERAGE: coverage,
                              KEY_INPUT_COVERAGE: 1.0 - missing,
-                             **{f"NOV_{c}": r for c, r in resid.items()}}, index=index)
+                             **{f"{NOV_PREFIX}{c}": r for c, r in resid.items()}}, index=index)
 
     def conformal_adjustment(self, nov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Conformal widening of P10/P90 per row: one adjustment, or (bundle key
