@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from petro.models.runtime import novelty_bin
+
 EDGES = (0.0, 0.5, 0.8, 1.0)
 
 
@@ -28,9 +30,8 @@ def fit_mondrian(scores: np.ndarray, novelty: np.ndarray, nominal: float,
                  edges=EDGES, min_count: int = 30) -> dict:
     """``{"edges": [...], "adj": [...]}``: the conformal adjustment per novelty bin."""
     scores = np.asarray(scores, dtype=float)
-    nov = np.nan_to_num(np.asarray(novelty, dtype=float), nan=0.0)
     edges = np.asarray(edges, dtype=float)
-    k = np.clip(np.searchsorted(edges, nov, side="right") - 1, 0, edges.size - 1)
+    k = novelty_bin(edges, novelty)
     adj, counts = [], []
     prev = _q(scores, nominal)
     for b in range(edges.size):
@@ -46,12 +47,10 @@ def blind_coverage(y, lo, hi, scores, novelty, wells, nominal: float, edges=EDGE
     """Per depth, whether the Mondrian band covers the truth, each well's adjustments fitted on
     the other wells only (blind, like the reported pooled coverage)."""
     cov = np.zeros(len(y), dtype=bool)
-    nov = np.nan_to_num(np.asarray(novelty, dtype=float), nan=0.0)
+    nov = np.asarray(novelty, dtype=float)
     for w in np.unique(wells):
         m = wells == w
         fit = fit_mondrian(scores[~m], nov[~m], nominal, edges)
-        e = np.asarray(fit["edges"])
-        k = np.clip(np.searchsorted(e, nov[m], side="right") - 1, 0, e.size - 1)
-        a = np.asarray(fit["adj"])[k]
+        a = np.asarray(fit["adj"])[novelty_bin(fit["edges"], nov[m])]
         cov[m] = (y[m] >= lo[m] - a) & (y[m] <= hi[m] + a)
     return cov

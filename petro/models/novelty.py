@@ -9,6 +9,7 @@ import pandas as pd
 
 from petro.mnemonics import AliasTable
 from petro.models.conformal import fit_mondrian
+from petro.models.train import robust_center_scale
 from petro.units import _UNITS
 from petro.vocab import NOV_PREFIX
 
@@ -156,19 +157,11 @@ def _ridge(Z: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray
     return np.linalg.solve(A, Z.T @ (y - mu)), float(mu)
 
 
-def _robust(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    center = np.nanmedian(X, axis=0)
-    scale = np.nanmedian(np.abs(X - center), axis=0) * 1.4826
-    std = np.nanstd(X, axis=0)
-    scale = np.where(scale > 1e-9, scale, np.where(std > 0, std, 1.0))
-    return np.where(np.isfinite(center), center, 0.0), scale
-
-
 def _fit_one(X: np.ndarray, t: int, inp: list[int]) -> dict | None:
     ok = np.isfinite(X[:, t]) & np.isfinite(X[:, inp]).any(axis=1)
     if ok.sum() < 50:
         return None
-    center, scale = _robust(X[ok][:, inp])
+    center, scale = robust_center_scale(X[ok][:, inp])
     Z = (X[ok][:, inp] - center) / scale
     Z = np.where(np.isfinite(Z), Z, 0.0)
     coef, mu = _ridge(Z, X[ok, t])
@@ -224,12 +217,10 @@ def fit_consistency(table: pd.DataFrame, features: list[str], wells: np.ndarray,
     depth = depth[np.isfinite(depth)]
     dthr = float(np.quantile(depth, quantile)) if depth.size else 4.0
     # per training well: the median standardized residual of each curve (its calibration offset)
-    med = np.array([np.nanmedian(np.abs(np.nanmedian(Z[wells == w], axis=0)))
-                    for w in uniq]) if uniq.size else np.zeros(1)
     wmax = np.nanmax(np.abs(np.array([np.nanmedian(Z[wells == w], axis=0) for w in uniq])))
     wthr = float(max(1.0, 1.5 * (wmax if np.isfinite(wmax) else 0.0)))
     return {"curves": out, "depth_threshold": max(dthr, 1.0), "well_threshold": wthr,
-            "min_rows": min_rows, "train_well_median": float(np.nanmax(med))}
+            "min_rows": min_rows}
 
 
 _UNIT_WORDS = {"RHOB": ("g/cc", "{:+.2f}"), "NPHI": ("v/v", "{:+.3f}"), "DT": ("us/ft", "{:+.1f}"),

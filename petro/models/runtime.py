@@ -322,11 +322,8 @@ class Bundle:
         if not bins:
             conf = self.meta.get("conformal") or {"lo": 0.0, "hi": 0.0}
             return np.full(nov.shape, float(conf["lo"])), np.full(nov.shape, float(conf["hi"]))
-        edges = np.asarray(bins["edges"], dtype=float)
-        adj = np.asarray(bins["adj"], dtype=float)
-        k = np.clip(np.searchsorted(edges, np.nan_to_num(nov, nan=0.0), side="right") - 1,
-                    0, adj.size - 1)
-        return adj[k], adj[k]
+        adj = np.asarray(bins["adj"], dtype=float)[novelty_bin(bins["edges"], nov)]
+        return adj, adj
 
     def consistency(self, X: np.ndarray, well: bool = False) \
             -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -354,9 +351,16 @@ class Bundle:
                 cnt = ok.sum(axis=0)
                 med = np.array([np.median(Z[ok[:, j], j]) if cnt[j] else 0.0
                                 for j in range(Z.shape[1])])
-                well = np.abs(med) / cons["well_threshold"]
-                term = np.fmax(term, np.where(ok, well, 0.0).max(axis=1, initial=0.0))
+                shift = np.abs(med) / cons["well_threshold"]
+                term = np.fmax(term, np.where(ok, shift, 0.0).max(axis=1, initial=0.0))
         return resid, term
+
+
+def novelty_bin(edges, nov: np.ndarray) -> np.ndarray:
+    """Index of each row's novelty bin (``edges``: the bins' lower edges; no novelty = 0)."""
+    edges = np.asarray(edges, dtype=float)
+    k = np.searchsorted(edges, np.nan_to_num(np.asarray(nov, dtype=float), nan=0.0), side="right")
+    return np.clip(k - 1, 0, edges.size - 1)
 
 
 def pca_scores(X: np.ndarray, g: dict) -> np.ndarray:

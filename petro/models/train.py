@@ -52,6 +52,16 @@ def novelty_blocks(features: list[str]) -> dict[str, list[str]]:
     return blocks
 
 
+def robust_center_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: median (0 where a column has no value) and robust spread (MAD x 1.4826; the
+    standard deviation where the MAD is zero; 1 where both are)."""
+    center = np.nanmedian(X, axis=0)
+    scale = np.nanmedian(np.abs(X - center), axis=0) * 1.4826
+    std = np.nanstd(X, axis=0)
+    scale = np.where(scale > 1e-9, scale, np.where(std > 0, std, 1.0))
+    return np.where(np.isfinite(center), center, 0.0), scale
+
+
 def fit_novelty(X: np.ndarray, features: list[str], min_coverage: float = 0.5) -> dict:
     """Robust Mahalanobis novelty detector per input block (median / MAD standardisation,
     Ledoit-Wolf covariance). Features present in fewer than ``min_coverage`` of the rows are left
@@ -65,10 +75,7 @@ def fit_novelty(X: np.ndarray, features: list[str], min_coverage: float = 0.5) -
         if not keep:
             continue
         Xk = X[:, keep]
-        center = np.nanmedian(Xk, axis=0)
-        mad = np.nanmedian(np.abs(Xk - center), axis=0) * 1.4826
-        std = np.nanstd(Xk, axis=0)
-        scale = np.where(mad > 1e-9, mad, np.where(std > 0, std, 1.0))
+        center, scale = robust_center_scale(Xk)   # kept columns have values: centres are medians
         z = (Xk - center) / scale
         z = np.where(np.isfinite(z), z, 0.0)
         precision = np.linalg.pinv(LedoitWolf().fit(z).covariance_)
