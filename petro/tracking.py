@@ -130,7 +130,7 @@ def pip_requirements() -> list[str]:
     return [_pin(p) for p in ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn")]
 
 
-def signature(features: list[str], output: str, residuals: list[str] = ()):
+def signature(output: str, residuals: list[str] = ()):
     """The model's MLflow signature: its output columns and the ``well`` parameter, no inputs.
 
     The input columns are not in the signature: MLflow would then check and convert each of
@@ -141,14 +141,13 @@ def signature(features: list[str], output: str, residuals: list[str] = ()):
     inputs itself, whole-array (columns by name, numbers, at least one row and one known column,
     HTTP 400 otherwise) and maps known aliases and case variants to the canonical input (or
     refuses them naming it). The input columns are in the model's metadata (``petro_inputs``, read
-    by :func:`petro.serving.model_info`) and its input example. ``features`` is kept for callers.
+    by :func:`petro.serving.model_info`) and its input example.
     The ``well`` parameter says the rows are one well (the per-well shift test of the cross-log
     residuals applies).
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-    del features
     outputs = Schema([ColSpec("double", c) for c in output_columns(output)] +
                      [ColSpec("double", NOVELTY), ColSpec("long", OOD_FLAG),
                       ColSpec("double", INPUT_COVERAGE), ColSpec("double", KEY_INPUT_COVERAGE)] +
@@ -171,7 +170,7 @@ def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bdir)},
                 code_paths=[str(runtime_copy)], signature=signature(
-                    bundle.features, bundle.output,
+                    bundle.output,
                     [m["target"] for m in (bundle.meta.get("consistency") or {}).get("curves", [])]),
                 input_example=input_example, pip_requirements=pip_requirements(),
                 registered_model_name=registered_name,

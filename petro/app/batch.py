@@ -24,10 +24,10 @@ from pathlib import Path
 
 from petro.app.events import EventHandler, Reporter, reporter
 from petro.app.predict import LoadedModel, PredictedWell, predict_wells
+from petro.app.wells import file_hasher
 from petro.config import EngineOptions, PipelineConfig
 from petro.errors import ConfigError
 from petro.io.atomic import atomic_file, atomic_write_json, safe_name
-from petro.io.cache import PartCache, content_hash
 from petro.io.discovery import discover_many
 from petro.problems import Problem
 
@@ -56,8 +56,7 @@ def model_identity(models: list[LoadedModel]) -> str:
 
 
 def _inputs_hash(files: list[Path], cache_dir: str | None, cfg_ingest) -> str:
-    hasher = PartCache(cache_dir, cfg_ingest).file_hash if cache_dir and cfg_ingest is not None \
-        else content_hash
+    hasher = file_hasher(cache_dir, cfg_ingest)
     parts = sorted((Path(f).name, hasher(Path(f))) for f in files)
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 

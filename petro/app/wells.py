@@ -53,12 +53,11 @@ class WellResult:
         return self.target_report is not None
 
 
-def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool = True) \
-        -> WellResult:
-    """Read one well, compute its targets (if it has NMR) and its features."""
+def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool = True,
+                 file_hashes: dict[str, str] | None = None) -> WellResult:
+    """Read one well, compute its targets (if it has NMR) and its features. ``file_hashes``
+    (file name -> content hash, for the lineage) when the caller has them already."""
     res = WellResult(name, [str(f) for f in files])
-    # lineage hashes: the cache already knows them for unchanged files
-    hasher = _hasher(cfg)
     try:
         well = load_well(name, files, cfg.ingest)
     except PetroError as err:
@@ -89,13 +88,20 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
                    "images": {k: f"{v.n_bins} bins @ {v.step * 1000:.2f} mm"
                               for k, v in well.images.items()},
                    "nmr": has_nmr, "header": dict(well.header),
-                   "sha256": {Path(f).name: hasher(Path(f)) for f in files}}
+                   "sha256": file_hashes or _file_hashes(files, cfg)}
     return res
 
 
-def _hasher(cfg: PipelineConfig):
-    """File content hashes; the parse cache remembers them for unchanged files."""
-    return PartCache(cfg.ingest.cache_dir, cfg.ingest).file_hash if cfg.ingest.cache_dir \
+def _file_hashes(files: list[str], cfg: PipelineConfig) -> dict[str, str]:
+    """File name -> content hash (lineage; the parse cache already knows unchanged files')."""
+    hasher = file_hasher(cfg.ingest.cache_dir, cfg.ingest)
+    return {Path(f).name: hasher(Path(f)) for f in files}
+
+
+def file_hasher(cache_dir: str | None, ingest=None):
+    """File content hashes; the parse cache (``cache_dir`` with its ingest options) remembers
+    them for unchanged files."""
+    return PartCache(cache_dir, ingest).file_hash if cache_dir and ingest is not None \
         else content_hash
 
 
@@ -113,18 +119,16 @@ def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: 
     not stored, they are read again next time)."""
     if root is None:
         return process_well(name, files, cfg, with_targets)
-    hasher = _hasher(cfg)
-    hashes = {str(f): hasher(Path(f)) for f in files}
+    hashes = _file_hashes(files, cfg)
     store = FeatureStore(root)
-    key = well_key(name, {Path(f).name: h for f, h in hashes.items()}, cfg.recipe(),
-                   with_targets)
+    key = well_key(name, hashes, cfg.recipe(), with_targets)
     hit = store.get(name, key)
     if hit is not None:
         table, meta = hit
         return WellResult(name, [str(f) for f in files], table, meta.get("target_report"),
                           meta.get("summary", {}),
                           [Problem.from_dict(p) for p in meta.get("problems", [])])
-    res = process_well(name, files, cfg, with_targets)
+    res = process_well(name, files, cfg, with_targets, file_hashes=hashes)   # hashed once
     if not res.failed:
         store.put(name, key, res.table, {"summary": res.summary,
                                          "target_report": res.target_report,

@@ -179,6 +179,8 @@ def _split_row(line: str, delim: str | None) -> list[str]:
 
 TEXT_NULLS = frozenset({"nan", "-nan", "na", "n/a", "#n/a", "null", "(null)", "none", "-", "--",
                         "---", "err", "error", "inf", "-inf", "+inf", "infinity", "-infinity"})
+
+
 def _null_of(well: dict, problems: list[Problem], path: str) -> float:
     """The file's NULL value; -999.25 (noted) when the ~Well section gives none."""
     item = well.get("NULL")
