@@ -193,14 +193,12 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
             problems.append(_cased_hole_note(fam.label, len(fam.members), path))
             continue
         arr = data[fam.members].to_numpy(dtype=np.float32)
-        if fam.kind != "t2":
-            arr = screen_image(arr, fam.kind, fam.unit, path=path, label=fam.label,
-                               problems=problems)
-            if arr is None:
-                continue
         if fam.kind == "t2":
             t2 = _t2_part(arr, fam.unit, fam.label, tuple(fam.members), raw, opts, fam.stem,
                           problems) or t2
+            continue
+        arr = screen_image(arr, fam.kind, fam.unit, path=path, label=fam.label, problems=problems)
+        if arr is None:
             continue
         shift = float(opts.depth_shift_m.get(fam.kind, 0.0))
         images.append(Image(fam.kind, depth + shift, arr, source=path, stem=fam.label,
@@ -214,12 +212,11 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
         if kind == CASED_HOLE:
             problems.append(_cased_hole_note(name, arr.shape[1] if arr.ndim > 1 else 1, path))
             continue
-        if kind != "t2":
-            arr = screen_image(arr, kind, unit, path=path, label=name, problems=problems)
-            if arr is None:
-                continue
         if kind == "t2":
             t2 = _t2_part(arr, unit, name, (name,), raw, opts, "", problems) or t2
+            continue
+        arr = screen_image(arr, kind, unit, path=path, label=name, problems=problems)
+        if arr is None:
             continue
         shift = float(opts.depth_shift_m.get(kind, 0.0))
         images.append(Image(kind, depth + shift, arr, source=path, stem=name, unit=unit))
