@@ -149,10 +149,11 @@ def cmd_predict(args) -> int:
         wells = predict(args.data_dir, models=args.model, out_dir=args.out_dir,
                         resume=not args.no_resume, pipeline=args.pipeline, tracking_uri=args.tracking_uri, on_event=ev,
                         **{k: v for k, v in _settings(args).items() if v is not None})
-    _table("predicted wells", ("well", "rows", "predicted", "out of domain", "file", "diagnosis"),
-           [(w.name, w.n_rows, w.n_predicted, f"{w.n_ood} ({w.ood_fraction:.0%})", w.path,
-             w.diagnosis or "-")
-            for w in wells])
+    if wells:   # none when every well was skipped as unchanged (the note above says so)
+        _table("predicted wells", ("well", "rows", "predicted", "out of domain", "file", "diagnosis"),
+               [(w.name, w.n_rows, w.n_predicted, f"{w.n_ood} ({w.ood_fraction:.0%})", w.path,
+                 w.diagnosis or "-")
+                for w in wells])
     return ev.status
 
 

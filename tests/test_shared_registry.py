@@ -138,7 +138,13 @@ def test_team_registry_on_a_real_server(server, tmp_path, env_with_venv):
                "--jobs", "1", cwd=work, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "skipped" not in r.stdout + r.stderr
+    assert "predicted wells" in r.stdout
     manifest2 = json.loads((pred / "_petro_manifest.json").read_text())
+    # a third run with nothing changed: the well is skipped, and no empty table is printed
+    r = _petro("predict", well, "--model", "models:/petro-porosity@champion", "-o", pred,
+               "--jobs", "1", cwd=work, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 wells skipped" in r.stdout + r.stderr and "predicted wells" not in r.stdout
     assert manifest2["SYN-04"]["inputs"] == manifest["SYN-04"]["inputs"]
     assert manifest2["SYN-04"]["models"] != manifest["SYN-04"]["models"]
     predicted = pd.read_parquet(pred / "predictions" / "well=SYN-04" / "part-0.parquet")
