@@ -181,12 +181,13 @@ def sample_part(part: pd.DataFrame, k: int, seed: int) -> pd.DataFrame:
     return part.iloc[idx].reset_index(drop=True)
 
 
-def model_part(part: pd.DataFrame, features: list[str], prep: dict, column: str) \
+def model_part(parts: list[pd.DataFrame], features: list[str], prep: dict, column: str) \
         -> pd.DataFrame:
-    """A partition as the boosters' inputs: the model matrix (named as LightGBM stores the
-    features), the target ``__y`` and the linear base ``__base`` (0 without one)."""
+    """One worker's wells as the boosters' inputs: the model matrix (named as LightGBM stores
+    the features), the target ``__y`` and the linear base ``__base`` (0 without one)."""
     from petro.models.train import booster_names, model_inputs
 
+    part = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     y = part[column].to_numpy(dtype=float)
     ok = np.isfinite(y)
     Xm, base = model_inputs(part.loc[ok, features].to_numpy(dtype=float), prep)
@@ -241,6 +242,31 @@ def plain_booster(model):
     return lgb.Booster(model_str=text)
 
 
+class RankedClient:
+    """The Dask client as ``lightgbm.dask`` sees it: ``who_has`` answers in the order of the
+    parts it is asked about.
+
+    ``lightgbm.dask`` gives LightGBM rank 0 to the worker holding the first part in the order
+    ``Client.who_has`` returns, and ``distributed`` builds that answer from a set of keys: the
+    order, hence which worker gets which rank, changed from fit to fit. LightGBM's data-parallel
+    learner finds each feature's histogram bins on the worker whose rank owns that feature,
+    from that worker's rows, so two fits on the same partitions gave different trees. With the
+    parts' order kept, rank ``i`` is the worker of the ``i``-th partition (petro puts the
+    workers in the order of their first well), and the same placement gives the same trees."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def who_has(self, futures=None, **kwargs):
+        found = self._client.who_has(futures, **kwargs)
+        if futures is None:
+            return found
+        return {f.key: found[f.key] for f in futures}
+
+
 class Cluster:
     """The training wells as partitions on the workers (see the module docstring)."""
 
@@ -281,7 +307,15 @@ class Cluster:
 
         from petro.models.train import booster_names, lgb_params
 
-        futs = [self.on(w, model_part, features, prep, spec.column) for w in wells]
+        # one partition per worker (its training wells, concatenated there), workers in the
+        # order of their first well: LightGBM's rank 0 holds the first well, and so on
+        by_worker: dict[str, list[str]] = {}
+        for w in wells:
+            by_worker.setdefault(self.where[w], []).append(w)
+        futs = [self.client.submit(model_part, [self.parts[w] for w in ws], features, prep,
+                                   spec.column, workers=[worker], allow_other_workers=False,
+                                   pure=False)
+                for worker, ws in by_worker.items()]
         meta = pd.DataFrame({c: pd.Series(dtype=float) for c in
                              booster_names(prep["model_features"]) + ["__y", "__base"]})
         ddf = dd.from_delayed(futs, meta=meta, verify_meta=False)
@@ -291,7 +325,8 @@ class Cluster:
         for key, objective, alpha in heads:
             params, rounds = lgb_params(spec, objective, alpha)
             params.pop("num_threads")   # lightgbm.dask sets it to each worker's threads
-            model = DaskLGBMRegressor(client=self.client, n_estimators=rounds, **params)
+            model = DaskLGBMRegressor(client=RankedClient(self.client), n_estimators=rounds,
+                                      **params)
             with self.client.as_current(), warnings.catch_warnings():
                 # lightgbm.dask waits on the current client; it warns that the estimator's
                 # n_jobs (None: unset) is ignored
