@@ -202,3 +202,32 @@ def test_settings_are_checked():
     with pytest.raises(ConfigError, match="always needs a Dask scheduler"):
         choose_path(EngineOptions(distributed_training="always"), [], None)
     assert choose_path(EngineOptions(), [], None).reason.startswith("no Dask scheduler")
+
+
+def test_tuning_on_the_dask_path_searches_the_sample_as_the_local_path_searches_the_table(
+        cluster, small_field, wells):
+    """With every row in the sample, the nested searches (inside each blind-well fold) and the
+    final search pick exactly what the local path picks; the boosters are then fitted on the
+    workers with those parameters."""
+    c, _ = cluster
+    store, ws = wells
+    fast = {"trials": 2, "inner_folds": 2, "nested": True,
+            "space": {"num_leaves": [7, 15], "learning_rate": [0.05, 0.1]}}
+
+    def cfg(scheduler, mode):
+        out = _cfg(small_field, scheduler, mode, store, ["porosity"])
+        return replace(out, specs=[replace(s, tuning=dict(fast)) for s in out.specs])
+
+    ref = train_models(cfg("processes", "never"), ws).models[0]
+    m = train_models(cfg(c.scheduler_address, "always"), ws).models[0]
+    assert m.cv.tuning is not None and len(m.cv.tuning) == 3      # one search per blind well
+    pd.testing.assert_frame_equal(m.cv.tuning, ref.cv.tuning)
+    pd.testing.assert_frame_equal(m.tuning.drop(columns="seconds"),
+                                  ref.tuning.drop(columns="seconds"))
+    assert m.spec.params == ref.spec.params
+    for key in ("p50", "p10", "p90"):      # the chosen parameters reached the workers' fits
+        assert {f"[num_leaves: {m.spec.params['num_leaves']}]",
+                f"[learning_rate: {m.spec.params['learning_rate']}]"} <= \
+            set(_params(m.bundle.boosters[key]))
+    d, lo = m.cv.pooled["model"]["rmse_pu"], ref.cv.pooled["model"]["rmse_pu"]
+    assert abs(d - lo) <= 0.2 * lo
