@@ -441,7 +441,7 @@ def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan:
     """Train every model of ``cfg`` with ``lightgbm.dask`` (see the module docstring)."""
     import pyarrow.parquet as pq
 
-    from petro.app.training import FOLDS, TUNING, TrainedModel, TrainResult
+    from petro.app.trained import FOLDS, TUNING, TrainedModel, TrainResult
     from petro.features.table import model_features, usable_features
     from petro.models.novelty import trust_meta
     from petro.vocab import is_patch_feature

@@ -14,39 +14,18 @@ import pandas as pd
 from petro.app.disttrain import TrainingPlan, choose_path, train_distributed, training_wells
 from petro.app.engine import dask_task_map, open_engine, scheduler_address
 from petro.app.events import EventHandler, Reporter, reporter
+from petro.app.trained import FOLDS, TUNING, TrainedModel, TrainResult
 from petro.app.wells import WellResult, read_wells, store_root
 from petro.config import PipelineConfig
 from petro.errors import ModelError
 from petro.features.table import model_features, usable_features
-from petro.models.spec import ModelSpec
 from petro.models.novelty import trust_meta
 from petro.models.tasks import TaskMap
-from petro.models.validation import CVResult, cross_validate, fit_final
+from petro.models.validation import cross_validate, fit_final
 from petro.problems import Problem, Severity
 from petro.vocab import VALID, is_patch_feature
 
-FOLDS = "blind-well folds"
-TUNING = "tuning trials"
 TRACKING = "MLflow"
-
-
-@dataclass
-class TrainedModel:
-    spec: ModelSpec
-    features: list[str]
-    cv: CVResult
-    bundle: object
-    logs_only_features: list[str]
-    tuning: pd.DataFrame | None = None
-
-
-@dataclass
-class TrainResult:
-    cfg: PipelineConfig
-    wells: list[WellResult]
-    table: pd.DataFrame          # the training rows (lightgbm.dask path: the in-memory sample)
-    models: list[TrainedModel]
-    plan: TrainingPlan | None = None   # which path trained the models, and why
 
 
 @dataclass
