@@ -167,6 +167,13 @@ def test_auto_takes_the_local_path_for_a_tiny_table_and_dask_below_a_low_line(
                     f"{nbytes / 1024:.1f} KiB = {rows} rows x {cols} columns x 8 B <= local "
                     f"line 256.0 MiB (0.25 x the smallest worker memory limit 1.0 GiB))")
     pd.testing.assert_frame_equal(res.models[0].cv.oof, local.models[0].cv.oof)
+    # as `petro run` hands them over with a scheduler and a feature dataset: tables left in the
+    # dataset, read by the local path (the same figures)
+    stored = [replace(w, table=None) if w.table_path else w for w in ws]
+    again = train_models(_cfg(small_field, c.scheduler_address, "auto", store, ["porosity"]),
+                         stored)
+    assert again.plan.path == LOCAL
+    pd.testing.assert_frame_equal(again.models[0].cv.oof, local.models[0].cv.oof)
 
     # auto, the line set very low (a size string) and a sample of at most 150 rows: lightgbm.dask
     cfg = _cfg(small_field, c.scheduler_address, "auto", store, ["porosity"],
