@@ -238,3 +238,13 @@ def test_tuning_on_the_dask_path_searches_the_sample_as_the_local_path_searches_
             set(_params(m.bundle.boosters[key]))
     d, lo = m.cv.pooled["model"]["rmse_pu"], ref.cv.pooled["model"]["rmse_pu"]
     assert abs(d - lo) <= 0.2 * lo
+
+
+def test_no_training_well_is_a_model_error_on_the_dask_path_too(cluster, small_field, wells):
+    from petro.errors import ModelError
+
+    c, _ = cluster
+    store, ws = wells
+    no_targets = [replace(w, target_report=None) for w in ws]
+    with pytest.raises(ModelError, match="no well with NMR targets"):
+        train_models(_cfg(small_field, c.scheduler_address, "always", store), no_targets)

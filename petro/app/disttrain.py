@@ -447,6 +447,8 @@ def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan:
     from petro.vocab import is_patch_feature
 
     train = training_wells(wells)
+    if not train:
+        raise ModelError("no well with NMR targets could be read: nothing to train on")
     columns: list[str] = []
     for w in train:
         names = pq.read_schema(w.table_path).names if w.table_path else list(w.table.columns)
