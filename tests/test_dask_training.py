@@ -226,7 +226,10 @@ def test_tuning_on_the_dask_path_searches_the_sample_as_the_local_path_searches_
         return replace(out, specs=[replace(s, tuning=dict(fast)) for s in out.specs])
 
     ref = train_models(cfg("processes", "never"), ws).models[0]
-    m = train_models(cfg(c.scheduler_address, "always"), ws).models[0]
+    with distributed.get_task_stream(cluster[1]) as stream:
+        m = train_models(cfg(c.scheduler_address, "always"), ws).models[0]
+    # every trial ran as a cluster task: 2 in each of the 3 nested searches, 2 in the final one
+    assert sum(str(t["key"]).startswith("petro-trial-") for t in stream.data) == 3 * 2 + 2
     assert m.cv.tuning is not None and len(m.cv.tuning) == 3      # one search per blind well
     pd.testing.assert_frame_equal(m.cv.tuning, ref.cv.tuning)
     pd.testing.assert_frame_equal(m.tuning.drop(columns="seconds"),

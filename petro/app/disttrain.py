@@ -365,8 +365,10 @@ def _bundle(cluster: Cluster, wells: list[str], sample: pd.DataFrame, features: 
     return Bundle(meta, boosters)
 
 
-def _fold_spec(spec, sample_train: pd.DataFrame, features: list[str], name: str, nested: bool):
-    """Nested tuning of a fold on its training wells' sample (as the local fold does)."""
+def _fold_spec(spec, sample_train: pd.DataFrame, features: list[str], name: str, nested: bool,
+               task_map=None):
+    """Nested tuning of a fold on its training wells' sample (as the local fold does; the
+    trials as tasks of ``task_map``)."""
     if not nested:
         return spec, None
     if sample_train["WELL"].nunique() < 2:
@@ -375,7 +377,7 @@ def _fold_spec(spec, sample_train: pd.DataFrame, features: list[str], name: str,
                       "inner_rmse": float("nan")}
     from petro.models.tuning import tune
 
-    best, trials = tune(sample_train, features, spec)
+    best, trials = tune(sample_train, features, spec, task_map=task_map)
     return replace(spec, params=best), {
         "fold": name, "trials_run": trials.attrs["run"], "trials_planned": trials.attrs["planned"],
         "stopped": trials.attrs["stopped"], "inner_rmse": float(trials["blind_rmse"].min()),
@@ -383,7 +385,8 @@ def _fold_spec(spec, sample_train: pd.DataFrame, features: list[str], name: str,
 
 
 def cross_validate_dask(cluster: Cluster, sample: pd.DataFrame, features: list[str], spec, *,
-                        logs_only: list[str] | None, nested: bool, progress=None):
+                        logs_only: list[str] | None, nested: bool, progress=None,
+                        task_map=None):
     """Blind-well validation with each fold's boosters fitted by ``lightgbm.dask`` on every
     row of its training wells and applied to every row of its blind wells."""
     from petro.models.train import fit_bundle, novelty_blocks, sklearn_estimator
@@ -405,7 +408,7 @@ def cross_validate_dask(cluster: Cluster, sample: pd.DataFrame, features: list[s
         train = [w for w in names if w not in test]
         name = test[0] if len(test) == 1 and name.isdigit() else name
         st = sample[sample_wells.isin(train)].reset_index(drop=True)
-        fspec, tuning = _fold_spec(spec, st, features, name, nested)
+        fspec, tuning = _fold_spec(spec, st, features, name, nested, task_map)
         if tuning:
             tuned.append(tuning)
         bundle = _bundle(cluster, train, sample, features, fspec, stats)
@@ -493,7 +496,7 @@ def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan:
 
             if nested:
                 cv, stats = cross_validate_dask(cluster, sample, feats, spec, logs_only=logs,
-                                                nested=True, progress=prog)
+                                                nested=True, progress=prog, task_map=task_map)
             if spec.tuning:   # the final model's parameters: the search on the sample
                 rep.start(TUNING, tuning_settings(spec)["trials"])
                 best, trials = tune(sample, feats, spec, n_jobs=cfg.n_jobs, task_map=task_map,
