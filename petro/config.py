@@ -46,17 +46,66 @@ class EngineOptions:
     ``n_jobs`` single-threaded workers) or a scheduler address ``tcp://host:8786``.
     ``feature_store``: folder of the per-well Parquet feature dataset (default
     ``<ingest.cache_dir>/features``; none without a cache). ``retries``: how often a task whose
-    worker died is retried before the well is reported failed."""
+    worker died is retried before the well is reported failed.
+
+    Training (see petro.app.disttrain and docs/scale.md, "Training on the cluster"):
+    ``distributed_training``: ``auto`` (LightGBM's own Dask interface, ``lightgbm.dask``, when
+    a scheduler is configured and the estimated feature matrix of the training wells, rows x
+    columns x 8 bytes from the Parquet metadata, exceeds ``local_training_max_bytes``),
+    ``never`` or ``always``. ``local_training_max_bytes``: that line, bytes or a size
+    (``"2GiB"``); None: a quarter (:data:`LOCAL_TRAINING_SHARE`) of the smallest worker's
+    memory limit, or :data:`LOCAL_TRAINING_DEFAULT` when the workers report none.
+    ``training_sample_rows``: on the ``lightgbm.dask`` path, the bound on the well-stratified
+    sample of rows that the in-memory parts (input embedding, novelty, comparators, tuning,
+    consistency) are fitted on."""
 
     scheduler: str | None = None
     feature_store: str | None = None
     retries: int = 2
+    distributed_training: str = "auto"
+    local_training_max_bytes: int | str | None = None
+    training_sample_rows: int = 200_000
 
     def __post_init__(self):
         if self.scheduler is not None and not isinstance(self.scheduler, str):
             raise ValueError(f"scheduler {self.scheduler!r} is not an address or a name")
         if int(self.retries) < 0:
             raise ValueError("retries must be 0 or more")
+        if self.distributed_training not in DISTRIBUTED_TRAINING:
+            raise ValueError(f"distributed_training {self.distributed_training!r} is not one "
+                             f"of {list(DISTRIBUTED_TRAINING)}")
+        if self.local_training_max_bytes is not None:
+            self.local_training_max_bytes = parse_size(self.local_training_max_bytes)
+        if int(self.training_sample_rows) < 100:
+            raise ValueError("training_sample_rows must be at least 100")
+        self.training_sample_rows = int(self.training_sample_rows)
+
+
+DISTRIBUTED_TRAINING = ("auto", "never", "always")
+LOCAL_TRAINING_SHARE = 0.25          # of the smallest worker's memory limit
+LOCAL_TRAINING_DEFAULT = 2 * 2 ** 30  # bytes, when the workers report no memory limit
+_UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
+          "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
+
+
+def parse_size(value) -> int:
+    """Bytes from a number or a size such as ``"512MiB"``, ``"2 GB"``."""
+    if isinstance(value, bool):
+        raise ValueError(f"size {value!r} is not a number of bytes")
+    if isinstance(value, (int, float)):
+        n = float(value)
+    else:
+        text = str(value).strip().lower().replace(" ", "")
+        num = text.rstrip("kmgtib")
+        unit = text[len(num):]
+        try:
+            n = float(num) * _UNITS[unit]
+        except (KeyError, ValueError):
+            raise ValueError(f"size {value!r}: a number of bytes or e.g. '512MiB', '2GB'") \
+                from None
+    if n <= 0:
+        raise ValueError(f"size {value!r} must be positive")
+    return int(n)
 
 
 @dataclass

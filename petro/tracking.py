@@ -252,10 +252,15 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
     hashes = {w.name: w.summary.get("sha256", {}) for w in result.wells}
     data_digest = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16]
     out = []
+    # which training path (local or lightgbm.dask) and the figures it was chosen on
+    plan = getattr(result, "plan", None)
+    path_params = {k: str(v)[:500] for k, v in plan.params().items()} if plan else {}
+    path_tags = {"petro.training_path": plan.path} if plan else {}
+    sampled = bool(plan and plan.sample_rows is not None)
     with mlflow.start_run(run_name=f"{cfg.name}") as parent:
-        mlflow.log_params(cfg.params())
+        mlflow.log_params({**cfg.params(), **path_params})
         mlflow.set_tags({"petro.pipeline": cfg.source, "petro.data_digest": data_digest,
-                         "petro.version": _pin("petro")})
+                         "petro.version": _pin("petro"), **path_tags})
         with tempfile.TemporaryDirectory() as td:
             td = Path(td)
             (td / "wells.json").write_text(json.dumps(
@@ -270,9 +275,10 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
                           "n_train_rows": int(cv.oof.shape[0]),
                           "train_wells": ",".join(sorted(cv.oof.WELL.unique())),
                           "validation.nested_tuning": cv.tuning is not None}
-                mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+                mlflow.log_params({**{k: str(v)[:500] for k, v in params.items()},
+                                   **path_params})
                 mlflow.set_tags({"petro.data_digest": data_digest, "petro.target": spec.target,
-                                 "petro.parent_run": parent.info.run_id})
+                                 "petro.parent_run": parent.info.run_id, **path_tags})
                 metrics = {}
                 for label, vals in cv.pooled.items():
                     metrics.update({metric_name(label, k): v for k, v in vals.items() if k != "n"})
@@ -290,8 +296,11 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
                             metrics[_metric_name(f"well_{row['well']}_{k}")] = float(v)
                 mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
                 table = result.table[["WELL", "DEPT"] + tm.features + [spec.column]]
+                # lightgbm.dask path: the table is the in-memory sample, named so
                 ds = mlflow.data.from_pandas(table, source=str(Path(cfg.data).resolve()),
-                                             name=f"{cfg.name}-training", targets=spec.column)
+                                             name=f"{cfg.name}-training" +
+                                             ("-sample" if sampled else ""),
+                                             targets=spec.column)
                 mlflow.log_input(ds, context="training")
                 with tempfile.TemporaryDirectory() as td:
                     td = Path(td)

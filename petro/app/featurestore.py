@@ -50,6 +50,10 @@ class FeatureStore:
         folder = self.root / f"well={safe_name(name)}"
         return folder / f"{key}.parquet", folder / f"_{key}.json"   # '_': not a data file
 
+    def table_path(self, name: str, key: str) -> Path:
+        """Where the entry's table is (or would be)."""
+        return self._paths(name, key)[0]
+
     def get(self, name: str, key: str) -> tuple[pd.DataFrame | None, dict] | None:
         """``(table, meta)`` of a complete entry, or None."""
         table_path, meta_path = self._paths(name, key)

@@ -7,46 +7,25 @@ is the part without MLflow (a notebook can call it and inspect the result).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from petro.app.disttrain import TrainingPlan, choose_path, train_distributed, training_wells
 from petro.app.engine import dask_task_map, open_engine, scheduler_address
 from petro.app.events import EventHandler, Reporter, reporter
-from petro.app.wells import WellResult, read_wells
+from petro.app.trained import FOLDS, TUNING, TrainedModel, TrainResult
+from petro.app.wells import WellResult, read_wells, store_root
 from petro.config import PipelineConfig
 from petro.errors import ModelError
 from petro.features.table import model_features, usable_features
-from petro.models.spec import ModelSpec
 from petro.models.novelty import trust_meta
 from petro.models.tasks import TaskMap
-from petro.models.validation import CVResult, cross_validate, fit_final
+from petro.models.validation import cross_validate, fit_final
 from petro.problems import Problem, Severity
 from petro.vocab import VALID, is_patch_feature
 
-FOLDS = "blind-well folds"
-TUNING = "tuning trials"
 TRACKING = "MLflow"
-
-
-@dataclass
-class TrainedModel:
-    spec: ModelSpec
-    features: list[str]
-    cv: CVResult
-    bundle: object
-    logs_only_features: list[str]
-    tuning: pd.DataFrame | None = None
-
-
-@dataclass
-class TrainResult:
-    cfg: PipelineConfig
-    wells: list[WellResult]
-    table: pd.DataFrame
-    models: list[TrainedModel]
 
 
 @dataclass
@@ -83,39 +62,43 @@ class RunResult:
 
 
 def training_table(wells: list[WellResult]) -> pd.DataFrame:
-    """The rows with a valid target, from every well that has targets."""
-    tables = [w.table for w in wells if w.table is not None and w.has_targets]
+    """The rows with a valid target, from every well that has targets (a table left in the
+    feature dataset, ``table_path``, is read here)."""
+    tables = [w.table if w.table is not None else pd.read_parquet(w.table_path)
+              for w in training_wells(wells)]
     if not tables:
         raise ModelError("no well with NMR targets could be read: nothing to train on")
     table = pd.concat(tables, ignore_index=True, sort=False)
     return table[table[VALID].astype(bool)].reset_index(drop=True)
 
 
-@contextmanager
-def fit_tasks(cfg: PipelineConfig, rep: Reporter) -> Iterator[TaskMap | None]:
-    """Where the independent fits (folds, tuning trials, baselines) run: on the Dask cluster
-    when one is configured (``engine.scheduler`` / ``--scheduler`` / ``DASK_SCHEDULER_ADDRESS``,
-    as for the per-well work), else None (local processes of ``n_jobs``)."""
-    if scheduler_address(cfg.engine) is None:
-        yield None
-        return
-    with open_engine(cfg.engine, cfg.n_jobs, 2) as engine:
-        rep.note(f"training fits on {engine.where}")
-        yield dask_task_map(engine.client, engine.retries)
-
-
 def train_models(cfg: PipelineConfig, wells: list[WellResult],
                  on_event: EventHandler | Reporter | None = None) -> TrainResult:
-    """Tune, validate on blind wells and fit each model of ``cfg`` (no MLflow). Folds and
-    tuning trials run on the configured engine (:func:`fit_tasks`); the final fit of each
-    model runs here. The result is the same wherever they ran."""
+    """Tune, validate on blind wells and fit each model of ``cfg`` (no MLflow).
+
+    The path is chosen by :func:`petro.app.disttrain.choose_path` (``engine.distributed_training``
+    and ``engine.local_training_max_bytes``; the run log says which and why). Local path: the
+    training table is built here; folds and tuning trials run on the configured engine
+    (``engine.scheduler``, as for the per-well work: a Dask cluster, else ``n_jobs`` local
+    processes), the final fit of each model here, and the result is the same wherever
+    they ran. ``lightgbm.dask`` path: :func:`petro.app.disttrain.train_distributed`."""
     rep = reporter(on_event)
-    with fit_tasks(cfg, rep) as task_map:
-        return _train_models(cfg, wells, rep, task_map)
+    if scheduler_address(cfg.engine) is None:
+        plan = choose_path(cfg.engine, wells, None)
+        rep.note(plan.message())
+        return _train_models(cfg, wells, rep, None, plan)
+    with open_engine(cfg.engine, cfg.n_jobs, 2) as engine:
+        rep.note(f"training fits on {engine.where}")
+        plan = choose_path(cfg.engine, wells, engine.client)
+        rep.note(plan.message())
+        task_map = dask_task_map(engine.client, engine.retries)
+        if plan.distributed:
+            return train_distributed(cfg, wells, rep, engine.client, plan, task_map)
+        return _train_models(cfg, wells, rep, task_map, plan)
 
 
 def _train_models(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter,
-                  task_map: TaskMap | None) -> TrainResult:
+                  task_map: TaskMap | None, plan: TrainingPlan | None = None) -> TrainResult:
     table = training_table(wells)
     n_wells = int(table["WELL"].nunique())
     rep.start(FOLDS, n_wells * len(cfg.specs))
@@ -162,7 +145,7 @@ def _train_models(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter,
         bundle.meta["recipe"] = cfg.recipe()
         models.append(TrainedModel(spec, feats, cv, bundle, logs_only, trials))
     rep.end(FOLDS)
-    return TrainResult(cfg, wells, table, models)
+    return TrainResult(cfg, wells, table, models, plan)
 
 
 def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,
@@ -174,7 +157,11 @@ def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,
     check_server(resolve_uri(tracking_uri))   # a team server that does not answer: before the work
     rep = reporter(on_event)
     t0 = time.perf_counter()
-    wells = read_wells(cfg, reporter=rep)
+    # with a scheduler and a feature dataset the tables stay in the dataset until the training
+    # path is chosen (the lightgbm.dask path never reads them here)
+    keep = cfg.engine.distributed_training == "never" or scheduler_address(cfg.engine) is None \
+        or store_root(cfg) is None
+    wells = read_wells(cfg, reporter=rep, keep_tables=keep)
     trained = train_models(cfg, wells, rep)
     rep.start(TRACKING, len(trained.models))
     logged = log_training(trained, uri=tracking_uri, progress=rep.stepper(TRACKING))

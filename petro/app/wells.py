@@ -42,6 +42,7 @@ class WellResult:
     summary: dict = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     error: Problem | None = None
+    table_path: str | None = None   # the table's file in the feature dataset, when stored
 
     @property
     def failed(self) -> bool:
@@ -113,10 +114,12 @@ def store_root(cfg: PipelineConfig) -> Path | None:
 
 
 def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool,
-                root: str | None) -> WellResult:
+                root: str | None, keep_table: bool = True) -> WellResult:
     """:func:`process_well` through the per-well feature dataset: an entry for the same file
     contents and recipe is read back; a new result is written there (wells that failed are
-    not stored, they are read again next time)."""
+    not stored, they are read again next time). ``keep_table=False``: a stored table is not
+    sent back (``table`` None, ``table_path`` says where it is), e.g. for training on the
+    cluster, where the workers read the tables."""
     if root is None:
         return process_well(name, files, cfg, with_targets)
     hashes = _file_hashes(files, cfg)
@@ -125,23 +128,30 @@ def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: 
     hit = store.get(name, key)
     if hit is not None:
         table, meta = hit
-        return WellResult(name, [str(f) for f in files], table, meta.get("target_report"),
-                          meta.get("summary", {}),
-                          [Problem.from_dict(p) for p in meta.get("problems", [])])
-    res = process_well(name, files, cfg, with_targets, file_hashes=hashes)   # hashed once
-    if not res.failed:
-        store.put(name, key, res.table, {"summary": res.summary,
-                                         "target_report": res.target_report,
-                                         "problems": [p.to_dict() for p in res.problems]})
+        res = WellResult(name, [str(f) for f in files], table, meta.get("target_report"),
+                         meta.get("summary", {}),
+                         [Problem.from_dict(p) for p in meta.get("problems", [])])
+    else:
+        res = process_well(name, files, cfg, with_targets, file_hashes=hashes)   # hashed once
+        if not res.failed:
+            store.put(name, key, res.table, {"summary": res.summary,
+                                             "target_report": res.target_report,
+                                             "problems": [p.to_dict() for p in res.problems]})
+    if res.table is not None and not res.failed:
+        res.table_path = str(store.table_path(name, key))
+        if not keep_table:
+            res.table = None
     return res
 
 
 def process_wells(groups: dict[str, list[Path]], cfg: PipelineConfig, *, with_targets=True,
-                  reporter: Reporter | None = None) -> list[WellResult]:
+                  reporter: Reporter | None = None, keep_tables: bool = True) \
+        -> list[WellResult]:
     """:func:`process_well` over wells on the configured engine (local processes, or Dask:
     see :mod:`petro.app.engine`), each result through the feature dataset; results sorted by
     well name, whatever order the workers finish in. A well whose task failed for good (its
-    worker died repeatedly, e.g. out of memory) comes back with ``error`` set."""
+    worker died repeatedly, e.g. out of memory) comes back with ``error`` set.
+    ``keep_tables=False``: stored tables stay in the feature dataset (:func:`stored_well`)."""
     rep = reporter or Reporter()
     items = list(groups.items())
     root = store_root(cfg)
@@ -150,7 +160,8 @@ def process_wells(groups: dict[str, list[Path]], cfg: PipelineConfig, *, with_ta
     with open_engine(cfg.engine, cfg.n_jobs, len(items)) as engine:
         rep.note(f"per-well work on {engine.where}")
         tasks = [(name, (name, [str(f) for f in files], cfg, with_targets,
-                         None if root is None else str(root))) for name, files in items]
+                         None if root is None else str(root), keep_tables))
+                 for name, files in items]
         for name, res, err in map_tasks(engine, stored_well, tasks):
             if err is not None:
                 res = WellResult(name, [str(f) for f in groups[name]])
@@ -187,10 +198,12 @@ def ensure_data(cfg: PipelineConfig, reporter: Reporter | None = None) -> Path:
 
 
 def read_wells(cfg: PipelineConfig, *, with_targets: bool = True,
-               reporter: Reporter | None = None) -> list[WellResult]:
-    """Discover the wells of ``cfg.data`` and process each one."""
+               reporter: Reporter | None = None, keep_tables: bool = True) -> list[WellResult]:
+    """Discover the wells of ``cfg.data`` and process each one (``keep_tables``: see
+    :func:`process_wells`)."""
     data = ensure_data(cfg, reporter)
     groups = discover(data)
     if not groups:
         raise ConfigError(f"{data}: no well files (.las, .dlis, .csv) found")
-    return process_wells(groups, cfg, with_targets=with_targets, reporter=reporter)
+    return process_wells(groups, cfg, with_targets=with_targets, reporter=reporter,
+                         keep_tables=keep_tables)

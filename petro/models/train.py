@@ -25,7 +25,7 @@ DEFAULT_LGB = dict(n_estimators=300, learning_rate=0.04, num_leaves=15, min_chil
 LGB_THREADS = 1
 
 
-def _lgb_params(spec: ModelSpec, objective: str, alpha: float | None = None) -> tuple[dict, int]:
+def lgb_params(spec: ModelSpec, objective: str, alpha: float | None = None) -> tuple[dict, int]:
     p = dict(DEFAULT_LGB)
     p.update(spec.params)
     rounds = int(p.pop("n_estimators"))
@@ -125,6 +125,75 @@ def calibrate_thresholds(D: np.ndarray, quantile: float) -> np.ndarray:
     return np.where(thr > 0, thr, 1.0)
 
 
+def heads(spec: ModelSpec, p50_only: bool = False) -> list[tuple[str, str, float | None]]:
+    """The boosters of a bundle: ``(key, objective, alpha)`` for P50 (L2), P10 and P90."""
+    out = [("p50", "regression", None), ("p10", "quantile", spec.quantiles[0]),
+           ("p90", "quantile", spec.quantiles[1])]
+    return out[:1] if p50_only else out
+
+
+def fit_inputs(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec) -> dict:
+    """What turns input columns into the boosters' matrix, fitted on rows ``X`` (finite ``y``):
+    the PCA embedding of the image patches, the model's feature names and the ridge
+    ``linear_base``. Applied by :func:`model_inputs`; a fit on a sample of the rows serves any
+    number of rows (the distributed fit applies it partition by partition)."""
+    inputs = list(features)
+    pca = fit_patch_pca(X, inputs, spec.pca_components) if spec.pca_components else []
+    keep = [j for j, f in enumerate(inputs) if not is_patch_feature(f)]
+    names = [inputs[j] for j in keep] + [n for g in pca for n in g["names"]]
+    prep = {"features": inputs, "keep": keep, "pca": pca, "model_features": names,
+            "linear_base": None}
+    if spec.linear_base:
+        Xm, _ = model_inputs(X, prep)
+        prep["linear_base"] = fit_linear_base(Xm, y, names, spec)
+    return prep
+
+
+def model_inputs(X: np.ndarray, prep: dict) -> tuple[np.ndarray, np.ndarray | None]:
+    """The boosters' matrix (kept columns, then PCA scores) and the linear base (init score,
+    None without one) for input rows ``X`` (columns ``prep["features"]``)."""
+    inputs = prep["features"]
+    Xm = np.hstack([X[:, prep["keep"]]] +
+                   [pca_scores(X[:, [inputs.index(c) for c in g["columns"]]], g)
+                    for g in prep["pca"]])
+    lb = prep["linear_base"]
+    names = prep["model_features"]
+    base = linear_base(Xm[:, [names.index(f) for f in lb["features"]]], lb) if lb else None
+    return Xm, base
+
+
+def booster_names(features: list[str]) -> list[str]:
+    """Feature names as LightGBM stores them (no spaces)."""
+    return [f.replace(" ", "_") for f in features]
+
+
+def bundle_meta(spec: ModelSpec, prep: dict, y_min: float, y_max: float, n_train: int,
+                conformal: dict | None = None) -> dict:
+    """The bundle metadata of a model fitted with ``prep`` on ``n_train`` targets in
+    [``y_min``, ``y_max``] (model space)."""
+    span = float(y_max - y_min)
+    meta = {"name": spec.name, "target": spec.target, "column": spec.column, "output": spec.output,
+            "unit": spec.unit, "transform": spec.transform, "features": list(prep["features"]),
+            "model_features": list(prep["model_features"]), "pca": prep["pca"],
+            "quantiles": list(spec.quantiles), "conformal": conformal or {"lo": 0.0, "hi": 0.0},
+            "clip": [float(y_min - 0.25 * span), float(y_max + 0.25 * span)],
+            "n_train": int(n_train)}
+    if prep["linear_base"]:
+        meta["linear_base"] = prep["linear_base"]
+    return meta
+
+
+def add_novelty(meta: dict, Xm: np.ndarray, novelty_thresholds=None) -> None:
+    """Fit the novelty detector on model-matrix rows ``Xm`` into ``meta`` (thresholds from
+    blind wells when given)."""
+    nov = fit_novelty(Xm, meta["model_features"])
+    if nov:
+        if novelty_thresholds is not None:
+            for b in nov["blocks"]:
+                b["threshold"] = float(novelty_thresholds.get(b["name"], 1.0))
+        meta["novelty"] = nov
+
+
 def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec, *,
                conformal: dict | None = None, novelty_thresholds=None,
                with_novelty: bool = True, p50_only: bool = False) -> Bundle:
@@ -133,40 +202,18 @@ def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpe
     X, y = X[ok], y[ok]
     if y.size < 20:
         raise ModelError(f"{spec.name}: only {y.size} valid target samples; need at least 20")
-    inputs = list(features)
-    pca = fit_patch_pca(X, inputs, spec.pca_components) if spec.pca_components else []
-    keep = [j for j, f in enumerate(inputs) if not is_patch_feature(f)]
-    features = [inputs[j] for j in keep] + [n for g in pca for n in g["names"]]
-    X = np.hstack([X[:, keep]] + [pca_scores(X[:, [inputs.index(c) for c in g["columns"]]], g)
-                                  for g in pca])
-    lb = fit_linear_base(X, y, features, spec) if spec.linear_base else None
-    base = linear_base(X[:, [features.index(f) for f in lb["features"]]], lb) if lb else None
+    prep = fit_inputs(X, y, features, spec)
+    X, base = model_inputs(X, prep)
     boosters = {}
-    heads = [("p50", "regression", None), ("p10", "quantile", spec.quantiles[0]),
-             ("p90", "quantile", spec.quantiles[1])]
-    for key, obj, alpha in heads[:1] if p50_only else heads:
-        params, rounds = _lgb_params(spec, obj, alpha)
-        ds = lgb.Dataset(X, y, init_score=base,
-                         feature_name=[f.replace(" ", "_") for f in features],
+    for key, obj, alpha in heads(spec, p50_only):
+        params, rounds = lgb_params(spec, obj, alpha)
+        ds = lgb.Dataset(X, y, init_score=base, feature_name=booster_names(prep["model_features"]),
                          free_raw_data=True, params={"max_bin": params.get("max_bin", 255),
                                                      "verbosity": -1})
         boosters[key] = lgb.train(params, ds, num_boost_round=rounds)
-    span = float(y.max() - y.min())
-    meta = {"name": spec.name, "target": spec.target, "column": spec.column, "output": spec.output,
-            "unit": spec.unit, "transform": spec.transform, "features": inputs,
-            "model_features": list(features), "pca": pca,
-            "quantiles": list(spec.quantiles), "conformal": conformal or {"lo": 0.0, "hi": 0.0},
-            "clip": [float(y.min() - 0.25 * span), float(y.max() + 0.25 * span)],
-            "n_train": int(y.size)}
-    if lb:
-        meta["linear_base"] = lb
+    meta = bundle_meta(spec, prep, y.min(), y.max(), y.size, conformal)
     if with_novelty:
-        nov = fit_novelty(X, features)
-        if nov:
-            if novelty_thresholds is not None:
-                for b in nov["blocks"]:
-                    b["threshold"] = float(novelty_thresholds.get(b["name"], 1.0))
-            meta["novelty"] = nov
+        add_novelty(meta, X, novelty_thresholds)
     return Bundle(meta, boosters)
 
 

@@ -85,7 +85,7 @@ def folds(wells: np.ndarray, spec: ModelSpec):
         yield f"fold{i}", tr, te
 
 
-def _petro_baseline(train: pd.DataFrame, test: pd.DataFrame, spec: ModelSpec) -> np.ndarray:
+def petro_baseline(train: pd.DataFrame, test: pd.DataFrame, spec: ModelSpec) -> np.ndarray:
     """Single-log petrophysical estimate: density porosity; for permeability, a log-linear
     poro-perm transform on density porosity fitted on the training wells."""
     phid_te = test["PHID"].to_numpy(dtype=float) if "PHID" in test else np.full(len(test), np.nan)
@@ -125,7 +125,7 @@ def _fold(name, tr, te, X, y, Xl, Xb, data, features, logs_only, spec, nested):
         out = {"q": bundle.raw_quantiles(X[te]), "tuned": tuned, "dist": None,
                "imp": pd.Series(bundle.boosters["p50"].feature_importance("gain"),
                                 index=bundle.model_features),
-               "petro": _petro_baseline(data.iloc[tr], data.iloc[te], spec),
+               "petro": petro_baseline(data.iloc[tr], data.iloc[te], spec),
                "mean": float(np.mean(y[tr])), "sk": {}}
         if "novelty" in bundle.meta:
             out["dist"] = ([b["name"] for b in bundle.meta["novelty"]["blocks"]],
@@ -193,6 +193,18 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
             tuned.append(r["tuned"])
         if progress:
             progress(name)
+    return summarise(oof, D, block_names, imp / len(fl), spec, features, tuned, bool(logs_only))
+
+
+def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importance: pd.Series,
+              spec: ModelSpec, features: list[str], tuned: list[dict],
+              logs_only: bool) -> CVResult:
+    """The :class:`CVResult` of out-of-fold rows ``oof`` (WELL, DEPT, y, p50, lo, hi and one
+    column per comparator: mean, petro, logs_only, sk_<name>) and their out-of-fold novelty
+    distances ``D`` (rows x ``block_names``; ``logs_only``: whether the logs-only comparator
+    ran): conformal adjustment, blind coverage, novelty
+    thresholds, blind in-domain rate and the pooled and per-well metrics."""
+    wells = oof["WELL"].astype(str).to_numpy()
     # conformal adjustment, blind coverage, novelty threshold and blind in-domain rate
     scores = np.maximum(oof["lo"] - oof["y"], oof["y"] - oof["hi"]).to_numpy()
     nominal = spec.nominal_coverage
@@ -242,7 +254,7 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
                     {b: float(t) for b, t in zip(block_names, thr)},
                     {str(k): float(v) for k, v in cov_w.items()},
                     {str(k): float(v) for k, v in dom_w.items()},
-                    (imp / len(fl)).sort_values(ascending=False),
+                    importance.sort_values(ascending=False),
                     pd.DataFrame(tuned) if tuned else None)
 
 
