@@ -34,7 +34,11 @@ def decode(raw: bytes, path: str) -> str:
     if raw.startswith(b"\xef\xbb\xbf"):
         return raw[3:].decode("utf-8", errors="replace")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as err:
+            raise InputError("a UTF-16 byte order mark but not UTF-16 text (an odd byte count "
+                             "or a damaged file); export the log again", path=path) from err
     head = raw[:4000]
     if head and head.count(b"\x00") > len(head) // 4:
         # UTF-16 without BOM: every other byte is NUL in ASCII text
