@@ -3,7 +3,8 @@
 Headers are always parsed by lasio (a LAS 3.0 header is handed to it in LAS 2.0 form). The log
 data of an unwrapped file are parsed from the bytes at their offset by :mod:`petro.io.las_data`
 (Arrow's float parser: values identical to lasio's, many times faster, without decoding the whole
-file); ``DLM`` delimiters (SPACE, COMMA, TAB, SEMICOLON) and comma data without ``DLM`` are read
+file; two threads on a file with more than 16 MB of rows where more than one CPU is free to the
+process); ``DLM`` delimiters (SPACE, COMMA, TAB, SEMICOLON) and comma data without ``DLM`` are read
 correctly. Wrapped files and anything irregular (text values, comment lines) take the tolerant
 route: lasio for whitespace data, a row splitter for delimited data. Column names on the ``~A``
 line map the columns by name. lasio's warnings become problem records. Every failure is an
@@ -85,9 +86,8 @@ def read_las(path: str | os.PathLike, *, fast: bool = True, threads: int | None 
     fast : parse the log data from the bytes at its offset where the file allows it (values
         identical to lasio's); else everything goes through lasio
     threads : 2 scans and parses the rows of a large file (> 16 MB of rows) in two halves at
-        once; 1 reads them in one thread (about 1.8x slower on such a file). None (the default)
-        takes 2 when the process may run on more than one CPU. Peak memory is about 1.2x the
-        float64 data array with 1 thread, 1.35x with 2.
+        once, 1 in one thread; None (the default) takes 2 where the process may run on more than
+        one CPU. Peak memory is 1.15x to 1.4x the float64 data array either way.
     """
     if threads is None:
         threads = 2 if _cpus() > 1 else 1

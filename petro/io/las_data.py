@@ -2,11 +2,14 @@
 
 :func:`locate` finds the log data section (``~A`` in LAS 1.2/2.0, ``~Log_Data`` or ``~A`` in
 LAS 3.0), reading the file in chunks: the header text before it, the section's own line, the byte
-range of its rows and their line count. :func:`parse_block` streams those bytes in blocks of whole
-lines through Arrow's CSV reader and float parser (correctly rounded: values bit-identical to
-lasio's) into one preallocated float64 array; above 16 MB the rows are split in two parts parsed
-by two threads. Single-delimiter rows are read column-wise directly, padded rows through a
-whitespace split. Rows whose value count differs, text values and comment lines raise
+range of its rows and their line count, in one pass (with two threads and more than 16 MB of
+rows, two halves split at a line break, each scanned by its own thread). :func:`parse_block`
+streams those bytes in blocks of whole lines through Arrow's CSV reader and float parser
+(correctly rounded: values bit-identical to lasio's) into one preallocated column-major float64
+array sized by that count, one copy per block, the NULL value masked per block; the halves are
+parsed by two threads. Single-delimiter rows (LF or CRLF) are read column-wise directly, padded
+rows through a whitespace split. Rows whose value count differs, text values (Arrow's null
+markers included), comment lines and more rows than line breaks (a lone CR) raise
 :class:`Irregular` so the caller can take a slower, more tolerant path.
 
 The delimiter comes from ``DLM`` in ``~Version`` (SPACE, COMMA, TAB, SEMICOLON); without it,
@@ -152,8 +155,12 @@ def sniff_delimiter(sample: bytes) -> str | None:
 
 
 # Bytes of rows parsed at a time, shared by the threads (two threads parse blocks of half this
-# size): memory beside the array stays a few blocks, and half blocks made two threads faster.
+# size; half blocks also made two threads faster). Each block in flight costs about ten times its
+# size in Arrow's buffers and the allocator's arenas, so blocks are also halved down to
+# _MIN_BLOCK until those in flight are at most 1/32 of the rows (the whitespace split, with more
+# intermediate arrays, once more): the peak stays near 1.2x the array for smaller arrays too.
 _BLOCK = 1 << 20
+_MIN_BLOCK = 128 << 10
 # The system allocator returns each block's memory at once; Arrow's default pools keep it (a
 # large file then peaks at several times its data array).
 _POOL = pa.system_memory_pool()
@@ -251,6 +258,14 @@ def _split_part(path, a, b, n_cols, delim, null, block, out, row, stop) -> int:
     return row - first
 
 
+def _block(layout: Layout, split: bool) -> int:
+    """Bytes of rows each thread parses at a time (see ``_BLOCK``)."""
+    block = _BLOCK // len(layout.parts)
+    while block > _MIN_BLOCK and block * len(layout.parts) * 32 > layout.end - layout.start:
+        block //= 2
+    return block // 2 if split and block > _MIN_BLOCK else block
+
+
 def parse_block(path: str, layout: Layout, n_cols: int, delim: str | None,
                 null: float | None = None) -> np.ndarray:
     """The rows of the data section as a float64 array (rows, n_cols) in column-major order,
@@ -272,7 +287,7 @@ def parse_block(path: str, layout: Layout, n_cols: int, delim: str | None,
     offsets = np.concatenate([[0], np.cumsum(est)]).astype(int).tolist()
 
     def run(part_fn, sep):
-        block = _BLOCK // len(layout.parts)
+        block = _block(layout, part_fn is _split_part)
         jobs = [(path, a, b, n_cols, sep, null, block, out, row0, stop)
                 for (a, b, _), row0, stop in zip(layout.parts, offsets, offsets[1:])]
         try:

@@ -271,3 +271,19 @@ def test_default_threads_split_large_rows_only_with_more_than_one_cpu(tmp_path, 
     got = read_las(path)
     assert seen == [parts] and got.fast_path
     np.testing.assert_array_equal(got.data.to_numpy(float), rows)
+
+
+def test_blocks_shrink_with_the_rows_and_the_threads():
+    """Blocks in flight at most 1/32 of the rows (halving down to _MIN_BLOCK), halved once more
+    for the whitespace split."""
+    from petro.io.las_data import _BLOCK, _MIN_BLOCK, Layout, _block
+
+    def layout(mb, parts):
+        end = int(mb * (1 << 20))
+        return Layout(b"", "~A", 1, 0, end, end, [(0, end, 0)] * parts)
+
+    assert _block(layout(58, 1), False) == _BLOCK and _block(layout(58, 2), False) == _BLOCK // 2
+    assert _block(layout(58, 2), True) == _BLOCK // 4
+    assert _block(layout(19, 1), False) == _BLOCK // 2           # 1 MB > 19 MB / 32
+    assert _block(layout(19, 2), False) == _BLOCK // 4
+    assert _block(layout(0.1, 1), False) == _MIN_BLOCK == _block(layout(0.1, 1), True)
