@@ -3,8 +3,8 @@
 Headers are always parsed by lasio (a LAS 3.0 header is handed to it in LAS 2.0 form). The log
 data of an unwrapped file are parsed from the bytes at their offset by :mod:`petro.io.las_data`
 (Arrow's float parser: values identical to lasio's, many times faster, without decoding the whole
-file; two threads on a file with more than 16 MB of rows where more than one CPU is free to the
-process); ``DLM`` delimiters (SPACE, COMMA, TAB, SEMICOLON) and comma data without ``DLM`` are read
+file; two threads on a file with more than 16 MB of rows where the process may run on more than
+one CPU); ``DLM`` delimiters (SPACE, COMMA, TAB, SEMICOLON) and comma data without ``DLM`` are read
 correctly. Wrapped files and anything irregular (text values, comment lines) take the tolerant
 route: lasio for whitespace data, a row splitter for delimited data. Column names on the ``~A``
 line map the columns by name. lasio's warnings become problem records. Every failure is an
@@ -77,7 +77,8 @@ def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def read_las(path: str | os.PathLike, *, fast: bool = True, threads: int | None = None) -> RawTable:
+def read_las(path: str | os.PathLike, *, fast: bool = True,
+             threads: int | None = None) -> RawTable:
     """Read a LAS file into a :class:`~petro.io.raw.RawTable`.
 
     Parameters
