@@ -14,7 +14,9 @@ Layouts (``--layouts``, default all):
   comma     40,000 rows x 180 curves, DLM COMMA (lasio reads these into one column: no ratio)
   wrapped   5,000 rows x 20 curves, WRAP YES (goes through lasio by design)
 
-Run: python benchmarks/bench_ingest.py [--layouts image,padded] [--cpus 2] [--json out.json]
+Run: python benchmarks/bench_ingest.py [--layouts image,padded] [--cpus 1] [--json out.json]
+     (--cpus: read_las threads=; without it, read_las's default: 2 threads where the process
+     may use more than one CPU)
      python benchmarks/bench_ingest.py --file big.las
 """
 
@@ -82,10 +84,10 @@ def child(path: str, cpus: int, trace: bool, warm: str | None = None) -> None:
 
     from petro.io.las import read_las
 
-    threads = cpus or 1
+    kw = {"threads": cpus} if cpus else {}       # 0: read_las's default
     if warm:
         try:
-            read_las(warm, threads=threads)
+            read_las(warm, **kw)
         except Exception:   # a cut wrapped record: the imports and first calls are done anyway
             pass
 
@@ -99,7 +101,7 @@ def child(path: str, cpus: int, trace: bool, warm: str | None = None) -> None:
     if trace:
         tracemalloc.start()
     t = time.perf_counter()
-    table = read_las(path, threads=threads)
+    table = read_las(path, **kw)
     elapsed = time.perf_counter() - t
     traced = tracemalloc.get_traced_memory()[1] if trace else 0
     print(json.dumps({"seconds": elapsed, "rss_peak": status("VmHWM") - rss0,
@@ -118,7 +120,7 @@ def measure(path: Path, cpus: int) -> dict:
     warnings.simplefilter("ignore")                     # pandas' fragmentation notice on lasio's df
     logging.getLogger("lasio").setLevel(logging.ERROR)  # its 179 notes on the comma file
     path.read_bytes()                                   # both readers start from a warm cache
-    got = read_las(path)
+    got = read_las(path, **({"threads": cpus} if cpus else {}))
     if path.stem == "comma":
         # lasio reads comma rows into the depth column (and can exhaust memory doing so on a
         # large file): the reference is numpy's reading of the rows, and there is no ratio
@@ -170,7 +172,7 @@ def measure(path: Path, cpus: int) -> dict:
             "warm_petro_s": round(w["seconds"], 3),
             "warm_ratio": round(t_lasio / w["seconds"], 1) if t_lasio == t_lasio else None,
             "warm_peak_rss_x_array": round(w["rss_peak"] / w["array_bytes"], 2),
-            "threads": cpus}
+            "threads": cpus or "default"}
 
 
 def cache_times(path: Path, work: Path) -> dict:
@@ -220,7 +222,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--file", help="measure this LAS file instead of the synthetic layouts")
     ap.add_argument("--layouts", default=",".join(LAYOUTS))
-    ap.add_argument("--cpus", type=int, default=1, help="petro's parsing threads (read_las threads=)")
+    ap.add_argument("--cpus", type=int, default=0,
+                    help="petro's parsing threads (read_las threads=); 0: read_las's default")
     ap.add_argument("--json", help="write the rows to this JSON file (for the README table)")
     ap.add_argument("--child")
     ap.add_argument("--trace", action="store_true")

@@ -2,11 +2,14 @@
 
 :func:`locate` finds the log data section (``~A`` in LAS 1.2/2.0, ``~Log_Data`` or ``~A`` in
 LAS 3.0), reading the file in chunks: the header text before it, the section's own line, the byte
-range of its rows and their line count. :func:`parse_block` streams those bytes in blocks of whole
-lines through Arrow's CSV reader and float parser (correctly rounded: values bit-identical to
-lasio's) into one preallocated float64 array; above 16 MB the rows are split in two parts parsed
-by two threads. Single-delimiter rows are read column-wise directly, padded rows through a
-whitespace split. Rows whose value count differs, text values and comment lines raise
+range of its rows and their line count, in one pass (with two threads and more than 16 MB of
+rows, two halves split at a line break, each scanned by its own thread). :func:`parse_block`
+streams those bytes in blocks of whole lines through Arrow's CSV reader and float parser
+(correctly rounded: values bit-identical to lasio's) into one preallocated column-major float64
+array sized by that count, one copy per block, the NULL value masked per block; the halves are
+parsed by two threads. Single-delimiter rows (LF or CRLF) are read column-wise directly, padded
+rows through a whitespace split. Rows whose value count differs, text values (Arrow's null
+markers included), comment lines and more rows than line breaks (a lone CR) raise
 :class:`Irregular` so the caller can take a slower, more tolerant path.
 
 The delimiter comes from ``DLM`` in ``~Version`` (SPACE, COMMA, TAB, SEMICOLON); without it,
@@ -15,6 +18,7 @@ data whose first row holds commas are read as comma-delimited when every row spl
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -53,8 +57,9 @@ _CHUNK = 4 << 20
 
 def locate(path: str, threads: int = 1) -> Layout | None:
     """The log data section of a LAS file, or None when it has none. Reads the file in chunks
-    (never whole): the header, then the rows to find where they end and count them. With
-    ``threads`` > 1 and more than 16 MB of rows, the rows are split in two parts."""
+    (never whole): the header, then the rows once, to find where they end and count their lines.
+    With ``threads`` > 1 and more than 16 MB of rows, the rows are split in two parts at the first
+    line break after the middle, each part's lines counted in the same pass."""
     size = os.path.getsize(path)
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -70,54 +75,59 @@ def locate(path: str, threads: int = 1) -> Layout | None:
         nl = head.find(b"\n", m.start())
         start = size if nl < 0 else nl + 1
         section_line = head[m.start(): start].decode("latin-1").strip()
-        end, n_lines = _scan_rows(fd, start, size)
-        parts = [(start, end, n_lines)]
-        if threads > 1 and end - start > _THREADS_ABOVE:
-            mid = start + (end - start) // 2
+        ranges = [(start, size)]
+        if threads > 1 and size - start > _THREADS_ABOVE:
+            mid = start + (size - start) // 2
             nl = os.pread(fd, 1 << 16, mid).find(b"\n")
             if nl >= 0:
-                split = mid + nl + 1
-                parts = [(a, b, _count_lines(fd, a, b)) for a, b in ((start, split), (split, end))]
+                ranges = [(start, mid + nl + 1), (mid + nl + 1, size)]
+        if len(ranges) == 1:
+            scans = [_scan_rows(fd, *ranges[0])]
+        else:                   # each half scanned by a thread of its own
+            with ThreadPoolExecutor(len(ranges)) as pool:
+                scans = list(pool.map(lambda r: _scan_rows(fd, *r), ranges))
+        if size > start and os.pread(fd, 1, size - 1) != b"\n" and scans[-1][0] == size:
+            scans[-1] = (size, scans[-1][1] + 1)    # a last line without a line break
     finally:
         os.close(fd)
+    parts = []
+    for (a, b), (stop, n) in zip(ranges, scans):
+        if stop > a or not parts:
+            parts.append((a, stop, n))
+        if stop < b:            # a section starts here: the rows end
+            break
     header = head[: m.start()]
-    return Layout(header, section_line, header.count(b"\n") + 2, start, end, size, parts)
+    return Layout(header, section_line, header.count(b"\n") + 2, start, parts[-1][1], size, parts)
 
 
-def _count_lines(fd: int, a: int, b: int) -> int:
-    n, pos, last = 0, a, b"\n"
+def _scan_rows(fd: int, a: int, b: int) -> tuple[int, int]:
+    """(offset of the first line in ``[a, b)`` that starts a section (``~`` after blanks), else
+    ``b``; number of line breaks before it). ``a`` starts a line."""
+    space = _scratch(_CHUNK)
+    view = memoryview(space)
+    codes = np.frombuffer(space, dtype=np.uint8)
+    hits = np.frombuffer(_scratch(_CHUNK), dtype=bool)
+    pos, n, prev = a, 0, 10                 # prev: the byte before the chunk
     while pos < b:
-        block = os.pread(fd, min(_CHUNK, b - pos), pos)
-        if not block:
-            break
-        n += block.count(b"\n")
-        pos += len(block)
-        last = block[-1:]
-    return n + (last != b"\n")
-
-
-def _scan_rows(fd: int, start: int, size: int) -> tuple[int, int]:
-    """(offset of the next line that starts a section (``~`` after blanks) or the end, number of
-    lines before it), in one pass over the rows."""
-    pos, n, last = start, 0, b"\n"
-    while pos < size:
-        block = os.pread(fd, min(_CHUNK, size - pos), pos)
-        if not block:
-            break
-        i = block.find(b"~")
+        got = os.preadv(fd, [view[: min(_CHUNK, b - pos)]], pos)
+        if not got:
+            return pos, n
+        k, i = got, space.find(b"~", 0, got)
         while i >= 0:
-            line_start = block.rfind(b"\n", 0, i) + 1
-            if line_start == 0 and pos > start:      # the line began in the previous block
-                line_start = -1 if os.pread(fd, 1, pos - 1) != b"\n" else 0
-            if line_start >= 0 and not block[line_start:i].strip(b" \t"):
-                n += block.count(b"\n", 0, line_start)
-                return pos + line_start, n + (line_start > 0 and block[line_start - 1:line_start]
-                                              != b"\n")
-            i = block.find(b"~", i + 1)
-        n += block.count(b"\n")
-        pos += len(block)
-        last = block[-1:]
-    return size, n + (pos > start and last != b"\n")
+            line_start = space.rfind(b"\n", 0, i) + 1
+            if line_start == 0 and prev != 10:      # the line began in the previous chunk
+                line_start = -1
+            if line_start >= 0 and not space[line_start:i].strip(b" \t"):
+                k = line_start
+                break
+            i = space.find(b"~", i + 1, got)
+        np.equal(codes[:k], 10, out=hits[:k])
+        n += int(np.count_nonzero(hits[:k]))
+        if k < got:
+            return pos + k, n
+        prev = space[got - 1]
+        pos += got
+    return b, n
 
 
 def delimiter_of(header_text: str) -> tuple[str | None, str]:
@@ -144,63 +154,88 @@ def sniff_delimiter(sample: bytes) -> str | None:
     return None
 
 
-_BLOCK = 1 << 20          # bytes of rows parsed at a time (memory: a few blocks beside the array)
+# Bytes of rows parsed at a time, shared by the threads (two threads parse blocks of half this
+# size; half blocks also made two threads faster). Each block in flight costs about ten times its
+# size in Arrow's buffers and the allocator's arenas, so blocks are also halved down to
+# _MIN_BLOCK until those in flight are at most 1/32 of the rows (the whitespace split, with more
+# intermediate arrays, once more): the peak stays near 1.2x the array for smaller arrays too.
+_BLOCK = 1 << 20
+_MIN_BLOCK = 128 << 10
 # The system allocator returns each block's memory at once; Arrow's default pools keep it (a
 # large file then peaks at several times its data array).
 _POOL = pa.system_memory_pool()
 
 
-def _blocks(path: str, a: int, b: int):
-    """Bytes ``[a, b)`` of a file as Arrow buffers of whole lines, about ``_BLOCK`` each, read
+def _scratch(n: int) -> mmap.mmap:
+    """``n`` bytes of anonymous memory, returned to the system when the last reference to it goes
+    (a buffer freed by a worker thread would stay in that thread's malloc arena, adding to the
+    peak of the reads that follow)."""
+    return mmap.mmap(-1, n)
+
+
+def _blocks(path: str, a: int, b: int, block: int):
+    """Bytes ``[a, b)`` of a file as Arrow buffers of whole lines, about ``block`` bytes each, read
     into one reused buffer (each is parsed before the next is read)."""
-    space = bytearray(_BLOCK)
+    space = _scratch(block)
     view = memoryview(space)
     with open(path, "rb", buffering=0) as fh:
         pos = a
         while pos < b:
             fh.seek(pos)
-            got = fh.readinto(view[: min(_BLOCK, b - pos)])
+            got = fh.readinto(view[: min(block, b - pos)])
             if not got:
                 return
             k = got
             if pos + k < b:
                 k = space.rfind(b"\n", 0, got) + 1
                 if k == 0:
-                    raise Irregular(f"a data line longer than {_BLOCK} bytes")
+                    raise Irregular(f"a data line longer than {block} bytes")
             yield pa.py_buffer(view[:k])
             pos += k
 
 
-def _table(buf, names: list[str], delim: str, types: dict) -> pa.Table:
-    return pcsv.read_csv(
-        pa.BufferReader(buf),
-        read_options=pcsv.ReadOptions(column_names=names, use_threads=False,
-                                      block_size=_BLOCK + 1),
-        parse_options=pcsv.ParseOptions(delimiter=delim, quote_char=False, escape_char=False),
-        convert_options=pcsv.ConvertOptions(column_types=types, strings_can_be_null=False),
-        memory_pool=_POOL)
+def _options(names: list[str], delim: str, kind, block: int) -> dict:
+    """Arrow CSV options for one part: no quoting, no null markers (a text value such as ``NA``
+    is an error, so the file takes the tolerant route that reports it), no type inference."""
+    return {"read_options": pcsv.ReadOptions(column_names=names, use_threads=False,
+                                             block_size=block + 1),
+            "parse_options": pcsv.ParseOptions(delimiter=delim, quote_char=False,
+                                               escape_char=False),
+            "convert_options": pcsv.ConvertOptions(column_types={n: kind for n in names},
+                                                   null_values=[], strings_can_be_null=False,
+                                                   quoted_strings_can_be_null=False),
+            "memory_pool": _POOL}
 
 
-def _direct_part(path, a, b, n_cols, delim, out, row) -> int:
-    """Rows with exactly one delimiter between values: Arrow parses each column as float64."""
-    names = [f"c{i}" for i in range(n_cols)]
-    types = {n: pa.float64() for n in names}
+def _direct_part(path, a, b, n_cols, delim, null, block, out, row, stop) -> int:
+    """Rows with exactly one delimiter between values: Arrow parses each column as float64, and
+    each block is copied into ``out`` in one column-major copy."""
+    opts = _options([f"c{i}" for i in range(n_cols)], delim, pa.float64(), block)
     first = row
-    for buf in _blocks(path, a, b):
-        table = _table(buf, names, delim, types)
-        n = table.num_rows
-        for j in range(n_cols):                 # no nulls: each column is a view, copied once
-            for chunk in table.column(j).chunks:
-                out[row: row + len(chunk), j] = chunk.to_numpy(zero_copy_only=False)
-        row += n
+    for buf in _blocks(path, a, b, block):
+        for batch in pcsv.read_csv(pa.BufferReader(buf), **opts).to_batches():
+            n = batch.num_rows
+            if row + n > stop:
+                raise Irregular("more rows than line breaks (a lone carriage return?)")
+            rows = out[row: row + n]
+            rows[...] = np.asarray(batch.to_tensor(row_major=False, memory_pool=_POOL))
+            _mask_null(rows, null)
+            row += n
     return row - first
 
 
-def _split_part(path, a, b, n_cols, delim, out, row) -> int:
+def _mask_null(rows: np.ndarray, null: float | None) -> None:
+    """NULL values to NaN in a block of rows just written (still in the cache)."""
+    if null is not None:
+        rows[rows == null] = np.nan
+
+
+def _split_part(path, a, b, n_cols, delim, null, block, out, row, stop) -> int:
     """Any spacing: each row split on whitespace (or the delimiter, values trimmed)."""
+    opts = _options(["row"], "\x01", pa.string(), block)
     first = row
-    for buf in _blocks(path, a, b):
-        lines = _table(buf, ["row"], "\x01", {"row": pa.string()}).column(0)
+    for buf in _blocks(path, a, b, block):
+        lines = pcsv.read_csv(pa.BufferReader(buf), **opts).column(0)
         s = pc.utf8_trim_whitespace(lines, memory_pool=_POOL)
         keep = pc.and_(pc.invert(pc.starts_with(s, "#")), pc.not_equal(s, ""))
         if not pc.all(keep).as_py():
@@ -210,18 +245,32 @@ def _split_part(path, a, b, n_cols, delim, out, row) -> int:
         span = pc.min_max(pc.list_value_length(parts))
         if span["min"].as_py() != n_cols or span["max"].as_py() != n_cols:
             raise Irregular("rows with another number of values")
+        if row + len(s) > stop:
+            raise Irregular("more rows than line breaks (a lone carriage return?)")
         flat = parts.combine_chunks(memory_pool=_POOL).flatten()
         if delim is not None:
             flat = pc.utf8_trim_whitespace(flat, memory_pool=_POOL)
         vals = pc.cast(flat, pa.float64(), memory_pool=_POOL)
-        out[row: row + len(s)] = vals.to_numpy(zero_copy_only=False).reshape(-1, n_cols)
+        rows = out[row: row + len(s)]
+        rows[...] = vals.to_numpy(zero_copy_only=False).reshape(-1, n_cols)
+        _mask_null(rows, null)
         row += len(s)
     return row - first
 
 
-def parse_block(path: str, layout: Layout, n_cols: int, delim: str | None) -> np.ndarray:
-    """The rows of the data section as a float64 array (rows, n_cols), streamed from the file
-    in parts parsed in parallel (memory: the array and a few blocks).
+def _block(layout: Layout, split: bool) -> int:
+    """Bytes of rows each thread parses at a time (see ``_BLOCK``)."""
+    block = _BLOCK // len(layout.parts)
+    while block > _MIN_BLOCK and block * len(layout.parts) * 32 > layout.end - layout.start:
+        block //= 2
+    return block // 2 if split and block > _MIN_BLOCK else block
+
+
+def parse_block(path: str, layout: Layout, n_cols: int, delim: str | None,
+                null: float | None = None) -> np.ndarray:
+    """The rows of the data section as a float64 array (rows, n_cols) in column-major order,
+    streamed from the file in parts parsed in parallel (memory: the array and a few blocks);
+    values equal to ``null`` become NaN.
 
     Raises :class:`Irregular` when the block needs a more tolerant reader.
     """
@@ -232,14 +281,15 @@ def parse_block(path: str, layout: Layout, n_cols: int, delim: str | None) -> np
         os.close(fd)
     first = head.split(b"\n", 1)[0].rstrip(b"\r")
     simple = bool(first) and first[:1] not in (b" ", b"\t") and b"#" not in head and \
-        b"\r" not in head and (delim is not None or (b"  " not in first and b"\t" not in first))
+        (delim is not None or (b"  " not in first and b"\t" not in first))
     est = [n for _, _, n in layout.parts]
     out = np.empty((sum(est), n_cols), dtype=np.float64, order="F")
-    offsets = np.concatenate([[0], np.cumsum(est)[:-1]]).astype(int).tolist()
+    offsets = np.concatenate([[0], np.cumsum(est)]).astype(int).tolist()
 
     def run(part_fn, sep):
-        jobs = [(path, a, b, n_cols, sep, out, row0)
-                for (a, b, _), row0 in zip(layout.parts, offsets)]
+        block = _block(layout, part_fn is _split_part)
+        jobs = [(path, a, b, n_cols, sep, null, block, out, row0, stop)
+                for (a, b, _), row0, stop in zip(layout.parts, offsets, offsets[1:])]
         try:
             if len(jobs) == 1:
                 return [part_fn(*jobs[0])]
@@ -256,9 +306,13 @@ def parse_block(path: str, layout: Layout, n_cols: int, delim: str | None) -> np
             got = None
     if got is None:
         got = run(_split_part, delim)
-    if got != est:        # blank lines: fewer rows than lines in a part
-        keep = np.concatenate([np.arange(r0, r0 + n) for r0, n in zip(offsets, got)])
-        out = out[keep]
+    if got != est:        # blank lines: fewer rows than lines in a part; close the gaps
+        row = got[0]
+        for (r0, n) in zip(offsets[1:], got[1:]):
+            for j in range(n_cols):             # column by column: no full-size temporary
+                out[row: row + n, j] = out[r0: r0 + n, j]
+            row += n
+        out = out[:row]
     return out
 
 

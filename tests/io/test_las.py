@@ -282,3 +282,14 @@ def test_most_real_files_are_read_not_just_rejected(real_dir):
             pass
     assert len(files) >= 140
     assert read >= 110 and built >= 100, (read, built)
+
+
+def test_utf16_byte_order_mark_on_ascii_text_is_a_named_error(tmp_path):
+    """A UTF-16 BOM before ASCII LAS text of odd length cannot be decoded: an InputError, not a
+    UnicodeDecodeError (found by the fuzz test above)."""
+    raw = (FIX / "good.las").read_bytes()
+    path = tmp_path / "bom.las"
+    path.write_bytes(b"\xfe\xff" + raw + (b"" if len(raw) % 2 else b"\n"))
+    with pytest.raises(InputError, match="UTF-16 byte order mark") as exc:
+        read_las(path)
+    assert "bom.las" in str(exc.value)

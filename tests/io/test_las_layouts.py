@@ -126,3 +126,164 @@ def test_parts_and_blocks_boundaries_equal_lasio(tmp_path, monkeypatch, padded):
     got = read_las(path, threads=2)
     assert got.fast_path
     np.testing.assert_array_equal(got.data.to_numpy(float), np.column_stack([depth, vals]))
+
+
+_HEADER = ("~Version\n VERS. 2.0 : v\n WRAP. NO : w\n~Well\n NULL. {null} : null\n~Curve\n"
+           " DEPT.M : d\n A.V/V : a\n B.V/V : b\n C.V/V : c\n~A\n")
+
+
+def _rows(n: int, seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.column_stack([1000 + np.arange(n) * 0.1524, np.round(rng.normal(50, 10, (n, 3)), 3)])
+
+
+def _text(rows: np.ndarray) -> list[str]:
+    return [" ".join(f"{v:.4f}" for v in r) for r in rows]
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    """Parts and blocks of a few hundred bytes, so small files take the two-thread path."""
+    import petro.io.las_data as las_data
+
+    monkeypatch.setattr(las_data, "_THREADS_ABOVE", 200)
+    monkeypatch.setattr(las_data, "_BLOCK", 160)
+    monkeypatch.setattr(las_data, "_CHUNK", 64)
+    return las_data
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_crlf_rows_take_the_fast_path_and_equal_lasio(tmp_path, small_parts, threads):
+    rows = _rows(80)
+    path = tmp_path / "crlf.las"
+    path.write_bytes((_HEADER.format(null="-999.25") + "\n".join(_text(rows)) + "\n")
+                     .replace("\n", "\r\n").encode())
+    got = read_las(path, threads=threads)
+    assert got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), rows)
+    np.testing.assert_array_equal(got.data.to_numpy(float),
+                                  lasio.read(path).df().reset_index().to_numpy(float))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lone_carriage_return_takes_the_tolerant_route(tmp_path, small_parts, threads):
+    """Arrow and lasio take a lone CR as a line break, the line count does not: more rows than
+    counted lines must not overrun the array (it raised a numpy ValueError); lasio reads it."""
+    rows = _rows(80)
+    lines = _text(rows)
+    path = tmp_path / "cr.las"
+    path.write_text(_HEADER.format(null="-999.25") + "\n".join(lines[:70]) + "\r"
+                    + "\n".join(lines[70:]) + "\n", newline="")
+    got = read_las(path, threads=threads)
+    assert not got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), rows)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_last_line_without_a_line_break_is_read(tmp_path, small_parts, threads):
+    rows = _rows(50)
+    path = tmp_path / "nonl.las"
+    path.write_text(_HEADER.format(null="-999.25") + "\n".join(_text(rows)))
+    layout = small_parts.locate(str(path), threads=threads)
+    assert len(layout.parts) == threads and sum(n for _, _, n in layout.parts) == 50
+    got = read_las(path, threads=threads)
+    assert got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), rows)
+    np.testing.assert_array_equal(got.data.to_numpy(float),
+                                  lasio.read(path).df().reset_index().to_numpy(float))
+
+
+@pytest.mark.parametrize("n_rows,n_parts", [(5, 1), (60, 2)])
+def test_a_section_after_the_rows_ends_them_in_either_half(tmp_path, small_parts, n_rows,
+                                                           n_parts):
+    """Rows followed by another section: with 5 rows the section starts in the first half (the
+    second half, all text, is not parsed); with 60 it starts in the second."""
+    rows = _rows(n_rows)
+    tail = "~Other_Section\n" + "".join(f" ITEM{i}. {i} : text line {i}\n" for i in range(40))
+    path = tmp_path / "tail.las"
+    path.write_text(_HEADER.format(null="-999.25") + "\n".join(_text(rows)) + "\n" + tail)
+    layout = small_parts.locate(str(path), threads=2)
+    assert len(layout.parts) == n_parts and sum(n for _, _, n in layout.parts) == n_rows
+    got = read_las(path, threads=2)
+    assert got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), rows)
+
+
+def test_blank_lines_in_both_halves_leave_no_gap(tmp_path, small_parts):
+    rows = _rows(90)
+    lines = _text(rows)
+    for at in (80, 20, 10):                 # blank lines in each half
+        lines.insert(at, "")
+    path = tmp_path / "blank.las"
+    path.write_text(_HEADER.format(null="-999.25") + "\n".join(lines) + "\n")
+    assert len(small_parts.locate(str(path), threads=2).parts) == 2
+    got = read_las(path, threads=2)
+    assert got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), rows)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_file_s_null_value_becomes_nan_and_only_it(tmp_path, small_parts, threads):
+    rows = _rows(60)
+    rows[[3, 41], 1] = -9999.0
+    rows[7, 2] = -999.25                    # not this file's NULL: a value
+    path = tmp_path / "null.las"
+    path.write_text(_HEADER.format(null="-9999") + "\n".join(_text(rows)) + "\n")
+    got = read_las(path, threads=threads).data.to_numpy(float)
+    want = np.where(rows == -9999.0, np.nan, rows)
+    np.testing.assert_array_equal(got, want)
+    assert got[7, 2] == -999.25 and np.isnan(got[41, 1])
+    np.testing.assert_array_equal(got, lasio.read(path).df().reset_index().to_numpy(float))
+
+
+def test_text_null_marker_is_reported_not_silently_missing(tmp_path):
+    """Arrow reads 'NA' as a null by default; the fast path refuses it, so the tolerant route
+    reads it as missing and says so."""
+    rows = _rows(6)
+    lines = _text(rows)
+    lines[2] = lines[2].rsplit(" ", 1)[0] + " NA"
+    path = tmp_path / "na.las"
+    path.write_text(_HEADER.format(null="-999.25") + "\n".join(lines) + "\n")
+    got = read_las(path)
+    assert not got.fast_path and any(p.code == "text_null" for p in got.problems)
+    want = rows.copy()
+    want[2, 3] = np.nan
+    np.testing.assert_array_equal(got.data.to_numpy(float), want)
+
+
+@pytest.mark.parametrize("cpus,parts", [(2, 2), (1, 1)])
+def test_default_threads_split_large_rows_only_with_more_than_one_cpu(tmp_path, small_parts,
+                                                                     monkeypatch, cpus, parts):
+    import petro.io.las as las_module
+
+    seen = []
+
+    def spy(path, threads=1):
+        layout = small_parts.locate(path, threads)
+        seen.append(len(layout.parts))
+        return layout
+
+    monkeypatch.setattr(las_module, "_cpus", lambda: cpus)
+    monkeypatch.setattr(las_module, "locate", spy)
+    rows = _rows(80)
+    path = tmp_path / "auto.las"
+    path.write_text(_HEADER.format(null="-999.25") + "\n".join(_text(rows)) + "\n")
+    got = read_las(path)
+    assert seen == [parts] and got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), rows)
+
+
+def test_blocks_shrink_with_the_rows_and_the_threads():
+    """Blocks in flight at most 1/32 of the rows (halving down to _MIN_BLOCK), halved once more
+    for the whitespace split."""
+    from petro.io.las_data import _BLOCK, _MIN_BLOCK, Layout, _block
+
+    def layout(mb, parts):
+        end = int(mb * (1 << 20))
+        return Layout(b"", "~A", 1, 0, end, end, [(0, end, 0)] * parts)
+
+    assert _block(layout(58, 1), False) == _BLOCK and _block(layout(58, 2), False) == _BLOCK // 2
+    assert _block(layout(58, 2), True) == _BLOCK // 4
+    assert _block(layout(19, 1), False) == _BLOCK // 2           # 1 MB > 19 MB / 32
+    assert _block(layout(19, 2), False) == _BLOCK // 4
+    assert _block(layout(0.1, 1), False) == _MIN_BLOCK == _block(layout(0.1, 1), True)
