@@ -88,10 +88,11 @@ def read_las(path: str | os.PathLike, *, fast: bool = True,
         identical to lasio's); else everything goes through lasio
     threads : 2 scans and parses the rows of a large file (> 16 MB of rows) in two halves at
         once, 1 in one thread; None (the default) takes 2 where the process may run on more than
-        one CPU. Peak memory is 1.15x to 1.4x the float64 data array either way.
+        one CPU and has not been told to run one thread (:func:`default_threads`). Peak memory
+        is 1.15x to 1.4x the float64 data array either way.
     """
     if threads is None:
-        threads = 2 if _cpus() > 1 else 1
+        threads = default_threads()
     path = str(path)
     try:
         size = os.path.getsize(path)
@@ -118,6 +119,21 @@ def read_las(path: str | os.PathLike, *, fast: bool = True,
     except OSError as err:
         raise InputError(f"cannot read file: {err.strerror}", path=path) from err
     return _read_text(path, raw)
+
+
+THREADS_ENV = "PETRO_READ_THREADS"
+
+
+def default_threads() -> int:
+    """Threads for one file: ``PETRO_READ_THREADS``, else ``OMP_NUM_THREADS`` (Dask's nannies
+    set it to 1 in every worker; petro's process pool sets ``PETRO_READ_THREADS=1``), capped at
+    2; without either, 2 where the process may run on more than one CPU. A worker that is one of
+    several on a machine so reads with one thread and the cores are not oversubscribed."""
+    for var in (THREADS_ENV, "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return min(2, int(value))
+    return 2 if _cpus() > 1 else 1
 
 
 def _cpus() -> int:
