@@ -20,6 +20,7 @@ from sklearn.model_selection import GroupKFold
 
 from petro.errors import ModelError
 from petro.models.runtime import Bundle
+from petro.models.selection import select_inputs
 from petro.models.spec import ModelSpec
 from petro.models.tasks import TaskMap, run_tasks
 from petro.models.train import calibrate_thresholds, fit_bundle, novelty_blocks, sklearn_estimator
@@ -69,6 +70,7 @@ class CVResult:
     in_domain: dict[str, float] = field(default_factory=dict)
     importance: pd.Series | None = None
     tuning: pd.DataFrame | None = None   # nested CV: per outer fold, the trials and the choice
+    inputs: dict[str, list[str]] = field(default_factory=dict)   # per fold: the inputs it used
 
 
 def folds(wells: np.ndarray, spec: ModelSpec):
@@ -106,6 +108,10 @@ def _fold(name, tr, te, X, y, Xl, Xb, data, features, logs_only, spec, nested):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):     # one thread per process: the result never depends on cores
+        if spec.max_inputs:   # input selection on the fold's training wells only
+            kept = select_inputs(X[tr], y[tr], features, spec)
+            X = X[:, [features.index(f) for f in kept]]
+            features = kept
         tuned = None
         if nested and data["WELL"].iloc[tr].nunique() < 2:   # nothing to tune across
             tuned = {"fold": name, "trials_run": 0, "trials_planned": 0,
@@ -122,7 +128,7 @@ def _fold(name, tr, te, X, y, Xl, Xb, data, features, logs_only, spec, nested):
                      **{f"param.{k}": v for k, v in best.items()}}
             spec = replace(spec, params=best)
         bundle = fit_bundle(X[tr], y[tr], features, spec)
-        out = {"q": bundle.raw_quantiles(X[te]), "tuned": tuned, "dist": None,
+        out = {"q": bundle.raw_quantiles(X[te]), "tuned": tuned, "dist": None, "inputs": features,
                "imp": pd.Series(bundle.boosters["p50"].feature_importance("gain"),
                                 index=bundle.model_features),
                "petro": _petro_baseline(data.iloc[tr], data.iloc[te], spec),
@@ -175,8 +181,9 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
     small = data[list(dict.fromkeys(cols + (features if nested else [])))]
     results = run_tasks(_fold, fl, (X, y, Xl, Xb, small, features, logs_only, spec, nested),
                         n_jobs=n_jobs, task_map=task_map)
-    tuned = []
+    tuned, fold_inputs = [], {}
     for (name, tr, te), r in zip(fl, results):
+        fold_inputs[name] = r["inputs"]
         q = r["q"]
         oof.loc[te, "p50"], oof.loc[te, "lo"], oof.loc[te, "hi"] = q["p50"], q["p10"], q["p90"]
         if r["dist"] is not None:
@@ -243,7 +250,7 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
                     {str(k): float(v) for k, v in cov_w.items()},
                     {str(k): float(v) for k, v in dom_w.items()},
                     (imp / len(fl)).sort_values(ascending=False),
-                    pd.DataFrame(tuned) if tuned else None)
+                    pd.DataFrame(tuned) if tuned else None, fold_inputs)
 
 
 def fit_final(table: pd.DataFrame, features: list[str], spec: ModelSpec, cv: CVResult) -> Bundle:
