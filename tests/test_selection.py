@@ -8,12 +8,14 @@ import pandas as pd
 import pytest
 
 from petro.errors import ConfigError
-from petro.models.selection import rank_inputs, select_inputs
+from petro.models.selection import always_kept, rank_inputs, select_inputs
 from petro.models.spec import ModelSpec
 from petro.models.validation import cross_validate, fit_final
 
-SIGNAL = ["F0", "F1", "F2"]
-NOISE = [f"N{i}" for i in range(8)]
+# image-feature columns (conventional curves are always kept, so they cannot show a selection)
+SIGNAL = ["amp_mean_w015", "amp_std_w015", "amp_p10_w015"]
+NOISE = [f"tt_{s}_w050" for s in ("mean", "std", "p10", "p50", "p90", "vug", "azc", "ent")]
+LEAK = "res_vug_w150"
 
 
 def _spec(n: int, **kw) -> ModelSpec:
@@ -22,7 +24,7 @@ def _spec(n: int, **kw) -> ModelSpec:
 
 
 def _leaky_field(seed: int = 0, rows: int = 300) -> pd.DataFrame:
-    """Three wells; the target is a weak function of F0..F2 plus a large residual e. LEAK equals
+    """Three wells; the target is a weak function of SIGNAL plus a large residual e. LEAK equals
     e in well C and is noise in wells A and B: informative only where C is among the rows."""
     rng = np.random.default_rng(seed)
     parts = []
@@ -32,13 +34,13 @@ def _leaky_field(seed: int = 0, rows: int = 300) -> pd.DataFrame:
         y = 0.15 + 0.02 * F[:, :3].sum(axis=1) + 0.04 * e
         leak = e if w == "C" else rng.normal(size=rows)
         df = pd.DataFrame(F, columns=SIGNAL + NOISE)
-        df["LEAK"] = leak
+        df[LEAK] = leak
         df["WELL"], df["DEPT"], df["PHIE"] = w, np.arange(rows, dtype=float), y
         parts.append(df)
     return pd.concat(parts, ignore_index=True)
 
 
-FEATS = SIGNAL + NOISE + ["LEAK"]
+FEATS = SIGNAL + NOISE + [LEAK]
 
 
 def test_selection_in_a_fold_uses_only_that_folds_training_wells():
@@ -48,12 +50,12 @@ def test_selection_in_a_fold_uses_only_that_folds_training_wells():
     # well would keep it
     everywhere = select_inputs(table[FEATS].to_numpy(float), table["PHIE"].to_numpy(float),
                                FEATS, spec)
-    assert "LEAK" in everywhere and len(everywhere) == 4
+    assert LEAK in everywhere and len(everywhere) == 4
     cv = cross_validate(table, FEATS, spec)
     assert set(cv.inputs) == {"A", "B", "C"}
     assert all(len(v) == 4 for v in cv.inputs.values())
-    assert "LEAK" not in cv.inputs["C"]          # C blind: its fold never saw LEAK inform
-    assert "LEAK" in cv.inputs["A"] and "LEAK" in cv.inputs["B"]   # C among the training wells
+    assert LEAK not in cv.inputs["C"]          # C blind: its fold never saw LEAK inform
+    assert LEAK in cv.inputs["A"] and LEAK in cv.inputs["B"]   # C among the training wells
     assert set(SIGNAL) <= set(cv.inputs["C"])
 
 
@@ -78,36 +80,38 @@ def test_final_model_inputs_are_the_selected_ones_and_predict_from_them_only():
     assert np.allclose(cut["INPUT_COVERAGE"], 4 / 5)
 
 
-def test_consistency_curves_are_kept_whatever_their_gain():
+def test_measured_conventional_curves_are_kept_whatever_their_gain():
     rng = np.random.default_rng(3)
     n = 600
-    X = rng.normal(size=(n, 6))
+    X = rng.normal(size=(n, 7))
     y = 0.1 + 0.05 * X[:, 0] + 0.005 * rng.normal(size=n)
-    feats = ["F0", "F1", "F2", "RHOB", "NPHI", "GR"]   # three consistency curves, pure noise
+    # one informative image column; the logs (derived PHID too) are pure noise
+    feats = ["amp_mean_w015", "amp_std_w015", "tt_p50_w050", "RHOB", "CALI", "GR", "PHID"]
+    assert always_kept(feats) == ["RHOB", "CALI", "GR"]
     spec = _spec(1)
     rank = rank_inputs(X, y, feats, spec)
-    assert rank.index[0] == "F0"
-    assert select_inputs(X, y, feats, spec) == ["F0", "RHOB", "NPHI", "GR"]
+    assert rank.index[0] == "amp_mean_w015"
+    assert select_inputs(X, y, feats, spec) == ["amp_mean_w015", "RHOB", "CALI", "GR"]
     assert select_inputs(X, y, feats, _spec(0)) == feats      # 0: all inputs
-    assert select_inputs(X, y, feats, _spec(6)) == feats
+    assert select_inputs(X, y, feats, _spec(7)) == feats
 
 
 def test_patch_components_pass_their_gain_to_the_patch_columns():
     rng = np.random.default_rng(5)
     n = 800
-    P = rng.normal(size=(n, 6))
-    cols = [f"FMI_patch_{j:02d}" for j in range(6)]
+    P = rng.normal(size=(n, 6)) * [1.0, 1.0, 1.0, 4.0, 1.0, 1.0]   # patch 03 spans the PC1
+    cols = [f"amp_patch_{j:02d}" for j in range(6)]
     y = 0.2 + 0.05 * P[:, 3] + 0.01 * rng.normal(size=n)   # only patch 03 carries the target
     X = np.column_stack([P, rng.normal(size=n)])
-    feats = cols + ["F9"]
+    feats = cols + ["tt_mean_w050"]
     spec = ModelSpec(name="t", target="porosity", params={"n_estimators": 60}, max_inputs=2,
                      pca_components=3, baselines=[])
     rank = rank_inputs(X, y, feats, spec)
     assert set(rank.index) == set(feats) and rank.iloc[0] > 0
     # by squared loadings (an even split over a component's columns would tie them, and the
     # first listed, patch 00, would win)
-    assert rank.index[0] == "FMI_patch_03"
-    assert select_inputs(X, y, feats, spec)[0] == "FMI_patch_03"
+    assert rank.index[0] == "amp_patch_03"
+    assert select_inputs(X, y, feats, spec)[0] == "amp_patch_03"
 
 
 def test_max_inputs_must_be_a_whole_number():
@@ -145,7 +149,6 @@ def test_logged_model_takes_the_selected_inputs_in_process_and_served(selected_r
     from petro.app.training import training_table
     from petro.config import load_config
     from petro.features.table import model_features, usable_features
-    from petro.models.novelty import CONSISTENCY_CURVES
     from petro.serving import load_model, model_info
 
     run = selected_run["run"]
@@ -163,9 +166,10 @@ def test_logged_model_takes_the_selected_inputs_in_process_and_served(selected_r
     assert spec.max_inputs == 12 and len(feats) > 40
     assert inputs == select_inputs(table[feats].to_numpy(float),
                                    table[spec.column].to_numpy(float), feats, spec)
-    forced = [f for f in inputs if f in CONSISTENCY_CURVES]
+    forced = always_kept(feats)
+    assert forced and set(forced) <= set(inputs)
     assert 12 <= len(inputs) <= 12 + len(forced)
-    assert len([f for f in inputs if f not in CONSISTENCY_CURVES]) <= 12
+    assert len(inputs) < len(feats)
     # the logged input example and the trust metadata name the selected inputs only
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=f"models:/{entry.registered}/{entry.version}", dst_path=str(tmp_path))

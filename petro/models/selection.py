@@ -7,9 +7,12 @@ patches (the learned embedding) passes its gain on to its patch columns in propo
 squared loadings, so patch columns compete one by one like any other input; the model then
 refits its embedding on the patch columns kept.
 
-The conventional curves of the cross-log consistency check (RHOB, NPHI, DT, LOG10_RT ...: see
-:data:`petro.models.novelty.CONSISTENCY_CURVES`) are always kept when present, whatever their
-gain: the novelty check needs them, and a served model must go on accepting them.
+The measured conventional curves (GR, RHOB, NPHI, DT, LOG10_RT, CALI, PEF, and any other log
+input the wells have; not the derived PHID, PHIS, NPHI_PHID, SPI, RUGOSITY, which compete) are
+always kept, whatever their gain: the trust checks read them (the cross-log consistency of
+RHOB/NPHI/DT/RT/GR/PEF..., the conventional-log novelty block, the curves every training row had,
+a caliper level the training wells never had), and a served model must go on accepting them.
+They are a handful of columns beside the image features.
 
 Selection is part of training: blind-well validation selects inside each fold on that fold's
 training wells only (:func:`petro.models.validation.cross_validate`), so the blind figures are
@@ -23,9 +26,15 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from petro.models.novelty import CONSISTENCY_CURVES
+from petro.models.novelty import DERIVED_SOURCES
 from petro.models.spec import ModelSpec
 from petro.models.train import fit_bundle
+from petro.vocab import is_image_feature
+
+
+def always_kept(features: list[str]) -> list[str]:
+    """The measured conventional curves among ``features`` (kept whatever their gain)."""
+    return [f for f in features if not is_image_feature(f) and f not in DERIVED_SOURCES]
 
 
 def rank_inputs(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec) -> pd.Series:
@@ -52,12 +61,12 @@ def rank_inputs(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSp
 def select_inputs(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec) \
         -> list[str]:
     """The inputs kept (in the order of ``features``): the ``spec.max_inputs`` highest-gain ones
-    with a positive gain, plus the consistency curves present. All of ``features`` when
-    ``spec.max_inputs`` is 0 or not below their number."""
+    with a positive gain, plus the measured conventional curves (:func:`always_kept`). All of
+    ``features`` when ``spec.max_inputs`` is 0 or not below their number."""
     n = int(spec.max_inputs or 0)
     if n <= 0 or n >= len(features):
         return list(features)
     ok = np.isfinite(y)
     rank = rank_inputs(X[ok], y[ok], features, spec)
-    keep = set(rank[rank > 0].index[:n]) | {f for f in features if f in CONSISTENCY_CURVES}
+    keep = set(rank[rank > 0].index[:n]) | set(always_kept(features))
     return [f for f in features if f in keep]
