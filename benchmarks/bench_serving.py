@@ -19,8 +19,9 @@ socket itself and its accepted connections lose TCP_NODELAY (uvicorn issue #3149
 keep-alive request after the first waits ~40 ms for a delayed ACK: measured here p50 47 ms with
 ``-w 2`` against 4 ms with ``-w 1``, whatever the model does.
 
-Whole well: a 10,000-row JSON body is ~22 MB of text; MLflow's ``json.loads`` of it alone takes
-about as long as the in-process prediction, so JSON cannot reach 0.5x; the same rows as Parquet
+Whole well: a 10,000-row JSON body is ~44 MB of text with all 219 demo inputs, ~8 MB with the 42
+of a ``max_inputs: 40`` model; MLflow's ``json.loads`` of it takes about as long as the in-process
+prediction, so JSON is at best about 0.5x; the same rows as Parquet
 (``Content-Type: application/vnd.apache.parquet``, exact float64) are parsed in milliseconds.
 CSV (``Content-Type: text/csv``, ``DataFrame.to_csv(index=False)``) needs no client library
 beyond pandas; pandas writes the shortest repr of each float and parses it back exactly.
