@@ -156,9 +156,10 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
     selection. With ``spec.max_inputs``, each fold first keeps its inputs
     (:func:`petro.models.selection.select_inputs`) on its training wells only, and tunes and fits
     on them (``CVResult.inputs``: the inputs of each fold). Folds (each with its selection,
-    tuning, model, logs-only model and baselines) run in ``n_jobs`` processes, or as the tasks of ``task_map`` (e.g. on a Dask cluster, see
-    :mod:`petro.models.tasks`); each fold's result depends only on its data and the seed and
-    the folds are pooled in fold order, so the result is the same wherever they ran.
+    tuning, model, logs-only model and baselines) run in ``n_jobs`` processes, or as the tasks
+    of ``task_map`` (e.g. on a Dask cluster, see :mod:`petro.models.tasks`); each fold's result
+    depends only on its data and the seed and the folds are pooled in fold order, so the result
+    is the same wherever they ran.
     """
     y_all = table[spec.column].to_numpy(dtype=float)
     keep = np.isfinite(y_all)
