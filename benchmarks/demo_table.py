@@ -8,7 +8,10 @@ temporary folder with its own MLflow store, and prints
 - the wall time and where it went (per stage, from the application's events), the process CPU
   time and the machine's load average, so a number measured on a busy machine says so.
 
-Options: ``--workdir DIR`` (keep the run), ``--profile FILE`` (cProfile of the whole run).
+Options: ``--workdir DIR`` (keep the run), ``--profile FILE`` (cProfile of the whole run),
+``--set KEY=VALUE`` (a pipeline setting, repeatable: ``--set synthetic.seed=3 --set
+synthetic.wells=6`` runs another field), ``--spec KEY=VALUE`` (a setting of both model specs,
+repeatable: ``--spec max_inputs=40``; the packaged specs are copied into the workdir and edited).
 """
 
 from __future__ import annotations
@@ -56,7 +59,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", help="run here (default: a temporary folder, removed after)")
     ap.add_argument("--profile", help="write a cProfile of the run to this file")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="pipeline setting (dotted key, YAML value), e.g. synthetic.seed=3")
+    ap.add_argument("--spec", action="append", default=[], metavar="KEY=VALUE",
+                    help="model spec setting for both models (YAML value), e.g. max_inputs=40")
     args = ap.parse_args(argv)
+    import yaml
     from petro.api import train
     from petro.config import packaged
 
@@ -71,6 +79,21 @@ def main(argv=None) -> int:
     load0 = os.getloadavg()
     t0, c0 = time.perf_counter(), cpu_seconds()
     overrides = {"data": str(work / "field"), "ingest.cache_dir": str(work / "cache")}
+    for kv in args.set:
+        k, _, v = kv.partition("=")
+        overrides[k] = yaml.safe_load(v)
+    if args.spec:
+        demo = yaml.safe_load(packaged("pipelines", "demo.yaml").read_text())
+        paths = []
+        for name in demo["models"]:
+            spec = yaml.safe_load(packaged("models", f"{name}.yaml").read_text())
+            for kv in args.spec:
+                k, _, v = kv.partition("=")
+                spec[k] = yaml.safe_load(v)
+            (work / "models").mkdir(exist_ok=True)
+            paths.append(str(work / "models" / f"{name}.yaml"))
+            Path(paths[-1]).write_text(yaml.safe_dump(spec, sort_keys=False))
+        overrides["models"] = paths
     call = lambda: train(packaged("pipelines", "demo.yaml"),  # noqa: E731
                          tracking_uri=f"sqlite:///{work / 'mlflow.db'}", on_event=clock,
                          overrides=overrides)
@@ -102,15 +125,21 @@ def main(argv=None) -> int:
             cells.append("-" if v is None else (f"**{v:.3f}**" if k == "model" else f"{v:.3f}"))
         print(f"| {label} | " + " | ".join(cells) + " |")
     print()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
     for e in run.models:
         m = e.metrics["model"]
+        n_in = client.get_run(e.run_id).data.params.get("n_features", "?")
         extra = ""
         if e.target == "permeability":
             extra = (f", within x3 {100 * m['within_x3']:.1f} %, within x10 "
                      f"{100 * m['within_x10']:.1f} %")
         print(f"- {e.model}: blind P10-P90 coverage {m.get('coverage_p10_p90', float('nan')):.3f} "
               f"(nominal 0.80), in domain {100 * m.get('in_domain_rate', float('nan')):.1f} %"
-              f"{extra}; version {e.version}, alias {e.alias or '-'}")
+              f"{extra}; {n_in} inputs; version {e.version}, alias {e.alias or '-'}")
+    if args.set or args.spec:
+        print("settings: " + " ".join(args.set + args.spec))
     print(f"\nwall {wall:.1f} s, CPU {cpu:.1f} s (this process and its workers); load average "
           f"{load0[0]:.1f} before, {load1[0]:.1f} after, on {os.cpu_count()} cores")
     print("where the time went (wall, s): " + ", ".join(

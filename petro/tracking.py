@@ -322,6 +322,10 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
                                           float(cv.tuning["trials_run"].min()))
                         mlflow.log_metric("tuning_best_blind_rmse",
                                           float(tm.tuning["blind_rmse"].min()))
+                    if spec.max_inputs:   # input selection: the inputs each blind fold kept
+                        (td / "fold_inputs.json").write_text(json.dumps(
+                            {"final": tm.features, "folds": cv.inputs}, indent=1))
+                        mlflow.log_artifact(str(td / "fold_inputs.json"), "validation")
                     (td / "source_files.json").write_text(json.dumps(hashes, indent=1))
                     for f in ("per_well_metrics.csv", "blind_predictions.csv",
                               "feature_importance.csv", "source_files.json"):

@@ -18,7 +18,8 @@ order) and stays there as one partition. Fitted on every row, on the workers: th
 P90 boosters of the final model and of every blind-well fold (a fold is the partitions of its
 training wells; its blind well's partition is predicted where it lives, by the runtime bundle,
 and only the out-of-fold columns come back). Fitted on a bounded, well-stratified sample of rows
-(at most ``training_sample_rows``, an equal share per well, seeded): the input embedding (PCA of
+(at most ``training_sample_rows``, an equal share per well, seeded): the input selection of
+each fold and of the final model (``max_inputs``), the input embedding (PCA of
 the image patches), the ridge linear base, the novelty detector, the comparators (logs-only
 model, scikit-learn baselines, the permeability poro-perm transform), the tuning searches and
 the consistency and missing-input metadata. The conformal adjustments, novelty thresholds and
@@ -42,6 +43,7 @@ from petro.app.events import Reporter
 from petro.app.wells import WellResult
 from petro.config import LOCAL_TRAINING_DEFAULT, LOCAL_TRAINING_SHARE, EngineOptions
 from petro.errors import ConfigError, ModelError
+from petro.models.selection import select_inputs
 from petro.vocab import VALID
 
 LOCAL, DASK = "local", "lightgbm.dask"
@@ -402,16 +404,21 @@ def cross_validate_dask(cluster: Cluster, sample: pd.DataFrame, features: list[s
     frames: dict[str, tuple] = {}
     imp = pd.Series(dtype=float)
     tuned = []
+    fold_inputs: dict[str, list[str]] = {}
     n_folds = 0
     for name, _, te in folds(codes, spec):
         test = [names[i] for i in np.unique(codes[te])]
         train = [w for w in names if w not in test]
         name = test[0] if len(test) == 1 and name.isdigit() else name
         st = sample[sample_wells.isin(train)].reset_index(drop=True)
-        fspec, tuning = _fold_spec(spec, st, features, name, nested, task_map)
+        fold_features = features
+        if spec.max_inputs:   # input selection on the fold's training wells (their sample)
+            fold_features = select_inputs(*_rows(st, features, spec.column), features, spec)
+        fold_inputs[name] = fold_features
+        fspec, tuning = _fold_spec(spec, st, fold_features, name, nested, task_map)
         if tuning:
             tuned.append(tuning)
-        bundle = _bundle(cluster, train, sample, features, fspec, stats)
+        bundle = _bundle(cluster, train, sample, fold_features, fspec, stats)
         imp = imp.add(pd.Series(bundle.boosters["p50"].feature_importance("gain"),
                                 index=bundle.model_features), fill_value=0.0)
         lb = None
@@ -424,7 +431,7 @@ def cross_validate_dask(cluster: Cluster, sample: pd.DataFrame, features: list[s
             sk[b] = sklearn_estimator(b, {}, seed=spec.seed).fit(Xb, yb)
         petro_train = st[[c for c in ("PHID", spec.column) if c in st.columns]]
         mean = sum(stats[w][1] for w in train) / sum(stats[w][0] for w in train)
-        futs = {w: cluster.on(w, blind_part, bundle, features, spec.column, logs_only, lb,
+        futs = {w: cluster.on(w, blind_part, bundle, fold_features, spec.column, logs_only, lb,
                               base_cols, sk, petro_train, fspec, mean, block_names)
                 for w in test}
         frames.update(zip(futs, cluster.gather(list(futs.values()))))
@@ -436,7 +443,7 @@ def cross_validate_dask(cluster: Cluster, sample: pd.DataFrame, features: list[s
         oof[f"sk_{b}"] = oof.pop(f"sk_{b}")
     D = np.vstack([frames[w][1] for w in names])
     return summarise(oof, D, block_names, imp / n_folds, spec, features, tuned,
-                     bool(logs_only)), stats
+                     bool(logs_only), fold_inputs), stats
 
 
 def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan: TrainingPlan,
@@ -468,7 +475,8 @@ def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan:
         rep.note(f"lightgbm.dask: {len(train)} training wells as partitions on "
                  f"{len(set(cluster.where.values()))} workers; boosters (final model and every "
                  f"blind-well fold) fitted on every row on the workers; on a well-stratified "
-                 f"sample of {len(sample)} of {plan.rows} rows: input embedding (PCA), linear "
+                 f"sample of {len(sample)} of {plan.rows} rows: input selection (max_inputs), "
+                 f"input embedding (PCA), linear "
                  f"base, novelty detector, comparators (logs-only, baselines, poro-perm), "
                  f"tuning, consistency and missing-input metadata" +
                  (f"; tables of {held} were sent from this process (not in the feature dataset)"
@@ -497,9 +505,12 @@ def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan:
             if nested:
                 cv, stats = cross_validate_dask(cluster, sample, feats, spec, logs_only=logs,
                                                 nested=True, progress=prog, task_map=task_map)
+            # the final model's inputs: the same selection as in each fold, on the sample
+            inputs = select_inputs(*_rows(sample, feats, spec.column), feats, spec) \
+                if spec.max_inputs else feats
             if spec.tuning:   # the final model's parameters: the search on the sample
                 rep.start(TUNING, tuning_settings(spec)["trials"])
-                best, trials = tune(sample, feats, spec, n_jobs=cfg.n_jobs, task_map=task_map,
+                best, trials = tune(sample, inputs, spec, n_jobs=cfg.n_jobs, task_map=task_map,
                                     progress=lambda t, s=spec: rep.advance(TUNING,
                                                                            f"{s.name}: {t}"))
                 rep.end(TUNING)
@@ -508,12 +519,12 @@ def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan:
                 cv, stats = cross_validate_dask(cluster, sample, feats, spec, logs_only=logs,
                                                 nested=False, progress=prog)
             names = [w for w in cluster.names if stats[w][0] > 0]
-            bundle = _bundle(cluster, names, sample, feats, spec, stats,
+            bundle = _bundle(cluster, names, sample, inputs, spec, stats,
                              conformal={"lo": cv.conformal_adj, "hi": cv.conformal_adj},
                              thresholds=cv.novelty_thresholds)
             bundle.meta["cv"] = {"pooled": cv.pooled["model"],
                                  "wells": sorted(cv.oof.WELL.unique())}
-            bundle.meta.update(trust_meta(sample, feats, cv.importance,
+            bundle.meta.update(trust_meta(sample, inputs, cv.importance,
                                           bundle.meta.get("pca", []), spec.novelty_quantile,
                                           cfg.ingest.aliases,
                                           cv.oof if spec.conformal else None,
@@ -522,7 +533,7 @@ def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan:
             bundle.meta["recipe"] = cfg.recipe()
             bundle.meta["training"] = {"path": DASK, "sample_rows": len(sample),
                                        "rows": int(sum(stats[w][0] for w in names))}
-            models.append(TrainedModel(spec, feats, cv, bundle, logs_only, trials))
+            models.append(TrainedModel(spec, inputs, cv, bundle, logs_only, trials))
         rep.end(FOLDS)
     finally:
         cluster.close()

@@ -20,6 +20,7 @@ from petro.config import PipelineConfig
 from petro.errors import ModelError
 from petro.features.table import model_features, usable_features
 from petro.models.novelty import trust_meta
+from petro.models.selection import select_inputs
 from petro.models.tasks import TaskMap
 from petro.models.validation import cross_validate, fit_final
 from petro.problems import Problem, Severity
@@ -120,9 +121,12 @@ def _train_models(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter,
             cv = cross_validate(table, feats, spec, logs_only=logs, nested=True,
                                 n_jobs=cfg.n_jobs, task_map=task_map,
                                 progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
+        # the final model's inputs: the same selection as in each fold, on every training well
+        inputs = select_inputs(table[feats].to_numpy(dtype=float),
+                               table[spec.column].to_numpy(dtype=float), feats, spec)
         if spec.tuning:   # the final model's parameters: the same search on every well
             rep.start(TUNING, tuning_settings(spec)["trials"])
-            best, trials = tune(table, feats, spec, n_jobs=cfg.n_jobs, task_map=task_map,
+            best, trials = tune(table, inputs, spec, n_jobs=cfg.n_jobs, task_map=task_map,
                                 progress=lambda t, s=spec: rep.advance(TUNING, f"{s.name}: {t}"))
             rep.end(TUNING)
             stops = [trials.attrs["stopped"]] + \
@@ -136,14 +140,14 @@ def _train_models(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter,
             cv = cross_validate(table, feats, spec, logs_only=logs, n_jobs=cfg.n_jobs,
                                 task_map=task_map,
                                 progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
-        bundle = fit_final(table, feats, spec, cv)
-        bundle.meta.update(trust_meta(table, feats, cv.importance, bundle.meta.get("pca", []),
+        bundle = fit_final(table, inputs, spec, cv)
+        bundle.meta.update(trust_meta(table, inputs, cv.importance, bundle.meta.get("pca", []),
                                       spec.novelty_quantile, cfg.ingest.aliases,
                                       cv.oof if spec.conformal else None,
                                       spec.nominal_coverage, cfg.ood_policy))
         bundle.meta["target_params"] = dict(cfg.targets.as_params())
         bundle.meta["recipe"] = cfg.recipe()
-        models.append(TrainedModel(spec, feats, cv, bundle, logs_only, trials))
+        models.append(TrainedModel(spec, inputs, cv, bundle, logs_only, trials))
     rep.end(FOLDS)
     return TrainResult(cfg, wells, table, models, plan)
 

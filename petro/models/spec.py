@@ -32,6 +32,7 @@ class ModelSpec:
     conformal: bool = True
     linear_base: bool = True         # boost from a ridge fit on the conventional logs
     pca_components: int = 4          # learned embedding of the image patches (0: none)
+    max_inputs: int = 0              # keep the N highest-gain inputs (0: all; petro.models.selection)
     novelty_quantile: float = 0.95
     cv: str = "auto"                 # 'lowo', 'group_kfold', or 'auto' (LOWO up to 12 wells)
     n_splits: int = 5
@@ -69,6 +70,10 @@ class ModelSpec:
         if not 0 < lo < 0.5 < hi < 1:
             raise ConfigError(f"model spec {self.source or self.name}: quantiles must be "
                               f"(lo < 0.5 < hi)")
+        if isinstance(self.max_inputs, bool) or not isinstance(self.max_inputs, int) or \
+                self.max_inputs < 0:
+            raise ConfigError(f"model spec {self.source or self.name}: max_inputs "
+                              f"{self.max_inputs!r} must be a whole number >= 0 (0: all inputs)")
         if self.cv not in ("auto", "lowo", "group_kfold"):
             raise ConfigError(f"model spec {self.source or self.name}: cv {self.cv!r} must be "
                               f"auto, lowo or group_kfold")
@@ -106,7 +111,7 @@ class ModelSpec:
              "model.estimator": self.estimator, "model.features": ",".join(self.features),
              "model.quantiles": f"{self.quantiles[0]},{self.quantiles[1]}",
              "model.conformal": self.conformal, "model.linear_base": self.linear_base,
-             "model.pca_components": self.pca_components,
+             "model.pca_components": self.pca_components, "model.max_inputs": self.max_inputs,
              "model.novelty_quantile": self.novelty_quantile,
              "model.cv": self.cv, "model.seed": self.seed}
         d.update({f"model.params.{k}": v for k, v in self.params.items()})

@@ -20,6 +20,7 @@ from sklearn.model_selection import GroupKFold
 
 from petro.errors import ModelError
 from petro.models.runtime import Bundle
+from petro.models.selection import select_inputs
 from petro.models.spec import ModelSpec
 from petro.models.tasks import TaskMap, run_tasks
 from petro.models.train import calibrate_thresholds, fit_bundle, novelty_blocks, sklearn_estimator
@@ -69,6 +70,7 @@ class CVResult:
     in_domain: dict[str, float] = field(default_factory=dict)
     importance: pd.Series | None = None
     tuning: pd.DataFrame | None = None   # nested CV: per outer fold, the trials and the choice
+    inputs: dict[str, list[str]] = field(default_factory=dict)   # per fold: the inputs it used
 
 
 def folds(wells: np.ndarray, spec: ModelSpec):
@@ -106,6 +108,10 @@ def _fold(name, tr, te, X, y, Xl, Xb, data, features, logs_only, spec, nested):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):     # one thread per process: the result never depends on cores
+        if spec.max_inputs:   # input selection on the fold's training wells only
+            kept = select_inputs(X[tr], y[tr], features, spec)
+            X = X[:, [features.index(f) for f in kept]]
+            features = kept
         tuned = None
         if nested and data["WELL"].iloc[tr].nunique() < 2:   # nothing to tune across
             tuned = {"fold": name, "trials_run": 0, "trials_planned": 0,
@@ -122,7 +128,7 @@ def _fold(name, tr, te, X, y, Xl, Xb, data, features, logs_only, spec, nested):
                      **{f"param.{k}": v for k, v in best.items()}}
             spec = replace(spec, params=best)
         bundle = fit_bundle(X[tr], y[tr], features, spec)
-        out = {"q": bundle.raw_quantiles(X[te]), "tuned": tuned, "dist": None,
+        out = {"q": bundle.raw_quantiles(X[te]), "tuned": tuned, "dist": None, "inputs": features,
                "imp": pd.Series(bundle.boosters["p50"].feature_importance("gain"),
                                 index=bundle.model_features),
                "petro": petro_baseline(data.iloc[tr], data.iloc[te], spec),
@@ -147,10 +153,13 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
 
     ``nested``: the hyper-parameters are tuned inside each outer fold on that fold's training
     wells only (:func:`petro.models.tuning.tune`), so the blind figures are free of the
-    selection. Folds (each with its tuning, model, logs-only model and baselines) run in
-    ``n_jobs`` processes, or as the tasks of ``task_map`` (e.g. on a Dask cluster, see
-    :mod:`petro.models.tasks`); each fold's result depends only on its data and the seed and
-    the folds are pooled in fold order, so the result is the same wherever they ran.
+    selection. With ``spec.max_inputs``, each fold first keeps its inputs
+    (:func:`petro.models.selection.select_inputs`) on its training wells only, and tunes and fits
+    on them (``CVResult.inputs``: the inputs of each fold). Folds (each with its selection,
+    tuning, model, logs-only model and baselines) run in ``n_jobs`` processes, or as the tasks
+    of ``task_map`` (e.g. on a Dask cluster, see :mod:`petro.models.tasks`); each fold's result
+    depends only on its data and the seed and the folds are pooled in fold order, so the result
+    is the same wherever they ran.
     """
     y_all = table[spec.column].to_numpy(dtype=float)
     keep = np.isfinite(y_all)
@@ -175,8 +184,9 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
     small = data[list(dict.fromkeys(cols + (features if nested else [])))]
     results = run_tasks(_fold, fl, (X, y, Xl, Xb, small, features, logs_only, spec, nested),
                         n_jobs=n_jobs, task_map=task_map)
-    tuned = []
+    tuned, fold_inputs = [], {}
     for (name, tr, te), r in zip(fl, results):
+        fold_inputs[name] = r["inputs"]
         q = r["q"]
         oof.loc[te, "p50"], oof.loc[te, "lo"], oof.loc[te, "hi"] = q["p50"], q["p10"], q["p90"]
         if r["dist"] is not None:
@@ -193,12 +203,13 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
             tuned.append(r["tuned"])
         if progress:
             progress(name)
-    return summarise(oof, D, block_names, imp / len(fl), spec, features, tuned, bool(logs_only))
+    return summarise(oof, D, block_names, imp / len(fl), spec, features, tuned, bool(logs_only),
+                     fold_inputs)
 
 
 def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importance: pd.Series,
               spec: ModelSpec, features: list[str], tuned: list[dict],
-              logs_only: bool) -> CVResult:
+              logs_only: bool, fold_inputs: dict[str, list[str]] | None = None) -> CVResult:
     """The :class:`CVResult` of out-of-fold rows ``oof`` (WELL, DEPT, y, p50, lo, hi and one
     column per comparator: mean, petro, logs_only, sk_<name>) and their out-of-fold novelty
     distances ``D`` (rows x ``block_names``; ``logs_only``: whether the logs-only comparator
@@ -255,7 +266,7 @@ def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importan
                     {str(k): float(v) for k, v in cov_w.items()},
                     {str(k): float(v) for k, v in dom_w.items()},
                     importance.sort_values(ascending=False),
-                    pd.DataFrame(tuned) if tuned else None)
+                    pd.DataFrame(tuned) if tuned else None, fold_inputs or {})
 
 
 def fit_final(table: pd.DataFrame, features: list[str], spec: ModelSpec, cv: CVResult) -> Bundle:
