@@ -141,3 +141,20 @@ def test_a_well_in_a_hole_size_the_training_wells_never_had_is_named():
     # GR is left to the cross-log check, even far off
     assert level_shift(well.assign(GR=150.0, CALI=8.5), nov) == ""
     assert "SP reads about -80" in level_shift(well.assign(CALI=8.5, SP=-80.0), nov)
+
+
+def test_a_depth_predicted_alone_equals_the_same_depth_predicted_with_its_well(bundle):
+    """A served one-row request and a whole well give the same bits for a depth: every product
+    in the runtime sums each row on its own (with ``@``, BLAS took other kernels for one row
+    and for many, and NOV_ residuals differed in the last digits)."""
+    b, table = bundle
+    wells = table.assign(WELL=np.repeat(["A", "B", "C", "D"], len(table) // 4))
+    imp = pd.Series(b.boosters["p50"].feature_importance("gain"), index=b.model_features)
+    b = Bundle({**b.meta, **trust_meta(wells, FEATS, imp, [], 0.95)}, b.boosters)
+    assert b.meta["consistency"]["curves"]       # the cross-log ridges: NOV_<curve> residuals
+    rows = table.iloc[:200].copy()
+    rows.iloc[::7, 0] = np.nan                  # some rows without GR: the missing-input share
+    whole = b.predict(rows)
+    assert sum(c.startswith("NOV_") for c in whole.columns) >= 3
+    alone = pd.concat([b.predict(rows.iloc[[i]]) for i in range(len(rows))])
+    pd.testing.assert_frame_equal(alone, whole, check_exact=True)

@@ -274,7 +274,7 @@ class Bundle:
         M = ~np.isfinite(X)
         for j, src in self._miss_req:   # a derived column is missing when its source curve is
             M[:, j] |= M[:, src].any(axis=1)
-        return M.astype(float) @ self._miss_w / self._miss_w.sum()
+        return row_dot(M.astype(float), self._miss_w) / self._miss_w.sum()
 
     def predict_matrix(self, X: np.ndarray, index=None, well: bool = False) -> pd.DataFrame:
         coverage = self.input_coverage(X)
@@ -339,7 +339,7 @@ class Bundle:
             Zi = (X[:, idx] - np.asarray(m["center"])) / np.asarray(m["scale"])
             have = np.isfinite(Zi).any(axis=1)
             Zi = np.where(np.isfinite(Zi), Zi, 0.0)
-            r = np.where(have, X[:, t] - (Zi @ np.asarray(m["coef"]) + m["intercept"]), np.nan)
+            r = np.where(have, X[:, t] - (row_dot(Zi, np.asarray(m["coef"])) + m["intercept"]), np.nan)
             resid[m["target"]] = r
             Z.append(r / m["resid_scale"])
         Z = np.column_stack(Z)
@@ -363,12 +363,28 @@ def novelty_bin(edges, nov: np.ndarray) -> np.ndarray:
     return np.clip(k - 1, 0, edges.size - 1)
 
 
+def row_dot(A: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``A @ v`` with each row summed on its own (numpy's pairwise sum along the row, no BLAS):
+    a row's value never depends on which other rows came with it. BLAS takes other kernels for
+    one row and for many, so a depth predicted alone (one served request) differed from the
+    same depth predicted with its well in the last digits."""
+    return (A * v).sum(axis=1)
+
+
+def row_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A @ B``, each output column by :func:`row_dot` (B has few columns here)."""
+    out = np.empty((A.shape[0], B.shape[1]))
+    for k in range(B.shape[1]):
+        out[:, k] = row_dot(A, B[:, k])
+    return out
+
+
 def pca_scores(X: np.ndarray, g: dict) -> np.ndarray:
     """PCA scores of patch columns: median-imputed, centred, projected; NaN rows stay NaN."""
     med = np.asarray(g["median"], dtype=float)
     missing = ~np.isfinite(X).any(axis=1)
     Z = np.where(np.isfinite(X), X, med) - np.asarray(g["mean"], dtype=float)
-    S = Z @ np.asarray(g["components"], dtype=float).T
+    S = row_matmul(Z, np.asarray(g["components"], dtype=float).T)
     S[missing] = np.nan
     return S
 
@@ -389,7 +405,7 @@ def mahalanobis(X: np.ndarray, center: np.ndarray, scale: np.ndarray,
     """Distance sqrt(z' P z / p) of rows of X, z = (x - center) / scale, NaN taken as the center."""
     z = (X - center) / scale
     z = np.where(np.isfinite(z), z, 0.0)
-    d2 = np.einsum("ij,jk,ik->i", z, precision, z)
+    d2 = row_dot(row_matmul(z, precision), z)
     return np.sqrt(np.maximum(d2, 0.0) / max(1, z.shape[1]))
 
 
@@ -398,4 +414,4 @@ def linear_base(X: np.ndarray, lb: dict) -> np.ndarray:
     med = np.asarray(lb["median"], dtype=float)
     Z = np.where(np.isfinite(X), X, med)
     Z = (Z - np.asarray(lb["mean"], dtype=float)) / np.asarray(lb["scale"], dtype=float)
-    return Z @ np.asarray(lb["coef"], dtype=float) + float(lb["intercept"])
+    return row_dot(Z, np.asarray(lb["coef"], dtype=float)) + float(lb["intercept"])
