@@ -99,6 +99,12 @@ def test_always_trains_with_lightgbm_dask_logs_a_model_that_loads_and_predicts(
         assert r.data.tags["petro.training_path"] == DASK
         assert int(r.data.params["training.sample_rows"]) == 276
         model = mlflow.pyfunc.load_model(entry.model_uri)
+        # input selection (max_inputs) ran on the sample, here every row: the local choice
+        inputs = model.metadata.metadata["petro_inputs"]
+        assert ref.spec.max_inputs and len(ref.features) < len(ref.cv.features)
+        assert inputs == ref.features
+        folds = mlflow.artifacts.load_dict(f"runs:/{entry.run_id}/validation/fold_inputs.json")
+        assert folds == {"final": ref.features, "folds": ref.cv.inputs} and len(folds["folds"]) == 3
         rows = pd.concat([w.table for w in wells[1] if w.has_targets], ignore_index=True)
         rows = rows[rows["VALID"].astype(bool)]
         out = model.predict(rows)
