@@ -5,9 +5,9 @@ run through:
 
 - ingest + targets + features (``petro.app.wells.process_wells``, no feature cache: every well
   is computed), and
-- batch prediction (``petro.app.batch.predict_batch``: features on the engine, the models applied
-  in the calling process, LAS + Parquet written) with a small model trained once on a few wells
-  of the field (few trees, no tuning) into a temporary SQLite MLflow store.
+- batch prediction (``petro.app.batch.predict_batch``: one task per well on the engine: read,
+  features, the models applied, LAS + Parquet written) with a small model trained once on a few
+  wells of the field (few trees, no tuning) into a temporary SQLite MLflow store.
 
 Each configuration reports wells per minute (of the work itself: from the moment the engine is
 up to the last result; a LocalCluster's start-up is reported separately). On the Dask runs the
@@ -27,7 +27,7 @@ with Dask's default for comparison). Each configuration runs ``--repeat`` times 
 fastest (the machine is shared); the load average is printed with every run.
 
 Run: python benchmarks/bench_scale.py [--wells 64] [--thickness 10] [--repeat 2]
-         [--dask-default-malloc] [--json out.json]
+         [--skip-pool] [--dask-default-malloc] [--json out.json]
 """
 
 from __future__ import annotations
@@ -173,6 +173,8 @@ def main(argv=None) -> int:
                     help="also run ingest on 2 workers with Dask's own MALLOC_TRIM_THRESHOLD_ "
                          "(what petro.app.engine.local_cluster unsets), for comparison")
     ap.add_argument("--skip-predict", action="store_true")
+    ap.add_argument("--skip-pool", action="store_true",
+                    help="leave out the local process pool (serial and LocalClusters only)")
     ap.add_argument("--real-well-mb", type=float, default=300.0,
                     help="file size of a real image-logged well, for the projection")
     ap.add_argument("--target-wells", type=int, default=5000)
@@ -233,8 +235,9 @@ def main(argv=None) -> int:
 
     rows = {"ingest": [], "predict": []}
     stages = [("ingest", ingest)] + ([] if args.skip_predict else [("predict", predict)])
-    local = [("serial", EngineOptions(scheduler="processes"), 1),
-             ("process pool, 2 processes", EngineOptions(scheduler="processes"), 2)]
+    local = [("serial", EngineOptions(scheduler="processes"), 1)] + \
+        ([] if args.skip_pool else [("process pool, 2 processes",
+                                      EngineOptions(scheduler="processes"), 2)])
     for stage, fn in stages:
         print(f"{stage}:", file=sys.stderr)
         for label, opts, n in local:

@@ -142,24 +142,26 @@ def _fault_hook(key: str) -> None:
         raise MemoryError(f"{key}: test allocation was not stopped by a memory limit")
 
 
-def _call(fn: Callable, key: str, args: tuple):
+def _call(fn: Callable, key: str, args: tuple, shared: tuple = ()):
     _fault_hook(key)
-    return fn(*args)
+    return fn(*args, *shared)
 
 
-def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]]) \
-        -> Iterator[tuple[str, object, BaseException | None]]:
-    """``fn(*args)`` for each ``(key, args)``; yields ``(key, result, None)`` or
-    ``(key, None, error)`` as each task completes."""
+def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]],
+              shared: tuple = ()) -> Iterator[tuple[str, object, BaseException | None]]:
+    """``fn(*args, *shared)`` for each ``(key, args)``; yields ``(key, result, None)`` or
+    ``(key, None, error)`` as each task completes. ``shared`` (the same for every task: the
+    configuration, the models) goes to each Dask worker once (scattered), not with each task;
+    the local pool pickles it with each task."""
     if engine.kind == "serial":
         for key, args in items:
             try:
-                yield key, _call(fn, key, args), None
+                yield key, _call(fn, key, args, shared), None
             except Exception as err:  # a bug in one well's work must not stop the batch
                 yield key, None, err
         return
     if engine.kind == PROCESSES:
-        futs = {engine.pool.submit(_call, fn, key, args): key for key, args in items}
+        futs = {engine.pool.submit(_call, fn, key, args, shared): key for key, args in items}
         for fut in as_completed(futs):
             try:
                 yield futs[fut], fut.result(), None
@@ -169,18 +171,23 @@ def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]]) \
     from distributed import as_completed as dask_completed
 
     token = os.urandom(4).hex()
-    futs = {engine.client.submit(_call, fn, key, args, key=f"petro-{key}-{token}", pure=False,
-                                 retries=engine.retries): key for key, args in items}
-    for fut in dask_completed(list(futs), loop=engine.client.loop):
-        key = futs[fut]
-        try:
-            result = fut.result()
-        except Exception as err:   # KilledWorker after allowed-failures, or the task's error
-            yield key, None, err
-        else:
-            yield key, result, None
-        finally:
-            fut.release()
+    data = engine.client.scatter(shared, hash=False, broadcast=True) if shared else ()
+    futs = {engine.client.submit(_call, fn, key, args, data, key=f"petro-{key}-{token}",
+                                 pure=False, retries=engine.retries): key for key, args in items}
+    try:
+        for fut in dask_completed(list(futs), loop=engine.client.loop):
+            key = futs[fut]
+            try:
+                result = fut.result()
+            except Exception as err:   # KilledWorker after allowed-failures, or the task's error
+                yield key, None, err
+            else:
+                yield key, result, None
+            finally:
+                fut.release()
+    finally:
+        for d in data:
+            d.release()
 
 
 def _apply(fn: Callable, per_task: tuple, shared: tuple):
