@@ -200,9 +200,15 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
     if depth.size > 1 and depth[0] > depth[-1]:
         depth, values = depth[::-1], values[::-1]
     names = feature_names(kind, p.windows_m, p.n_patch)
-    out = pd.DataFrame(np.nan, index=pd.Index(target, name="DEPT"), columns=names)
+    out: dict[str, np.ndarray] = {}      # columns, made into one frame at the end (no inserts)
+
+    def frame() -> pd.DataFrame:
+        nan = np.full(target.shape, np.nan)
+        return pd.DataFrame({n: out.get(n, nan) for n in names},
+                            index=pd.Index(target, name="DEPT"))
+
     if depth.size < 2 or values.size == 0:
-        return out
+        return frame()
     bins = values.shape[1]
     use_log = kind in p.log_kinds
     if p.normalise == "per_well":
@@ -210,7 +216,7 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
     else:
         med, scale = 0.0, 1.0
     if not np.isfinite(med):
-        return out
+        return frame()
     side = VUG_SIDE.get(kind, -1)
     # one pass over the rows, chunked; vertical pairs need the first row of the next chunk
     rows = depth.size
@@ -285,7 +291,7 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
         pre = PREFIX.get(kind, "img")
         for j in range(patch.shape[1]):
             out[patch_feature(pre, j)] = patch[:, j]
-    return out
+    return frame()
 
 
 def _patches(depth, csum, target, bins, p: ImageFeatureParams) -> np.ndarray:
