@@ -225,12 +225,13 @@ def main(argv=None) -> int:
         if bad or len(res) != len(wells or groups):
             raise SystemExit(f"wells failed: {bad}")
 
-    def predict(opts, n_jobs, clock):
+    def predict(opts, n_jobs, clock, wells=None):
         out = tmp / f"pred-{time.time_ns()}"
-        res = predict_batch(models, groups, out, n_jobs=n_jobs, cache_dir=None, engine=opts,
+        wells = wells or groups
+        res = predict_batch(models, wells, out, n_jobs=n_jobs, cache_dir=None, engine=opts,
                             resume=False, on_event=clock)
-        if len(res.wells) != len(groups):
-            raise SystemExit(f"predicted {len(res.wells)} of {len(groups)} wells: {res.failed}")
+        if len(res.wells) != len(wells):
+            raise SystemExit(f"predicted {len(res.wells)} of {len(wells)} wells: {res.failed}")
         shutil.rmtree(out, ignore_errors=True)
 
     rows = {"ingest": [], "predict": []}
@@ -274,6 +275,16 @@ def main(argv=None) -> int:
         print(f"one {args.big_thickness:g} m well: {bbytes / 2 ** 20:.0f} MB of arrays, worker "
               f"peak {r['worker_peak_rss'] / 2 ** 20:.0f} MB, "
               f"{r['worker_peak_above_idle'] / 2 ** 20:.0f} MB above idle", file=sys.stderr)
+        if not args.skip_predict:   # the whole prediction task of that well, on a fresh worker
+            with local_cluster(1) as cluster, Client(cluster) as client:
+                r = run_config(f"one {args.big_thickness:g} m well, predict",
+                               lambda o, n, c: predict(o, n, c, bgroups),
+                               EngineOptions(scheduler=cluster.scheduler_address), 1, client,
+                               1, warm)
+            big["predict_worker_peak_above_idle"] = r["worker_peak_above_idle"]
+            print(f"one {args.big_thickness:g} m well, predict: worker peak "
+                  f"{r['worker_peak_rss'] / 2 ** 20:.0f} MB, "
+                  f"{r['worker_peak_above_idle'] / 2 ** 20:.0f} MB above idle", file=sys.stderr)
     if args.dask_default_malloc:     # last: Dask's nanny leaks the variable into this process
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as cluster, Client(cluster) as client:
@@ -320,6 +331,11 @@ def main(argv=None) -> int:
                       "value": round(big["worker_peak_above_idle"] / big["array_bytes"], 1),
                       "unit": "x", "target": "<= 3",
                       "ok": big["worker_peak_above_idle"] / big["array_bytes"] <= 3})
+        if "predict_worker_peak_above_idle" in big:
+            v = big["predict_worker_peak_above_idle"] / big["array_bytes"]
+            table.append({"what": f"one {args.big_thickness:g} m well, predict task: worker peak "
+                                  f"RSS above idle / its arrays", "value": round(v, 1),
+                          "unit": "x", "target": "<= 3", "ok": v <= 3})
         table.append({"what": f"one {args.big_thickness:g} m well: worker peak RSS / its arrays",
                       "value": round(big["worker_peak_rss"] / big["array_bytes"], 1),
                       "unit": "x", "target": "<= 3",
