@@ -23,6 +23,8 @@ worker holds one well's images at a time.
 from __future__ import annotations
 
 import os
+import pickle
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -147,12 +149,36 @@ def _call(fn: Callable, key: str, args: tuple, shared: tuple = ()):
     return fn(*args, *shared)
 
 
+# per process of the local pool: the file of the shared arguments of the current map -> them
+_POOL_SHARED: dict[str, tuple] = {}
+
+
+def _call_pooled(fn: Callable, key: str, args: tuple, shared_file: str):
+    shared = _POOL_SHARED.get(shared_file)
+    if shared is None:
+        _POOL_SHARED.clear()
+        shared = _POOL_SHARED[shared_file] = pickle.loads(Path(shared_file).read_bytes())
+    return _call(fn, key, args, shared)
+
+
+@contextmanager
+def _shared_file(shared: tuple) -> Iterator[str]:
+    """``shared`` pickled once into a temporary file the pool's processes read (once each)."""
+    fd, name = tempfile.mkstemp(prefix="petro-shared-", suffix=".pkl")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(shared, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        yield name
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
 def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]],
               shared: tuple = ()) -> Iterator[tuple[str, object, BaseException | None]]:
     """``fn(*args, *shared)`` for each ``(key, args)``; yields ``(key, result, None)`` or
     ``(key, None, error)`` as each task completes. ``shared`` (the same for every task: the
-    configuration, the models) goes to each Dask worker once (scattered), not with each task;
-    the local pool pickles it with each task."""
+    configuration, the models) goes to each worker once, not with each task: scattered to the
+    Dask workers, through a temporary file to the local pool's processes."""
     if engine.kind == "serial":
         for key, args in items:
             try:
@@ -161,12 +187,14 @@ def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]],
                 yield key, None, err
         return
     if engine.kind == PROCESSES:
-        futs = {engine.pool.submit(_call, fn, key, args, shared): key for key, args in items}
-        for fut in as_completed(futs):
-            try:
-                yield futs[fut], fut.result(), None
-            except Exception as err:
-                yield futs[fut], None, err
+        with _shared_file(shared) as shared_file:
+            futs = {engine.pool.submit(_call_pooled, fn, key, args, shared_file): key
+                    for key, args in items}
+            for fut in as_completed(futs):
+                try:
+                    yield futs[fut], fut.result(), None
+                except Exception as err:
+                    yield futs[fut], None, err
         return
     from distributed import as_completed as dask_completed
 
