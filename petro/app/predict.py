@@ -339,6 +339,8 @@ def worker_models(models: list[LoadedModel]) -> list[WorkerModel]:
         key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
         _RUNTIMES[key] = (bundle, sys.modules[type(bundle).__module__].InputSchemaError)
         _RUNTIMES.move_to_end(key)
+        while len(_RUNTIMES) > RUNTIME_CACHE:
+            _RUNTIMES.popitem(last=False)
         out.append(WorkerModel(*common, key=key, bundle=spec))
     return out
 
