@@ -16,7 +16,7 @@ link, and reads each worker's peak resident memory (``VmHWM``, reset before each
 resident memory before the run; the peak is reported as a multiple of the largest well's arrays
 (curves + images + T2 bins, as loaded), both whole and above the worker's idle baseline (a Python
 process with petro, numpy, pandas, LightGBM and Dask imported, warmed up by processing the
-smallest well once).
+smallest well once as a task, in the thread that runs tasks: ``warm_workers``).
 
 It also prints a projection for 5,000 image-logged wells on a 32-worker cluster from the
 measured per-well cost per MB of well files (assumptions printed with it).
@@ -66,6 +66,23 @@ def worker_idle(name=None, files=None, cfg=None) -> int:
     return _status("VmRSS")
 
 
+def warm_workers(client, warm: tuple) -> dict:
+    """Warm every worker up with a task (the smallest well processed in the thread that runs
+    tasks: its allocator arena is then in use, as in a worker that has run a task before; a
+    warm-up through ``client.run`` runs in the event-loop thread and leaves the task thread's
+    arena cold, which put ~25 MB of first-use arena growth into the 60 m well's peak), then
+    reset the peak marks; each worker's resident memory then (bytes)."""
+    from petro.app.wells import process_well
+
+    if warm:
+        futs = [client.submit(process_well, *warm, workers=[w], pure=False,
+                              allow_other_workers=False)
+                for w in client.scheduler_info()["workers"]]
+        client.gather(futs)
+        del futs
+    return client.run(worker_idle)
+
+
 def worker_peak() -> int:
     return _status("VmHWM")
 
@@ -107,7 +124,7 @@ def run_config(label: str, fn, engine_opts, n_jobs: int, client, n_wells: int,
     best = None
     for _ in range(repeat):
         clock = Clock(verbose=best is None)
-        idle = client.run(worker_idle, *warm) if client is not None else {}
+        idle = warm_workers(client, warm) if client is not None else {}
         t0 = time.perf_counter()
         fn(engine_opts, n_jobs, clock)
         t1 = time.perf_counter()
