@@ -5,9 +5,9 @@ run through:
 
 - ingest + targets + features (``petro.app.wells.process_wells``, no feature cache: every well
   is computed), and
-- batch prediction (``petro.app.batch.predict_batch``: features on the engine, the models applied
-  in the calling process, LAS + Parquet written) with a small model trained once on a few wells
-  of the field (few trees, no tuning) into a temporary SQLite MLflow store.
+- batch prediction (``petro.app.batch.predict_batch``: one task per well on the engine: read,
+  features, the models applied, LAS + Parquet written) with a small model trained once on a few
+  wells of the field (few trees, no tuning) into a temporary SQLite MLflow store.
 
 Each configuration reports wells per minute (of the work itself: from the moment the engine is
 up to the last result; a LocalCluster's start-up is reported separately). On the Dask runs the
@@ -16,7 +16,7 @@ link, and reads each worker's peak resident memory (``VmHWM``, reset before each
 resident memory before the run; the peak is reported as a multiple of the largest well's arrays
 (curves + images + T2 bins, as loaded), both whole and above the worker's idle baseline (a Python
 process with petro, numpy, pandas, LightGBM and Dask imported, warmed up by processing the
-smallest well once).
+smallest well once as a task, in the thread that runs tasks: ``warm_workers``).
 
 It also prints a projection for 5,000 image-logged wells on a 32-worker cluster from the
 measured per-well cost per MB of well files (assumptions printed with it).
@@ -27,7 +27,7 @@ with Dask's default for comparison). Each configuration runs ``--repeat`` times 
 fastest (the machine is shared); the load average is printed with every run.
 
 Run: python benchmarks/bench_scale.py [--wells 64] [--thickness 10] [--repeat 2]
-         [--dask-default-malloc] [--json out.json]
+         [--skip-pool] [--dask-default-malloc] [--json out.json]
 """
 
 from __future__ import annotations
@@ -64,6 +64,23 @@ def worker_idle(name=None, files=None, cfg=None) -> int:
     except OSError:
         pass
     return _status("VmRSS")
+
+
+def warm_workers(client, warm: tuple) -> dict:
+    """Warm every worker up with a task (the smallest well processed in the thread that runs
+    tasks: its allocator arena is then in use, as in a worker that has run a task before; a
+    warm-up through ``client.run`` runs in the event-loop thread and leaves the task thread's
+    arena cold, which put ~25 MB of first-use arena growth into the 60 m well's peak), then
+    reset the peak marks; each worker's resident memory then (bytes)."""
+    from petro.app.wells import process_well
+
+    if warm:
+        futs = [client.submit(process_well, *warm, workers=[w], pure=False,
+                              allow_other_workers=False)
+                for w in client.scheduler_info()["workers"]]
+        client.gather(futs)
+        del futs
+    return client.run(worker_idle)
 
 
 def worker_peak() -> int:
@@ -107,7 +124,7 @@ def run_config(label: str, fn, engine_opts, n_jobs: int, client, n_wells: int,
     best = None
     for _ in range(repeat):
         clock = Clock(verbose=best is None)
-        idle = client.run(worker_idle, *warm) if client is not None else {}
+        idle = warm_workers(client, warm) if client is not None else {}
         t0 = time.perf_counter()
         fn(engine_opts, n_jobs, clock)
         t1 = time.perf_counter()
@@ -173,6 +190,8 @@ def main(argv=None) -> int:
                     help="also run ingest on 2 workers with Dask's own MALLOC_TRIM_THRESHOLD_ "
                          "(what petro.app.engine.local_cluster unsets), for comparison")
     ap.add_argument("--skip-predict", action="store_true")
+    ap.add_argument("--skip-pool", action="store_true",
+                    help="leave out the local process pool (serial and LocalClusters only)")
     ap.add_argument("--real-well-mb", type=float, default=300.0,
                     help="file size of a real image-logged well, for the projection")
     ap.add_argument("--target-wells", type=int, default=5000)
@@ -223,18 +242,20 @@ def main(argv=None) -> int:
         if bad or len(res) != len(wells or groups):
             raise SystemExit(f"wells failed: {bad}")
 
-    def predict(opts, n_jobs, clock):
+    def predict(opts, n_jobs, clock, wells=None):
         out = tmp / f"pred-{time.time_ns()}"
-        res = predict_batch(models, groups, out, n_jobs=n_jobs, cache_dir=None, engine=opts,
+        wells = wells or groups
+        res = predict_batch(models, wells, out, n_jobs=n_jobs, cache_dir=None, engine=opts,
                             resume=False, on_event=clock)
-        if len(res.wells) != len(groups):
-            raise SystemExit(f"predicted {len(res.wells)} of {len(groups)} wells: {res.failed}")
+        if len(res.wells) != len(wells):
+            raise SystemExit(f"predicted {len(res.wells)} of {len(wells)} wells: {res.failed}")
         shutil.rmtree(out, ignore_errors=True)
 
     rows = {"ingest": [], "predict": []}
     stages = [("ingest", ingest)] + ([] if args.skip_predict else [("predict", predict)])
-    local = [("serial", EngineOptions(scheduler="processes"), 1),
-             ("process pool, 2 processes", EngineOptions(scheduler="processes"), 2)]
+    local = [("serial", EngineOptions(scheduler="processes"), 1)] + \
+        ([] if args.skip_pool else [("process pool, 2 processes",
+                                      EngineOptions(scheduler="processes"), 2)])
     for stage, fn in stages:
         print(f"{stage}:", file=sys.stderr)
         for label, opts, n in local:
@@ -271,6 +292,16 @@ def main(argv=None) -> int:
         print(f"one {args.big_thickness:g} m well: {bbytes / 2 ** 20:.0f} MB of arrays, worker "
               f"peak {r['worker_peak_rss'] / 2 ** 20:.0f} MB, "
               f"{r['worker_peak_above_idle'] / 2 ** 20:.0f} MB above idle", file=sys.stderr)
+        if not args.skip_predict:   # the whole prediction task of that well, on a fresh worker
+            with local_cluster(1) as cluster, Client(cluster) as client:
+                r = run_config(f"one {args.big_thickness:g} m well, predict",
+                               lambda o, n, c: predict(o, n, c, bgroups),
+                               EngineOptions(scheduler=cluster.scheduler_address), 1, client,
+                               1, warm)
+            big["predict_worker_peak_above_idle"] = r["worker_peak_above_idle"]
+            print(f"one {args.big_thickness:g} m well, predict: worker peak "
+                  f"{r['worker_peak_rss'] / 2 ** 20:.0f} MB, "
+                  f"{r['worker_peak_above_idle'] / 2 ** 20:.0f} MB above idle", file=sys.stderr)
     if args.dask_default_malloc:     # last: Dask's nanny leaks the variable into this process
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as cluster, Client(cluster) as client:
@@ -317,6 +348,11 @@ def main(argv=None) -> int:
                       "value": round(big["worker_peak_above_idle"] / big["array_bytes"], 1),
                       "unit": "x", "target": "<= 3",
                       "ok": big["worker_peak_above_idle"] / big["array_bytes"] <= 3})
+        if "predict_worker_peak_above_idle" in big:
+            v = big["predict_worker_peak_above_idle"] / big["array_bytes"]
+            table.append({"what": f"one {args.big_thickness:g} m well, predict task: worker peak "
+                                  f"RSS above idle / its arrays", "value": round(v, 1),
+                          "unit": "x", "target": "<= 3", "ok": v <= 3})
         table.append({"what": f"one {args.big_thickness:g} m well: worker peak RSS / its arrays",
                       "value": round(big["worker_peak_rss"] / big["array_bytes"], 1),
                       "unit": "x", "target": "<= 3",

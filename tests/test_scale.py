@@ -201,3 +201,69 @@ def test_batch_predict_on_the_cluster_resumes_and_redoes_only_changed_wells(
     third = predict(field, out_dir=out, tracking_uri=trained["uri"], n_jobs=1)
     assert [w.name for w in third] == ["SYN-04"]
     assert json.loads((out / "_petro_manifest.json").read_text())["SYN-01"] == manifest["SYN-01"]
+
+
+def test_batch_predict_applies_the_models_on_the_workers_value_for_value(cluster, trained,
+                                                                          tmp_path):
+    """Each well is one task (read, features, the models applied, its files written) on a
+    worker that built the models once: the predictions equal the serial run's value for value,
+    the calling process applied no model, and a corrupt well fails alone."""
+    import os
+    import socket
+
+    import numpy as np
+
+    from petro.app.batch import MANIFEST, predict_batch
+    from petro.app.predict import (combine, load_models, predict_wells, recipe_config,
+                                   worker_models)
+    from petro.app.wells import process_well
+    from petro.config import EngineOptions
+
+    field = tmp_path / "field"
+    shutil.copytree(trained["field"], field)
+    models = load_models(tracking_uri=trained["uri"])
+    serial, failed = predict_wells(models, trained["field"], n_jobs=1)
+    assert not failed and len(serial) == 4
+    here = f"{socket.gethostname()}:{os.getpid()}"
+    assert {w.worker for w in serial} == {here}
+    # the serial run applies the bundles MLflow loaded, as MLflow's pyfunc predicts with them
+    w0 = serial[0]
+    cfg = recipe_config(models[0].recipe)
+    table = process_well(w0.name, sorted(str(f) for f in (field / w0.name).iterdir()), cfg,
+                         with_targets=False).table
+    through_mlflow = combine(models, table)[0]
+    for col in through_mlflow.columns:
+        np.testing.assert_array_equal(through_mlflow[col].to_numpy(float), w0.columns[col])
+
+    (field / "BROKEN").mkdir()
+    shutil.copy(FIX / "binary_garbage.las", field / "BROKEN" / "run1.las")
+    out = tmp_path / "out"
+    res = predict_batch(models, field, out, n_jobs=2,
+                        engine=EngineOptions(scheduler=cluster.scheduler_address))
+    assert [p.well for p in res.failed] == ["BROKEN"]
+    got = {w.name: w for w in res.wells}
+    assert sorted(got) == [w.name for w in serial]
+    with distributed.Client(cluster.scheduler_address) as client:
+        pids = client.run(os.getpid)
+        built = client.run(lambda: sorted(__import__("petro.app.predict").app.predict._RUNTIMES))
+    assert {w.worker.rsplit(":", 1)[1] for w in got.values()} <= {str(p) for p in pids.values()}
+    assert here not in {w.worker for w in got.values()}
+    keys = {m.key for m in worker_models(models)}
+    by_pid = {str(p): addr for addr, p in pids.items()}
+    for w in got.values():     # the worker that predicted keeps both models built (a cache)
+        assert keys <= set(built[by_pid[w.worker.rsplit(":", 1)[1]]])
+    for s in serial:
+        g = got[s.name]
+        assert g.engine.startswith(f"dask {cluster.scheduler_address}")
+        np.testing.assert_array_equal(g.depth, s.depth)
+        assert list(g.columns) == list(s.columns)
+        for col, vals in s.columns.items():
+            np.testing.assert_array_equal(g.columns[col], vals)
+        assert g.diagnosis == s.diagnosis
+        assert [p.message for p in g.problems] == [p.message for p in s.problems]
+        # written by the task: the Parquet part holds the same values
+        part = pd.read_parquet(out / "predictions" / f"well={s.name}" / "part-0.parquet")
+        pd.testing.assert_frame_equal(part, s.frame())
+        assert g.path == out / f"{s.name}_petro.las" and g.path.is_file()
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert sorted(manifest) == [w.name for w in serial]          # not the corrupt well

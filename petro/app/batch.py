@@ -10,9 +10,11 @@
 
 A rerun skips a well whose inputs and models are unchanged and whose outputs are present, and
 says how many it skipped; a well that failed is not in the manifest, so the next run tries it
-again. The remaining wells go by chunks of ``CHUNK`` (64): a chunk's features are built on the
-configured engine (local processes or Dask), the models are applied in this process, and the
-chunk is written before the next one starts.
+again. Each remaining well is one task on the configured engine (local processes or Dask:
+read, features, the models applied, its LAS file and Parquet part written, by
+:func:`petro.app.predict.predict_well`); the wells are submitted by chunks of ``CHUNK`` (64)
+and the manifest is written as each chunk's wells come back, so a crash keeps what the chunks
+before it wrote.
 """
 
 from __future__ import annotations
@@ -23,19 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from petro.app.events import EventHandler, Reporter, reporter
-from petro.app.predict import LoadedModel, PredictedWell, predict_wells
+from petro.app.predict import (DATASET, LoadedModel, PredictedWell, dataset_part, predict_chunks,
+                                prediction_plan)
 from petro.app.wells import file_hasher
 from petro.config import EngineOptions, PipelineConfig
 from petro.errors import ConfigError
-from petro.io.atomic import atomic_file, atomic_write_json, safe_name
+from petro.io.atomic import atomic_write_json
 from petro.io.discovery import discover_many
 from petro.problems import Problem
 
 MANIFEST = "_petro_manifest.json"
-DATASET = "predictions"
 FLUSH_EVERY = 25
-# wells whose features are built, predicted and written together (the calling process holds one
-# chunk's feature tables, not the field's)
+# wells submitted together (the calling process holds one chunk's predicted logs)
 CHUNK = 64
 
 
@@ -55,9 +56,11 @@ def model_identity(models: list[LoadedModel]) -> str:
     return hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:24]
 
 
-def _inputs_hash(files: list[Path], cache_dir: str | None, cfg_ingest) -> str:
-    hasher = file_hasher(cache_dir, cfg_ingest)
-    parts = sorted((Path(f).name, hasher(Path(f))) for f in files)
+def _file_hashes(files: list[Path], hasher) -> list[tuple[str, str]]:
+    return sorted((Path(f).name, hasher(Path(f))) for f in files)
+
+
+def _inputs_hash(parts: list[tuple[str, str]]) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
@@ -81,7 +84,9 @@ def predict_batch(models: list[LoadedModel], data, out_dir: str | Path, *,
     mid = model_identity(models)
     manifest = read_manifest(out_dir) if resume else {}
     ingest = pipeline.ingest if pipeline is not None else None
-    inputs = {name: _inputs_hash(files, cache_dir, ingest) for name, files in groups.items()}
+    hasher = file_hasher(cache_dir, ingest)
+    hashes = {name: _file_hashes(files, hasher) for name, files in groups.items()}
+    inputs = {name: _inputs_hash(h) for name, h in hashes.items()}
     res = BatchResult(dataset=out_dir / DATASET)
 
     def done(name: str) -> bool:
@@ -99,23 +104,22 @@ def predict_batch(models: list[LoadedModel], data, out_dir: str | Path, *,
         return res
     for name in todo:
         manifest.pop(name, None)
-    names = sorted(todo)
-    for lo in range(0, len(names), max(1, chunk)):
-        # a chunk of wells at a time: their feature tables (hundreds of columns per depth) are
-        # dropped once the chunk is written, and a crash keeps what the chunks before it wrote
-        part_wells = {n: todo[n] for n in names[lo: lo + max(1, chunk)]}
-        wells, failed = predict_wells(models, part_wells, pipeline=pipeline, n_jobs=n_jobs,
-                                      cache_dir=cache_dir, engine=engine, on_event=rep)
-        res.failed += failed
-        for i, w in enumerate(wells):
-            las = w.write(out_dir)
-            part = Path(DATASET) / f"well={safe_name(w.name)}" / "part-0.parquet"
-            with atomic_file(out_dir / part) as tmp:
-                w.frame().to_parquet(tmp, index=False)
-            manifest[w.name] = {"inputs": inputs[w.name], "models": mid, "las": las.name,
-                                "parquet": str(part)}
-            if (i + 1) % FLUSH_EVERY == 0:
+    plan = prediction_plan(models, pipeline=pipeline, n_jobs=n_jobs, cache_dir=cache_dir,
+                           engine=engine, rep=rep)
+    known = {n: dict(hashes[n]) for n in todo}     # the tasks do not hash the files again
+    for outcomes in predict_chunks(plan, todo, chunk=chunk, out_dir=out_dir, hashes=known,
+                                   rep=rep):
+        # the wells' files are written by their tasks; the manifest says which are complete
+        done_here = 0
+        for o in outcomes:
+            res.failed += o.failed
+            if o.well is None:
+                continue
+            manifest[o.name] = {"inputs": inputs[o.name], "models": mid,
+                                "las": o.well.path.name, "parquet": str(dataset_part(o.name))}
+            res.wells.append(o.well)
+            done_here += 1
+            if done_here % FLUSH_EVERY == 0:
                 atomic_write_json(out_dir / MANIFEST, manifest, indent=1, sort_keys=True)
         atomic_write_json(out_dir / MANIFEST, manifest, indent=1, sort_keys=True)
-        res.wells += wells
     return res

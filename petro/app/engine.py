@@ -23,6 +23,8 @@ worker holds one well's images at a time.
 from __future__ import annotations
 
 import os
+import pickle
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -142,45 +144,78 @@ def _fault_hook(key: str) -> None:
         raise MemoryError(f"{key}: test allocation was not stopped by a memory limit")
 
 
-def _call(fn: Callable, key: str, args: tuple):
+def _call(fn: Callable, key: str, args: tuple, shared: tuple = ()):
     _fault_hook(key)
-    return fn(*args)
+    return fn(*args, *shared)
 
 
-def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]]) \
-        -> Iterator[tuple[str, object, BaseException | None]]:
-    """``fn(*args)`` for each ``(key, args)``; yields ``(key, result, None)`` or
-    ``(key, None, error)`` as each task completes."""
+# per process of the local pool: the file of the shared arguments of the current map -> them
+_POOL_SHARED: dict[str, tuple] = {}
+
+
+def _call_pooled(fn: Callable, key: str, args: tuple, shared_file: str):
+    shared = _POOL_SHARED.get(shared_file)
+    if shared is None:
+        _POOL_SHARED.clear()
+        shared = _POOL_SHARED[shared_file] = pickle.loads(Path(shared_file).read_bytes())
+    return _call(fn, key, args, shared)
+
+
+@contextmanager
+def _shared_file(shared: tuple) -> Iterator[str]:
+    """``shared`` pickled once into a temporary file the pool's processes read (once each)."""
+    fd, name = tempfile.mkstemp(prefix="petro-shared-", suffix=".pkl")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(shared, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        yield name
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]],
+              shared: tuple = ()) -> Iterator[tuple[str, object, BaseException | None]]:
+    """``fn(*args, *shared)`` for each ``(key, args)``; yields ``(key, result, None)`` or
+    ``(key, None, error)`` as each task completes. ``shared`` (the same for every task: the
+    configuration, the models) goes to each worker once, not with each task: scattered to the
+    Dask workers, through a temporary file to the local pool's processes."""
     if engine.kind == "serial":
         for key, args in items:
             try:
-                yield key, _call(fn, key, args), None
+                yield key, _call(fn, key, args, shared), None
             except Exception as err:  # a bug in one well's work must not stop the batch
                 yield key, None, err
         return
     if engine.kind == PROCESSES:
-        futs = {engine.pool.submit(_call, fn, key, args): key for key, args in items}
-        for fut in as_completed(futs):
-            try:
-                yield futs[fut], fut.result(), None
-            except Exception as err:
-                yield futs[fut], None, err
+        with _shared_file(shared) as shared_file:
+            futs = {engine.pool.submit(_call_pooled, fn, key, args, shared_file): key
+                    for key, args in items}
+            for fut in as_completed(futs):
+                try:
+                    yield futs[fut], fut.result(), None
+                except Exception as err:
+                    yield futs[fut], None, err
         return
     from distributed import as_completed as dask_completed
 
     token = os.urandom(4).hex()
-    futs = {engine.client.submit(_call, fn, key, args, key=f"petro-{key}-{token}", pure=False,
-                                 retries=engine.retries): key for key, args in items}
-    for fut in dask_completed(list(futs), loop=engine.client.loop):
-        key = futs[fut]
-        try:
-            result = fut.result()
-        except Exception as err:   # KilledWorker after allowed-failures, or the task's error
-            yield key, None, err
-        else:
-            yield key, result, None
-        finally:
-            fut.release()
+    data = engine.client.scatter(shared, hash=False, broadcast=True) if shared else ()
+    futs = {engine.client.submit(_call, fn, key, args, data, key=f"petro-{key}-{token}",
+                                 pure=False, retries=engine.retries): key for key, args in items}
+    try:
+        for fut in dask_completed(list(futs), loop=engine.client.loop):
+            key = futs[fut]
+            try:
+                result = fut.result()
+            except Exception as err:   # KilledWorker after allowed-failures, or the task's error
+                yield key, None, err
+            else:
+                yield key, result, None
+            finally:
+                fut.release()
+    finally:
+        for d in data:
+            d.release()
 
 
 def _apply(fn: Callable, per_task: tuple, shared: tuple):

@@ -14,21 +14,30 @@ no prediction is decided by each model's runtime (the same rule in the CLI, Pyth
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import socket
+import sys
+import types
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from petro.app.engine import map_tasks, open_engine
 from petro.app.events import EventHandler, Reporter, reporter
-from petro.app.wells import process_wells
+from petro.app.wells import store_root, stored_well
 from petro.config import EngineOptions, PipelineConfig, build_config
 from petro.errors import ConfigError, ModelError, PetroError
-from petro.io.atomic import safe_name
+from petro.io.atomic import atomic_file, safe_name
 from petro.io.discovery import discover_many
 from petro.io.las_writer import write_las
 from petro.models.novelty import diagnose
-from petro.problems import Problem, error, warning
+from petro.problems import Problem, Severity, error, warning
 from petro.vocab import (INPUT_COVERAGE, KEY_INPUT_COVERAGE, ML, NOV_PREFIX, NOVELTY, OOD_FLAG,
                          OUTPUT_DESCRIPTIONS, P10, P90, TARGETS, parse_feature)
 
@@ -36,6 +45,7 @@ RESIDUAL_UNITS = {"RHOB": "G/C3", "NPHI": "V/V", "DT": "US/F", "DTS": "US/F", "G
                   "PEF": "B/E", "LOG10_RT": "LOG10(OHMM)", "LOG10_RXO": "LOG10(OHMM)"}
 DEFAULT_MODELS = ("models:/petro-porosity@champion", "models:/petro-permeability@champion")
 PREDICT = "predict"
+DATASET = "predictions"           # <out_dir>/predictions/well=<well>/part-0.parquet
 MOSTLY_OOD = 0.5
 
 
@@ -129,6 +139,8 @@ class PredictedWell:
     problems: list[Problem] = field(default_factory=list)
     path: Path | None = None                   # where it was written, if it was
     diagnosis: str = ""                        # the worst log shift against the training wells
+    engine: str = ""                           # where the per-well task ran (the run log's words)
+    worker: str = ""                           # host:pid of the process that applied the models
 
     @property
     def n_rows(self) -> int:
@@ -237,23 +249,140 @@ def _join(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def predict_wells(models: list[LoadedModel], data, *,
-                  pipeline: PipelineConfig | None = None, n_jobs: int = 2,
-                  cache_dir: str | None = None, engine: EngineOptions | None = None,
-                  on_event: EventHandler | Reporter | None = None) \
-        -> tuple[list[PredictedWell], list[Problem]]:
-    """Predict every well of ``data`` (a folder, a list of well folders and files, or a mapping
-    well -> files). Returns the predicted wells and the problems of the wells that could not be
-    predicted (named, with the reason; the others go on)."""
-    rep = reporter(on_event)
+# ------------------------------------------------------------------ models on the workers
+# per process: model identity -> (runtime bundle, the runtime's InputSchemaError); a worker
+# builds a model once, whatever number of wells it predicts
+_RUNTIMES: OrderedDict[str, tuple[object, type]] = OrderedDict()
+RUNTIME_CACHE = 8
+
+
+@dataclass
+class WorkerModel:
+    """A loaded model in the form a worker applies: for a petro model its bundle as text (the
+    JSON parameters, the LightGBM model strings and the source of the runtime it was loaded
+    with), built into a runtime once per process (``key``: its identity); no MLflow on the
+    worker. Another pyfunc model travels as itself (``pyfunc``) and predicts through MLflow."""
+
+    uri: str
+    inputs: list[str]
+    output: str
+    unit: str
+    recipe: dict | None
+    consistency: dict | None
+    novelty: dict | None
+    key: str
+    bundle: dict | None = None
+    pyfunc: object = None
+
+    def runtime(self) -> tuple[object, type]:
+        hit = _RUNTIMES.get(self.key)
+        if hit is None:
+            hit = _RUNTIMES[self.key] = _build_runtime(self.bundle)
+            while len(_RUNTIMES) > RUNTIME_CACHE:
+                _RUNTIMES.popitem(last=False)
+        else:
+            _RUNTIMES.move_to_end(self.key)
+        return hit
+
+    def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """One well's rows (the per-well shift test applies), as :meth:`LoadedModel.predict`."""
+        rows = rows.reindex(columns=[c for c in self.inputs if c in rows.columns])
+        if self.bundle is None:
+            from petro.serving import predict_frame
+
+            return predict_frame(self.pyfunc, rows, params={"well": True})
+        bundle, refused = self.runtime()
+        try:
+            return bundle.predict(rows, well=True)
+        except refused as err:   # the words MLflow's pyfunc wrapper gives it
+            raise ModelError(f"the model refused the rows: petro: {err}") from err
+
+
+def _runtime_module(source: str):
+    """petro's runtime module when ``source`` is its text, else the shipped runtime built from
+    its source (a model trained by another petro version)."""
+    from petro.models import runtime
+
+    if Path(runtime.__file__).read_text() == source:
+        return runtime
+    name = f"petro_runtime_{hashlib.sha256(source.encode()).hexdigest()[:16]}"
+    if name not in sys.modules:
+        module = types.ModuleType(name)
+        exec(compile(source, f"<{name}>", "exec"), module.__dict__)   # noqa: S102
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+def _build_runtime(spec: dict) -> tuple[object, type]:
+    import lightgbm as lgb
+
+    module = _runtime_module(spec["runtime"])
+    boosters = {k: lgb.Booster(model_str=text) for k, text in spec["boosters"].items()}
+    return module.Bundle(spec["meta"], boosters), module.InputSchemaError
+
+
+def worker_models(models: list[LoadedModel]) -> list[WorkerModel]:
+    """The models as workers apply them; this process keeps the loaded bundles themselves (a
+    serial run applies exactly what MLflow loaded)."""
+    from petro.serving import bundle_parts
+
+    out = []
+    for m in models:
+        parts = bundle_parts(m.model)
+        common = (m.uri, list(m.inputs), m.output, m.unit, m.recipe, m.consistency, m.novelty)
+        if parts is None:
+            out.append(WorkerModel(*common, key=f"pyfunc:{m.uri}", pyfunc=m.model))
+            continue
+        bundle, source = parts
+        spec = {"meta": bundle.meta, "runtime": source,
+                "boosters": {k: b.model_to_string() for k, b in sorted(bundle.boosters.items())}}
+        key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+        _RUNTIMES[key] = (bundle, sys.modules[type(bundle).__module__].InputSchemaError)
+        _RUNTIMES.move_to_end(key)
+        while len(_RUNTIMES) > RUNTIME_CACHE:
+            _RUNTIMES.popitem(last=False)
+        out.append(WorkerModel(*common, key=key, bundle=spec))
+    return out
+
+
+@dataclass
+class Recipe:
+    """One feature build of a well: the configuration of a recipe and the models that use it."""
+
+    cfg: PipelineConfig
+    models: list[WorkerModel]
+    root: str | None                  # the feature dataset, if any
+
+
+@dataclass
+class Plan:
+    """What every prediction task shares (sent to each worker once)."""
+
+    recipes: list[Recipe]
+    models: list[WorkerModel]         # all of them, in the caller's order
+
+
+@dataclass
+class WellOutcome:
+    """What one prediction task returns: the predicted logs (small: a dozen columns), the
+    problems that keep the well from being predicted, and those met reading it."""
+
+    name: str
+    well: PredictedWell | None
+    failed: list[Problem] = field(default_factory=list)
+    reported: list[Problem] = field(default_factory=list)
+
+
+def prediction_plan(models: list[LoadedModel], *, pipeline: PipelineConfig | None = None,
+                    n_jobs: int = 2, cache_dir: str | None = None,
+                    engine: EngineOptions | None = None, rep: Reporter | None = None) -> Plan:
+    """One feature build per distinct recipe, each with its models; the pipeline checked
+    against every model's recipe."""
+    rep = rep or Reporter()
     if not models:
         raise ModelError("no model to predict with")
-    groups = discover_many(data)
-    if not groups:
-        raise ConfigError(f"{data}: no well files (.las, .dlis, .csv) found")
-    # one feature build per distinct recipe
-    by_recipe: dict[str, list[LoadedModel]] = {}
-    for m in models:
+    by_recipe: dict[str, list[int]] = {}
+    for i, m in enumerate(models):
         if m.recipe is None:
             rep.problem(warning(f"model {m.uri} carries no recipe (trained by an older petro): "
                                 f"features are built with the default settings",
@@ -264,66 +393,155 @@ def predict_wells(models: list[LoadedModel], data, *,
                 raise ConfigError(f"the pipeline's settings differ from those model {m.uri} was "
                                   f"trained with: " + "; ".join(diffs) + ". Predict without "
                                   "--pipeline (the model's own recipe is used)")
-        key = repr(_plain(m.recipe))
-        by_recipe.setdefault(key, []).append(m)
-    tables: dict[str, dict[str, pd.DataFrame]] = {}
-    results_by_name = {}
-    for key, group in by_recipe.items():
-        cfg = recipe_config(group[0].recipe)
+        by_recipe.setdefault(repr(_plain(m.recipe)), []).append(i)
+    wm = worker_models(models)
+    recipes = []
+    for idx in by_recipe.values():
+        cfg = recipe_config(models[idx[0]].recipe)
         cfg.n_jobs, cfg.ingest.cache_dir = n_jobs, cache_dir
         if engine is not None:
             cfg.engine = engine
-        for r in process_wells(groups, cfg, with_targets=False, reporter=rep):
-            results_by_name.setdefault(r.name, r)
-            if r.table is not None:
-                tables.setdefault(r.name, {})[key] = r.table
-    failed: list[Problem] = []
-    out = []
-    rep.start(PREDICT, len(results_by_name))
-    for name, r in sorted(results_by_name.items()):
-        rep.advance(PREDICT, name)
-        if r.error is not None:
-            failed.append(r.error)
-            continue
-        failed += [p for p in r.problems if p.is_error]
-        try:
-            parts = [(t["DEPT"].to_numpy(float), *combine(by_recipe[k], t))
-                     for k, t in tables[name].items()]
-        except PetroError as err:
-            failed.append(err.problem(well=name, code="predict_failed"))
-            continue
-        # models with other recipes may have other depth grids: join on depth
-        frames = [p[1].set_axis(pd.Index(p[0], name="DEPT")) for p in parts]
-        pred = frames[0] if len(frames) == 1 else _join(frames)
-        units = {k: v for p in parts for k, v in p[2].items()}
-        desc = {k: v for p in parts for k, v in p[3].items()}
-        depth = pred.index.to_numpy(float)
-        header = {k: v for k, v in r.summary.get("header", {}).items()
-                  if k not in ("STRT", "STOP", "STEP", "NULL")}
-        pw = PredictedWell(name, depth, {c: pred[c].to_numpy(float) for c in pred.columns},
-                           units, desc, header,
-                           {f"MODEL{i + 1}": (m.uri, "", "petro model URI")
-                            for i, m in enumerate(models)})
-        if pw.n_predicted == 0:
-            failed.append(error(f"no depth has enough of the models' inputs (curves found: "
-                                f"{', '.join(r.summary.get('curves', [])) or 'none'}); nothing "
-                                f"written", well=name, code="no_inputs"))
-            continue
-        cons = next((m.consistency for m in models if m.consistency), None)
-        novelty = next((m.novelty for m in models if m.novelty), None)
-        pw.diagnosis = diagnose(pred, cons, next(iter(tables[name].values())), novelty)
-        if pw.diagnosis:
-            pw.problems.append(warning(pw.diagnosis, well=name, code="log_shift"))
-        images = image_kind_note(models, r.summary.get("images", {}))
-        if images:
-            pw.problems.append(warning(images, well=name, code="image_kind"))
-            pw.diagnosis = "; ".join(t for t in (pw.diagnosis, images) if t)
-        if pw.ood_fraction > MOSTLY_OOD:
-            pw.problems.append(warning(f"{pw.ood_fraction:.0%} of its depths are out of the "
-                                       f"training domain; treat its predictions as "
-                                       f"extrapolation", well=name, code="mostly_ood"))
-        for p in pw.problems:
-            rep.problem(p)
-        out.append(pw)
+        root = store_root(cfg)
+        recipes.append(Recipe(cfg, [wm[i] for i in idx], None if root is None else str(root)))
+    return Plan(recipes, wm)
+
+
+def predict_well(name: str, files: list[str], out_dir: str | None,
+                 file_hashes: dict[str, str] | None, plan: Plan) -> WellOutcome:
+    """One well, start to end, where the task runs: read, features (through the feature
+    dataset), every model applied, the diagnosis, and with ``out_dir`` its LAS file and Parquet
+    part written (atomically). ``file_hashes``: the caller's content hashes of the files (file
+    name -> sha256), not computed again."""
+    first = None
+    reported: list[Problem] = []
+    tables: list[tuple[Recipe, pd.DataFrame]] = []
+    for rc in plan.recipes:
+        r = stored_well(name, files, rc.cfg, False, rc.root, file_hashes=file_hashes)
+        first = first or r
+        reported += [p.at(well=name) for p in ([r.error] if r.error else []) + r.problems
+                     if p.severity >= Severity.WARNING]
+        if r.table is not None:
+            tables.append((rc, r.table))
+    out = WellOutcome(name, None, reported=reported)
+    if first.error is not None:
+        out.failed.append(first.error)
+        return out
+    out.failed += [p for p in first.problems if p.is_error]
+    try:
+        parts = [(t["DEPT"].to_numpy(float), *combine(rc.models, t)) for rc, t in tables]
+    except PetroError as err:
+        out.failed.append(err.problem(well=name, code="predict_failed"))
+        return out
+    models = plan.models
+    # models with other recipes may have other depth grids: join on depth
+    frames = [p[1].set_axis(pd.Index(p[0], name="DEPT")) for p in parts]
+    pred = frames[0] if len(frames) == 1 else _join(frames)
+    units = {k: v for p in parts for k, v in p[2].items()}
+    desc = {k: v for p in parts for k, v in p[3].items()}
+    depth = pred.index.to_numpy(float)
+    header = {k: v for k, v in first.summary.get("header", {}).items()
+              if k not in ("STRT", "STOP", "STEP", "NULL")}
+    pw = PredictedWell(name, depth, {c: pred[c].to_numpy(float) for c in pred.columns},
+                       units, desc, header,
+                       {f"MODEL{i + 1}": (m.uri, "", "petro model URI")
+                        for i, m in enumerate(models)},
+                       worker=f"{socket.gethostname()}:{os.getpid()}")
+    if pw.n_predicted == 0:
+        out.failed.append(error(f"no depth has enough of the models' inputs (curves found: "
+                                f"{', '.join(first.summary.get('curves', [])) or 'none'}); "
+                                f"nothing written", well=name, code="no_inputs"))
+        return out
+    cons = next((m.consistency for m in models if m.consistency), None)
+    novelty = next((m.novelty for m in models if m.novelty), None)
+    pw.diagnosis = diagnose(pred, cons, tables[0][1], novelty)
+    if pw.diagnosis:
+        pw.problems.append(warning(pw.diagnosis, well=name, code="log_shift"))
+    images = image_kind_note(models, first.summary.get("images", {}))
+    if images:
+        pw.problems.append(warning(images, well=name, code="image_kind"))
+        pw.diagnosis = "; ".join(t for t in (pw.diagnosis, images) if t)
+    if pw.ood_fraction > MOSTLY_OOD:
+        pw.problems.append(warning(f"{pw.ood_fraction:.0%} of its depths are out of the "
+                                   f"training domain; treat its predictions as "
+                                   f"extrapolation", well=name, code="mostly_ood"))
+    if out_dir is not None:
+        write_outputs(pw, out_dir)
+    out.well = pw
+    return out
+
+
+def dataset_part(name: str) -> Path:
+    """A well's file in the predictions dataset, relative to the output folder."""
+    return Path(DATASET) / f"well={safe_name(name)}" / "part-0.parquet"
+
+
+def write_outputs(pw: PredictedWell, out_dir: str | Path) -> None:
+    """``<well>_petro.las`` and the well's part of the Parquet dataset, each atomically."""
+    pw.write(out_dir)
+    with atomic_file(Path(out_dir) / dataset_part(pw.name)) as tmp:
+        pw.frame().to_parquet(tmp, index=False)
+
+
+def predict_chunks(plan: Plan, groups: dict[str, list], *, chunk: int, out_dir=None,
+                   hashes: dict[str, dict[str, str]] | None = None,
+                   rep: Reporter | None = None) -> Iterator[list[WellOutcome]]:
+    """:func:`predict_well` over the wells on the plan's engine (opened once), a chunk of wells
+    at a time: each chunk's outcomes sorted by well, its problems reported, before the next
+    chunk is submitted. A task that failed for good (its worker died repeatedly, e.g. out of
+    memory) comes back as that well's problem."""
+    rep = rep or Reporter()
+    cfg = plan.recipes[0].cfg
+    names = sorted(groups)
+    step = max(1, chunk)
+    rep.start(PREDICT, len(names))
+    with open_engine(cfg.engine, cfg.n_jobs, len(names)) as engine:
+        rep.note(f"per-well work on {engine.where}")
+        for lo in range(0, len(names), step):
+            tasks = [(n, (n, [str(f) for f in groups[n]],
+                          None if out_dir is None else str(out_dir), (hashes or {}).get(n)))
+                     for n in names[lo: lo + step]]
+            outcomes = []
+            for name, res, err in map_tasks(engine, predict_well, tasks, shared=(plan,)):
+                if err is not None:
+                    p = Problem(Severity.ERROR, f"the task for this well failed: "
+                                f"{type(err).__name__}: {err} (a worker that died repeatedly, "
+                                f"e.g. out of memory, or a bug: the other wells went on)",
+                                well=name, code="task_failed")
+                    res = WellOutcome(name, None, [p], [p])
+                if res.well is not None:
+                    res.well.engine = engine.where
+                outcomes.append(res)
+                rep.advance(PREDICT, name)
+            outcomes.sort(key=lambda o: o.name)
+            for o in outcomes:
+                for p in o.reported + (o.well.problems if o.well is not None else []):
+                    rep.problem(p)
+            yield outcomes
     rep.end(PREDICT)
-    return out, failed
+
+
+def predict_wells(models: list[LoadedModel], data, *,
+                  pipeline: PipelineConfig | None = None, n_jobs: int = 2,
+                  cache_dir: str | None = None, engine: EngineOptions | None = None,
+                  on_event: EventHandler | Reporter | None = None) \
+        -> tuple[list[PredictedWell], list[Problem]]:
+    """Predict every well of ``data`` (a folder, a list of well folders and files, or a mapping
+    well -> files). Returns the predicted wells and the problems of the wells that could not be
+    predicted (named, with the reason; the others go on). Each well is one task on the
+    configured engine (read, features, models applied: :func:`predict_well`)."""
+    rep = reporter(on_event)
+    if not models:
+        raise ModelError("no model to predict with")
+    groups = discover_many(data)
+    if not groups:
+        raise ConfigError(f"{data}: no well files (.las, .dlis, .csv) found")
+    plan = prediction_plan(models, pipeline=pipeline, n_jobs=n_jobs, cache_dir=cache_dir,
+                           engine=engine, rep=rep)
+    wells: list[PredictedWell] = []
+    failed: list[Problem] = []
+    for outcomes in predict_chunks(plan, groups, chunk=len(groups), rep=rep):
+        for o in outcomes:
+            failed += o.failed
+            if o.well is not None:
+                wells.append(o.well)
+    return wells, failed

@@ -114,15 +114,16 @@ def store_root(cfg: PipelineConfig) -> Path | None:
 
 
 def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool,
-                root: str | None, keep_table: bool = True) -> WellResult:
+                root: str | None, keep_table: bool = True,
+                file_hashes: dict[str, str] | None = None) -> WellResult:
     """:func:`process_well` through the per-well feature dataset: an entry for the same file
     contents and recipe is read back; a new result is written there (wells that failed are
     not stored, they are read again next time). ``keep_table=False``: a stored table is not
     sent back (``table`` None, ``table_path`` says where it is), e.g. for training on the
-    cluster, where the workers read the tables."""
+    cluster, where the workers read the tables. ``file_hashes`` as for :func:`process_well`."""
     if root is None:
-        return process_well(name, files, cfg, with_targets)
-    hashes = _file_hashes(files, cfg)
+        return process_well(name, files, cfg, with_targets, file_hashes=file_hashes)
+    hashes = file_hashes or _file_hashes(files, cfg)
     store = FeatureStore(root)
     key = well_key(name, hashes, cfg.recipe(), with_targets)
     hit = store.get(name, key)

@@ -86,18 +86,31 @@ def robust_baseline(values: np.ndarray, max_pixels: int = 2_000_000,
     """Median and 1.4826 * MAD of the finite pixels (row-subsampled to ``max_pixels``), of
     log10 of the positive pixels when ``log``."""
     step = max(1, int(np.ceil(values.size / max_pixels)))
-    sample = np.asarray(values[::step], dtype=np.float64).ravel()
-    if log:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sample = np.log10(np.where(sample > 0, sample, np.nan))
-    sample = sample[np.isfinite(sample)]
+    sample = _baseline_sample(values, step, log)
     if sample.size == 0:
         return float("nan"), float("nan")
-    med = float(np.median(sample))
-    mad = float(np.median(np.abs(sample - med))) * 1.4826
-    if not mad > 0:
-        mad = float(np.std(sample)) or 1.0
+    # in place (the sample is this function's own copy): one float64 array of the sample at a
+    # time; a median does not depend on the order of its values
+    med = float(np.median(sample, overwrite_input=True))
+    np.subtract(sample, med, out=sample)
+    np.abs(sample, out=sample)
+    mad = float(np.median(sample, overwrite_input=True)) * 1.4826
+    if not mad > 0:   # the sample again, in its order (a sum depends on it)
+        mad = float(np.std(_baseline_sample(values, step, log))) or 1.0
     return med, mad
+
+
+def _baseline_sample(values: np.ndarray, step: int, log: bool) -> np.ndarray:
+    """Every ``step``-th row's finite pixels (positive ones, as log10, when ``log``), float64,
+    in row order; selected in the image's own dtype before the float64 copy is made."""
+    rows = np.asarray(values[::step])
+    keep = np.isfinite(rows)
+    if log:
+        keep &= rows > 0
+    sample = rows[keep].astype(np.float64, copy=False)   # a new array either way
+    if log:
+        np.log10(sample, out=sample)    # finite: the pixels are positive and finite
+    return sample
 
 
 def _sector_starts(bins: int) -> np.ndarray:
@@ -187,9 +200,15 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
     if depth.size > 1 and depth[0] > depth[-1]:
         depth, values = depth[::-1], values[::-1]
     names = feature_names(kind, p.windows_m, p.n_patch)
-    out = pd.DataFrame(np.nan, index=pd.Index(target, name="DEPT"), columns=names)
+    out: dict[str, np.ndarray] = {}      # columns, made into one frame at the end (no inserts)
+
+    def frame() -> pd.DataFrame:
+        nan = np.full(target.shape, np.nan)
+        return pd.DataFrame({n: out.get(n, nan) for n in names},
+                            index=pd.Index(target, name="DEPT"))
+
     if depth.size < 2 or values.size == 0:
-        return out
+        return frame()
     bins = values.shape[1]
     use_log = kind in p.log_kinds
     if p.normalise == "per_well":
@@ -197,7 +216,7 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
     else:
         med, scale = 0.0, 1.0
     if not np.isfinite(med):
-        return out
+        return frame()
     side = VUG_SIDE.get(kind, -1)
     # one pass over the rows, chunked; vertical pairs need the first row of the next chunk
     rows = depth.size
@@ -272,7 +291,7 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
         pre = PREFIX.get(kind, "img")
         for j in range(patch.shape[1]):
             out[patch_feature(pre, j)] = patch[:, j]
-    return out
+    return frame()
 
 
 def _patches(depth, csum, target, bins, p: ImageFeatureParams) -> np.ndarray:

@@ -124,10 +124,17 @@ def screen_image(values: np.ndarray, kind: str, unit: str, *, path: str, label: 
     if not spec or normalise_unit(unit) not in {normalise_unit(u) for u in spec["units"]}:
         return values
     lo, hi = float(spec["min"]), float(spec["max"])
-    v, n, bad, med = _screen(values, lo, hi)
+    # in the image's own dtype: compared with float64 bounds (numpy casts each buffer, no
+    # float64 copy of the image), the median only for the message that needs it
+    finite = np.isfinite(values)
+    out = values < np.float64(lo)
+    out |= values > np.float64(hi)
+    out &= finite                         # an infinite sample is not counted (as before)
+    n, bad = int(np.count_nonzero(finite)), int(np.count_nonzero(out))
     if not bad:
         return values
     if bad > table()["max_outside"] * n:
+        med = float(np.median(np.asarray(values[finite], dtype=float))) if n else float("nan")
         problems.append(warning(f"{kind} image {label}: {bad} of {n} samples outside {lo:g} .. "
                                 f"{hi:g} {unit} (median {med:.4g}); image left out",
                                 path=path, code="implausible_image"))
@@ -135,4 +142,4 @@ def screen_image(values: np.ndarray, kind: str, unit: str, *, path: str, label: 
     problems.append(warning(f"{kind} image {label}: {bad} of {n} samples outside {lo:g} .. "
                             f"{hi:g} {unit} set to missing", path=path,
                             code="implausible_values"))
-    return v.astype(values.dtype, copy=False)
+    return np.where(out, np.nan, values).astype(values.dtype, copy=False)

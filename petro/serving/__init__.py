@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import sys
+import types
 from pathlib import Path
 
 MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
@@ -54,3 +57,58 @@ def model_info(model) -> dict:
     return {"inputs": list(inputs), "novelty": bundle_meta.get("novelty"),
             "output": extra.get("petro_output", ""), "unit": extra.get("petro_unit", ""),
             "recipe": extra.get("petro_recipe"), "consistency": extra.get("petro_consistency")}
+
+
+def bundle_parts(model) -> tuple[object, str] | None:
+    """A loaded petro model's fitted bundle and the source of the runtime module it predicts
+    with, so it can be applied without MLflow elsewhere (a Dask worker); None for another
+    pyfunc model, or a runtime whose source is gone and whose code is not petro's own.
+
+    MLflow imports the runtime shipped with a model (``petro_runtime``) once per process, from
+    the folder of the first model loaded, which may be a temporary folder removed since; its
+    code is then compared with petro's runtime (bytecode and constants)."""
+    try:
+        bundle = model.unwrap_python_model().bundle
+    except Exception:  # another pyfunc or flavour
+        return None
+    module = sys.modules.get(type(bundle).__module__)
+    source = getattr(module, "__file__", None)
+    if source and Path(source).is_file():
+        return bundle, Path(source).read_text()
+    from petro.models import runtime
+
+    if module is not None and code_fingerprint(module) == code_fingerprint(runtime):
+        return bundle, Path(runtime.__file__).read_text()
+    return None
+
+
+def code_fingerprint(module) -> str:
+    """A hash of a module's own functions and classes (bytecode, names, constants) and its
+    plain constants; not of file names or line numbers."""
+    h = hashlib.sha256()
+
+    def code(c: types.CodeType) -> None:
+        h.update(c.co_code)
+        h.update(repr((c.co_names, c.co_varnames, c.co_argcount, c.co_kwonlyargcount)).encode())
+        for k in c.co_consts:
+            if isinstance(k, types.CodeType):
+                code(k)
+            else:
+                h.update(repr(k).encode())
+
+    for name, obj in sorted(vars(module).items()):
+        if name.startswith("__"):
+            continue
+        if isinstance(obj, types.FunctionType) and obj.__module__ == module.__name__:
+            h.update(name.encode())
+            code(obj.__code__)
+        elif isinstance(obj, type) and obj.__module__ == module.__name__:
+            h.update(name.encode())
+            for k, f in sorted(vars(obj).items()):
+                f = getattr(f, "__func__", getattr(f, "fget", f))
+                if hasattr(f, "__code__"):
+                    h.update(k.encode())
+                    code(f.__code__)
+        elif isinstance(obj, (int, float, str, tuple, frozenset)):
+            h.update(repr((name, obj)).encode())
+    return h.hexdigest()
