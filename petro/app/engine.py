@@ -69,6 +69,15 @@ def scheduler_address(opts: EngineOptions) -> str | None:
     return dask.config.get("scheduler-address", None)
 
 
+def one_thread_per_worker() -> None:
+    """In each process of the local pool: read LAS files with one thread (the pool already
+    keeps every core busy; Dask's workers get the same from their nanny's OMP_NUM_THREADS=1).
+    A value the user set is kept."""
+    from petro.io.las import THREADS_ENV
+
+    os.environ.setdefault(THREADS_ENV, "1")
+
+
 @contextmanager
 def open_engine(opts: EngineOptions, n_jobs: int, n_items: int) -> Iterator[Engine]:
     """The engine for ``n_items`` tasks (see the module docstring); closed on exit."""
@@ -78,7 +87,8 @@ def open_engine(opts: EngineOptions, n_jobs: int, n_items: int) -> Iterator[Engi
             yield Engine("serial", "this process (serial)", 1, opts.retries)
             return
         workers = min(n_jobs, n_items)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                 initializer=one_thread_per_worker) as pool:
             yield Engine(PROCESSES, f"local process pool ({workers} processes)", workers,
                          opts.retries, pool=pool)
         return
