@@ -451,10 +451,9 @@ def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan:
     """Train every model of ``cfg`` with ``lightgbm.dask`` (see the module docstring)."""
     import pyarrow.parquet as pq
 
-    from petro.app.trained import FOLDS, TUNING, TrainedModel, TrainResult
-    from petro.features.table import model_features, usable_features
+    from petro.app.trained import FOLDS, TUNING, TrainedModel, TrainResult, spec_columns
+    from petro.features.table import model_features
     from petro.models.novelty import trust_meta
-    from petro.vocab import is_patch_feature
 
     train = training_wells(wells)
     if not train:
@@ -484,20 +483,8 @@ def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan:
         rep.start(FOLDS, sum(1 for _ in cluster.names) * len(cfg.specs))
         models = []
         for spec in cfg.specs:
-            feats = usable_features(sample, model_features(sample.columns, spec.features,
-                                                           cfg.logs))
-            if not spec.pca_components:
-                feats = [f for f in feats if not is_patch_feature(f)]
-            logs_only = usable_features(sample, model_features(sample.columns, ["logs"],
-                                                               cfg.logs))
-            if not feats:
-                raise ModelError(f"{spec.name}: no usable feature columns in the training wells")
-            trials, nested = None, False
-            if spec.tuning:
-                from petro.models.tuning import tune, tuning_settings
-
-                nested = tuning_settings(spec)["nested"]
-            logs = logs_only if "image" in spec.features else None
+            feats, logs_only, logs, nested = spec_columns(sample, spec, cfg.logs)
+            trials = None
 
             def prog(fold, s=spec):
                 rep.advance(FOLDS, f"{s.name}: {fold}")
@@ -509,6 +496,8 @@ def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan:
             inputs = select_inputs(*_rows(sample, feats, spec.column), feats, spec) \
                 if spec.max_inputs else feats
             if spec.tuning:   # the final model's parameters: the search on the sample
+                from petro.models.tuning import tune, tuning_settings
+
                 rep.start(TUNING, tuning_settings(spec)["trials"])
                 best, trials = tune(sample, inputs, spec, n_jobs=cfg.n_jobs, task_map=task_map,
                                     progress=lambda t, s=spec: rep.advance(TUNING,

@@ -14,17 +14,16 @@ import pandas as pd
 from petro.app.disttrain import TrainingPlan, choose_path, train_distributed, training_wells
 from petro.app.engine import dask_task_map, open_engine, scheduler_address
 from petro.app.events import EventHandler, Reporter, reporter
-from petro.app.trained import FOLDS, TUNING, TrainedModel, TrainResult
+from petro.app.trained import FOLDS, TUNING, TrainedModel, TrainResult, spec_columns
 from petro.app.wells import WellResult, read_wells, store_root
 from petro.config import PipelineConfig
 from petro.errors import ModelError
-from petro.features.table import model_features, usable_features
 from petro.models.novelty import trust_meta
 from petro.models.selection import select_inputs
 from petro.models.tasks import TaskMap
 from petro.models.validation import cross_validate, fit_final
 from petro.problems import Problem, Severity
-from petro.vocab import VALID, is_patch_feature
+from petro.vocab import VALID
 
 TRACKING = "MLflow"
 
@@ -105,18 +104,8 @@ def _train_models(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter,
     rep.start(FOLDS, n_wells * len(cfg.specs))
     models = []
     for spec in cfg.specs:
-        feats = usable_features(table, model_features(table.columns, spec.features, cfg.logs))
-        if not spec.pca_components:  # patches only feed the learned embedding
-            feats = [f for f in feats if not is_patch_feature(f)]
-        logs_only = usable_features(table, model_features(table.columns, ["logs"], cfg.logs))
-        if not feats:
-            raise ModelError(f"{spec.name}: no usable feature columns in the training wells")
-        trials, nested = None, False
-        if spec.tuning:
-            from petro.models.tuning import tune, tuning_settings
-
-            nested = tuning_settings(spec)["nested"]
-        logs = logs_only if "image" in spec.features else None
+        feats, logs_only, logs, nested = spec_columns(table, spec, cfg.logs)
+        trials = None
         if nested:   # blind figures first: tuning inside each outer fold (selection-free)
             cv = cross_validate(table, feats, spec, logs_only=logs, nested=True,
                                 n_jobs=cfg.n_jobs, task_map=task_map,
@@ -125,6 +114,8 @@ def _train_models(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter,
         inputs = select_inputs(table[feats].to_numpy(dtype=float),
                                table[spec.column].to_numpy(dtype=float), feats, spec)
         if spec.tuning:   # the final model's parameters: the same search on every well
+            from petro.models.tuning import tune, tuning_settings
+
             rep.start(TUNING, tuning_settings(spec)["trials"])
             best, trials = tune(table, inputs, spec, n_jobs=cfg.n_jobs, task_map=task_map,
                                 progress=lambda t, s=spec: rep.advance(TUNING, f"{s.name}: {t}"))
