@@ -4,13 +4,58 @@ temporary MLflow store (SQLite)."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = (REPO / ".." / "shared" / "data" / "real").resolve()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served_model(model_uri: str, tracking_uri: str, cwd: Path, timeout: float = 120):
+    """`mlflow models serve` of ``model_uri`` started as a real process (log in
+    ``cwd/serve.log``); yields its base URL once /ping answers, terminated on exit."""
+    import requests
+
+    env = dict(os.environ, MLFLOW_TRACKING_URI=tracking_uri)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    port = free_port()
+    with open(cwd / "serve.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m",
+                                 model_uri, "--env-manager", "local", "--host", "127.0.0.1",
+                                 "--port", str(port)], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, cwd=cwd)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    if requests.get(f"{base}/ping", timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail("server did not start: " + (cwd / "serve.log").read_text()[-2000:])
+                time.sleep(0.5)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def real_file(rel: str) -> Path:

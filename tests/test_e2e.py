@@ -4,10 +4,8 @@ predict LAS. Real components: a real MLflow store, a real `mlflow models serve` 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import lasio
@@ -21,6 +19,7 @@ from petro.io.discovery import discover
 from petro.io.tables import dataframe_split
 from petro.io.wells import load_well
 from petro.serving import model_info
+from tests.conftest import served_model
 
 
 def _client(uri):
@@ -91,46 +90,12 @@ def test_load_in_fresh_process_gives_same_numbers(trained, tmp_path, env_with_ve
     np.testing.assert_allclose(other.to_numpy(float), local.to_numpy(float), rtol=1e-12)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(trained, tmp_path_factory):
     """`mlflow models serve` of the permeability champion, started as a real process."""
-    import os
-
-    uri = "models:/petro-permeability@champion"
-    port = _free_port()
-    env = dict(os.environ, MLFLOW_TRACKING_URI=trained["uri"])
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    cwd = tmp_path_factory.mktemp("serve")
-    log = open(cwd / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", uri,
-                             "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if requests.get(f"{base}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.fail("server did not start: " + (cwd / "serve.log").read_text()[-2000:])
-            time.sleep(0.5)
+    with served_model("models:/petro-permeability@champion", trained["uri"],
+                      tmp_path_factory.mktemp("serve")) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from petro.errors import ConfigError
 from petro.models.selection import always_kept, rank_inputs, select_inputs
 from petro.models.spec import ModelSpec
 from petro.models.validation import cross_validate, fit_final
+from tests.conftest import served_model
 
 # image-feature columns (conventional curves are always kept, so they cannot show a selection)
 SIGNAL = ["amp_mean_w015", "amp_std_w015", "amp_p10_w015"]
@@ -197,46 +198,11 @@ def packaged_demo():
 
 def _serve_and_predict(selected_run, model_uri: str, rows: pd.DataFrame) -> pd.DataFrame:
     """`mlflow models serve` of the model as a real process; the answer to ``rows`` (JSON)."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
     import requests
 
     from petro.io.tables import dataframe_split
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, MLFLOW_TRACKING_URI=selected_run["uri"])
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    cwd = selected_run["store"]
-    with open(cwd / "serve.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m",
-                                 model_uri, "--env-manager", "local", "--host", "127.0.0.1",
-                                 "--port", str(port)], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, cwd=cwd)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.time() + 180
-            while True:
-                try:
-                    if requests.get(f"{base}/ping", timeout=2).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail("server did not start: " + (cwd / "serve.log").read_text()[-2000:])
-                time.sleep(0.5)
-            r = requests.post(f"{base}/invocations", json=dataframe_split(rows), timeout=120)
-            assert r.status_code == 200, r.text
-            return pd.DataFrame(r.json()["predictions"])
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with served_model(model_uri, selected_run["uri"], selected_run["store"], timeout=180) as base:
+        r = requests.post(f"{base}/invocations", json=dataframe_split(rows), timeout=120)
+        assert r.status_code == 200, r.text
+        return pd.DataFrame(r.json()["predictions"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,20 +16,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import REPO, free_port
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`mlflow server` on SQLite with --artifacts-destination; terminated at the end."""
     root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "mlflow", "server",
            "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
@@ -228,7 +221,7 @@ def test_artifact_root_refuses_a_team_database_used_directly(tmp_path):
 def test_a_server_that_does_not_answer_is_a_clear_error_before_any_work(tmp_path, env_with_venv):
     pipeline = _setup_field(tmp_path)
     env = {k: v for k, v in env_with_venv.items() if not k.startswith("MLFLOW_")}
-    env["MLFLOW_TRACKING_URI"] = url = f"http://127.0.0.1:{_free_port()}"   # nobody listens
+    env["MLFLOW_TRACKING_URI"] = url = f"http://127.0.0.1:{free_port()}"   # nobody listens
     for args in (("run", pipeline), ("models", "list")):
         r = _petro(*args, cwd=tmp_path, env=env)
         assert r.returncode == 2, r.stdout + r.stderr
