@@ -7,9 +7,11 @@ rows, two halves split at a line break, each scanned by its own thread). :func:`
 streams those bytes in blocks of whole lines through Arrow's CSV reader and float parser
 (correctly rounded: values bit-identical to lasio's) into one preallocated column-major float64
 array sized by that count, one copy per block, the NULL value masked per block; the halves are
-parsed by two threads. Single-delimiter rows (LF or CRLF) are read column-wise directly, padded
-rows through a whitespace split. Rows whose value count differs, text values (Arrow's null
-markers included), comment lines and more rows than line breaks (a lone CR) raise
+parsed by two threads. Single-delimiter rows (LF or CRLF) are read column-wise directly; rows
+separated by runs of blanks or tabs (right-aligned columns, as lasio and most exporters write
+them) the same way once the blank before each value has been marked as a comma in the block just
+read; anything else through a whitespace split. Rows whose value count differs, text values
+(Arrow's null markers included), comment lines and more rows than line breaks (a lone CR) raise
 :class:`Irregular` so the caller can take a slower, more tolerant path.
 
 The delimiter comes from ``DLM`` in ``~Version`` (SPACE, COMMA, TAB, SEMICOLON); without it,
@@ -23,6 +25,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -174,8 +177,8 @@ def _scratch(n: int) -> mmap.mmap:
 
 
 def _blocks(path: str, a: int, b: int, block: int):
-    """Bytes ``[a, b)`` of a file as Arrow buffers of whole lines, about ``block`` bytes each, read
-    into one reused buffer (each is parsed before the next is read)."""
+    """Bytes ``[a, b)`` of a file as views of whole lines (of an mmap, ``.obj``), about ``block``
+    bytes each, read into one reused buffer (each is parsed before the next is read)."""
     space = _scratch(block)
     view = memoryview(space)
     with open(path, "rb", buffering=0) as fh:
@@ -190,38 +193,74 @@ def _blocks(path: str, a: int, b: int, block: int):
                 k = space.rfind(b"\n", 0, got) + 1
                 if k == 0:
                     raise Irregular(f"a data line longer than {block} bytes")
-            yield pa.py_buffer(view[:k])
+            yield view[:k]
             pos += k
 
 
-def _options(names: list[str], delim: str, kind, block: int) -> dict:
+def _options(names: list[str], delim: str, kind, block: int, lead: bool = False) -> dict:
     """Arrow CSV options for one part: no quoting, no null markers (a text value such as ``NA``
-    is an error, so the file takes the tolerant route that reports it), no type inference."""
-    return {"read_options": pcsv.ReadOptions(column_names=names, use_threads=False,
-                                             block_size=block + 1),
+    is an error, so the file takes the tolerant route that reports it), no type inference.
+    ``lead``: each row starts with a blank field (the blanks before its first value), not kept."""
+    return {"read_options": pcsv.ReadOptions(column_names=["-"] * lead + names,
+                                             use_threads=False, block_size=block + 1),
             "parse_options": pcsv.ParseOptions(delimiter=delim, quote_char=False,
                                                escape_char=False),
             "convert_options": pcsv.ConvertOptions(column_types={n: kind for n in names},
+                                                   include_columns=names if lead else [],
                                                    null_values=[], strings_can_be_null=False,
                                                    quoted_strings_can_be_null=False),
             "memory_pool": _POOL}
 
 
-def _direct_part(path, a, b, n_cols, delim, null, block, out, row, stop) -> int:
-    """Rows with exactly one delimiter between values: Arrow parses each column as float64, and
-    each block is copied into ``out`` in one column-major copy."""
-    opts = _options([f"c{i}" for i in range(n_cols)], delim, pa.float64(), block)
+def _stream_part(path, a, b, n_cols, delim, null, block, out, row, stop, lead=None) -> int:
+    """Rows with one delimiter between values (``lead`` None), or separated by runs of blanks
+    (right-aligned columns, as lasio and most exporters write them; ``lead``: the rows start
+    with blanks). Arrow parses each block's columns as float64, trimming the blanks around a
+    number, and each block is copied into ``out`` in one column-major copy.
+
+    Runs of blanks: in each block just read, the last blank before each value becomes a comma
+    and Arrow reads comma-separated fields. A block that already holds a comma is
+    :class:`Irregular` (the marks would be ambiguous); so is a row with leading blanks when the
+    first row had none, or the reverse (another field count)."""
+    marked = lead is not None
+    opts = _options([f"c{i}" for i in range(n_cols)], "," if marked else delim, pa.float64(),
+                    block, bool(lead))
+    blank, value = np.empty(block, dtype=bool), np.empty(block, dtype=bool)
     first = row
     for buf in _blocks(path, a, b, block):
-        for batch in pcsv.read_csv(pa.BufferReader(buf), **opts).to_batches():
-            n = batch.num_rows
-            if row + n > stop:
-                raise Irregular("more rows than line breaks (a lone carriage return?)")
-            rows = out[row: row + n]
-            rows[...] = np.asarray(batch.to_tensor(row_major=False, memory_pool=_POOL))
-            _mask_null(rows, null)
-            row += n
+        if marked:
+            _mark(buf, blank, value)
+        table = pcsv.read_csv(pa.BufferReader(pa.py_buffer(buf)), **opts)
+        for batch in table.to_batches():
+            row = _put(batch, out, row, stop, null)
     return row - first
+
+
+def _mark(buf: memoryview, blank: np.ndarray, value: np.ndarray) -> None:
+    """Whitespace-delimited rows, in place: the blank before each value becomes a comma."""
+    space, k = buf.obj, len(buf) - 1
+    if space.find(b",", 0, k + 1) >= 0:
+        raise Irregular("a comma in whitespace-delimited rows")
+    codes = np.frombuffer(buf, dtype=np.uint8)
+    blank, value = blank[:k], value[:k]
+    np.equal(codes[:k], 32, out=blank)
+    if space.find(b"\t", 0, k + 1) >= 0:
+        blank |= codes[:k] == 9
+    np.greater(codes[1:], 32, out=value)
+    blank &= value                               # the last blank before a value
+    np.copyto(codes[:k], 44, where=blank)
+
+
+def _put(batch: pa.RecordBatch, out: np.ndarray, row: int, stop: int,
+         null: float | None) -> int:
+    """Copy a parsed block into ``out`` from ``row``; the row after it."""
+    n = batch.num_rows
+    if row + n > stop:
+        raise Irregular("more rows than line breaks (a lone carriage return?)")
+    rows = out[row: row + n]
+    rows[...] = np.asarray(batch.to_tensor(row_major=False, memory_pool=_POOL))
+    _mask_null(rows, null)
+    return row + n
 
 
 def _mask_null(rows: np.ndarray, null: float | None) -> None:
@@ -235,7 +274,7 @@ def _split_part(path, a, b, n_cols, delim, null, block, out, row, stop) -> int:
     opts = _options(["row"], "\x01", pa.string(), block)
     first = row
     for buf in _blocks(path, a, b, block):
-        lines = pcsv.read_csv(pa.BufferReader(buf), **opts).column(0)
+        lines = pcsv.read_csv(pa.BufferReader(pa.py_buffer(buf)), **opts).column(0)
         s = pc.utf8_trim_whitespace(lines, memory_pool=_POOL)
         keep = pc.and_(pc.invert(pc.starts_with(s, "#")), pc.not_equal(s, ""))
         if not pc.all(keep).as_py():
@@ -280,8 +319,14 @@ def parse_block(path: str, layout: Layout, n_cols: int, delim: str | None,
     finally:
         os.close(fd)
     first = head.split(b"\n", 1)[0].rstrip(b"\r")
-    simple = bool(first) and first[:1] not in (b" ", b"\t") and b"#" not in head and \
-        (delim is not None or (b"  " not in first and b"\t" not in first))
+    lead = first[:1] in (b" ", b"\t")
+    tries = []              # the fastest reading that may fit first; the tolerant split last
+    if first and b"#" not in head:
+        if delim is not None or not (lead or b"  " in first or b"\t" in first):
+            tries.append((_stream_part, delim if delim is not None else " "))
+        if delim is None:
+            tries.append((partial(_stream_part, lead=lead), None))
+    tries.append((_split_part, delim))
     est = [n for _, _, n in layout.parts]
     out = np.empty((sum(est), n_cols), dtype=np.float64, order="F")
     offsets = np.concatenate([[0], np.cumsum(est)]).astype(int).tolist()
@@ -298,14 +343,13 @@ def parse_block(path: str, layout: Layout, n_cols: int, delim: str | None,
         except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
             raise Irregular(str(err)) from err
 
-    got = None
-    if simple:
+    for part_fn, sep in tries:
         try:
-            got = run(_direct_part, delim if delim is not None else " ")
+            got = run(part_fn, sep)
+            break
         except Irregular:
-            got = None
-    if got is None:
-        got = run(_split_part, delim)
+            if part_fn is _split_part:
+                raise
     if got != est:        # blank lines: fewer rows than lines in a part; close the gaps
         row = got[0]
         for (r0, n) in zip(offsets[1:], got[1:]):

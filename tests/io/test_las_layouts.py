@@ -298,3 +298,78 @@ def test_blocks_shrink_with_the_rows_and_the_threads():
     assert _block(layout(19, 1), False) == _BLOCK // 2           # 1 MB > 19 MB / 32
     assert _block(layout(19, 2), False) == _BLOCK // 4
     assert _block(layout(0.1, 1), False) == _MIN_BLOCK == _block(layout(0.1, 1), True)
+
+
+def _no_split(monkeypatch):
+    """Fail the test if the rows go through the slow whitespace split."""
+    import petro.io.las_data as las_data
+
+    def split(*args, **kwargs):
+        raise AssertionError("the rows took the whitespace split")
+
+    monkeypatch.setattr(las_data, "_split_part", split)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_right_aligned_columns_as_lasio_writes_them_skip_the_split(tmp_path, small_parts,
+                                                                   monkeypatch, threads):
+    """lasio's own writer (leading blanks, runs of blanks, NULLs wider than the values): the
+    blanks before each value are marked and Arrow reads the fields, values equal lasio's."""
+    _no_split(monkeypatch)
+    rows = _rows(90)
+    rows[::7, 2] = -999.25
+    las = lasio.LASFile()
+    las.well["NULL"].value = -999.25
+    for j, name in enumerate(["DEPT", "A", "B", "C"]):
+        las.append_curve(name, rows[:, j], unit="M" if j == 0 else "V/V")
+    path = tmp_path / "lasio.las"
+    with open(path, "w") as fh:
+        las.write(fh, version=2.0, fmt="%.4f")
+    assert b"\n  1000.0000" in path.read_bytes()       # the layout this test is about
+    ref = lasio.read(path).df().reset_index().to_numpy(float)
+    ref[ref == -999.25] = np.nan
+    got = read_las(path, threads=threads)
+    assert got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), ref)
+    assert np.isnan(got.data["B"].to_numpy()[::7]).all()
+
+
+@pytest.mark.parametrize("lead", ["", "   ", "\t"])
+@pytest.mark.parametrize("sep", ["  ", "\t", " \t ", "     "])
+def test_blank_runs_tabs_crlf_and_trailing_blanks_skip_the_split(tmp_path, small_parts,
+                                                                 monkeypatch, lead, sep):
+    _no_split(monkeypatch)
+    rows = _rows(40)
+    text = [lead + sep.join(f"{v:.4f}" for v in r) + ("  " if i % 3 else "")
+            for i, r in enumerate(rows)]
+    path = tmp_path / "runs.las"
+    path.write_bytes((_HEADER.format(null="-999.25") + "\r\n".join(text) + "\r\n").encode())
+    got = read_las(path, threads=2)
+    assert got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), rows)
+
+
+def test_rows_with_and_without_leading_blanks_are_read_whole(tmp_path, small_parts):
+    """Right-aligned depths that outgrow their column (999.5 -> 1000.0): the field count
+    changes, the marked reading gives up and the whitespace split reads every row."""
+    rows = _rows(30)
+    rows[:, 0] = 995 + np.arange(30) * 0.5
+    text = [f"{r[0]:>6.1f}  " + "  ".join(f"{v:.4f}" for v in r[1:]) for r in rows]
+    assert text[0].startswith(" ") and not text[-1].startswith(" ")
+    path = tmp_path / "grow.las"
+    path.write_text(_HEADER.format(null="-999.25") + "\n".join(text) + "\n")
+    got = read_las(path, threads=2)
+    assert got.fast_path
+    np.testing.assert_array_equal(got.data.to_numpy(float), rows)
+
+
+def test_a_comma_in_blank_delimited_rows_is_never_taken_for_a_delimiter(tmp_path):
+    """A decimal comma in a later row: marking blanks as commas would read '1,5' as two values
+    and, here, fill the row's missing value silently. The block is refused instead, and the row
+    is reported with its line."""
+    text = "  1000.0  1.5  2.0  3.0\n  1000.5  1,5  2.0\n"
+    path = tmp_path / "comma.las"
+    path.write_text(_HEADER.format(null="-999.25") + text)
+    with pytest.raises(InputError, match="3 values where the ~Curve section lists 4") as exc:
+        read_las(path)
+    assert exc.value.line == 13
