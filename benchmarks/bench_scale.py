@@ -378,7 +378,7 @@ def main(argv=None) -> int:
                         f"each worker needs memory for one well (see the peak multiple)")}
     table.append({"what": f"projected: ingest+features of {args.target_wells} wells of "
                           f"{args.real_well_mb:g} MB on {args.target_workers} workers",
-                  "value": round(hours, 1), "unit": "h", "target": "", "ok": None})
+                  "value": round(hours, 2), "unit": "h", "target": "", "ok": None})
     result = {"wells": len(groups), "thickness_m": args.thickness, "files_mb": round(files_mb, 1),
               "largest_well": big_name, "largest_well_array_bytes": big_bytes,
               "largest_well_file_bytes": big_file, "cluster_start_s":
