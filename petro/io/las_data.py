@@ -212,7 +212,7 @@ def _options(names: list[str], delim: str, kind, block: int, lead: bool = False)
             "memory_pool": _POOL}
 
 
-def _stream_part(path, a, b, n_cols, delim, null, block, out, row, stop, lead=None) -> int:
+def _arrow_part(path, a, b, n_cols, delim, null, block, out, row, stop, lead=None) -> int:
     """Rows with one delimiter between values (``lead`` None), or separated by runs of blanks
     (right-aligned columns, as lasio and most exporters write them; ``lead``: the rows start
     with blanks). Arrow parses each block's columns as float64, trimming the blanks around a
@@ -323,9 +323,9 @@ def parse_block(path: str, layout: Layout, n_cols: int, delim: str | None,
     tries = []              # the fastest reading that may fit first; the tolerant split last
     if first and b"#" not in head:
         if delim is not None or not (lead or b"  " in first or b"\t" in first):
-            tries.append((_stream_part, delim if delim is not None else " "))
+            tries.append((_arrow_part, delim if delim is not None else " "))
         if delim is None:
-            tries.append((partial(_stream_part, lead=lead), None))
+            tries.append((partial(_arrow_part, lead=lead), None))
     tries.append((_split_part, delim))
     est = [n for _, _, n in layout.parts]
     out = np.empty((sum(est), n_cols), dtype=np.float64, order="F")
