@@ -188,10 +188,10 @@ def measure(path: Path, cpus: int, repeat: int = 1) -> dict:
     small.write_bytes(raw[:at] + b"\n".join(lines[:51]) + b"\n")
     def runs(*extra):
         got = [run(*extra) for _ in range(repeat)]
-        best = dict(got[0])
-        best["seconds"] = float(np.median([g["seconds"] for g in got]))
-        best["rss_peak"] = max(g["rss_peak"] for g in got)
-        return best
+        med = dict(got[0])
+        med["seconds"] = float(np.median([g["seconds"] for g in got]))
+        med["rss_peak"] = max(g["rss_peak"] for g in got)
+        return med
 
     c = runs()
     c["traced_peak"] = run("--trace")["traced_peak"]

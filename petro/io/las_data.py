@@ -225,11 +225,11 @@ def _arrow_part(path, a, b, n_cols, delim, null, block, out, row, stop, lead=Non
     marked = lead is not None
     opts = _options([f"c{i}" for i in range(n_cols)], "," if marked else delim, pa.float64(),
                     block, bool(lead))
-    blank, value = np.empty(block, dtype=bool), np.empty(block, dtype=bool)
+    flags = (np.empty(block, dtype=bool), np.empty(block, dtype=bool)) if marked else None
     first = row
     for buf in _blocks(path, a, b, block):
-        if marked:
-            _mark(buf, blank, value)
+        if flags:
+            _mark(buf, *flags)
         table = pcsv.read_csv(pa.BufferReader(pa.py_buffer(buf)), **opts)
         for batch in table.to_batches():
             row = _put(batch, out, row, stop, null)
