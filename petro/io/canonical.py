@@ -8,6 +8,7 @@ records, never silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,8 +151,27 @@ def _cased_hole_note(label: str, n: int, path: str) -> Problem:
 
 def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     """Canonicalise one raw table (see the module docstring)."""
-    path = raw.path
     problems = list(raw.problems)
+    dname, depth, rows = _depth_rows(raw, opts, problems)
+    data = raw.data.iloc[rows]
+    fams = find_families(raw.curves, min_bins=opts.min_image_bins, kind_overrides=opts.image_kinds)
+    images: list[Image] = []
+    t2 = None
+    for channel in _array_channels(raw, fams, data, rows, opts):
+        t2 = _array_part(channel, depth, raw, opts, images, problems) or t2
+    in_family = {m for f in fams for m in f.members}
+    curves = _curves(raw, data, [c for c in raw.curves
+                                 if c.mnemonic != dname and c.mnemonic not in in_family],
+                     opts, table, problems)
+    header = {k: v[0] for k, v in raw.well.items()}
+    return FilePart(raw.path, depth, curves, images, t2, header, problems)
+
+
+def _depth_rows(raw: RawTable, opts: IngestOptions,
+                problems: list[Problem]) -> tuple[str, np.ndarray, np.ndarray]:
+    """The depth curve's name, its values in m (increasing, NULL and repeated depths dropped)
+    and the rows of ``raw.data`` they come from, in depth order."""
+    path = raw.path
     dname, dunit = _depth_column(raw)
     if dname != raw.curves[0].mnemonic:
         problems.append(info(f"depth curve {dname} is not the first curve; used as the index",
@@ -163,10 +183,9 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
     except UnitError as err:
         raise InputError(str(err), path=path, curve=dname, code="unit") from err
     problems += [info(n, path=path, code="unit") for n in dnotes]
-    data = raw.data
     ok = np.isfinite(depth)
     if ok.sum() >= 2:
-        check_depth(depth[ok], dname, path, data)
+        check_depth(depth[ok], dname, path, raw.data)
     if not ok.all():
         problems.append(info(f"{int((~ok).sum())} rows with a NULL depth dropped", path=path,
                              curve=dname, code="depth_null"))
@@ -183,52 +202,71 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
         problems.append(warning(f"{int(dup.sum())} rows with a repeated depth dropped (first "
                                 f"kept)", path=path, curve=dname, code="depth_repeated"))
         rows, depth = rows[~dup], depth[~dup]
-    data = data.iloc[rows]
-    header = {k: v[0] for k, v in raw.well.items()}
-    fams = find_families(raw.curves, min_bins=opts.min_image_bins, kind_overrides=opts.image_kinds)
-    in_family = {m for f in fams for m in f.members}
-    images, t2 = [], None
+    return dname, depth, rows
+
+
+@dataclass
+class _ArrayChannel:
+    """A depth x bin array of one file: a family of sector / bin curves, or a DLIS array
+    channel. ``values`` reads it (rows in depth order) only when it is used."""
+
+    label: str                      # as problems name it: ``AMP*`` or the channel name
+    kind: str                       # image kind, ``t2`` or CASED_HOLE
+    unit: str
+    names: tuple[str, ...]          # its curves (the channel itself for a DLIS array)
+    stem: str                       # family stem (known T2 layouts), '' for a DLIS array
+    n_bins: int
+    values: Callable[[], np.ndarray]
+
+
+def _array_channels(raw: RawTable, fams, data, rows: np.ndarray,
+                    opts: IngestOptions) -> Iterator[_ArrayChannel]:
+    """The curve families of the file, then its DLIS array channels, as one kind of record."""
     for fam in fams:
-        if fam.kind == CASED_HOLE:
-            problems.append(_cased_hole_note(fam.label, len(fam.members), path))
-            continue
-        arr = data[fam.members].to_numpy(dtype=np.float32)
-        if fam.kind == "t2":
-            t2 = _t2_part(arr, fam.unit, fam.label, tuple(fam.members), raw, opts, fam.stem,
-                          problems) or t2
-            continue
-        arr = screen_image(arr, fam.kind, fam.unit, path=path, label=fam.label, problems=problems)
-        if arr is None:
-            continue
-        shift = float(opts.depth_shift_m.get(fam.kind, 0.0))
-        images.append(Image(fam.kind, depth + shift, arr, source=path, stem=fam.label,
-                            unit=fam.unit))
-        if shift:
-            problems.append(info(f"image {fam.label}: depth shifted by {shift:+.3f} m", path=path,
-                                 code="depth_shift"))
+        yield _ArrayChannel(fam.label, fam.kind, fam.unit, tuple(fam.members), fam.stem,
+                            len(fam.members),
+                            lambda fam=fam: data[fam.members].to_numpy(dtype=np.float32))
     for name, (arr, unit, desc) in raw.arrays.items():
         arr = np.asarray(arr, dtype=np.float32)[rows]
-        kind = array_kind(name, unit, desc, opts.image_kinds)
-        if kind == CASED_HOLE:
-            problems.append(_cased_hole_note(name, arr.shape[1] if arr.ndim > 1 else 1, path))
-            continue
-        if kind == "t2":
-            t2 = _t2_part(arr, unit, name, (name,), raw, opts, "", problems) or t2
-            continue
-        arr = screen_image(arr, kind, unit, path=path, label=name, problems=problems)
-        if arr is None:
-            continue
-        shift = float(opts.depth_shift_m.get(kind, 0.0))
-        images.append(Image(kind, depth + shift, arr, source=path, stem=name, unit=unit))
-    curves: dict[str, tuple[np.ndarray, Provenance, int]] = {}
-    for c in raw.curves:
-        if c.mnemonic == dname or c.mnemonic in in_family:
-            continue
+        yield _ArrayChannel(name, array_kind(name, unit, desc, opts.image_kinds), unit, (name,),
+                            "", arr.shape[1] if arr.ndim > 1 else 1, lambda arr=arr: arr)
+
+
+def _array_part(ch: _ArrayChannel, depth: np.ndarray, raw: RawTable, opts: IngestOptions,
+                images: list[Image], problems: list[Problem]) -> T2Bins | None:
+    """One array: a cased-hole log is left out with a note, a T2 distribution is returned, an
+    image is screened, shifted by ``ingest.depth_shift_m`` of its kind (with a note) and added
+    to ``images``."""
+    if ch.kind == CASED_HOLE:
+        problems.append(_cased_hole_note(ch.label, ch.n_bins, raw.path))
+        return None
+    if ch.kind == "t2":
+        return _t2_part(ch.values(), ch.unit, ch.label, ch.names, raw, opts, ch.stem, problems)
+    arr = screen_image(ch.values(), ch.kind, ch.unit, path=raw.path, label=ch.label,
+                       problems=problems)
+    if arr is None:
+        return None
+    shift = float(opts.depth_shift_m.get(ch.kind, 0.0))
+    images.append(Image(ch.kind, depth + shift, arr, source=raw.path, stem=ch.label,
+                        unit=ch.unit))
+    if shift:
+        problems.append(info(f"image {ch.label}: depth shifted by {shift:+.3f} m", path=raw.path,
+                             code="depth_shift"))
+    return None
+
+
+def _curves(raw: RawTable, data, curves, opts: IngestOptions, table: AliasTable,
+            problems: list[Problem]) -> dict[str, tuple[np.ndarray, Provenance, int]]:
+    """The file's curves by canonical mnemonic, in canonical units and screened; of two curves
+    that give the same canonical curve, the better-ranked alias is kept."""
+    path = raw.path
+    out: dict[str, tuple[np.ndarray, Provenance, int]] = {}
+    for c in curves:
         hit = table.canonical(c.mnemonic)
         name, rank = hit if hit else (c.mnemonic.upper(), 99)
-        if name in curves and curves[name][2] <= rank:
+        if name in out and out[name][2] <= rank:
             problems.append(info(f"another curve of this file already gives {name} "
-                                 f"({curves[name][1].original}); {c.mnemonic} left out",
+                                 f"({out[name][1].original}); {c.mnemonic} left out",
                                  path=path, curve=c.mnemonic, code="duplicate_curve"))
             continue
         quantity = table.quantity(name) if hit else "none"
@@ -248,5 +286,5 @@ def to_part(raw: RawTable, opts: IngestOptions, table: AliasTable) -> FilePart:
                                 strict=opts.unit_policy == "strict", problems=problems)
             if vals is None:
                 continue
-        curves[name] = (vals, Provenance(path, c.mnemonic, c.unit, cn), rank)
-    return FilePart(path, depth, curves, images, t2, header, problems)
+        out[name] = (vals, Provenance(path, c.mnemonic, c.unit, cn), rank)
+    return out

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from petro.errors import ConfigError
 from petro.mnemonics import AliasTable
 from petro.units import POLICIES, check_extra_units
+from petro.vocab import IMAGE_KINDS
 
 OVERLAP_RULES = ("splice", "first", "longest")
 
@@ -27,7 +28,9 @@ class IngestOptions:
     t2_edges_ms : T2 bin boundaries (ms) for distributions whose file does not give them
     grid : 'nmr' (the NMR run's depths), 'first' or a regular step in m
     overlap : how a curve present in several runs is combined ('splice', 'first', 'longest')
-    depth_shift_m : bulk depth shift (m) per image kind or file stem
+    depth_shift_m : bulk depth shift (m) per image kind (``acoustic_amplitude``, ``resistive``,
+        ...), added to the depths of every image of that kind, LAS sector curves and DLIS array
+        channels alike (each shift is reported); curves are not shifted
     fast : parse the log data from the bytes at their offset (Arrow) where the file allows it
     csv_depth_unit : depth unit of CSV files whose depth header does not say
     dlis_null : value taken as missing in DLIS files without a NULL parameter (None: none)
@@ -59,6 +62,10 @@ class IngestOptions:
                                                    and not isinstance(self.grid, bool)
                                                    and self.grid > 0)):
             raise ConfigError(f"ingest.grid {self.grid!r}: 'nmr', 'first' or a step in m (> 0)")
+        unknown = sorted(set(self.depth_shift_m) - set(IMAGE_KINDS))
+        if unknown:
+            raise ConfigError(f"ingest.depth_shift_m {unknown}: a shift is given per image kind, "
+                              f"one of {list(IMAGE_KINDS)}")
         check_extra_units(self.units, "ingest.units")
         self.table()   # an alias listed for two canonical curves fails here, not per file
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from petro.errors import InputError
+from petro.errors import ConfigError, InputError
 from petro.io.discovery import discover
 from petro.io.wells import IngestOptions, load_well
 from petro.targets.nmr import TargetParams, compute_targets
@@ -53,6 +53,24 @@ def test_dlis_scalar_and_array_channels(tmp_path):
     assert rep["source"].startswith("T2 distribution")
     assert t["PERM"].to_numpy() == pytest.approx([144.0] * N)
     assert discover(tmp_path) == {"DL-1": [path]}          # the ORIGIN well name
+
+
+def test_dlis_array_image_depth_shift_is_applied_and_reported(tmp_path):
+    """ingest.depth_shift_m moves a DLIS array image as it moves LAS sector curves, and says so
+    (the array route used to shift it silently)."""
+    path = tmp_path / "dl1.dlis"
+    _write_dlis(path)
+    w = load_well("DL-1", [path], IngestOptions(depth_shift_m={"acoustic_amplitude": 0.25}))
+    img = w.images["acoustic_amplitude"]
+    np.testing.assert_allclose(img.depth, 3280.0 * 0.3048 + np.arange(N) * 0.5 * 0.3048 + 0.25)
+    np.testing.assert_allclose(w.depth[0], 3280.0 * 0.3048)       # the curves stay
+    notes = [p for p in w.problems if p.code == "depth_shift"]
+    assert [p.message for p in notes] == ["image AMP: depth shifted by +0.250 m"]
+    assert notes[0].path == f"{path}#MAIN"                       # the file and its frame
+    unshifted = load_well("DL-1", [path])
+    assert not [p for p in unshifted.problems if p.code == "depth_shift"]
+    with pytest.raises(ConfigError, match="per image kind"):
+        IngestOptions(depth_shift_m={"AMP": 0.25})     # a stem is not a kind: said, not ignored
 
 
 def test_dlis_t2_without_axis_is_reported_not_fatal(tmp_path):
