@@ -68,10 +68,6 @@ TARGETS = {
 }
 
 
-def target(name: str) -> Target:
-    return TARGETS[name]
-
-
 # ------------------------------------------------------------------------------ outputs
 ML, P10, P90 = "ML", "P10", "P90"
 NOVELTY, OOD_FLAG = "NOVELTY", "OOD_FLAG"

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from petro.errors import ConfigError, InputError
+from petro.problems import Severity
 from petro.targets.nmr import (TargetParams, compute_targets, fraction_above, sdr, t2_partition,
                                timur_coates)
 from petro.well import T2Bins, Well
@@ -65,7 +66,7 @@ def test_bimodal_t2_split_matches_analytic():
 def test_targets_from_curves_and_masking():
     w = _well({"PHIE_NMR": [0.20, 0.0, 0.10, np.nan, 0.15], "FFI": [0.15, 0.0, 0.10, 0.1, 0.05],
                "BVI": [0.05, 0.0, 0.0, 0.1, 0.10]})
-    t, rep = compute_targets(w, TargetParams(min_perm=1e-4))
+    t, rep, _ = compute_targets(w, TargetParams(min_perm=1e-4))
     assert t["PERM"].iloc[0] == pytest.approx(144.0)
     assert list(t["VALID"]) == [True, False, False, False, True]
     assert t["REASON"].iloc[1] == "porosity <= min_porosity"
@@ -83,7 +84,7 @@ def test_targets_from_t2_distribution_when_no_curves():
     amp[:, (centres > 3) & (centres < 30)] = 0.05 / 10
     amp[:, (centres > 300) & (centres < 3000)] = 0.15 / 10
     w = _well({"GR": [10.0, 20.0, 30.0]}, T2Bins(amp, edges))
-    t, rep = compute_targets(w, TargetParams(lithology="carbonate"))
+    t, rep, _ = compute_targets(w, TargetParams(lithology="carbonate"))
     assert rep["source"].startswith("T2 distribution")
     # phi = 20 p.u., FFI/BVI = 3 -> 144 mD
     assert t["PERM"].to_numpy() == pytest.approx([144.0] * 3)
@@ -122,9 +123,9 @@ def test_real_cmr_default_settings_reproduce_vendor_ktim():
     from petro.io.wells import load_well
 
     w = load_well("JB", [real_file("nmr/JB_11-6TFH_CMR.las")])
-    t, rep = compute_targets(w)
+    t, rep, problems = compute_targets(w)
     assert rep["perm_porosity"] == "total" and rep["source"] == "summary curves (BVI: curve)"
-    assert rep["warnings"] == []
+    assert problems == []
     sel, both, diff, share, median = _ktim_agreement(t)
     assert sel.sum() > 1500
     assert share >= 0.40
@@ -139,7 +140,7 @@ def test_real_cmr_default_settings_reproduce_vendor_ktim():
     assert np.allclose(t["PERM"].to_numpy()[inside],
                        1e4 * phi[inside] ** 4 * (ffi[inside] / bfv[inside]) ** 2)
     # the old single setting (phi = effective in the transform) is far from the vendor
-    t_eff, _ = compute_targets(w, TargetParams(perm_porosity="effective"))
+    t_eff, _, _ = compute_targets(w, TargetParams(perm_porosity="effective"))
     assert _ktim_agreement(t_eff)[3] < 0.10
 
 
@@ -149,7 +150,7 @@ def test_real_cmr_tcmr_minus_cmff_bvi_matches_vendor_ktim():
     from petro.io.wells import load_well
 
     w = load_well("JB", [real_file("nmr/JB_11-6TFH_CMR.las")])
-    t, rep = compute_targets(w, TargetParams(bvi="total_minus_ffi", min_perm=0.0,
+    t, rep, _ = compute_targets(w, TargetParams(bvi="total_minus_ffi", min_perm=0.0,
                                              max_perm=np.inf))
     sel, both, diff, share, median = _ktim_agreement(t)
     assert share >= 0.40 and abs(median) <= 0.05
@@ -162,42 +163,46 @@ def test_real_cmr_tcmr_minus_cmff_bvi_matches_vendor_ktim():
 def test_porosity_target_and_perm_porosity_are_separate_settings():
     # TCMR 0.25, effective 0.20, FFI 0.15, BFV 0.10 (= TCMR - FFI)
     curves = {"TCMR": [0.25], "PHIE_NMR": [0.20], "FFI": [0.15], "BVI": [0.10]}
-    t, rep = compute_targets(_well(curves))
+    t, rep, _ = compute_targets(_well(curves))
     # default: target effective 0.20; k = (25/10)^4 * (0.15/0.10)^2 = 39.0625 * 2.25 = 87.890625
     assert t["PHIE"].iloc[0] == pytest.approx(0.20)
     assert t["PERM"].iloc[0] == pytest.approx(87.890625)
     assert (rep["porosity"], rep["perm_porosity"]) == ("effective", "total")
     # porosity=total changes the TARGET only
-    t, _ = compute_targets(_well(curves), TargetParams(porosity="total"))
+    t, _, _ = compute_targets(_well(curves), TargetParams(porosity="total"))
     assert t["PHIE"].iloc[0] == pytest.approx(0.25)
     assert t["PERM"].iloc[0] == pytest.approx(87.890625)
     # perm_porosity=effective changes the transform only: (20/10)^4 * 1.5^2 = 36
-    t, _ = compute_targets(_well(curves), TargetParams(perm_porosity="effective"))
+    t, _, _ = compute_targets(_well(curves), TargetParams(perm_porosity="effective"))
     assert t["PHIE"].iloc[0] == pytest.approx(0.20)
     assert t["PERM"].iloc[0] == pytest.approx(36.0)
     # SDR uses perm_porosity too: 4 * 0.25^4 * 100^2 = 156.25
-    t, _ = compute_targets(_well({**curves, "T2LM": [100.0]}), TargetParams(permeability="sdr"))
+    t, _, _ = compute_targets(_well({**curves, "T2LM": [100.0]}), TargetParams(permeability="sdr"))
     assert t["PERM"].iloc[0] == pytest.approx(156.25)
 
 
 def test_default_bvi_is_the_curve_else_tcmr_minus_ffi():
     # no BVI curve: BVI = TCMR - FFI = 0.12 (not effective - FFI = 0.05)
-    t, rep = compute_targets(_well({"TCMR": [0.27], "PHIE_NMR": [0.20], "FFI": [0.15]}))
+    t, rep, _ = compute_targets(_well({"TCMR": [0.27], "PHIE_NMR": [0.20], "FFI": [0.15]}))
     assert t["BVI"].iloc[0] == pytest.approx(0.12)
     # (27/10)^4 * (0.15/0.12)^2 = 53.1441 * 1.5625 = 83.03765625
     assert t["PERM"].iloc[0] == pytest.approx(83.03765625)
     assert rep["source"] == "summary curves (BVI: total_minus_ffi)"
     # a BVI curve wins when present
-    t, _ = compute_targets(_well({"TCMR": [0.27], "PHIE_NMR": [0.20], "FFI": [0.15],
+    t, _, _ = compute_targets(_well({"TCMR": [0.27], "PHIE_NMR": [0.20], "FFI": [0.15],
                                   "BVI": [0.10]}))
     assert t["BVI"].iloc[0] == pytest.approx(0.10)
 
 
 def test_without_total_porosity_the_transform_uses_effective_with_a_warning():
-    t, rep = compute_targets(_well({"PHIE_NMR": [0.20], "FFI": [0.15], "BVI": [0.05]}))
+    t, rep, problems = compute_targets(_well({"PHIE_NMR": [0.20], "FFI": [0.15], "BVI": [0.05]}))
     assert t["PERM"].iloc[0] == pytest.approx(144.0)
     assert rep["perm_porosity"] == "effective"
-    assert any("no total NMR porosity" in m for m in rep["warnings"])
+    # the fallback is a warning record naming the well, not a string in the report
+    assert [(p.severity, p.code, p.well) for p in problems] == \
+        [(Severity.WARNING, "target_fallback", "W")]
+    assert "no total NMR porosity" in problems[0].message
+    assert "warnings" not in rep and "no total NMR porosity" in " ".join(rep["notes"])
     with pytest.raises(InputError, match="porosity=total"):
         compute_targets(_well({"PHIE_NMR": [0.20], "FFI": [0.15], "BVI": [0.05]}),
                         TargetParams(porosity="total"))
@@ -213,7 +218,7 @@ def test_t2_default_bvi_includes_clay_bound_and_phi_is_total():
     amp[0, centres < 3] = 0.02 / 10
     amp[0, (centres > 3) & (centres < 30)] = 0.05 / 10
     amp[0, (centres > 300) & (centres < 3000)] = 0.15 / 10
-    t, rep = compute_targets(_well({"GR": [10.0]}, T2Bins(amp, edges)))
+    t, rep, _ = compute_targets(_well({"GR": [10.0]}, T2Bins(amp, edges)))
     assert t["PHIE"].iloc[0] == pytest.approx(0.20)          # effective target
     assert t["BVI"].iloc[0] == pytest.approx(0.07)           # total - FFI
     # (22/10)^4 * (0.15/0.07)^2 = 23.4256 * 4.591837 = 107.5665
@@ -226,7 +231,7 @@ def test_percent_porosity_under_a_vv_unit_is_detected_and_reported():
 
     w = _well({"PHIE_NMR": [20.0, 18.0], "FFI": [15.0, 9.0], "BVI": [5.0, 9.0]})
     w.provenance = {k: Provenance("f.las", k, "V/V") for k in ("PHIE_NMR", "FFI", "BVI")}
-    t, rep = compute_targets(w)
+    t, rep, _ = compute_targets(w)
     assert t["PHIE"].to_numpy() == pytest.approx([0.20, 0.18])
     assert t["PERM"].iloc[0] == pytest.approx(144.0)
     assert any("p.u." in n and "PHIE_NMR" in n for n in rep["notes"])
@@ -236,13 +241,13 @@ def test_percent_porosity_under_a_vv_unit_is_detected_and_reported():
 def test_out_of_range_permeability_is_clipped_and_flagged_or_masked():
     w = _well({"PHIE_NMR": [0.20, 0.02, 0.30], "FFI": [0.15, 0.001, 0.29],
                "BVI": [0.05, 0.019, 0.01]})
-    t, rep = compute_targets(w, TargetParams(min_perm=0.01, max_perm=1000.0))
+    t, rep, _ = compute_targets(w, TargetParams(min_perm=0.01, max_perm=1000.0))
     # 2 p.u. with FFI/BVI = 0.053 -> 4.4e-7 mD; 30 p.u., ratio 29 -> 68,121 mD
     assert t["VALID"].all()
     assert t["PERM"].to_numpy() == pytest.approx([144.0, 0.01, 1000.0])
     assert list(t["FLAG"]) == ["", "clipped to min_perm", "clipped to max_perm"]
     assert rep["clipped"] == {"clipped to min_perm": 1, "clipped to max_perm": 1}
-    t2, rep2 = compute_targets(w, TargetParams(min_perm=0.01, max_perm=1000.0,
+    t2, rep2, _ = compute_targets(w, TargetParams(min_perm=0.01, max_perm=1000.0,
                                                perm_out_of_range="mask"))
     assert list(t2["VALID"]) == [True, False, False]
     assert rep2["masked"] == {"permeability < min_perm": 1, "permeability > max_perm": 1}

@@ -18,13 +18,13 @@ def test_summary_curves_write_no_cutoff_t2_path_does():
     w = _well({"PHIE_NMR": [0.20, 0.18, 0.15], "FFI": [0.15, 0.10, 0.05],
                "BVI": [0.05, 0.08, 0.10]})
     p = TargetParams()
-    table, rep = compute_targets(w, p)
+    table, rep, _ = compute_targets(w, p)
     assert rep["cutoff_used"] is False
     assert "TCUT" not in targets_log(table, p, rep)["params"]
     edges = np.logspace(np.log10(0.3), np.log10(3000), 41)
     amp = np.full((3, 40), 0.005)
     t2w = _well({"GR": [10.0, 20.0, 30.0]}, T2Bins(amp, edges))
-    table, rep = compute_targets(t2w, p)
+    table, rep, _ = compute_targets(t2w, p)
     assert rep["cutoff_used"] is True
     items = targets_log(table, p, rep)["params"]
     assert items["TCUT"][0] == f"{p.cutoff_ms:g}" and items["TCUT"][1] == "MS"

@@ -69,7 +69,7 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
     has_nmr = is_nmr(well.curves.columns, well.t2_bins is not None)
     if with_targets and has_nmr:
         try:
-            targets, report = compute_targets(well, cfg.targets)
+            targets, report, target_problems = compute_targets(well, cfg.targets)
         except PetroError as err:
             # the well keeps its features (it can still be predicted); it cannot be trained on
             p = err.problem(code="no_targets", well=name)
@@ -77,8 +77,7 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
                                         message=f"no NMR targets, features kept: {p.message}"))
         else:
             res.target_report = report
-            res.problems += [Problem(Severity.WARNING, f"targets: {m}", well=name,
-                                     code="target_fallback") for m in report.get("warnings", ())]
+            res.problems += target_problems
             table = pd.concat([table, targets.reset_index(drop=True)], axis=1)
     res.table = table
     res.summary = {"well": name, "files": len(files), "rows": len(table),

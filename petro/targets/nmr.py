@@ -32,15 +32,18 @@ training.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from petro.errors import ConfigError, InputError
+from petro.problems import Problem, Severity
+from petro.vocab import (CLAY_CUTOFF_MS, FLAG, LITHOLOGY_CUTOFF_MS, NMR_POROSITY_CURVES, REASON,
+                         VALID, VENDOR_PERMEABILITY)
 from petro.well import Well
 
-LITHOLOGY_CUTOFF_MS = {"clastic": 33.0, "sandstone": 33.0, "carbonate": 92.0}
 POROSITY_CHOICES = ("effective", "total")
 PERM_POROSITY_CHOICES = ("total", "effective")
 BVI_CHOICES = ("auto", "curve", "total_minus_ffi", "effective_minus_ffi", "t2")
@@ -78,7 +81,7 @@ class TargetParams:
 
     lithology: str = "carbonate"
     t2_cutoff_ms: float | None = None
-    clay_cutoff_ms: float = 3.0
+    clay_cutoff_ms: float = CLAY_CUTOFF_MS
     porosity: str = "effective"
     perm_porosity: str = "total"
     source: str = "auto"
@@ -163,7 +166,7 @@ def fraction_above(edges_ms: np.ndarray, cutoff_ms: float) -> np.ndarray:
 
 
 def t2_partition(amplitudes: np.ndarray, edges_ms: np.ndarray, *, cutoff_ms: float,
-                 clay_cutoff_ms: float = 3.0) -> dict[str, np.ndarray]:
+                 clay_cutoff_ms: float = CLAY_CUTOFF_MS) -> dict[str, np.ndarray]:
     """Split a T2 distribution into total, effective, BVI, FFI, clay-bound and T2LM.
 
     Parameters
@@ -190,9 +193,6 @@ def t2_partition(amplitudes: np.ndarray, edges_ms: np.ndarray, *, cutoff_ms: flo
     return out
 
 
-POROSITY_CURVES = ("TCMR", "PHIE_NMR", "BVI", "FFI", "CBW")
-
-
 def _curve(well: Well, name: str) -> np.ndarray | None:
     if name in well.curves.columns:
         v = well.curves[name].to_numpy(dtype=float)
@@ -208,7 +208,7 @@ def porosity_units(well: Well) -> tuple[Well, list[str]]:
     """
     notes = []
     curves = well.curves
-    for name in POROSITY_CURVES:
+    for name in NMR_POROSITY_CURVES:
         v = _curve(well, name)
         if v is None:
             continue
@@ -223,164 +223,243 @@ def porosity_units(well: Well) -> tuple[Well, list[str]]:
             notes.append(f"{name}: v/v (file unit {unit!r})")
     if curves is well.curves:
         return well, notes
-    from dataclasses import replace
-
     return replace(well, curves=curves), notes
 
 
-def compute_targets(well: Well, params: TargetParams | None = None) -> tuple[pd.DataFrame, dict]:
+class Targets(NamedTuple):
+    """What :func:`compute_targets` returns for one well."""
+
+    table: pd.DataFrame        # the targets on the well's depth grid (see compute_targets)
+    report: dict               # the source used, counts per mask reason, notes
+    problems: list[Problem]    # choices the settings could not honour (warnings, well named)
+
+
+@dataclass
+class _Volumes:
+    """The NMR volumes of one well (v/v; T2LM in ms) and where they came from."""
+
+    total: np.ndarray | None
+    eff: np.ndarray | None
+    ffi: np.ndarray
+    bvi: np.ndarray
+    t2lm: np.ndarray | None
+    source: str
+    cutoff_used: bool      # whether the T2 cutoff shaped the targets (the LAS header says)
+
+
+def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
     """Targets of one well on its depth grid.
 
     Returns
     -------
-    table : DataFrame indexed by depth (m) with PHIE (v/v), BVI, FFI (v/v), T2LM (ms), PERM (mD),
-        LOG10_PERM, VALID (bool) and REASON (why a sample is masked, '' when valid), and the
-        vendor comparison curves KTIM / KSDR where the file has them
-    report : dict with the source used, counts per mask reason and notes
+    Targets
+        ``table``: DataFrame indexed by depth (m) with PHIE (v/v), BVI, FFI (v/v), T2LM (ms),
+        PERM (mD), LOG10_PERM, VALID (bool), REASON (why a sample is masked, '' when valid) and
+        FLAG, and the vendor comparison curves KTIM / KSDR where the file has them;
+        ``report``: dict with the source used, counts per mask reason and notes;
+        ``problems``: the choices the settings could not honour, as warning records
+        (code ``target_fallback``, the well named).
     """
     p = params or TargetParams()
     well, notes = porosity_units(well)
     warnings: list[str] = []   # choices the settings could not honour (reported as problems)
-    n = len(well.curves)
+    vol = _volumes(well, p, notes, warnings)
+    phi_target, phi, perm_phi_used = _porosities(well, p, vol, warnings)
+    t2lm = vol.t2lm if vol.t2lm is not None else np.full(len(well.curves), np.nan)
+    perm = _permeability(p, phi, vol.ffi, vol.bvi, t2lm)
+    reason, flag, perm = _mask(p, phi, phi_target, vol.ffi, vol.bvi, t2lm, perm)
+    valid = reason == ""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_perm = np.where(valid, np.log10(np.where(valid, perm, 1.0)), np.nan)
+    table = pd.DataFrame({"PHIE": np.where(valid, phi_target, np.nan),
+                          "BVI": vol.bvi, "FFI": vol.ffi, "T2LM": t2lm,
+                          "PERM": np.where(valid, perm, np.nan), "LOG10_PERM": log_perm,
+                          VALID: valid, REASON: reason,
+                          FLAG: np.where(valid, flag, "")}, index=well.curves.index)
+    for vendor in VENDOR_PERMEABILITY:
+        v = _curve(well, vendor)
+        if v is not None:
+            table[vendor] = v
+    report = _report(well, p, vol, reason, flag, notes + warnings, perm_phi_used)
+    problems = [Problem(Severity.WARNING, f"targets: {m}", well=well.name, code="target_fallback")
+                for m in warnings]
+    return Targets(table, report, problems)
+
+
+def _files(well: Well) -> str:
+    return ", ".join(well.files)
+
+
+def _volumes(well: Well, p: TargetParams, notes: list[str], warnings: list[str]) -> _Volumes:
+    """Choose the source (summary curves or the T2 distribution) and read the volumes from it."""
     have_curves = _curve(well, "FFI") is not None and (
         _curve(well, "TCMR") is not None or _curve(well, "PHIE_NMR") is not None)
-    use_t2 = p.source == "t2" or (p.source == "auto" and not have_curves)
-    cutoff_used = use_t2          # whether p.cutoff_ms shaped the targets (the LAS header says)
-    if use_t2:
-        if well.t2_bins is None and p.source == "t2":
-            unused = [x.message for x in well.problems if x.code == "t2_unusable"]
-            raise InputError(f"well {well.name}: targets.source=t2 but the well has no usable T2 "
-                             f"distribution" + (f" ({unused[0]})" if unused else ""),
-                             path=", ".join(well.files))
-        if well.t2_bins is None:
-            raise InputError(f"well {well.name}: no NMR: neither FFI with TCMR/PHIE_NMR curves "
-                             f"nor a T2 distribution was found", path=", ".join(well.files))
-        part = t2_partition(well.t2_bins.amplitudes, well.t2_bins.edges_ms, cutoff_ms=p.cutoff_ms,
-                            clay_cutoff_ms=p.clay_cutoff_ms)
-        source = f"T2 distribution ({len(well.t2_bins.edges_ms) - 1} bins, cutoff {p.cutoff_ms:g} ms)"
-        total, eff, ffi, bvi, t2lm = (part[k] for k in ("TCMR", "PHIE_NMR", "FFI", "BVI", "T2LM"))
-        bvi_choice = "total_minus_ffi" if p.bvi in ("auto", "total_minus_ffi", "curve") \
-            else "effective_minus_ffi"
-        if p.bvi == "curve":
-            warnings.append("targets.bvi=curve: no BVI curve is used with a T2 distribution; "
-                            "BVI = total - FFI")
-        if bvi_choice == "total_minus_ffi":
-            bvi = total - ffi
-        source += f", BVI: {bvi_choice}"
-    else:
-        if not have_curves:
-            raise InputError(f"well {well.name}: targets.source=curves needs FFI and TCMR or "
-                             f"PHIE_NMR curves", path=", ".join(well.files))
-        total, eff, ffi = _curve(well, "TCMR"), _curve(well, "PHIE_NMR"), _curve(well, "FFI")
-        cbw = _curve(well, "CBW")
-        if eff is None and total is not None:
-            if cbw is not None:
-                eff = total - cbw
-                notes.append("effective porosity = TCMR - CBW")
-            elif well.t2_bins is not None:
-                eff = t2_partition(well.t2_bins.amplitudes, well.t2_bins.edges_ms,
-                                   cutoff_ms=p.cutoff_ms,
-                                   clay_cutoff_ms=p.clay_cutoff_ms)["PHIE_NMR"]
-                notes.append("effective porosity from the T2 distribution")
-                cutoff_used = True
-        bvi_curve = _curve(well, "BVI")
-        choice = p.bvi
-        if choice == "auto":
-            choice = "curve" if bvi_curve is not None else \
-                "total_minus_ffi" if total is not None else "effective_minus_ffi"
-            if choice == "effective_minus_ffi":
-                warnings.append("no BVI curve and no total porosity (TCMR/MPHS): BVI = effective "
-                                "porosity - FFI")
-        if choice == "curve":
-            if bvi_curve is None:
-                raise InputError(f"well {well.name}: targets.bvi=curve but no BVI curve (BFV, "
-                                 f"MBVI)", path=", ".join(well.files))
-            bvi = bvi_curve
-        elif choice == "total_minus_ffi":
-            if total is None:
-                raise InputError(f"well {well.name}: targets.bvi=total_minus_ffi needs TCMR")
-            bvi = total - ffi
-        elif choice == "t2":
-            if well.t2_bins is None:
-                raise InputError(f"well {well.name}: targets.bvi=t2 needs a T2 distribution")
-            bvi = t2_partition(well.t2_bins.amplitudes, well.t2_bins.edges_ms,
-                               cutoff_ms=p.cutoff_ms, clay_cutoff_ms=p.clay_cutoff_ms)["BVI"]
+    if p.source == "t2" or (p.source == "auto" and not have_curves):
+        return _volumes_from_t2(well, p, warnings)
+    if not have_curves:
+        raise InputError(f"well {well.name}: targets.source=curves needs FFI and TCMR or "
+                         f"PHIE_NMR curves", path=_files(well))
+    return _volumes_from_curves(well, p, notes, warnings)
+
+
+def _partition(well: Well, p: TargetParams) -> dict[str, np.ndarray]:
+    return t2_partition(well.t2_bins.amplitudes, well.t2_bins.edges_ms, cutoff_ms=p.cutoff_ms,
+                        clay_cutoff_ms=p.clay_cutoff_ms)
+
+
+def _volumes_from_t2(well: Well, p: TargetParams, warnings: list[str]) -> _Volumes:
+    """Total, effective, FFI, BVI and T2LM from the T2 distribution, BVI = total - FFI (clay-bound
+    water included, as the vendor's BFV) unless ``targets.bvi`` asks for effective - FFI."""
+    if well.t2_bins is None and p.source == "t2":
+        unused = [x.message for x in well.problems if x.code == "t2_unusable"]
+        raise InputError(f"well {well.name}: targets.source=t2 but the well has no usable T2 "
+                         f"distribution" + (f" ({unused[0]})" if unused else ""),
+                         path=_files(well))
+    if well.t2_bins is None:
+        raise InputError(f"well {well.name}: no NMR: neither FFI with TCMR/PHIE_NMR curves "
+                         f"nor a T2 distribution was found", path=_files(well))
+    part = _partition(well, p)
+    total, eff, ffi, bvi, t2lm = (part[k] for k in ("TCMR", "PHIE_NMR", "FFI", "BVI", "T2LM"))
+    choice = "total_minus_ffi" if p.bvi in ("auto", "total_minus_ffi", "curve") \
+        else "effective_minus_ffi"
+    if p.bvi == "curve":
+        warnings.append("targets.bvi=curve: no BVI curve is used with a T2 distribution; "
+                        "BVI = total - FFI")
+    if choice == "total_minus_ffi":
+        bvi = total - ffi
+    source = (f"T2 distribution ({len(well.t2_bins.edges_ms) - 1} bins, cutoff "
+              f"{p.cutoff_ms:g} ms), BVI: {choice}")
+    return _Volumes(total, eff, ffi, bvi, t2lm, source, cutoff_used=True)
+
+
+def _volumes_from_curves(well: Well, p: TargetParams, notes: list[str],
+                         warnings: list[str]) -> _Volumes:
+    """The volumes from the summary curves; an effective porosity the file does not give is
+    TCMR - CBW, else from the T2 distribution."""
+    total, eff, ffi = _curve(well, "TCMR"), _curve(well, "PHIE_NMR"), _curve(well, "FFI")
+    cbw = _curve(well, "CBW")
+    cutoff_used = False
+    if eff is None and total is not None:
+        if cbw is not None:
+            eff = total - cbw
+            notes.append("effective porosity = TCMR - CBW")
+        elif well.t2_bins is not None:
+            eff = _partition(well, p)["PHIE_NMR"]
+            notes.append("effective porosity from the T2 distribution")
             cutoff_used = True
-        else:
-            if eff is None:
-                raise InputError(f"well {well.name}: BVI = effective - FFI needs an effective "
-                                 f"porosity (CMRP_3MS, MPHE) or TCMR with CBW")
-            bvi = eff - ffi
-        t2lm = _curve(well, "T2LM")
-        source = f"summary curves (BVI: {choice})"
-    if p.porosity == "effective" and eff is None:
+    bvi, choice, t2_bvi = _bvi_from_curves(well, p, total, eff, ffi, warnings)
+    return _Volumes(total, eff, ffi, bvi, _curve(well, "T2LM"),
+                    f"summary curves (BVI: {choice})", cutoff_used or t2_bvi)
+
+
+def _bvi_from_curves(well: Well, p: TargetParams, total, eff, ffi,
+                     warnings: list[str]) -> tuple[np.ndarray, str, bool]:
+    """BVI by ``targets.bvi`` (auto: the curve, else TCMR - FFI, else effective - FFI with a
+    warning); returns it, the choice and whether the T2 cutoff was used."""
+    bvi_curve = _curve(well, "BVI")
+    choice = p.bvi
+    if choice == "auto":
+        choice = "curve" if bvi_curve is not None else \
+            "total_minus_ffi" if total is not None else "effective_minus_ffi"
+        if choice == "effective_minus_ffi":
+            warnings.append("no BVI curve and no total porosity (TCMR/MPHS): BVI = effective "
+                            "porosity - FFI")
+    if choice == "curve":
+        if bvi_curve is None:
+            raise InputError(f"well {well.name}: targets.bvi=curve but no BVI curve (BFV, "
+                             f"MBVI)", path=_files(well))
+        return bvi_curve, choice, False
+    if choice == "total_minus_ffi":
+        if total is None:
+            raise InputError(f"well {well.name}: targets.bvi=total_minus_ffi needs TCMR")
+        return total - ffi, choice, False
+    if choice == "t2":
+        if well.t2_bins is None:
+            raise InputError(f"well {well.name}: targets.bvi=t2 needs a T2 distribution")
+        return _partition(well, p)["BVI"], choice, True
+    if eff is None:
+        raise InputError(f"well {well.name}: BVI = effective - FFI needs an effective "
+                         f"porosity (CMRP_3MS, MPHE) or TCMR with CBW")
+    return eff - ffi, choice, False
+
+
+def _porosities(well: Well, p: TargetParams, vol: _Volumes,
+                warnings: list[str]) -> tuple[np.ndarray, np.ndarray, str]:
+    """The porosity target, phi inside the permeability transform and which porosity that is
+    (a well without a total porosity uses its effective one, with a warning)."""
+    if p.porosity == "effective" and vol.eff is None:
         raise InputError(f"well {well.name}: targets.porosity=effective needs CMRP_3MS/MPHE, "
-                         f"TCMR with CBW, or a T2 distribution", path=", ".join(well.files))
-    if p.porosity == "total" and total is None:
+                         f"TCMR with CBW, or a T2 distribution", path=_files(well))
+    if p.porosity == "total" and vol.total is None:
         raise InputError(f"well {well.name}: targets.porosity=total needs TCMR/MPHS")
-    phi_target = eff if p.porosity == "effective" else total
+    phi_target = vol.eff if p.porosity == "effective" else vol.total
     perm_phi_used = p.perm_porosity
-    if p.perm_porosity == "total" and total is None:
+    if p.perm_porosity == "total" and vol.total is None:
         perm_phi_used = "effective"
         warnings.append("no total NMR porosity (TCMR/MPHS): phi in the permeability transform is "
                         "the effective porosity")
-    if perm_phi_used == "effective" and eff is None:
+    if perm_phi_used == "effective" and vol.eff is None:
         raise InputError(f"well {well.name}: targets.perm_porosity=effective needs CMRP_3MS/MPHE, "
-                         f"TCMR with CBW, or a T2 distribution", path=", ".join(well.files))
-    phi = eff if perm_phi_used == "effective" else total
-    nanarr = np.full(n, np.nan)
-    t2lm = t2lm if t2lm is not None else nanarr
+                         f"TCMR with CBW, or a T2 distribution", path=_files(well))
+    phi = vol.eff if perm_phi_used == "effective" else vol.total
+    return phi_target, phi, perm_phi_used
+
+
+def _permeability(p: TargetParams, phi, ffi, bvi, t2lm) -> np.ndarray:
+    """Timur-Coates or SDR permeability, mD (not yet masked or clipped)."""
     if p.permeability == "timur_coates":
-        perm = timur_coates(phi, ffi, bvi, c=p.coates_c, m=p.coates_m, n=p.coates_n)
-    else:
-        perm = sdr(phi, t2lm, a=p.sdr_a, m=p.sdr_m, n=p.sdr_n)
+        return timur_coates(phi, ffi, bvi, c=p.coates_c, m=p.coates_m, n=p.coates_n)
+    return sdr(phi, t2lm, a=p.sdr_a, m=p.sdr_m, n=p.sdr_n)
+
+
+def _mark(reason: np.ndarray, cond, why: str) -> None:
+    """Give the samples where ``cond`` holds and that have no reason yet the reason ``why``."""
+    cond = np.asarray(cond) & (reason == "")
+    reason[cond] = why
+
+
+def _mask(p: TargetParams, phi, phi_target, ffi, bvi, t2lm,
+          perm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Why each sample cannot give a target ('' when it can), the clip flag, and the
+    permeability clipped to ``[min_perm, max_perm]`` (``perm_out_of_range: clip``)."""
+    n = len(perm)
     reason = np.full(n, "", dtype=object)
-
-    def mark(cond, why):
-        cond = np.asarray(cond) & (reason == "")
-        reason[cond] = why
-
-    mark(~np.isfinite(phi) | ~np.isfinite(phi_target), "porosity NULL")
-    mark((phi <= p.min_porosity) | (phi_target <= p.min_porosity), "porosity <= min_porosity")
-    mark((phi > p.max_porosity) | (phi_target > p.max_porosity), "porosity > max_porosity")
+    _mark(reason, ~np.isfinite(phi) | ~np.isfinite(phi_target), "porosity NULL")
+    _mark(reason, (phi <= p.min_porosity) | (phi_target <= p.min_porosity),
+          "porosity <= min_porosity")
+    _mark(reason, (phi > p.max_porosity) | (phi_target > p.max_porosity),
+          "porosity > max_porosity")
     if p.permeability == "timur_coates":
-        mark(~np.isfinite(ffi) | ~np.isfinite(bvi), "FFI/BVI NULL")
-        mark(bvi <= 0, "BVI <= 0")
-        mark(ffi < 0, "FFI < 0")
+        _mark(reason, ~np.isfinite(ffi) | ~np.isfinite(bvi), "FFI/BVI NULL")
+        _mark(reason, bvi <= 0, "BVI <= 0")
+        _mark(reason, ffi < 0, "FFI < 0")
     else:
-        mark(~np.isfinite(t2lm) | (t2lm <= 0), "T2LM NULL or <= 0")
+        _mark(reason, ~np.isfinite(t2lm) | (t2lm <= 0), "T2LM NULL or <= 0")
+    flag = np.full(n, "", dtype=object)
     with np.errstate(invalid="ignore"):
-        mark(~np.isfinite(perm), "permeability not finite")
-        flag = np.full(n, "", dtype=object)
+        _mark(reason, ~np.isfinite(perm), "permeability not finite")
         if p.perm_out_of_range == "clip":
             ok = reason == ""
             flag[ok & (perm < p.min_perm)] = "clipped to min_perm"
             flag[ok & (perm > p.max_perm)] = "clipped to max_perm"
             perm = np.clip(perm, p.min_perm, p.max_perm)
         else:
-            mark(perm < p.min_perm, "permeability < min_perm")
-            mark(perm > p.max_perm, "permeability > max_perm")
+            _mark(reason, perm < p.min_perm, "permeability < min_perm")
+            _mark(reason, perm > p.max_perm, "permeability > max_perm")
+    return reason, flag, perm
+
+
+def _report(well: Well, p: TargetParams, vol: _Volumes, reason, flag, notes: list[str],
+            perm_phi_used: str) -> dict:
+    """The target report of one well: source, counts per mask reason and per clip, notes."""
     valid = reason == ""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_perm = np.where(valid, np.log10(np.where(valid, perm, 1.0)), np.nan)
-    table = pd.DataFrame({"PHIE": np.where(valid, phi_target, np.nan),
-                          "BVI": bvi, "FFI": ffi, "T2LM": t2lm,
-                          "PERM": np.where(valid, perm, np.nan), "LOG10_PERM": log_perm,
-                          "VALID": valid, "REASON": reason,
-                          "FLAG": np.where(valid, flag, "")}, index=well.curves.index)
-    for vendor in ("KTIM", "KSDR"):
-        v = _curve(well, vendor)
-        if v is not None:
-            table[vendor] = v
     counts = pd.Series(reason[~valid]).value_counts().to_dict()
-    report = {"well": well.name, "source": source, "cutoff_used": cutoff_used,
-              "n": int(n), "valid": int(valid.sum()),
-              "masked": {str(k): int(v) for k, v in counts.items()},
-              "clipped": {str(k): int(v) for k, v in
-                          pd.Series(flag[valid & (flag != "")]).value_counts().items()},
-              "notes": notes + warnings, "warnings": warnings,
-              "porosity": p.porosity, "perm_porosity": perm_phi_used,
-              "porosity_curves": {k: well.provenance[k].unit for k in ("TCMR", "PHIE_NMR", "FFI",
-                                                                       "BVI")
-                                  if k in well.provenance}}
-    return table, report
+    return {"well": well.name, "source": vol.source, "cutoff_used": vol.cutoff_used,
+            "n": int(len(reason)), "valid": int(valid.sum()),
+            "masked": {str(k): int(v) for k, v in counts.items()},
+            "clipped": {str(k): int(v) for k, v in
+                        pd.Series(flag[valid & (flag != "")]).value_counts().items()},
+            "notes": notes, "porosity": p.porosity, "perm_porosity": perm_phi_used,
+            "porosity_curves": {k: well.provenance[k].unit for k in ("TCMR", "PHIE_NMR", "FFI",
+                                                                     "BVI")
+                                if k in well.provenance}}

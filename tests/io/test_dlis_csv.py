@@ -48,7 +48,7 @@ def test_dlis_scalar_and_array_channels(tmp_path):
     assert img.values.shape == (N, 36) and img.values.dtype == np.float32
     assert img.values[45, 0] == 20.0
     assert w.t2_bins is not None and w.t2_bins.amplitudes.shape == (N, 10)
-    t, rep = compute_targets(w, TargetParams(lithology="carbonate"))
+    t, rep, _ = compute_targets(w, TargetParams(lithology="carbonate"))
     # phi = 20 p.u., FFI/BVI = 3 -> 144 mD, from the T2 array and its bin axis
     assert rep["source"].startswith("T2 distribution")
     assert t["PERM"].to_numpy() == pytest.approx([144.0] * N)
