@@ -194,3 +194,19 @@ def test_rugosity_is_the_caliper_spread_over_the_window():
     f = conventional_features(pd.DataFrame({"CALI": cali}, index=pd.Index(depth)))
     assert f["RUGOSITY"].iloc[5] == pytest.approx(0.0)
     assert f["RUGOSITY"].iloc[30] == pytest.approx(0.5, abs=0.05)
+
+
+def test_a_model_recipe_with_the_removed_extra_field_still_rebuilds_its_features():
+    """ImageFeatureParams.extra (never used) is gone; a model registered before keeps
+    ``features.extra: {}`` in its recipe, which must not make its features unbuildable."""
+    from dataclasses import asdict
+
+    from petro.app.predict import _without_removed, recipe_config
+    from petro.errors import ConfigError
+
+    old = {"features": {**asdict(ImageFeatureParams(windows_m=(0.25,))), "extra": {}}}
+    with pytest.raises(ConfigError, match="extra"):
+        recipe_config(old)
+    cfg = recipe_config(_without_removed(old))
+    assert cfg.features.windows_m == (0.25,) and not hasattr(cfg.features, "extra")
+    assert old["features"]["extra"] == {}          # the model's own record is not modified

@@ -81,8 +81,18 @@ def load_models(uris: list[str] | None = None, tracking_uri: str | None = None) 
         m = load_model(uri)
         info = model_info(m)
         out.append(LoadedModel(uri, m, info["inputs"], info["output"], info["unit"],
-                               info["recipe"], info.get("consistency"), info.get("novelty")))
+                               _without_removed(info["recipe"]), info.get("consistency"),
+                               info.get("novelty")))
     return out
+
+
+def _without_removed(recipe: dict | None) -> dict | None:
+    """A model's recipe without the settings petro no longer has (``features.extra``, never
+    used, removed in issue 24), so models registered before still load and compare."""
+    if recipe and "extra" in (recipe.get("features") or {}):
+        recipe = {**recipe, "features": {k: v for k, v in recipe["features"].items()
+                                         if k != "extra"}}
+    return recipe
 
 
 def recipe_config(recipe: dict | None, *, base: PipelineConfig | None = None) -> PipelineConfig:

@@ -32,12 +32,12 @@ A window with coverage below ``min_coverage`` gives NaN features.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from petro.vocab import IMAGE_PREFIX, IMAGE_STATS, image_feature, patch_feature
+from petro.vocab import DEPTH, IMAGE_PREFIX, IMAGE_STATS, image_feature, patch_feature
 
 PREFIX = IMAGE_PREFIX
 VUG_SIDE = {"acoustic_amplitude": -1, "acoustic_transit_time": 1, "resistive": -1,
@@ -67,7 +67,6 @@ class ImageFeatureParams:
     def n_patch(self) -> int:
         """Patch values per window (depth sub-windows x sectors), 0 without patches."""
         return self.patch_rows * N_SECTORS if self.patch_window_m else 0
-    extra: dict = field(default_factory=dict)
 
 
 def feature_names(kind: str, windows_m, n_patch: int = 0) -> list[str]:
@@ -201,29 +200,44 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
         depth, values = depth[::-1], values[::-1]
     names = feature_names(kind, p.windows_m, p.n_patch)
     out: dict[str, np.ndarray] = {}      # columns, made into one frame at the end (no inserts)
+    csum = _row_sums(depth, values, kind, p) if depth.size >= 2 and values.size else None
+    if csum is not None:
+        pre = PREFIX.get(kind, "img")
+        bins = values.shape[1]
+        stds = {}
+        for w in p.windows_m:
+            cols, stds[w] = _window_stats(depth, csum, target, bins, w, p.min_coverage)
+            out.update({image_feature(pre, s, w): v for s, v in cols.items()})
+        if len(p.windows_m) > 1:
+            lo, hi = min(p.windows_m), max(p.windows_m)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[image_feature(pre, "het")] = stds[hi] / stds[lo]
+        if p.patch_window_m:
+            patch = _patches(depth, csum, target, bins, p)
+            for j in range(patch.shape[1]):
+                out[patch_feature(pre, j)] = patch[:, j]
+    nan = np.full(target.shape, np.nan)
+    return pd.DataFrame({n: out.get(n, nan) for n in names}, index=pd.Index(target, name=DEPTH))
 
-    def frame() -> pd.DataFrame:
-        nan = np.full(target.shape, np.nan)
-        return pd.DataFrame({n: out.get(n, nan) for n in names},
-                            index=pd.Index(target, name="DEPT"))
 
-    if depth.size < 2 or values.size == 0:
-        return frame()
-    bins = values.shape[1]
+def _row_sums(depth: np.ndarray, values: np.ndarray, kind: str,
+              p: ImageFeatureParams) -> np.ndarray | None:
+    """Cumulative per-row statistics of the normalised image: ``csum[0] = 0`` and
+    ``csum[i + 1]`` = sum of the rows 0..i (see :func:`_row_stats`); None when the image has no
+    baseline (no finite pixel). One pass over the rows, in chunks of ``p.chunk_rows``."""
     use_log = kind in p.log_kinds
     if p.normalise == "per_well":
         med, scale = robust_baseline(values, log=use_log)
     else:
         med, scale = 0.0, 1.0
     if not np.isfinite(med):
-        return frame()
+        return None
     side = VUG_SIDE.get(kind, -1)
-    # one pass over the rows, chunked; vertical pairs need the first row of the next chunk
     rows = depth.size
-    # csum[0] = 0 and csum[i + 1] = sum of the per-row statistics of rows 0..i
     csum = np.zeros((rows + 1, _K_BASE + N_HIST + 2 * N_SECTORS))
     for a in range(0, rows, p.chunk_rows):
         b = min(rows, a + p.chunk_rows)
+        # vertical pairs need the first row of the next chunk
         raw = np.asarray(values[a:min(rows, b + 1)]).astype(np.float32, copy=False)
         with np.errstate(divide="ignore", invalid="ignore"):
             # log10 of a non-positive pixel is NaN or -inf: a gap, like NaN
@@ -234,64 +248,66 @@ def image_window_features(depth: np.ndarray, values: np.ndarray, target_depth: n
         st = _row_stats(chunk, side, p.vug_threshold)[: b - a]
         st[0] += csum[a]                   # running sum, while the chunk is in cache
         np.cumsum(st, axis=0, out=csum[a + 1:b + 1])
-    stds = {}
+    return csum
+
+
+def _hist_percentiles(hist: np.ndarray, cnt: np.ndarray) -> dict[float, np.ndarray]:
+    """P10, P50 and P90 (robust units) of windows from their level histograms, interpolated
+    inside the level where the cumulative share crosses each."""
+    cdf = np.cumsum(hist, axis=1) / cnt[:, None]
+    edges = np.linspace(-HIST_RANGE, HIST_RANGE, N_HIST + 1)
+    pct = {}
+    for q in (0.1, 0.5, 0.9):
+        j = np.clip((cdf < q).sum(axis=1), 0, N_HIST - 1)
+        prev = np.where(j > 0, cdf[np.arange(cdf.shape[0]), np.maximum(j - 1, 0)], 0.0)
+        cur = cdf[np.arange(cdf.shape[0]), j]
+        frac = np.clip((q - prev) / np.where(cur > prev, cur - prev, 1.0), 0, 1)
+        pct[q] = edges[j] + frac * (edges[1] - edges[0])
+    return pct
+
+
+def _window_stats(depth, csum, target, bins: int, w: float,
+                  min_coverage: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The statistics (``STATS``) of the windows of length ``w`` (m) centred on ``target``, from
+    the cumulative row sums, NaN where the coverage is short; and the windows' std (NaN there)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        for w in p.windows_m:
-            i0 = np.searchsorted(depth, target - w / 2, side="left")
-            i1 = np.searchsorted(depth, target + w / 2, side="left")
-            S = csum[i1] - csum[i0]
-            nrows = (i1 - i0).astype(float)
-            cnt, s1, s2, low, con, hom, npair, rm, rm2, hasrow = (S[:, k] for k in range(_K_BASE))
-            hist = S[:, _K_BASE:_K_BASE + N_HIST]
-            sec_sum = S[:, _K_BASE + N_HIST:_K_BASE + N_HIST + N_SECTORS]
-            sec_cnt = S[:, _K_BASE + N_HIST + N_SECTORS:]
-            step = np.median(np.diff(depth))
-            expected_rows = np.maximum(w / step, 1.0)
-            cover = cnt / (expected_rows * bins)
-            mean = s1 / cnt
-            var = np.maximum(s2 / cnt - mean ** 2, 0.0)
-            std = np.sqrt(var)
-            cdf = np.cumsum(hist, axis=1) / cnt[:, None]
-            edges = np.linspace(-HIST_RANGE, HIST_RANGE, N_HIST + 1)
-            pct = {}
-            for q in (0.1, 0.5, 0.9):
-                j = np.clip((cdf < q).sum(axis=1), 0, N_HIST - 1)
-                prev = np.where(j > 0, cdf[np.arange(cdf.shape[0]), np.maximum(j - 1, 0)], 0.0)
-                cur = cdf[np.arange(cdf.shape[0]), j]
-                frac = np.clip((q - prev) / np.where(cur > prev, cur - prev, 1.0), 0, 1)
-                pct[q] = edges[j] + frac * (edges[1] - edges[0])
-            has = sec_cnt > 0
-            nsec = has.sum(axis=1)
-            sec_mean = np.where(has, sec_sum / np.where(has, sec_cnt, 1.0), 0.0)
-            mu = sec_mean.sum(axis=1) / nsec
-            sec_var = (np.where(has, sec_mean - mu[:, None], 0.0) ** 2).sum(axis=1) / nsec
-            azc = np.sqrt(sec_var) / std
-            row_mean_var = np.maximum(rm2 / hasrow - (rm / hasrow) ** 2, 0.0)
-            phist = hist / cnt[:, None]
-            ent = -np.sum(np.where(phist > 0, phist * np.log2(np.where(phist > 0, phist, 1)), 0),
-                          axis=1)
-            cols = {"mean": mean, "std": std, "p10": pct[0.1], "p50": pct[0.5], "p90": pct[0.9],
-                    "vug": low / cnt, "azc": azc, "vhet": row_mean_var / var,
-                    "glcmc": con / npair, "glcmh": hom / npair, "ent": ent,
-                    "cov": np.clip(cover, 0, 1)}
-            bad = (cover < p.min_coverage) | (nrows < 2) | ~(cnt > 0)
-            for s, v in cols.items():
-                v = np.asarray(v, dtype=float)
-                v[bad] = np.nan
-                if s == "cov":
-                    v[bad & (nrows >= 1)] = np.clip(cover[bad & (nrows >= 1)], 0, 1)
-                out[image_feature(PREFIX.get(kind, "img"), s, w)] = v
-            stds[w] = np.where(bad, np.nan, std)
-    if len(p.windows_m) > 1:
-        lo, hi = min(p.windows_m), max(p.windows_m)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[image_feature(PREFIX.get(kind, "img"), "het")] = stds[hi] / stds[lo]
-    if p.patch_window_m:
-        patch = _patches(depth, csum, target, bins, p)
-        pre = PREFIX.get(kind, "img")
-        for j in range(patch.shape[1]):
-            out[patch_feature(pre, j)] = patch[:, j]
-    return frame()
+        i0 = np.searchsorted(depth, target - w / 2, side="left")
+        i1 = np.searchsorted(depth, target + w / 2, side="left")
+        S = csum[i1] - csum[i0]
+        nrows = (i1 - i0).astype(float)
+        cnt, s1, s2, low, con, hom, npair, rm, rm2, hasrow = (S[:, k] for k in range(_K_BASE))
+        hist = S[:, _K_BASE:_K_BASE + N_HIST]
+        sec_sum = S[:, _K_BASE + N_HIST:_K_BASE + N_HIST + N_SECTORS]
+        sec_cnt = S[:, _K_BASE + N_HIST + N_SECTORS:]
+        step = np.median(np.diff(depth))
+        expected_rows = np.maximum(w / step, 1.0)
+        cover = cnt / (expected_rows * bins)
+        mean = s1 / cnt
+        var = np.maximum(s2 / cnt - mean ** 2, 0.0)
+        std = np.sqrt(var)
+        pct = _hist_percentiles(hist, cnt)
+        has = sec_cnt > 0
+        nsec = has.sum(axis=1)
+        sec_mean = np.where(has, sec_sum / np.where(has, sec_cnt, 1.0), 0.0)
+        mu = sec_mean.sum(axis=1) / nsec
+        sec_var = (np.where(has, sec_mean - mu[:, None], 0.0) ** 2).sum(axis=1) / nsec
+        azc = np.sqrt(sec_var) / std
+        row_mean_var = np.maximum(rm2 / hasrow - (rm / hasrow) ** 2, 0.0)
+        phist = hist / cnt[:, None]
+        ent = -np.sum(np.where(phist > 0, phist * np.log2(np.where(phist > 0, phist, 1)), 0),
+                      axis=1)
+        cols = {"mean": mean, "std": std, "p10": pct[0.1], "p50": pct[0.5], "p90": pct[0.9],
+                "vug": low / cnt, "azc": azc, "vhet": row_mean_var / var,
+                "glcmc": con / npair, "glcmh": hom / npair, "ent": ent,
+                "cov": np.clip(cover, 0, 1)}
+        bad = (cover < min_coverage) | (nrows < 2) | ~(cnt > 0)
+        for s, v in cols.items():
+            v = np.asarray(v, dtype=float)
+            v[bad] = np.nan
+            if s == "cov":
+                v[bad & (nrows >= 1)] = np.clip(cover[bad & (nrows >= 1)], 0, 1)
+            cols[s] = v
+    return cols, np.where(bad, np.nan, std)
 
 
 def _patches(depth, csum, target, bins, p: ImageFeatureParams) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""The model-ready table of one well: conventional-log features, image window features and
-(where the well has NMR) the targets, all on the well's depth grid."""
+"""The feature table of one well: conventional-log features and image window features on the
+well's depth grid. The targets are not here: :mod:`petro.app.wells` joins them, where the well has
+NMR, to make the model-ready table."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from petro.features.image import ImageFeatureParams, feature_names, image_window
 from petro.features.logs import LogFeatureParams, conventional_features
 from petro.vocab import DEPTH, IMAGE_KINDS, WELL, is_image_feature
 from petro.well import Well
+
 
 def image_feature_columns(kinds, params: ImageFeatureParams) -> list[str]:
     """Feature columns of the given image kinds, in petro's fixed kind order."""

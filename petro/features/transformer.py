@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from petro.features.image import ImageFeatureParams
 from petro.features.logs import LogFeatureParams
 from petro.features.table import image_feature_columns, well_features
-from petro.vocab import IMAGE_KINDS
+from petro.vocab import DEPTH, IMAGE_KINDS, WELL
 
 
 class WellFeatures(TransformerMixin, BaseEstimator):
@@ -40,7 +40,7 @@ class WellFeatures(TransformerMixin, BaseEstimator):
     def transform(self, wells) -> pd.DataFrame:
         """One table for all wells (WELL, DEPT, then the feature columns in documented order)."""
         tables = [well_features(w, self.image_params, self.log_params) for w in wells]
-        cols = ["WELL", "DEPT"] + list(self.get_feature_names_out())
+        cols = [WELL, DEPTH] + list(self.get_feature_names_out())
         return pd.concat(tables, ignore_index=True, sort=False).reindex(columns=cols)
 
     def get_feature_names_out(self, input_features=None):

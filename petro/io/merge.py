@@ -17,7 +17,7 @@ import pandas as pd
 from petro.io.canonical import FilePart
 from petro.io.options import IngestOptions
 from petro.problems import Problem, info, warning
-from petro.vocab import is_nmr
+from petro.vocab import DEPTH, is_nmr
 from petro.well import Image, Provenance, T2Bins, Well
 
 
@@ -86,7 +86,7 @@ def merge_parts(name: str, parts: list[FilePart], opts: IngestOptions) -> Well:
                                  well=name, curve=cname, code="curve_spliced"))
         columns[cname] = out
         provenance[cname] = prov
-    curves = pd.DataFrame(columns, index=pd.Index(grid, name="DEPT"))
+    curves = pd.DataFrame(columns, index=pd.Index(grid, name=DEPTH))
     images: dict[str, Image] = {}
     for p in parts:
         for img in p.images:
