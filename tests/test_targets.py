@@ -118,45 +118,61 @@ def _ktim_agreement(t):
 
 def test_real_cmr_default_settings_reproduce_vendor_ktim():
     """JB 11-6TFH CMR with DEFAULT target settings against Schlumberger's KTIM: phi = TCMR (the
-    perm_porosity default), BVI = BFV (the curve), C = 10. Measured: 44.7 % within 0.01 decade,
-    median +0.030 decade; the effective-porosity phi used before gave 3.4 % and -0.08."""
+    perm_porosity default), BVI = BFV (the curve), C = 10, and the convention read from KTIM: BVI
+    >= 0.02 v/v, FFI = TCMR - BVI. Measured over KTIM > 0.001 mD: 93.8 % within 0.01 decade
+    (KTIM is written to 0.0001 mD), median -0.0001 decade; the textbook relation without the
+    floor (convention: fixed) gave 44.7 % and +0.030, the effective-porosity phi 3.4 % and
+    -0.08."""
     from petro.io.wells import load_well
 
     w = load_well("JB", [real_file("nmr/JB_11-6TFH_CMR.las")])
     t, rep, problems = compute_targets(w)
     assert rep["perm_porosity"] == "total" and rep["source"] == "summary curves (BVI: curve)"
+    assert rep["convention"] == {"bvi_floor": 0.02, "ffi": "phi_minus_bvi", "source": "KTIM"}
     assert problems == []
     sel, both, diff, share, median = _ktim_agreement(t)
     assert sel.sum() > 1500
-    assert share >= 0.40
-    assert abs(median) <= 0.05
+    assert share >= 0.90
+    assert abs(median) <= 0.001
     # the porosity TARGET stays effective (CMRP_3MS), not the TCMR used in the transform
     valid = t["VALID"].to_numpy()
     assert np.allclose(t["PHIE"].to_numpy()[valid], w.curves["PHIE_NMR"].to_numpy()[valid])
-    # petro's target is the textbook formula with the file's curves wherever it is valid and
-    # not clipped to [min_perm, max_perm]
+    # petro's target is the formula with the file's curves and the vendor's floor wherever it
+    # is valid and not clipped to [min_perm, max_perm]; the textbook one with convention: fixed
     phi, ffi, bfv = (w.curves[k].to_numpy() for k in ("TCMR", "FFI", "BVI"))
     inside = valid & (t["FLAG"].to_numpy() == "")
+    b = np.maximum(bfv, 0.02)
     assert np.allclose(t["PERM"].to_numpy()[inside],
+                       1e4 * phi[inside] ** 4 * ((phi[inside] - b[inside]) / b[inside]) ** 2)
+    t_tb, _, problems = compute_targets(w, TargetParams(convention="fixed"))
+    valid = t_tb["VALID"].to_numpy()
+    inside = valid & (t_tb["FLAG"].to_numpy() == "")
+    assert np.allclose(t_tb["PERM"].to_numpy()[inside],
                        1e4 * phi[inside] ** 4 * (ffi[inside] / bfv[inside]) ** 2)
-    # the old single setting (phi = effective in the transform) is far from the vendor
-    t_eff, _, _ = compute_targets(w, TargetParams(perm_porosity="effective"))
-    assert _ktim_agreement(t_eff)[3] < 0.10
+    assert 0.40 <= _ktim_agreement(t_tb)[3] < 0.50
+    assert [p.code for p in problems] == ["vendor_perm_disagrees"]
+    # the old single setting (phi = effective in the transform) is far from the vendor, and no
+    # floor explains that away
+    t_eff, rep_eff, _ = compute_targets(w, TargetParams(perm_porosity="effective"))
+    assert _ktim_agreement(t_eff)[3] < 0.10 and rep_eff["convention"]["source"] == "settings"
 
 
 def test_real_cmr_tcmr_minus_cmff_bvi_matches_vendor_ktim():
-    """BVI = TCMR - CMFF (the relation in SOURCES.md) agrees as well; the vendor departs where
-    BVI is small."""
+    """BVI = TCMR - CMFF (the relation in SOURCES.md) agrees as well; without the floor
+    (convention: fixed) the vendor departs where BVI is small, below 0.02."""
     from petro.io.wells import load_well
 
     w = load_well("JB", [real_file("nmr/JB_11-6TFH_CMR.las")])
-    t, rep, _ = compute_targets(w, TargetParams(bvi="total_minus_ffi", min_perm=0.0,
-                                             max_perm=np.inf))
+    wide = dict(bvi="total_minus_ffi", min_perm=0.0, max_perm=np.inf)
+    t, rep, _ = compute_targets(w, TargetParams(**wide))
+    assert rep["vendor"]["after"]["share"] == 1.0 and rep["convention"]["bvi_floor"] == 0.02
+    t, rep, _ = compute_targets(w, TargetParams(convention="fixed", **wide))
     sel, both, diff, share, median = _ktim_agreement(t)
     assert share >= 0.40 and abs(median) <= 0.05
     bvi = (w.curves["TCMR"] - w.curves["FFI"]).to_numpy()
     big = both & (bvi > 0.02)
     assert (np.abs(diff[big]) <= 0.01).mean() > 0.85
+    assert (np.abs(diff[both & (bvi < 0.02)]) <= 0.01).mean() < 0.05
     assert rep["masked"].get("BVI <= 0", 0) > 0
 
 

@@ -15,15 +15,22 @@ of a bin above a cutoff ``c`` is taken proportional on log T2::
     f_j(c) = clip((log e_j+1 - log c) / (log e_j+1 - log e_j), 0, 1)
 
 so FFI = sum a_j f_j(T2cut), effective porosity = sum a_j f_j(clay cutoff), clay-bound = total -
-effective, and BVI = total - FFI (clay-bound water included, as the vendor's BFV), and T2LM = 10 ** (sum a_j log10 t_j / sum a_j) with t_j the
-geometric bin centre (total distribution).
+effective, BVI = total - FFI (clay-bound water included, as the vendor's BFV), and T2LM =
+10 ** (sum a_j log10 t_j / sum a_j) with t_j the geometric bin centre (total distribution).
 
 Two porosities are set apart (both logged with the model): ``porosity`` is the porosity TARGET
 (default effective: CMRP_3MS / MPHE, else TCMR - CBW, else from the T2 distribution) and
 ``perm_porosity`` is phi inside Timur-Coates / SDR (default total NMR porosity TCMR / MPHS, the
 Schlumberger KTIM / KSDR convention). The default BVI is the bound-fluid curve (BFV / BVI / MBVI)
-when the file has one, else TCMR - FFI. With these defaults petro's permeability is the vendor's
-KTIM wherever the vendor used the textbook relation.
+when the file has one, else TCMR - FFI.
+
+Vendors differ in two details of Timur-Coates: a floor on BVI (``bvi_floor``) and FFI as measured
+or phi - BVI after the floor (``ffi``). By default (``convention: auto``) a well whose file
+carries the vendor's permeability (KTIM, MRIL's MPERM) gets the floor and rule that reproduce it,
+read from that curve (:mod:`petro.targets.vendor`: BVI >= 0.02 v/v and FFI = TCMR - BVI on the JB
+11-6TFH CMR well, whose KTIM petro then matches within 0.01 decade at every depth); a well without
+one gets ``bvi_floor`` and ``ffi`` (default: no floor, FFI as measured, the textbook relation).
+Every well's agreement with its vendor curve is reported.
 
 Samples that cannot give a target (porosity <= 0 or above ``max_porosity``, BVI <= 0, NULL inputs,
 permeability outside ``[min_perm, max_perm]``) are masked with a reason; no inf or NaN reaches
@@ -40,6 +47,8 @@ import pandas as pd
 
 from petro.errors import ConfigError, InputError
 from petro.problems import Problem, Severity
+from petro.targets.vendor import CONVENTIONS, FFI_RULES, Convention, VendorMatch, agreement, \
+    disagreement_message, match_convention
 from petro.vocab import (CLAY_CUTOFF_MS, FLAG, LITHOLOGY_CUTOFF_MS, NMR_POROSITY_CURVES, REASON,
                          VALID, VENDOR_PERMEABILITY)
 from petro.well import Well
@@ -70,6 +79,16 @@ class TargetParams:
         (BVI curve, else TCMR - FFI, else effective - FFI with a warning; from a T2
         distribution: total - FFI)
     permeability : 'timur_coates' or 'sdr'
+    convention : how BVI and FFI enter Timur-Coates. 'auto' (default): where the file has the
+        vendor's Timur-Coates permeability (KTIM, MRIL's MPERM), the BVI floor and FFI rule that
+        reproduce it, read from it (:mod:`petro.targets.vendor`); elsewhere ``bvi_floor`` and
+        ``ffi``. 'fixed': ``bvi_floor`` and ``ffi`` on every well. Either way the targets are
+        compared with the vendor's curve and the agreement reported (a warning where an explicit
+        setting agrees worse than the file's own convention)
+    bvi_floor : v/v; BVI below it is raised to it in Timur-Coates (0: no floor; Schlumberger's
+        KTIM uses 0.02 on the JB 11-6TFH well)
+    ffi : FFI in Timur-Coates: 'measured' (the FFI curve, or the T2 distribution above the
+        cutoff) or 'phi_minus_bvi' (phi - BVI after the floor)
     coates_c, coates_m, coates_n : Timur-Coates constant and exponents (phi in p.u.)
     sdr_a, sdr_m, sdr_n : SDR constant (mD/ms^n) and exponents (phi in v/v, T2LM in ms)
     min_porosity, max_porosity : v/v; outside is masked
@@ -87,6 +106,9 @@ class TargetParams:
     source: str = "auto"
     bvi: str = "auto"
     permeability: str = "timur_coates"
+    convention: str = "auto"
+    bvi_floor: float = 0.0
+    ffi: str = "measured"
     coates_c: float = 10.0
     coates_m: float = 4.0
     coates_n: float = 2.0
@@ -110,13 +132,18 @@ class TargetParams:
                                       PERM_POROSITY_CHOICES),
                                      ("bvi", self.bvi, BVI_CHOICES),
                                      ("source", self.source, SOURCE_CHOICES),
-                                     ("permeability", self.permeability, PERM_CHOICES)):
+                                     ("permeability", self.permeability, PERM_CHOICES),
+                                     ("convention", self.convention, CONVENTIONS),
+                                     ("ffi", self.ffi, FFI_RULES)):
             if value not in choices:
                 raise ConfigError(f"targets.{name} {value!r}: choose one of {list(choices)}")
         if self.cutoff_ms <= self.clay_cutoff_ms:
             raise ConfigError("targets.t2_cutoff_ms must be above clay_cutoff_ms")
         if self.coates_c <= 0 or self.sdr_a <= 0:
             raise ConfigError("targets.coates_c and targets.sdr_a must be positive")
+        if not 0.0 <= self.bvi_floor < self.max_porosity:
+            raise ConfigError(f"targets.bvi_floor {self.bvi_floor!r}: a volume in v/v, from 0 "
+                              f"(no floor) to below max_porosity ({self.max_porosity:g})")
 
     @property
     def cutoff_ms(self) -> float:
@@ -231,7 +258,8 @@ class Targets(NamedTuple):
 
     table: pd.DataFrame        # the targets on the well's depth grid (see compute_targets)
     report: dict               # the source used, counts per mask reason, notes
-    problems: list[Problem]    # choices the settings could not honour (warnings, well named)
+    problems: list[Problem]    # choices the settings could not honour, disagreement with the
+                               # vendor's permeability (the well named)
 
 
 @dataclass
@@ -256,9 +284,13 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
         ``table``: DataFrame indexed by depth (m) with PHIE (v/v), BVI, FFI (v/v), T2LM (ms),
         PERM (mD), LOG10_PERM, VALID (bool), REASON (why a sample is masked, '' when valid) and
         FLAG, and the vendor comparison curves KTIM / KSDR where the file has them;
-        ``report``: dict with the source used, counts per mask reason and notes;
-        ``problems``: the choices the settings could not honour, as warning records
-        (code ``target_fallback``, the well named).
+        ``report``: dict with the source used, counts per mask reason and notes, the Timur-Coates
+        convention used (``convention``, None for SDR) and the agreement with the vendor's
+        permeability (``vendor``, None without one; see
+        :class:`petro.targets.vendor.VendorMatch`);
+        ``problems``: the choices the settings could not honour (warnings, code
+        ``target_fallback``) and a disagreement with the vendor's permeability (code
+        ``vendor_perm_disagrees``), the well named.
     """
     p = params or TargetParams()
     well, notes = porosity_units(well)
@@ -266,13 +298,21 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
     vol = _volumes(well, p, notes, warnings)
     phi_target, phi, perm_phi_used = _porosities(well, p, vol, warnings)
     t2lm = vol.t2lm if vol.t2lm is not None else np.full(len(well.curves), np.nan)
-    perm = _permeability(p, phi, vol.ffi, vol.bvi, t2lm)
-    reason, flag, perm = _mask(p, phi, phi_target, vol.ffi, vol.bvi, t2lm, perm)
+
+    def target(conv: Convention) -> tuple[np.ndarray, ...]:
+        bvi, ffi = conv.apply(phi, vol.bvi, vol.ffi) if p.permeability == "timur_coates" \
+            else (vol.bvi, vol.ffi)
+        perm = _permeability(p, phi, ffi, bvi, t2lm)
+        return (bvi, ffi) + _mask(p, phi, phi_target, ffi, bvi, t2lm, perm)
+
+    vm = _vendor_match(well, p, phi, vol, target)
+    used = vm.used if vm else Convention(p.bvi_floor, p.ffi)
+    bvi, ffi, reason, flag, perm = target(used)
     valid = reason == ""
     with np.errstate(divide="ignore", invalid="ignore"):
         log_perm = np.where(valid, np.log10(np.where(valid, perm, 1.0)), np.nan)
     table = pd.DataFrame({"PHIE": np.where(valid, phi_target, np.nan),
-                          "BVI": vol.bvi, "FFI": vol.ffi, "T2LM": t2lm,
+                          "BVI": bvi, "FFI": ffi, "T2LM": t2lm,
                           "PERM": np.where(valid, perm, np.nan), "LOG10_PERM": log_perm,
                           VALID: valid, REASON: reason,
                           FLAG: np.where(valid, flag, "")}, index=well.curves.index)
@@ -281,9 +321,43 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
         if v is not None:
             table[vendor] = v
     report = _report(well, p, vol, reason, flag, notes + warnings, perm_phi_used)
+    report["convention"] = None if p.permeability != "timur_coates" else {
+        "bvi_floor": used.bvi_floor, "ffi": used.ffi, "source": vm.source if vm else "settings"}
+    report["vendor"] = vm.to_dict() if vm else None
     problems = [Problem(Severity.WARNING, f"targets: {m}", well=well.name, code="target_fallback")
-                for m in warnings]
+                for m in warnings] + _vendor_problems(well, vm)
     return Targets(table, report, problems)
+
+
+def _vendor_match(well: Well, p: TargetParams, phi, vol: _Volumes, target) -> VendorMatch | None:
+    """Petro's permeability against the vendor's of the same model (KTIM for Timur-Coates, KSDR
+    for SDR) where the file has it, and the Timur-Coates convention chosen by
+    ``targets.convention`` (:func:`petro.targets.vendor.match_convention`); None without one."""
+    name = "KTIM" if p.permeability == "timur_coates" else "KSDR"
+    vendor = _curve(well, name)
+    if vendor is None:
+        return None
+    original = well.provenance[name].original if name in well.provenance else name
+    settings = Convention(p.bvi_floor, p.ffi)
+
+    def perm(conv: Convention) -> np.ndarray:
+        *_, reason, _, k = target(conv)
+        return np.where(reason == "", k, np.nan)
+
+    if p.permeability != "timur_coates":     # SDR: no floor or FFI rule to read; compared only
+        a = agreement(perm(settings), vendor)
+        return VendorMatch(name, original, settings, settings, "settings", a, a, settings, a)
+    return match_convention(settings, p.convention, name, original, vendor, phi, vol.bvi,
+                            vol.ffi, perm, c=p.coates_c, m=p.coates_m, n=p.coates_n)
+
+
+def _vendor_problems(well: Well, vm: VendorMatch | None) -> list[Problem]:
+    said = disagreement_message(vm) if vm else None
+    if said is None:
+        return []
+    is_warning, message = said
+    return [Problem(Severity.WARNING if is_warning else Severity.INFO, f"targets: {message}",
+                    well=well.name, curve=vm.original, code="vendor_perm_disagrees")]
 
 
 def _files(well: Well) -> str:
