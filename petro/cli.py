@@ -68,24 +68,26 @@ def cmd_targets(args) -> int:
     from petro.api import targets
 
     flags = ("lithology", "t2_cutoff_ms", "coates_c", "porosity", "perm_porosity", "bvi", "source",
-             "permeability")
+             "permeability", "convention", "bvi_floor", "ffi")
     overrides = {f"targets.{k}": getattr(args, k) for k in flags if getattr(args, k) is not None}
     with Events() as ev:
         results = targets(args.data_dir, out_dir=args.out_dir, pipeline=args.pipeline,
                           on_event=ev, overrides=overrides, **_settings(args))
+    from petro.targets.vendor import summary
+
     rows = []
     for r in results:
         if r.table is None:
             continue
         rep = r.target_report
         if rep is None:
-            rows.append((r.name, "no NMR targets", "", "", "", ""))
+            rows.append((r.name, "no NMR targets", "", "", "", "", ""))
             continue
         rows.append((r.name, rep["source"], "\n".join(rep["notes"]), f"{rep['valid']}/{rep['n']}",
                      ", ".join(f"{k}: {v}" for k, v in {**rep["masked"], **rep["clipped"]}.items()),
-                     r.summary.get("targets_las", "")))
-    _table("NMR targets", ("well", "source", "porosity units", "valid", "masked / clipped", "file"),
-           rows)
+                     summary(rep), r.summary.get("targets_las", "")))
+    _table("NMR targets", ("well", "source", "porosity units", "valid", "masked / clipped",
+                           "vs vendor permeability", "file"), rows)
     return ev.status
 
 
@@ -220,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--bvi", choices=["auto", "curve", "total_minus_ffi", "effective_minus_ffi", "t2"])
     c.add_argument("--source", choices=["auto", "curves", "t2"])
     c.add_argument("--permeability", choices=["timur_coates", "sdr"])
+    c.add_argument("--convention", choices=["auto", "fixed"], help="BVI floor and FFI rule: auto "
+                   "(read from the file's KTIM/MPERM where it has one) or fixed (the two below)")
+    c.add_argument("--bvi-floor", type=float, help="BVI floor in Timur-Coates, v/v (0: none)")
+    c.add_argument("--ffi", choices=["measured", "phi_minus_bvi"], help="FFI in Timur-Coates")
     c = cmd("features", "export the model-ready feature table", cmd_features, data=True,
             settings=True, tracking=True)
     c.add_argument("-o", "--output", required=True)

@@ -16,7 +16,8 @@ def targets_log(table: pd.DataFrame, params: TargetParams, report: dict) -> dict
     """Columns, units, descriptions and ~Parameter items of a well's target log.
 
     ``table`` is the per-well table with the target columns; ``report`` is the report
-    :func:`petro.targets.nmr.compute_targets` returned (it says whether a T2 cutoff was used).
+    :func:`petro.targets.nmr.compute_targets` returned (it says whether a T2 cutoff was used, the
+    Timur-Coates convention used and the agreement with the vendor's permeability).
     """
     cols = {c: table[c].to_numpy(float) for c in TARGET_COLUMNS if c in table}
     cols[VALID] = table[VALID].astype(float).to_numpy()
@@ -44,5 +45,30 @@ def targets_log(table: pd.DataFrame, params: TargetParams, report: dict) -> dict
     if report.get("cutoff_used", False):      # summary curves: no cutoff was applied
         items["TCUT"] = (f"{p.cutoff_ms:g}", "MS", "T2 cutoff")
         items["CBWCUT"] = (f"{p.clay_cutoff_ms:g}", "MS", "Clay-bound cutoff")
+    items.update(convention_items(report))
     return {"columns": {k: np.asarray(v, float) for k, v in cols.items()}, "units": units,
             "descriptions": {k: v for k, v in desc.items() if k in cols}, "params": items}
+
+
+def convention_items(report: dict) -> dict[str, tuple[str, str, str]]:
+    """~Parameter items of the Timur-Coates convention used and of the agreement with the
+    vendor's permeability, with the settings (``0``) and with the targets written (``1``)."""
+    items = {}
+    conv = report.get("convention")       # None with SDR
+    if conv:
+        items = {"BVIFLOOR": (f"{conv['bvi_floor']:g}", "V/V",
+                              "BVI floor in Timur-Coates (0: none)"),
+                 "FFIRULE": (conv["ffi"], "", "FFI in Timur-Coates: measured or phi_minus_bvi"),
+                 "CONVSRC": (conv["source"], "",
+                             "Convention from the settings or the curve named")}
+    vendor = report.get("vendor")
+    if vendor:
+        items["VENDK"] = (vendor["original"], "", "Vendor permeability compared")
+        items["VKN"] = (str(vendor["after"]["n"]), "", "Depths compared (vendor K >= 0.01 mD)")
+        for i, key in enumerate(("before", "after")):
+            a, what = vendor[key], ("settings", "targets")[i]
+            items[f"VKAGR{i}"] = (f"{100 * a['share']:.1f}", "%",
+                                  f"Within 0.01 decade of the vendor, {what}")
+            items[f"VKMED{i}"] = (f"{a['median_dec']:+.4f}", "DEC",
+                                  f"Median log10(PERM / vendor), {what}")
+    return items
