@@ -29,7 +29,7 @@ from petro.app.wells import process_well
 from petro.features.table import well_features
 from petro.io.discovery import discover
 from petro.io.wells import load_well
-from petro.models.novelty import diagnose
+from petro.models.diagnosis import diagnose
 from petro.synth import SynthConfig, write_field
 from petro.vocab import OOD_FLAG
 

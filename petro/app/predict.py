@@ -36,7 +36,7 @@ from petro.errors import ConfigError, ModelError, PetroError
 from petro.io.atomic import atomic_file, safe_name
 from petro.io.discovery import discover_many
 from petro.io.las_writer import write_las
-from petro.models.novelty import diagnose
+from petro.models.diagnosis import diagnose
 from petro.problems import Problem, Severity, error, warning
 from petro.vocab import (INPUT_COVERAGE, KEY_INPUT_COVERAGE, ML, NOV_PREFIX, NOVELTY, OOD_FLAG,
                          OUTPUT_DESCRIPTIONS, P10, P90, TARGETS, parse_feature)
