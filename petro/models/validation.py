@@ -31,7 +31,7 @@ from petro.models.tasks import TaskMap, run_tasks
 from petro.models.train import fit_bundle, fit_model, sklearn_estimator
 from petro.models.tuning import tune, tuning_problems
 from petro.problems import Problem, Severity
-from petro.vocab import WELL
+from petro.vocab import COVERAGE, IN_DOMAIN, WELL
 
 LOG10_3 = np.log10(3.0)
 
@@ -185,17 +185,12 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
                     task_map=task_map)
 
 
-def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importance: pd.Series,
-              spec: ModelSpec, features: list[str], tuned: list[dict],
-              logs_only: bool, fold_inputs: dict[str, list[str]] | None = None,
-              problems: list[Problem] | None = None) -> CVResult:
-    """The :class:`CVResult` of out-of-fold rows ``oof`` (WELL, DEPT, y, p50, lo, hi and one
-    column per comparator: mean, petro, logs_only, sk_<name>) and their out-of-fold novelty
-    distances ``D`` (rows x ``block_names``; ``logs_only``: whether the logs-only comparator
-    ran): conformal adjustment, blind coverage, novelty
-    thresholds, blind in-domain rate and the pooled and per-well metrics."""
+def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec: ModelSpec) \
+        -> tuple[float, dict[str, float]]:
+    """The conformal adjustment and novelty thresholds of every out-of-fold row, and (columns
+    added to ``oof``: dist, lo_c, hi_c, covered, in_domain) each well's band, coverage and
+    in-domain flags with the adjustment and thresholds of the other wells only (blind)."""
     wells = oof[WELL].astype(str).to_numpy()
-    # conformal adjustment, blind coverage, novelty threshold and blind in-domain rate
     scores = np.maximum(oof["lo"] - oof["y"], oof["y"] - oof["hi"]).to_numpy()
     nominal = spec.nominal_coverage
     adj = conformal_quantile(scores, nominal) if spec.conformal else 0.0
@@ -220,6 +215,13 @@ def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importan
         else:
             in_dom[m] = True
     oof["covered"], oof["in_domain"] = covered, in_dom
+    return adj, {b: float(t) for b, t in zip(block_names, thr)}
+
+
+def _metrics(oof: pd.DataFrame, spec: ModelSpec, logs_only: bool) \
+        -> tuple[dict[str, dict[str, float]], pd.DataFrame]:
+    """Pooled and per-well blind metrics of the model and of each comparator (with the blind
+    coverage and in-domain rate of the model, from :func:`_blind_bands`)."""
     models = {"model": "p50", "train_mean": "mean", "petrophysical": "petro",
               **{b: f"sk_{b}" for b in spec.baselines}}
     if logs_only:
@@ -231,17 +233,30 @@ def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importan
         for w, g in oof.groupby(WELL):
             rows.append({"well": w, "model": label,
                          **regression_metrics(g["y"].to_numpy(), g[col].to_numpy(), spec.target)})
-    pooled["model"]["coverage_p10_p90"] = float(covered.mean())
-    pooled["model"]["in_domain_rate"] = float(in_dom.mean())
+    pooled["model"][COVERAGE] = float(oof["covered"].to_numpy().mean())
+    pooled["model"][IN_DOMAIN] = float(oof["in_domain"].to_numpy().mean())
     per_well = pd.DataFrame(rows)
+    model = per_well.model == "model"
+    for key, col in ((COVERAGE, "covered"), (IN_DOMAIN, "in_domain")):
+        per_well.loc[model, key] = per_well.loc[model, "well"].map(
+            oof.groupby(WELL)[col].mean().to_dict())
+    return pooled, per_well
+
+
+def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importance: pd.Series,
+              spec: ModelSpec, features: list[str], tuned: list[dict],
+              logs_only: bool, fold_inputs: dict[str, list[str]] | None = None,
+              problems: list[Problem] | None = None) -> CVResult:
+    """The :class:`CVResult` of out-of-fold rows ``oof`` (WELL, DEPT, y, p50, lo, hi and one
+    column per comparator: mean, petro, logs_only, sk_<name>) and their out-of-fold novelty
+    distances ``D`` (rows x ``block_names``; ``logs_only``: whether the logs-only comparator
+    ran): conformal adjustment, blind coverage, novelty thresholds, blind in-domain rate and
+    the pooled and per-well metrics."""
+    adj, thresholds = _blind_bands(oof, D, block_names, spec)
+    pooled, per_well = _metrics(oof, spec, logs_only)
     cov_w = oof.groupby(WELL)["covered"].mean().to_dict()
     dom_w = oof.groupby(WELL)["in_domain"].mean().to_dict()
-    per_well.loc[per_well.model == "model", "coverage_p10_p90"] = \
-        per_well.loc[per_well.model == "model", "well"].map(cov_w)
-    per_well.loc[per_well.model == "model", "in_domain_rate"] = \
-        per_well.loc[per_well.model == "model", "well"].map(dom_w)
-    return CVResult(spec, features, oof, per_well, pooled, adj,
-                    {b: float(t) for b, t in zip(block_names, thr)},
+    return CVResult(spec, features, oof, per_well, pooled, adj, thresholds,
                     {str(k): float(v) for k, v in cov_w.items()},
                     {str(k): float(v) for k, v in dom_w.items()},
                     importance.sort_values(ascending=False),
