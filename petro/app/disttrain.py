@@ -51,7 +51,7 @@ from petro.errors import ConfigError, ModelError
 from petro.models.blind import FoldModel, blind_rows
 from petro.models.rows import Fold, blind_folds
 from petro.models.spec import ModelSpec
-from petro.models.train import TargetStats
+from petro.models.train import TargetStats, booster_names, lgb_params, model_inputs
 from petro.vocab import DEPTH, VALID, WELL
 
 LOCAL, DASK = "local", "lightgbm.dask"
@@ -195,8 +195,6 @@ def model_part(parts: list[pd.DataFrame], features: list[str], prep: dict, colum
         -> pd.DataFrame:
     """One worker's wells as the boosters' inputs: the model matrix (named as LightGBM stores
     the features), the target ``__y`` and the linear base ``__base`` (0 without one)."""
-    from petro.models.train import booster_names, model_inputs
-
     part = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     y = part[column].to_numpy(dtype=float)
     ok = np.isfinite(y)
@@ -300,8 +298,6 @@ class Cluster:
         (a :class:`petro.models.train.BoosterFitter` once ``wells`` are bound)."""
         import dask.dataframe as dd
         from lightgbm.dask import DaskLGBMRegressor
-
-        from petro.models.train import booster_names, lgb_params
 
         # one partition per worker (its training wells, concatenated there), workers in the
         # order of their first well: LightGBM's rank 0 holds the first well, and so on

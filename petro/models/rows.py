@@ -31,7 +31,7 @@ from petro.models.train import BoosterFitter, TargetStats
 from petro.vocab import DEPTH, WELL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Fold:
     """A blind-well fold: its training and blind wells, and their rows' positions in the
     model's rows (:class:`Rows`; in the order of the rows)."""
@@ -72,30 +72,44 @@ class Rows(Protocol):
 
     portable: bool
     features: list[str]            # the candidate inputs
-    logs_only: list[str] | None    # the logs-only comparator's inputs
+    logs_only: list[str] | None    # the logs-only comparator's inputs (None: no comparator)
     baseline_columns: list[str]    # the scikit-learn baselines' inputs
 
-    def folds(self, spec: ModelSpec) -> list[Fold]: ...
+    def folds(self, spec: ModelSpec) -> list[Fold]:
+        """The blind-well folds (:func:`blind_folds`)."""
 
-    def everything(self) -> Fold: ...
+    def everything(self) -> Fold:
+        """Every training well, no blind well: the final model's 'fold'."""
 
-    def inputs(self, fold: Fold, columns: list[str]) -> np.ndarray: ...
+    def inputs(self, fold: Fold, columns: list[str]) -> np.ndarray:
+        """The training wells' rows in memory, input ``columns`` (a subset of ``features``)."""
 
-    def comparator(self, fold: Fold) -> np.ndarray: ...
+    def comparator(self, fold: Fold) -> np.ndarray:
+        """The same rows, the logs-only comparator's inputs."""
 
-    def baseline(self, fold: Fold) -> np.ndarray: ...
+    def baseline(self, fold: Fold) -> np.ndarray:
+        """The same rows, the baselines' inputs."""
 
-    def target(self, fold: Fold) -> np.ndarray: ...
+    def target(self, fold: Fold) -> np.ndarray:
+        """The same rows' targets (model space)."""
 
-    def frame(self, fold: Fold) -> pd.DataFrame: ...
+    def frame(self, fold: Fold) -> pd.DataFrame:
+        """The same rows as a table (WELL, PHID, the target; the inputs when tuning is
+        nested): the folds' searches and the poro-perm transform read it."""
 
-    def stats(self, fold: Fold) -> TargetStats: ...
+    def stats(self, fold: Fold) -> TargetStats:
+        """The targets of every row of the training wells (in memory or not)."""
 
-    def fitter(self, fold: Fold) -> BoosterFitter | None: ...
+    def fitter(self, fold: Fold) -> BoosterFitter | None:
+        """Who fits the boosters on every row of the training wells (None: the rows in memory
+        are every row; :func:`petro.models.train.fit_boosters` fits them)."""
 
-    def blind(self, fold: Fold, model: FoldModel) -> tuple[pd.DataFrame, np.ndarray]: ...
+    def blind(self, fold: Fold, model: FoldModel) -> tuple[pd.DataFrame, np.ndarray]:
+        """The out-of-fold rows of the blind wells and their novelty distances
+        (:func:`petro.models.blind.blind_rows`), in the order of ``fold.te``."""
 
-    def describe(self) -> dict | None: ...
+    def describe(self) -> dict | None:
+        """What the model record says of where it was trained (``training``; None: here)."""
 
 
 class Placement(Protocol):
