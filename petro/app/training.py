@@ -18,7 +18,7 @@ from petro.app.trained import FOLDS, TrainResult, spec_columns
 from petro.app.wells import WellResult, read_wells, store_root
 from petro.config import PipelineConfig
 from petro.errors import ModelError
-from petro.models.pipeline import RunSettings, train_model
+from petro.models.pipeline import TrainingContext, train_model
 from petro.models.rows import InMemory, Placement
 from petro.models.tasks import TaskMap
 from petro.vocab import VALID
@@ -101,14 +101,14 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult],
 def _train(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter, plan: TrainingPlan,
            placement: Placement, task_map: TaskMap | None) -> TrainResult:
     """Every model of ``cfg`` trained on ``placement``'s rows; their problems reported."""
-    settings = RunSettings(aliases=cfg.ingest.aliases, ood_policy=cfg.ood_policy,
-                           target_params=dict(cfg.targets.as_params()), recipe=cfg.recipe(),
-                           n_jobs=cfg.n_jobs, task_map=task_map)
+    context = TrainingContext(aliases=cfg.ingest.aliases, ood_policy=cfg.ood_policy,
+                              target_params=dict(cfg.targets.as_params()), recipe=cfg.recipe(),
+                              n_jobs=cfg.n_jobs, task_map=task_map)
     rep.start(FOLDS, len(placement.wells) * len(cfg.specs))
     models = []
     for spec in cfg.specs:
         feats, logs_only = spec_columns(placement.table, spec, cfg.logs)
-        model = train_model(spec, placement, feats, logs_only, settings, rep)
+        model = train_model(spec, placement, feats, logs_only, context, rep)
         for problem in model.problems:
             rep.problem(problem)
         models.append(model)

@@ -59,7 +59,7 @@ class Quiet:
 
 
 @dataclass(frozen=True)
-class RunSettings:
+class TrainingContext:
     """What a run gives every model it trains: the record's run-wide fields (alias table,
     out-of-domain policy, target parameters, the recipe that rebuilds inputs from files) and
     where independent fits run (``n_jobs`` local processes, or the tasks of ``task_map``)."""
@@ -92,17 +92,17 @@ class TrainedModel:
 
 
 def _final_search(table: pd.DataFrame, inputs: list[str], spec: ModelSpec,
-                  settings: RunSettings, progress: Progress) -> tuple[ModelSpec, pd.DataFrame]:
+                  context: TrainingContext, progress: Progress) -> tuple[ModelSpec, pd.DataFrame]:
     """The final model's parameters: the spec's search on every training row in memory."""
     progress.start(TUNING, tuning_settings(spec)["trials"])
-    best, trials = tune(table, inputs, spec, n_jobs=settings.n_jobs, task_map=settings.task_map,
+    best, trials = tune(table, inputs, spec, n_jobs=context.n_jobs, task_map=context.task_map,
                         progress=lambda t: progress.advance(TUNING, f"{spec.name}: {t}"))
     progress.end(TUNING)
     return replace(spec, params=best), trials
 
 
 def train_model(spec: ModelSpec, placement: Placement, features: list[str],
-                logs_only: list[str], settings: RunSettings = RunSettings(),
+                logs_only: list[str], context: TrainingContext = TrainingContext(),
                 progress: Progress | None = None) -> TrainedModel:
     """Validate ``spec`` on blind wells and fit it on every training well of ``placement``.
 
@@ -115,8 +115,8 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
     rows = placement.rows(spec.column, features, comparator, nested)
 
     def validated(s: ModelSpec) -> CVResult:
-        return validate(rows, s, nested=nested, n_jobs=settings.n_jobs,
-                        task_map=settings.task_map,
+        return validate(rows, s, nested=nested, n_jobs=context.n_jobs,
+                        task_map=context.task_map,
                         progress=lambda f: progress.advance(FOLDS, f"{s.name}: {f}"))
 
     cv = validated(spec) if nested else None   # blind figures first: tuning inside each fold
@@ -125,15 +125,15 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
     inputs = select_inputs(rows.inputs(every, features), rows.target(every), features, spec)
     trials = None
     if spec.tuning:   # the final model's parameters: the same search on every well
-        spec, trials = _final_search(placement.table, inputs, spec, settings, progress)
+        spec, trials = _final_search(placement.table, inputs, spec, context, progress)
     if cv is None:
         cv = validated(spec)
     record, boosters = fit_final_model(rows, inputs, spec, cv)
     record = replace(record, **trust_meta(placement.table, inputs, cv.importance, record.pca,
-                                          spec.novelty_quantile, settings.aliases,
+                                          spec.novelty_quantile, context.aliases,
                                           cv.oof if spec.conformal else None,
-                                          spec.nominal_coverage, settings.ood_policy),
-                     target_params=dict(settings.target_params), recipe=settings.recipe,
+                                          spec.nominal_coverage, context.ood_policy),
+                     target_params=dict(context.target_params), recipe=context.recipe,
                      training=rows.describe())
     problems = cv.problems + (tuning_problems(spec.name, trials) if trials is not None else [])
     return TrainedModel(spec, inputs, cv, Bundle(record.to_dict(), boosters), logs_only, trials,
