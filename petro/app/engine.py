@@ -21,18 +21,32 @@ worker holds one well's images at a time.
 
 What every task of a call shares (the configuration and models of a prediction) is given to
 :func:`open_engine` once and lives as long as the engine: kept by the engine for serial work,
-handed to each process of the local pool by the pool's initializer when the process starts,
-scattered to every Dask worker and released when the engine closes.
+handed to each process of the local pool by the pool's initializer when the process starts (no
+file), scattered to every Dask worker and released when the engine closes.
+
+The local pool's processes are loky's (:func:`local_pool`): started as a fresh interpreter that
+never imports the caller's ``__main__``, so the Python verbs work from a plain script without an
+``if __name__ == "__main__":`` guard (multiprocessing's ``spawn`` re-ran the script in each
+child, which then failed in its bootstrapping phase), from a notebook, and from the command
+line alike. Each process dies with the process that started the pool (Linux:
+``PR_SET_PDEATHSIG``; elsewhere a thread that watches the parent): a ``kill -9`` of ``petro``
+leaves no worker behind writing files. A daemonic process (a Dask worker, a pool process) may
+not start processes: there the work is serial.
 """
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import get_context
 
 from petro.config import EngineOptions
 from petro.errors import ConfigError
@@ -81,12 +95,13 @@ def open_engine(opts: EngineOptions, n_jobs: int, n_items: int,
     worker once."""
     address = scheduler_address(opts)
     if address is None:
-        if n_jobs <= 1 or n_items <= 1:
-            yield Engine("serial", "this process (serial)", 1, opts.retries, shared=shared)
+        if n_jobs <= 1 or n_items <= 1 or multiprocessing.current_process().daemon:
+            where = "this process (serial)" if not multiprocessing.current_process().daemon \
+                else "this process (serial: a daemonic process, e.g. a Dask worker, has no pool)"
+            yield Engine("serial", where, 1, opts.retries, shared=shared)
             return
         workers = min(n_jobs, n_items)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                 initializer=_pool_worker, initargs=(shared,)) as pool:
+        with local_pool(workers, shared) as pool:
             yield Engine(PROCESSES, f"local process pool ({workers} processes)", workers,
                          opts.retries, pool=pool, task_threads=1)
         return
@@ -157,15 +172,58 @@ def _apply(fn: Callable, per_task: tuple, shared: tuple):
     return fn(*per_task, *shared)
 
 
+@contextmanager
+def local_pool(workers: int, shared: tuple = ()) -> Iterator[object]:
+    """A pool of ``workers`` processes (``loky.ProcessPoolExecutor``, see the module docstring),
+    each given ``shared`` once by its initializer and dying with this process; shut down on
+    exit."""
+    from loky import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker,
+                               initargs=(os.getpid(), shared))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True)
+
+
 # In a process of the local pool only: the shared arguments of the engine that started it, set
 # once by the pool's initializer (:func:`_pool_worker`) and kept for the life of the process
 # (the pool's, which the engine closes). The calling process never sets it.
 _WORKER_SHARED: tuple = ()
+PR_SET_PDEATHSIG = 1          # linux/prctl.h
+PARENT_POLL_S = 0.5
 
 
-def _pool_worker(shared: tuple) -> None:
+def _pool_worker(parent: int, shared: tuple) -> None:
     global _WORKER_SHARED
+    die_with_parent(parent)
     _WORKER_SHARED = shared
+
+
+def die_with_parent(parent: int) -> None:
+    """This process ends when ``parent`` (the pid of the process that started it) does: on
+    Linux the kernel kills it (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), elsewhere a daemon thread
+    that sees the parent pid change exits it within :data:`PARENT_POLL_S`. A parent already
+    gone ends it at once."""
+    asked = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            asked = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            asked = False
+    if os.getppid() != parent:        # died before the kernel was asked to tell us
+        os._exit(1)
+    if not asked:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                         name="petro-parent-watch").start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 def _call_pooled(fn: Callable, args: tuple):
