@@ -101,7 +101,7 @@ def main(argv=None):
             y = np.where(ok_y, y, np.nan)
             base_pred = None
             for pert, fn in PERTURBATIONS.items():
-                well = load_well(name, groups[name], cfg.ingest)
+                well = load_well(name, groups[name], cfg.ingest, cache_dir=cfg.run.cache_dir)
                 well = copy.deepcopy(well)
                 try:
                     fn(well)
