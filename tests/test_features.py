@@ -199,14 +199,15 @@ def test_rugosity_is_the_caliper_spread_over_the_window():
 def test_a_model_recipe_with_the_removed_extra_field_still_rebuilds_its_features():
     """ImageFeatureParams.extra (never used) is gone; a model registered before keeps
     ``features.extra: {}`` in its recipe, which must not make its features unbuildable."""
-    from dataclasses import asdict
-
-    from petro.app.predict import _without_removed, recipe_config
+    from petro.app.predict import _without_removed
+    from petro.config import load_config
     from petro.errors import ConfigError
 
-    old = {"features": {**asdict(ImageFeatureParams(windows_m=(0.25,))), "extra": {}}}
+    cfg = load_config(require_data=False)
+    old = cfg.recipe()
+    old["features"] = {**old["features"], "windows_m": [0.25], "extra": {}}
     with pytest.raises(ConfigError, match="extra"):
-        recipe_config(old)
-    cfg = recipe_config(_without_removed(old))
-    assert cfg.features.windows_m == (0.25,) and not hasattr(cfg.features, "extra")
+        cfg.for_recipe(old)
+    rebuilt = cfg.for_recipe(_without_removed(old))
+    assert rebuilt.features.windows_m == (0.25,) and not hasattr(rebuilt.features, "extra")
     assert old["features"]["extra"] == {}          # the model's own record is not modified
