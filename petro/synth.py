@@ -69,6 +69,9 @@ _LOG_T2_CENTRES = np.log10(np.sqrt(T2_EDGES_MS[:-1] * T2_EDGES_MS[1:]))
 NMR_STEP = 0.1524
 BIT_RADIUS = 0.108  # m (8.5 in hole)
 TRUTH_STEP = 0.0025  # m, the truth grid
+VUG_RADIUS = (0.009, 0.45)   # m, median and log sd of the vugs' lognormal radius
+# m2, mean area of a vug's section (second moment of the lognormal radius, the clip ignored)
+_MEAN_VUG_AREA = np.pi * VUG_RADIUS[0] ** 2 * np.exp(2 * VUG_RADIUS[1] ** 2)
 
 
 def facies_properties(lithology: str) -> dict[str, np.ndarray]:
@@ -77,8 +80,52 @@ def facies_properties(lithology: str) -> dict[str, np.ndarray]:
     return {k: np.array(col) for k, col in zip(_FACIES_COLUMNS, zip(*rows))}
 
 
+IMAGE_SOURCES = ("rock", "logs")
+
+
 @dataclass
 class SynthConfig:
+    """Settings of a synthetic field (the ``synthetic:`` section of a pipeline, and the flags of
+    ``petro synth``).
+
+    Attributes
+    ----------
+    wells, seed : number of wells; the seed (a field depends only on it and the settings)
+    thickness : m of logged interval per well
+    nmr_fraction : share of the wells with an NMR run (the first ones)
+    amp_bins, amp_step : acoustic image bins and row step (m)
+    res_bins, res_step, res_pads, res_pad_cover : resistive image buttons, row step (m), pads and
+        the share of the circumference under the pads
+    lithology : "carbonate", or "clastic" (a sandstone / shale sequence)
+    image_source : what the images are rendered from.
+        ``"rock"`` (default): the rock on the truth grid; the images see what the conventional
+        logs cannot (the grain size behind pore size and permeability, the vugs one by one,
+        porosity at 5 mm with noise of their own).
+        ``"logs"``: the recorded conventional logs (noise included), interpolated onto the truth
+        grid: amplitude and resistivity from the sonic's matrix porosity and the GR's shale
+        volume, texture strength from the density porosity and its coarseness from the
+        resistivity's saturation, vug objects at a rate set by the density-sonic secondary
+        porosity, the hole from the caliper; no bed boundaries. Everything else is drawn from
+        random numbers independent of the rock. Every pixel is then a function of the recorded
+        logs and of noise, so the targets (porosity and permeability, and anything else of the
+        rock) are independent of the images given the logs: the images carry nothing beyond
+        them (they may still summarise the logs' neighbouring samples, which a model on
+        depth-wise log values does not have). Not "the truth quantities the logs respond to":
+        an image rendered from the true porosity would measure it again with its own noise, and
+        averaging two noisy measurements is information beyond the logs.
+    log_vug_visibility : share (0-1) of the vug porosity that density, neutron, sonic and deep
+        resistivity read. 1 (default): the density and neutron read all of it, the sonic a
+        fifth (first arrivals travel through the matrix), the resistivity all of it. 0: none;
+        the vug porosity is then seen by the NMR (the targets) and the images only. Tool
+        physics for 0: the vugs are separate (non-touching) vugs at the wall's scale; the deep
+        resistivity does not see them (separate vugs do not conduct: Archie's m rises, Lucia
+        1983), the sonic does not (Wyllie reads intergranular porosity), and the compensated
+        density reads mud in a vug under its pad as standoff and removes it with the
+        long-short spacing correction, as the neutron's standoff correction does; the NMR
+        (a few cm of investigation) and the images of the whole wall see them. A limit case,
+        for a field where only the images can tell vug porosity.
+    """
+
     wells: int = 8
     seed: int = 7
     thickness: float = 40.0        # m of logged interval per well
@@ -90,10 +137,13 @@ class SynthConfig:
     res_pads: int = 4
     res_pad_cover: float = 0.7       # share of the circumference under pads
     lithology: str = "carbonate"     # or "clastic": a sandstone / shale sequence
+    image_source: str = "rock"       # or "logs": images that carry nothing beyond the logs
+    log_vug_visibility: float = 1.0  # 0: vug porosity visible only in the images (and NMR)
 
     def __post_init__(self):
         ints = ("wells", "seed", "amp_bins", "res_bins", "res_pads")
-        for name in ints + ("thickness", "nmr_fraction", "amp_step", "res_step", "res_pad_cover"):
+        for name in ints + ("thickness", "nmr_fraction", "amp_step", "res_step", "res_pad_cover",
+                            "log_vug_visibility"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or \
                     (name in ints and not float(v).is_integer()):
@@ -103,8 +153,14 @@ class SynthConfig:
             raise ConfigError("synthetic: wells, thickness and steps must be positive")
         if not 0.0 <= self.nmr_fraction <= 1.0 or not 0.0 < self.res_pad_cover <= 1.0:
             raise ConfigError("synthetic: nmr_fraction and res_pad_cover are shares (0-1)")
+        if not 0.0 <= self.log_vug_visibility <= 1.0:
+            raise ConfigError(f"synthetic.log_vug_visibility {self.log_vug_visibility!r}: a share "
+                              f"(0-1) of the vug porosity the conventional logs read")
         if self.lithology not in ("carbonate", "clastic"):
             raise ConfigError(f"synthetic.lithology {self.lithology!r}: carbonate or clastic")
+        if self.image_source not in IMAGE_SOURCES:
+            raise ConfigError(f"synthetic.image_source {self.image_source!r}: 'rock' (images of the "
+                              f"rock) or 'logs' (images rendered from the recorded logs)")
 
 
 def _column(rng: np.random.Generator, total: float) -> tuple[np.ndarray, np.ndarray]:
@@ -116,6 +172,12 @@ def _column(rng: np.random.Generator, total: float) -> tuple[np.ndarray, np.ndar
         thick.append(float(np.clip(rng.lognormal(np.log(1.3), 0.6), 0.25, 5.0)))
         f = rng.choice(4, p=_TRANSITION[f])
     return np.array(fac), np.array(thick)
+
+
+def field_column(cfg: SynthConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The field's stratigraphic column (facies per bed, base-case thicknesses in m), common to
+    every well (each well varies it: :func:`make_well`)."""
+    return _column(np.random.default_rng([cfg.seed, 99991]), cfg.thickness + 10.0)
 
 
 def _ar_field(rng, n: int, corr: int, sd: float = 1.0) -> np.ndarray:
@@ -193,6 +255,20 @@ class _Wall:
     idx: np.ndarray          # (rows, bins) truth-grid index of each pixel
 
 
+@dataclass
+class _ImageDrivers:
+    """What the images are rendered from, on the truth grid (the vug mask on the acoustic
+    image's grid): the rock itself, or the recorded logs (``SynthConfig.image_source``)."""
+
+    phi: np.ndarray          # v/v, porosity between the vugs
+    vsh: np.ndarray          # v/v, shale volume
+    tex: np.ndarray          # texture strength, amplitude units
+    tex_w: np.ndarray        # coarse share of the texture (0-1)
+    boundary: np.ndarray     # bed-boundary bumps
+    wash: np.ndarray         # m, radius enlargement
+    vug_mask: np.ndarray     # (rows, bins) vugs on the wall
+
+
 def _lateral_beds(cfg: SynthConfig, rng, index: int, column) -> _Beds:
     """The field's column in this well: each bed thinned or thickened, some substituted."""
     fac_col, thick_col = column
@@ -243,7 +319,7 @@ def _vug_objects(rng, beds: _Beds, rate: np.ndarray, wall: _Wall) -> np.ndarray:
     n_vug = rng.poisson(expected)
     vz = np.repeat(beds.z, n_vug) + rng.uniform(0, beds.dz, n_vug.sum())
     vaz = rng.uniform(0, 2 * np.pi, vz.size)
-    vr = np.clip(rng.lognormal(np.log(0.009), 0.45, vz.size), 0.003, 0.04)   # m
+    vr = np.clip(rng.lognormal(np.log(VUG_RADIUS[0]), VUG_RADIUS[1], vz.size), 0.003, 0.04)  # m
     vug_mask = np.zeros((za.size, na), dtype=bool)
     px_az = circ / na
     for d, a, r in zip(vz, vaz, vr):
@@ -273,42 +349,39 @@ def _bed_boundaries(beds: _Beds) -> np.ndarray:
     return gaussian_filter1d(boundary, 2.0) * 2.0 * 2.5066
 
 
-def _amplitude_image(rng, wall: _Wall, phi: np.ndarray, vsh: np.ndarray, tex: np.ndarray,
-                     tex_w: np.ndarray, boundary: np.ndarray, vug_mask: np.ndarray):
-    """Acoustic amplitude (mV): darker with porosity and shale, a texture of strength ``tex``
-    whose share ``tex_w`` (0-1) is coarse (large grains), dark bed boundaries and dark vugs;
-    all inputs on the truth grid. Returns the image, its texture and the coarse field."""
+def _amplitude_image(rng, wall: _Wall, d: _ImageDrivers):
+    """Acoustic amplitude (mV): darker with porosity and shale, a texture whose coarse share
+    shows large grains, dark bed boundaries and dark vugs. Returns the image, its texture and
+    the coarse field."""
     za, az_a, idx = wall.za, wall.az, wall.idx
     fine = rng.standard_normal((za.size, az_a.size)).astype(np.float32)
     coarse = gaussian_filter(rng.standard_normal((za.size, az_a.size)).astype(np.float32),
                              (2.5, 2.5), mode=("nearest", "wrap"))
     coarse /= coarse.std()
-    w = tex_w[idx]
-    texture = tex[idx] * ((1 - w) * fine + w * coarse)
+    w = d.tex_w[idx]
+    texture = d.tex[idx] * ((1 - w) * fine + w * coarse)
     ecc = 1.0 + 0.06 * np.cos(az_a - rng.uniform(0, 2 * np.pi))
-    amp = (85.0 - 140.0 * phi[idx] - 60.0 * vsh[idx] + texture) * ecc[None, :]
-    amp -= 18.0 * boundary[idx]
-    amp[vug_mask] -= rng.uniform(25, 40, vug_mask.sum())
+    amp = (85.0 - 140.0 * d.phi[idx] - 60.0 * d.vsh[idx] + texture) * ecc[None, :]
+    amp -= 18.0 * d.boundary[idx]
+    amp[d.vug_mask] -= rng.uniform(25, 40, d.vug_mask.sum())
     amp += rng.normal(0, 1.5, amp.shape)
     return amp, texture, coarse
 
 
-def _transit_time_image(rng, wall: _Wall, vsh: np.ndarray, wash: np.ndarray, coarse: np.ndarray,
-                        vug_mask: np.ndarray) -> np.ndarray:
+def _transit_time_image(rng, wall: _Wall, d: _ImageDrivers, coarse: np.ndarray) -> np.ndarray:
     """Acoustic transit time (us): the hole's radius (washouts in shale, breakouts in one
     direction, a rough wall in shale) and the longer path into vugs."""
-    az_a, idx = wall.az, wall.idx
+    az_a, idx, vsh = wall.az, wall.idx, d.vsh
     breakout = (np.cos(2 * (az_a - rng.uniform(0, np.pi))) > 0.85)[None, :] * \
         np.clip(_ar_field(rng, vsh.size, 400), 0, None)[idx] * 0.006
-    radius = BIT_RADIUS + wash[idx] + breakout + 0.002 * coarse * (vsh[idx] > 0.2)
-    tt = 55.0 + 2 * (radius - 0.0508) / 1500.0 * 1e6 / 100.0 + 4.0 * vug_mask
+    radius = BIT_RADIUS + d.wash[idx] + breakout + 0.002 * coarse * (vsh[idx] > 0.2)
+    tt = 55.0 + 2 * (radius - 0.0508) / 1500.0 * 1e6 / 100.0 + 4.0 * d.vug_mask
     tt += rng.normal(0, 0.4, tt.shape)
     return tt
 
 
-def _resistive_image(cfg: SynthConfig, rng, beds: _Beds, wall: _Wall, phi: np.ndarray,
-                     vsh: np.ndarray, texture: np.ndarray, boundary: np.ndarray,
-                     vug_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _resistive_image(cfg: SynthConfig, rng, beds: _Beds, wall: _Wall, d: _ImageDrivers,
+                     texture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Resistive pad image (ohm.m; NaN between pads, which rotate with the tool) on its own
     finer grid: Archie-like in porosity, lower in shale, conductive mud in vugs. Returns the
     image's depths (m) and values."""
@@ -320,9 +393,9 @@ def _resistive_image(cfg: SynthConfig, rng, beds: _Beds, wall: _Wall, phi: np.nd
                     beds.z.size - 1)
     ia_r = np.clip(np.searchsorted(za, zr), 0, za.size - 1)
     ja_r = np.clip((az_r / (2 * np.pi) * na).astype(int), 0, na - 1)
-    vug_r = vug_mask[ia_r][:, ja_r]
-    log_r = np.log10(0.08) - 1.9 * np.log10(np.clip(phi[idx_r], 0.02, 0.4)) - 1.2 * vsh[idx_r]
-    log_r += 0.04 * texture[ia_r][:, ja_r] - 0.8 * vug_r + 0.15 * boundary[idx_r] * -1
+    vug_r = d.vug_mask[ia_r][:, ja_r]
+    log_r = np.log10(0.08) - 1.9 * np.log10(np.clip(d.phi[idx_r], 0.02, 0.4)) - 1.2 * d.vsh[idx_r]
+    log_r += 0.04 * texture[ia_r][:, ja_r] - 0.8 * vug_r + 0.15 * d.boundary[idx_r] * -1
     res = 10 ** (log_r + rng.normal(0, 0.03, log_r.shape))
     pad_rot = 0.6 * np.sin(zr / 7.0) + rng.uniform(0, 2 * np.pi)     # tool rotation, rad
     pad_pos = ((az_r[None, :] - pad_rot[:, None]) % (2 * np.pi / cfg.res_pads)) / \
@@ -331,11 +404,51 @@ def _resistive_image(cfg: SynthConfig, rng, beds: _Beds, wall: _Wall, phi: np.nd
     return zr, res
 
 
+def _images(cfg: SynthConfig, rng, beds: _Beds, wall: _Wall, d: _ImageDrivers) -> dict:
+    """The acoustic (amplitude, transit time) and resistive images rendered from ``d``."""
+    amp, texture, coarse = _amplitude_image(rng, wall, d)
+    tt = _transit_time_image(rng, wall, d, coarse)
+    zr, res = _resistive_image(cfg, rng, beds, wall, d, texture)
+    return dict(za=wall.za, amp=amp.astype(np.float32), tt=tt.astype(np.float32), zr=zr,
+                res=res.astype(np.float32))
+
+
+def _rock_drivers(beds: _Beds, rock: _Rock, P: dict[str, np.ndarray],
+                  vug_mask: np.ndarray) -> _ImageDrivers:
+    """Images of the rock: matrix porosity, shale, the facies' texture made coarse by large
+    grains, the beds' boundaries, the shale's washouts and the rock's vugs."""
+    return _ImageDrivers(rock.phi_m, rock.vsh, P["tex"][beds.f_of],
+                         np.clip(0.5 + 0.3 * rock.grain, 0.05, 0.95), _bed_boundaries(beds),
+                         rock.wash, vug_mask)
+
+
+def _log_drivers(rng, lithology: str, beds: _Beds, wall: _Wall, log: _Logging,
+                 logs: dict[str, np.ndarray]) -> _ImageDrivers:
+    """Images of the recorded logs (``image_source: logs``): each driver is a function of the
+    logs as written (noise included) on the truth grid, by the inverse of the tool models;
+    the vug objects are drawn at a rate set by the density-sonic secondary porosity."""
+    rho_ma, dt_ma, _ = _MATRIX[lithology]
+    on_z = {c: np.interp(beds.z, log.zl, v) for c, v in logs.items()}
+    vsh = np.clip((on_z["GR"] - 18.0) / 150.0, 0.0, 0.6)
+    phi_d = np.clip((rho_ma - on_z["RHOB"] - vsh * (rho_ma - 2.60)) / (rho_ma - 1.0), 0.0, 0.4)
+    phi_s = np.clip((on_z["DT"] - dt_ma - 35 * vsh) / (0.95 * (189.0 - dt_ma)), 0.01, 0.32)
+    # Archie saturation from the logs; its standardised -log is the grain-size proxy
+    lsw = 0.5 * np.log10(0.04 / (np.clip(phi_d, 0.02, None) ** 2 * on_z["RT"]))
+    grain = np.clip(-(lsw - np.median(lsw)) / (lsw.std() + 1e-12), -2.5, 2.5)
+    rate = np.clip(phi_d - phi_s, 0.0, None) / (0.8 * _MEAN_VUG_AREA)
+    vug_mask = _vug_objects(rng, beds, rate, wall)
+    wash = np.clip(on_z["CALI"] / (2 * 39.37) - BIT_RADIUS, 0.0, 0.02)
+    return _ImageDrivers(phi_s, vsh, np.clip(2.5 + 20.0 * phi_d, 2.5, 6.0),
+                         np.clip(0.5 + 0.3 * grain, 0.05, 0.95), np.zeros(beds.z.size), wash,
+                         vug_mask)
+
+
 def _conventional_logs(rng, log: _Logging, lithology: str, rock: _Rock, phi_vug: np.ndarray) \
         -> dict[str, np.ndarray]:
     """GR, density, neutron, sonic (matrix porosity, a fifth of the vugs), Archie deep
     resistivity (water saturation from pore size and shale), caliper and PEF, each at its
-    tool's vertical resolution and with its noise."""
+    tool's vertical resolution and with its noise. ``phi_vug``: the vug porosity the tools
+    read (``log_vug_visibility`` times the rock's)."""
     rho_ma, dt_ma, pef_ma = _MATRIX[lithology]
     phi_m, vsh = rock.phi_m, rock.vsh
     phi_t = phi_m + phi_vug
@@ -392,22 +505,20 @@ def make_well(cfg: SynthConfig, index: int, column: tuple[np.ndarray, np.ndarray
     wall = _wall(cfg, rng, beds)
     vug_mask = _vug_objects(rng, beds, P["vug"][f_of] * np.exp(0.3 * rock.grain), wall)
     phi_vug = _vug_porosity(beds.z, wall.za, vug_mask)
-    boundary = _bed_boundaries(beds)
-    amp, texture, coarse = _amplitude_image(rng, wall, rock.phi_m, rock.vsh, P["tex"][f_of],
-                                            np.clip(0.5 + 0.3 * rock.grain, 0.05, 0.95),
-                                            boundary, vug_mask)
-    tt = _transit_time_image(rng, wall, rock.vsh, rock.wash, coarse, vug_mask)
-    zr, res = _resistive_image(cfg, rng, beds, wall, rock.phi_m, rock.vsh, texture, boundary,
-                               vug_mask)
     log = _Logging(beds.z, np.arange(beds.top, beds.top + cfg.thickness, NMR_STEP))
-    logs = _conventional_logs(rng, log, cfg.lithology, rock, phi_vug)
+    seen = phi_vug if cfg.log_vug_visibility == 1.0 else cfg.log_vug_visibility * phi_vug
+    if cfg.image_source == "rock":
+        images = _images(cfg, rng, beds, wall, _rock_drivers(beds, rock, P, vug_mask))
+        logs = _conventional_logs(rng, log, cfg.lithology, rock, seen)
+    else:   # the images are made from the logs as recorded
+        logs = _conventional_logs(rng, log, cfg.lithology, rock, seen)
+        images = _images(cfg, rng, beds, wall,
+                         _log_drivers(rng, cfg.lithology, beds, wall, log, logs))
     dist = _t2_distribution(rng, log, rock, phi_vug, P["micro"][f_of])
     zl, at = log.zl, log.at
     cutoff = LITHOLOGY_CUTOFF_MS[cfg.lithology]
     return dict(t2_cutoff_ms=cutoff, name=f"SYN-{index + 1:02d}", index=index, top=beds.top,
-                zl=zl, logs=logs, za=wall.za, amp=amp.astype(np.float32),
-                tt=tt.astype(np.float32), zr=zr, res=res.astype(np.float32), dist=dist,
-                nmr=nmr_summary(dist, T2_EDGES_MS, cutoff),
+                zl=zl, logs=logs, **images, dist=dist, nmr=nmr_summary(dist, T2_EDGES_MS, cutoff),
                 truth=dict(phi_m=at(rock.phi_m, 0.05), phi_vug=at(phi_vug, 0.05),
                            vsh=at(rock.vsh, 0.05), facies=np.interp(zl, beds.z, f_of),
                            grain=at(rock.grain, 0.05)),
@@ -440,7 +551,7 @@ def write_field(out_dir: str | Path, cfg: SynthConfig, progress=None, n_jobs: in
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    column = _column(np.random.default_rng([cfg.seed, 99991]), cfg.thickness + 10.0)
+    column = field_column(cfg)
     n_nmr = max(1, int(round(cfg.wells * cfg.nmr_fraction)))
     jobs = [(out, cfg, i, column, i < n_nmr) for i in range(cfg.wells)]
     summaries = []
