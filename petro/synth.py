@@ -102,17 +102,21 @@ class SynthConfig:
         logs cannot (the grain size behind pore size and permeability, the vugs one by one,
         porosity at 5 mm with noise of their own).
         ``"logs"``: the recorded conventional logs (noise included), interpolated onto the truth
-        grid: amplitude and resistivity from the sonic's matrix porosity and the GR's shale
-        volume, texture strength from the density porosity and its coarseness from the
-        resistivity's saturation, vug objects at a rate set by the density-sonic secondary
-        porosity, the hole from the caliper; no bed boundaries. Everything else is drawn from
+        grid, each image property from one log by a monotone function: amplitude and
+        resistivity from the density (porosity) and the GR (shale), texture strength from the
+        neutron, its coarseness from the deep resistivity, vug objects at a rate set by the
+        neutron, the hole from the caliper; no bed boundaries. Everything else is drawn from
         random numbers independent of the rock. Every pixel is then a function of the recorded
         logs and of noise, so the targets (porosity and permeability, and anything else of the
         rock) are independent of the images given the logs: the images carry nothing beyond
-        them (they may still summarise the logs' neighbouring samples, which a model on
-        depth-wise log values does not have). Not "the truth quantities the logs respond to":
-        an image rendered from the true porosity would measure it again with its own noise, and
-        averaging two noisy measurements is information beyond the logs.
+        them, and, one log per property, nothing a model could not work out from the logs
+        (they may still summarise the logs' neighbouring samples, as windowed log statistics
+        do). Not "the truth quantities the logs respond to": an image rendered from the true
+        porosity would measure it again with its own noise, and averaging two noisy
+        measurements is information beyond the logs. Not petrophysical combinations of logs
+        either (an Archie saturation, a density-sonic secondary porosity): those carry no more
+        information, but a booster with few wells learns from them what it would not find in
+        the logs alone (measured in ``benchmarks/research``).
     log_vug_visibility : share (0-1) of the vug porosity that density, neutron, sonic and deep
         resistivity read. 1 (default): the density and neutron read all of it, the sonic a
         fifth (first arrivals travel through the matrix), the resistivity all of it. 0: none;
@@ -424,23 +428,22 @@ def _rock_drivers(beds: _Beds, rock: _Rock, P: dict[str, np.ndarray],
 
 def _log_drivers(rng, lithology: str, beds: _Beds, wall: _Wall, log: _Logging,
                  logs: dict[str, np.ndarray]) -> _ImageDrivers:
-    """Images of the recorded logs (``image_source: logs``): each driver is a function of the
-    logs as written (noise included) on the truth grid, by the inverse of the tool models;
-    the vug objects are drawn at a rate set by the density-sonic secondary porosity."""
-    rho_ma, dt_ma, _ = _MATRIX[lithology]
+    """Images of the recorded logs (``image_source: logs``): each driver is an increasing or
+    decreasing function of ONE log as written (noise included), interpolated onto the truth
+    grid, and the vug objects are drawn at a rate set by the neutron's excess porosity. One log
+    per driver, monotone: the images then hold nothing a model of the logs could not make from
+    the logs themselves (no combination of logs worked out for it)."""
+    rho_ma = _MATRIX[lithology][0]
     on_z = {c: np.interp(beds.z, log.zl, v) for c, v in logs.items()}
-    vsh = np.clip((on_z["GR"] - 18.0) / 150.0, 0.0, 0.6)
-    phi_d = np.clip((rho_ma - on_z["RHOB"] - vsh * (rho_ma - 2.60)) / (rho_ma - 1.0), 0.0, 0.4)
-    phi_s = np.clip((on_z["DT"] - dt_ma - 35 * vsh) / (0.95 * (189.0 - dt_ma)), 0.01, 0.32)
-    # Archie saturation from the logs; its standardised -log is the grain-size proxy
-    lsw = 0.5 * np.log10(0.04 / (np.clip(phi_d, 0.02, None) ** 2 * on_z["RT"]))
-    grain = np.clip(-(lsw - np.median(lsw)) / (lsw.std() + 1e-12), -2.5, 2.5)
-    rate = np.clip(phi_d - phi_s, 0.0, None) / (0.8 * _MEAN_VUG_AREA)
+    phi = np.clip((rho_ma - on_z["RHOB"]) / (rho_ma - 1.0), 0.01, 0.32)        # density
+    vsh = np.clip((on_z["GR"] - 18.0) / 150.0, 0.0, 0.6)                       # gamma ray
+    tex = np.clip(2.5 + 15.0 * on_z["NPHI"], 2.5, 6.0)                         # neutron
+    lrt = np.log10(on_z["RT"])                                                 # resistivity
+    tex_w = np.clip(0.5 + 0.3 * (lrt - np.median(lrt)) / (lrt.std() + 1e-12), 0.05, 0.95)
+    rate = np.clip(on_z["NPHI"] - 0.12, 0.0, None) / (0.8 * _MEAN_VUG_AREA)    # neutron
     vug_mask = _vug_objects(rng, beds, rate, wall)
-    wash = np.clip(on_z["CALI"] / (2 * 39.37) - BIT_RADIUS, 0.0, 0.02)
-    return _ImageDrivers(phi_s, vsh, np.clip(2.5 + 20.0 * phi_d, 2.5, 6.0),
-                         np.clip(0.5 + 0.3 * grain, 0.05, 0.95), np.zeros(beds.z.size), wash,
-                         vug_mask)
+    wash = np.clip(on_z["CALI"] / (2 * 39.37) - BIT_RADIUS, 0.0, 0.02)         # caliper
+    return _ImageDrivers(phi, vsh, tex, tex_w, np.zeros(beds.z.size), wash, vug_mask)
 
 
 def _conventional_logs(rng, log: _Logging, lithology: str, rock: _Rock, phi_vug: np.ndarray) \
