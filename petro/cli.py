@@ -31,8 +31,10 @@ def _settings(args) -> dict:
 def cmd_synth(args) -> int:
     from petro.synth import SynthConfig, write_field
 
+    given = {k: getattr(args, k) for k in ("image_source", "log_vug_visibility")
+             if getattr(args, k) is not None}
     cfg = SynthConfig(wells=args.wells, seed=args.seed, thickness=args.thickness,
-                      nmr_fraction=args.nmr_fraction)
+                      nmr_fraction=args.nmr_fraction, **given)
     summaries = write_field(args.out_dir, cfg)
     _table(f"synthetic field in {args.out_dir}", ("well", "NMR", "files"),
            [(s["well"], "yes" if s["nmr"] else "no", ", ".join(s["files"])) for s in summaries])
@@ -212,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--thickness", type=float, default=40.0, help="logged interval per well, m")
     s.add_argument("--nmr-fraction", type=float, default=0.75, help="share of wells with NMR")
+    s.add_argument("--image-source", choices=["rock", "logs"],
+                   help="images of the rock (default) or rendered from the recorded logs: images "
+                        "that carry nothing beyond the logs")
+    s.add_argument("--log-vug-visibility", type=float, metavar="SHARE",
+                   help="share (0-1) of the vug porosity the density, neutron, sonic and "
+                        "resistivity read (default 1; 0: only the images and the NMR see vugs)")
     i = cmd("init", "write a starter pipeline and model specs to edit", cmd_init)
     i.add_argument("dir")
     i.add_argument("--force", action="store_true", help="overwrite existing files")
