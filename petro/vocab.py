@@ -73,6 +73,9 @@ ML, P10, P90 = "ML", "P10", "P90"
 NOVELTY, OOD_FLAG = "NOVELTY", "OOD_FLAG"
 INPUT_COVERAGE = "INPUT_COVERAGE"
 KEY_INPUT_COVERAGE = "KEY_INPUT_COVERAGE"
+# 1 where the answer at a depth comes from the conventional logs only: the model's logs-only
+# sibling answered (the depth has none of the model's image inputs), or the model uses no image
+LOGS_ONLY = "LOGS_ONLY"
 # NOV_<curve>: a curve minus what the training wells' relation with the other logs expects
 NOV_PREFIX = "NOV_"
 
@@ -89,13 +92,14 @@ OUTPUT_DESCRIPTIONS = {
     OOD_FLAG: "1 = inputs unlike the training wells",
     INPUT_COVERAGE: "Share of the model's inputs present at this depth",
     KEY_INPUT_COVERAGE: "Importance-weighted share of the model's inputs present at this depth",
+    LOGS_ONLY: "1 = answered from the conventional logs only (no image input of the model here)",
 }
 
 # ------------------------------------------------------------------------------ metrics
 BASELINE_LABELS = {"model": "petro", "logs_only": "logs only", "train_mean": "train mean",
                    "petrophysical": "density porosity / poro-perm",
                    "random_forest": "random forest", "hist_gbm": "hist GBM",
-                   "ridge": "ridge (logs)"}
+                   "ridge": "ridge (logs)", "ridge_windowed": "ridge (windowed logs)"}
 COVERAGE = "coverage_p10_p90"
 IN_DOMAIN = "in_domain_rate"
 
@@ -188,3 +192,20 @@ def is_image_feature(name: str) -> bool:
 
 def is_patch_feature(name: str) -> bool:
     return parse_feature(name).is_patch
+
+
+# windowed statistics of a conventional-log input column over a centred depth window:
+# ``RHOB_wmed_w050`` (median over 0.5 m), ``LOG10_RT_wmad_w150`` (robust spread, 1.4826 MAD)
+WINDOWED_STATS = ("wmed", "wmad")
+_WINDOWED_RE = re.compile(r"^(?P<curve>[A-Z0-9_]+)_(?P<stat>wmed|wmad)_(?P<w>w\d{3})$")
+
+
+def windowed_log_feature(column: str, stat: str, window_m: float) -> str:
+    """``RHOB_wmed_w050``: statistic ``stat`` (:data:`WINDOWED_STATS`) of log column
+    ``column`` over a centred window of ``window_m`` m."""
+    return f"{column}_{stat}_{window_label(window_m)}"
+
+
+def is_windowed_log(name: str) -> bool:
+    """True for a windowed statistic of a log column (:func:`windowed_log_feature`)."""
+    return _WINDOWED_RE.match(name) is not None

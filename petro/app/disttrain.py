@@ -205,14 +205,15 @@ def model_part(parts: list[pd.DataFrame], features: list[str], prep: dict, colum
     return out
 
 
-def blind_part(part: pd.DataFrame, model: FoldModel, column: str, logs_only: list[str] | None,
+def blind_part(part: pd.DataFrame, model: FoldModel, column: str,
                base_cols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """A blind well's out-of-fold rows and their novelty distances per block
     (:func:`petro.models.blind.blind_rows`), computed where the partition lives."""
     y = part[column].to_numpy(dtype=float)
     data = part[np.isfinite(y)].reset_index(drop=True)
     return blind_rows(model, data[model.features].to_numpy(dtype=float),
-                      data[logs_only].to_numpy(dtype=float) if logs_only else None,
+                      data[model.logs_features].to_numpy(dtype=float)
+                      if model.logs_bundle else None,
                       data[base_cols].to_numpy(dtype=float), data[column].to_numpy(dtype=float),
                       data[WELL].astype(str).to_numpy(), data[DEPTH].to_numpy(),
                       data["PHID"].to_numpy(dtype=float))
@@ -375,9 +376,6 @@ class ClusterRows:
     def inputs(self, fold: Fold, columns: list[str]) -> np.ndarray:
         return self.frame(fold)[columns].to_numpy(dtype=float)
 
-    def comparator(self, fold: Fold) -> np.ndarray:
-        return self.inputs(fold, self.logs_only)
-
     def baseline(self, fold: Fold) -> np.ndarray:
         return self.inputs(fold, self.baseline_columns)
 
@@ -397,7 +395,7 @@ class ClusterRows:
     def blind(self, fold: Fold, model: FoldModel) -> tuple[pd.DataFrame, np.ndarray]:
         """Each blind well's rows predicted on the worker that holds its partition."""
         got = self.cluster.gather([self.cluster.on(w, blind_part, model, self.column,
-                                                   self.logs_only, self.baseline_columns)
+                                                   self.baseline_columns)
                                    for w in fold.test])
         return pd.concat([g[0] for g in got], ignore_index=True), np.vstack([g[1] for g in got])
 

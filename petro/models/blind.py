@@ -20,7 +20,10 @@ from petro.models.spec import ModelSpec
 from petro.vocab import DEPTH, WELL
 
 # the out-of-fold columns of a blind row besides one sk_<name> per scikit-learn baseline
-OOF_COLUMNS = (WELL, DEPTH, "y", "p50", "lo", "hi", "dist", "mean", "petro", "logs_only")
+OOF_COLUMNS = (WELL, DEPTH, "y", "p50", "lo", "hi", "dist", "mean", "petro", "logs_only",
+               "logs_lo", "logs_hi")
+# the novelty blocks of the logs-only sibling, among a fold's blocks: "logs_only:<block>"
+SIBLING_BLOCK = "logs_only:"
 
 
 def fit_petro(phid: np.ndarray, y: np.ndarray, spec: ModelSpec) -> dict:
@@ -54,28 +57,41 @@ class FoldModel:
     block_names: list[str]               # every novelty block of the candidate inputs
     petro: dict                          # :func:`fit_petro`
     mean: float                          # the training wells' mean target
-    logs_bundle: Bundle | None = None    # logs-only comparator (P50)
-    baselines: dict = field(default_factory=dict)   # name -> fitted scikit-learn estimator
+    logs_bundle: Bundle | None = None    # the logs-only sibling (a whole bundle)
+    logs_features: list[str] = field(default_factory=list)   # its inputs
+    # name -> (fitted scikit-learn estimator, its columns' positions among the baselines')
+    baselines: dict = field(default_factory=dict)
+
+
+def _distances(bundle: Bundle, X: np.ndarray, names: list[str], prefix: str,
+               D: np.ndarray) -> None:
+    """``bundle``'s novelty distances of rows ``X`` into the columns of ``D`` named
+    ``prefix + block`` among ``names``."""
+    if "novelty" in bundle.meta:
+        blocks = [prefix + b["name"] for b in bundle.meta["novelty"]["blocks"]]
+        D[:, [names.index(b) for b in blocks]] = bundle.novelty_distances(X)
 
 
 def blind_rows(model: FoldModel, X: np.ndarray, Xl: np.ndarray | None, Xb: np.ndarray,
                y: np.ndarray, wells: np.ndarray, depth: np.ndarray, phid: np.ndarray) \
         -> tuple[pd.DataFrame, np.ndarray]:
     """The out-of-fold rows (:data:`OOF_COLUMNS` and ``sk_<name>``) of blind rows with inputs
-    ``X`` (the model's), ``Xl`` (the logs-only comparator's, None without one), ``Xb`` (the
-    baselines'), targets ``y``, ``wells``, ``depth`` and density porosity ``phid``; and their
-    novelty distances per block (rows x ``model.block_names``, NaN for a block the fold's
-    detector does not have)."""
+    ``X`` (the model's), ``Xl`` (its logs-only sibling's, ``model.logs_features``; None
+    without one), ``Xb`` (the baselines'), targets ``y``, ``wells``, ``depth`` and density
+    porosity ``phid``; and their novelty distances per block (rows x ``model.block_names``,
+    the sibling's blocks named ``logs_only:<block>``; NaN for a block the fold's detectors do
+    not have)."""
     q = model.bundle.raw_quantiles(X)
     out = pd.DataFrame({WELL: wells, DEPTH: depth, "y": y, "p50": q["p50"], "lo": q["p10"],
                         "hi": q["p90"], "dist": np.nan, "mean": model.mean,
-                        "petro": apply_petro(model.petro, phid), "logs_only": np.nan})
-    if model.logs_bundle is not None:
-        out["logs_only"] = model.logs_bundle.raw_quantiles(Xl)["p50"]
-    for name, est in model.baselines.items():
-        out[f"sk_{name}"] = est.predict(Xb)
+                        "petro": apply_petro(model.petro, phid), "logs_only": np.nan,
+                        "logs_lo": np.nan, "logs_hi": np.nan})
     D = np.full((len(y), len(model.block_names)), np.nan)
-    if "novelty" in model.bundle.meta:
-        names = [b["name"] for b in model.bundle.meta["novelty"]["blocks"]]
-        D[:, [model.block_names.index(b) for b in names]] = model.bundle.novelty_distances(X)
+    _distances(model.bundle, X, model.block_names, "", D)
+    if model.logs_bundle is not None:
+        ql = model.logs_bundle.raw_quantiles(Xl)
+        out["logs_only"], out["logs_lo"], out["logs_hi"] = ql["p50"], ql["p10"], ql["p90"]
+        _distances(model.logs_bundle, Xl, model.block_names, SIBLING_BLOCK, D)
+    for name, (est, idx) in model.baselines.items():
+        out[f"sk_{name}"] = est.predict(Xb[:, idx])
     return out, D

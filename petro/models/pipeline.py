@@ -19,9 +19,11 @@ from typing import Protocol
 
 import pandas as pd
 
+from petro.models.groups import GroupDecision, decide_groups, group_of, image_inputs, \
+    sibling_inputs
 from petro.models.record import ModelRecord
-from petro.models.rows import Placement
-from petro.models.runtime import Bundle
+from petro.models.rows import Placement, Rows
+from petro.models.runtime import SIBLING, Bundle
 from petro.models.selection import select_inputs
 from petro.models.spec import ModelSpec
 from petro.models.tasks import TaskMap
@@ -29,6 +31,7 @@ from petro.models.trust import trust_meta
 from petro.models.tuning import tune, tuning_problems, tuning_settings
 from petro.models.validation import CVResult, fit_final_model, validate
 from petro.problems import Problem
+from petro.vocab import WELL
 
 # progress stages
 FOLDS = "blind-well folds"
@@ -75,8 +78,8 @@ class TrainingContext:
 @dataclass
 class TrainedModel:
     """One trained model: its spec (with the chosen parameters), inputs, blind-well validation,
-    bundle, the logs-only comparator's inputs, the final search's trials and the non-fatal
-    problems met."""
+    bundle, its logs-only sibling's inputs (its own when it uses no image), the final search's
+    trials, the non-fatal problems met and the final input-group decision."""
 
     spec: ModelSpec
     features: list[str]
@@ -85,6 +88,7 @@ class TrainedModel:
     logs_only_features: list[str]
     tuning: pd.DataFrame | None = None
     problems: list[Problem] = field(default_factory=list)
+    groups: GroupDecision | None = None
 
     @property
     def record(self) -> ModelRecord:
@@ -101,14 +105,58 @@ def _final_search(table: pd.DataFrame, inputs: list[str], spec: ModelSpec,
     return replace(spec, params=best), trials
 
 
+def _final_inputs(rows: Rows, features: list[str], spec: ModelSpec) \
+        -> tuple[GroupDecision, list[str]]:
+    """The final model's input groups and inputs: the same decision and selection as in each
+    fold (:func:`petro.models.validation.validate`), on every training well."""
+    every = rows.everything()
+    X, y = rows.inputs(every, features), rows.target(every)
+    decision = decide_groups(X, y, rows.frame(every)[WELL].astype(str).to_numpy(), features, spec)
+    candidates = decision.features(features)
+    return decision, select_inputs(rows.inputs(every, candidates), y, candidates, spec)
+
+
+def _finished(record: ModelRecord, rows: Rows, placement: Placement, cv: CVResult,
+              spec: ModelSpec, context: TrainingContext) -> ModelRecord:
+    """A fitted record with its trust metadata and provenance."""
+    return replace(record, **trust_meta(placement.table, record.features, cv.importance,
+                                        record.pca, spec.novelty_quantile, context.aliases,
+                                        cv.oof if spec.conformal else None,
+                                        spec.nominal_coverage, context.ood_policy),
+                   target_params=dict(context.target_params), recipe=context.recipe,
+                   training=rows.describe())
+
+
+def _with_sibling(record: ModelRecord, boosters: dict, rows: Rows, placement: Placement,
+                  cv: CVResult, spec: ModelSpec, context: TrainingContext) -> list[str]:
+    """The logs-only sibling fitted on every training well into the model's ``record`` and
+    ``boosters`` (when the model uses an image input; else the model is logs-only itself):
+    its inputs (the kept log groups, selected), or the model's own."""
+    record.image_inputs = image_inputs(record.features)
+    decided = (record.input_groups or {}).get("kept")
+    logs = [f for f in sibling_inputs(rows.features)
+            if decided is None or group_of(f) in decided]
+    if not record.image_inputs or cv.logs_only is None:
+        return list(record.features)
+    every = rows.everything()
+    logs = select_inputs(rows.inputs(every, logs), rows.target(every), logs, spec)
+    sib, sib_boosters = fit_final_model(rows, logs, spec, cv.logs_only)
+    record.logs_only = _finished(sib, rows, placement, cv.logs_only, spec, context).to_dict()
+    boosters.update({f"{SIBLING}.{k}": b for k, b in sib_boosters.items()})
+    return logs
+
+
 def train_model(spec: ModelSpec, placement: Placement, features: list[str],
                 logs_only: list[str], context: TrainingContext = TrainingContext(),
                 progress: Progress | None = None) -> TrainedModel:
     """Validate ``spec`` on blind wells and fit it on every training well of ``placement``.
 
-    ``features``: the candidate inputs; ``logs_only``: the conventional-log inputs (the
-    logs-only comparator's, when the model uses image features). Progress: one ``FOLDS`` item
-    per fold, the ``TUNING`` stage of the final search."""
+    ``features``: the candidate inputs; ``logs_only``: the conventional-log inputs and their
+    windowed statistics (the logs-only sibling's candidates, when the model uses image
+    features). The final model keeps the input groups that help on every training well
+    (:mod:`petro.models.groups`) and carries its logs-only sibling (record ``logs_only``, its
+    boosters ``logs_only.<head>``), validated in the same folds, for the rows without its
+    images. Progress: one ``FOLDS`` item per fold, the ``TUNING`` stage of the final search."""
     progress = progress or Quiet()
     nested = bool(spec.tuning) and tuning_settings(spec)["nested"]
     comparator = logs_only if "image" in spec.features else None
@@ -120,21 +168,16 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
                         progress=lambda f: progress.advance(FOLDS, f"{s.name}: {f}"))
 
     cv = validated(spec) if nested else None   # blind figures first: tuning inside each fold
-    # the final model's inputs: the same selection as in each fold, on every training well
-    every = rows.everything()
-    inputs = select_inputs(rows.inputs(every, features), rows.target(every), features, spec)
+    decision, inputs = _final_inputs(rows, features, spec)
     trials = None
     if spec.tuning:   # the final model's parameters: the same search on every well
         spec, trials = _final_search(placement.table, inputs, spec, context, progress)
     if cv is None:
         cv = validated(spec)
     record, boosters = fit_final_model(rows, inputs, spec, cv)
-    record = replace(record, **trust_meta(placement.table, inputs, cv.importance, record.pca,
-                                          spec.novelty_quantile, context.aliases,
-                                          cv.oof if spec.conformal else None,
-                                          spec.nominal_coverage, context.ood_policy),
-                     target_params=dict(context.target_params), recipe=context.recipe,
-                     training=rows.describe())
+    record = _finished(record, rows, placement, cv, spec, context)
+    record.input_groups = decision.to_dict()
+    sibling = _with_sibling(record, boosters, rows, placement, cv, spec, context)
     problems = cv.problems + (tuning_problems(spec.name, trials) if trials is not None else [])
-    return TrainedModel(spec, inputs, cv, Bundle(record.to_dict(), boosters), logs_only, trials,
-                        problems)
+    return TrainedModel(spec, inputs, cv, Bundle(record.to_dict(), boosters), sibling, trials,
+                        problems, decision)

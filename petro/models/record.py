@@ -11,7 +11,7 @@ that rebuilds the inputs from files, the training path). An optional field that 
 out of the JSON (the runtime then takes its default).
 
 Nested fields stay JSON values (lists, dicts of numbers); their layout is documented where they
-are fitted: ``pca`` (:func:`petro.models.train.fit_patch_pca`), ``linear_base``
+are fitted: ``pca`` (the patch embedding, :mod:`petro.models.embedding`), ``linear_base``
 (:func:`petro.models.train.fit_linear_base`), ``novelty`` (:mod:`petro.models.novelty`),
 ``consistency`` (:mod:`petro.models.consistency`), ``aliases``, ``input_units``, ``missing``
 (:mod:`petro.models.trust`), ``conformal_bins`` (:mod:`petro.models.conformal`).
@@ -62,6 +62,10 @@ class ModelRecord:
     target_params: dict | None = None      # the target computation's parameters
     recipe: dict | None = None             # what rebuilds the inputs from files
     training: dict | None = None           # lightgbm.dask path: {"path", "sample_rows", "rows"}
+    # input groups and the logs-only sibling (petro.models.groups, petro.models.pipeline)
+    input_groups: dict | None = None       # the final decision: kept groups, gains, reason
+    image_inputs: dict | None = None       # image prefix -> the model's inputs of that kind
+    logs_only: dict | None = None          # the logs-only sibling's record (its own bundle)
 
     def to_dict(self) -> dict:
         """The JSON dict of the record (``Bundle.meta``); fields that are None are left out."""

@@ -6,7 +6,7 @@ A *placement* (:class:`Placement`) holds a run's training rows: :attr:`Placement
 is in memory (here every training row; on a cluster a well-stratified sample, the partitions
 staying on the workers) and :meth:`Placement.rows` gives one model's :class:`Rows`: its rows
 with a finite target, split into blind-well :class:`Fold` s. For a fold (or :meth:`Rows.everything`,
-the final model) a :class:`Rows` gives the rows in memory (inputs, comparators' inputs,
+the final model) a :class:`Rows` gives the rows in memory (inputs, baselines' inputs,
 targets), the figures of *every* row of the training wells (:class:`TargetStats`), the
 :class:`~petro.models.train.BoosterFitter` of the boosters (None: fitted on the rows in memory)
 and the blind predictions of a fold's models where the blind rows are. This module implements
@@ -72,7 +72,7 @@ class Rows(Protocol):
 
     portable: bool
     features: list[str]            # the candidate inputs
-    logs_only: list[str] | None    # the logs-only comparator's inputs (None: no comparator)
+    logs_only: list[str] | None    # the logs-only sibling's candidate inputs (None: none)
     baseline_columns: list[str]    # the scikit-learn baselines' inputs
 
     def folds(self, spec: ModelSpec) -> list[Fold]:
@@ -83,9 +83,6 @@ class Rows(Protocol):
 
     def inputs(self, fold: Fold, columns: list[str]) -> np.ndarray:
         """The training wells' rows in memory, input ``columns`` (a subset of ``features``)."""
-
-    def comparator(self, fold: Fold) -> np.ndarray:
-        """The same rows, the logs-only comparator's inputs."""
 
     def baseline(self, fold: Fold) -> np.ndarray:
         """The same rows, the baselines' inputs."""
@@ -154,7 +151,6 @@ class InMemoryRows:
             else np.full(len(data), np.nan)
         self.features, self.logs_only = list(features), logs_only
         self.X = data[features].to_numpy(dtype=float)
-        self.Xl = data[logs_only].to_numpy(dtype=float) if logs_only else None
         # scikit-learn baselines see the conventional logs (the petrophysicist's inputs)
         self.baseline_columns = [f for f in (logs_only or features) if f in data.columns]
         self.Xb = data[self.baseline_columns].to_numpy(dtype=float)
@@ -176,9 +172,6 @@ class InMemoryRows:
     def inputs(self, fold: Fold, columns: list[str]) -> np.ndarray:
         return self._matrix(columns)[fold.tr]
 
-    def comparator(self, fold: Fold) -> np.ndarray:
-        return self.Xl[fold.tr]
-
     def baseline(self, fold: Fold) -> np.ndarray:
         return self.Xb[fold.tr]
 
@@ -197,7 +190,8 @@ class InMemoryRows:
     def blind(self, fold: Fold, model: FoldModel) -> tuple[pd.DataFrame, np.ndarray]:
         te = fold.te
         return blind_rows(model, self._matrix(model.features)[te],
-                          self.Xl[te] if self.Xl is not None else None, self.Xb[te],
+                          self._matrix(model.logs_features)[te] if model.logs_bundle else None,
+                          self.Xb[te],
                           self.y[te], self.wells[te], self.depth[te], self.phid[te])
 
     def describe(self) -> None:

@@ -33,6 +33,13 @@ Prediction on a DataFrame of per-depth rows:
   least ``min_rows`` of them, each curve's median over the rows: a whole well shifted inside the
   training range (a miscalibrated or wrong-matrix log) is flagged. Without it a row's answer does
   not depend on the rows sent with it;
+- ``LOGS_ONLY`` is 1 where the answer comes from the conventional logs only. A model that uses
+  image inputs carries its logs-only sibling (bundle key ``logs_only``: a whole bundle of its
+  own, validated on the same blind wells, with its P10/P90 and novelty detector; its boosters
+  are the bundle's ``logs_only.<head>``): a row that has none of the model's inputs of one of
+  its image kinds (``image_inputs``: the model's image inputs per kind) is answered by the
+  sibling, every other row by the model. A model that uses no image input answers every row
+  from the logs (1 everywhere). The choice is made row by row;
 - ``NOVELTY`` is the largest, over input blocks (conventional logs; each image kind), robust
   Mahalanobis distance of the row's inputs to the training wells divided by that block's
   threshold calibrated on blind wells (1.0 = edge of the domain); ``OOD_FLAG`` is 1 where
@@ -64,7 +71,10 @@ REQUIRED_MISSING_NOVELTY = 1.5
 # output columns besides {OUT}_ML/_P10/_P90 (petro.vocab spells the same; a test checks)
 NOVELTY, OOD_FLAG, INPUT_COVERAGE = "NOVELTY", "OOD_FLAG", "INPUT_COVERAGE"
 KEY_INPUT_COVERAGE = "KEY_INPUT_COVERAGE"
+LOGS_ONLY = "LOGS_ONLY"
 NOV_PREFIX = "NOV_"
+# the logs-only sibling: its record under this bundle key, its boosters as "<key>.<head>"
+SIBLING = "logs_only"
 
 
 class InputSchemaError(ValueError):
@@ -76,7 +86,11 @@ class Bundle:
 
     def __init__(self, meta: dict, boosters: dict[str, lgb.Booster]):
         self.meta = meta
-        self.boosters = boosters
+        self.boosters = boosters     # every booster, the sibling's included (saved as they are)
+        self.heads = {k: b for k, b in boosters.items() if "." not in k}   # this model's
+        sib = meta.get(SIBLING)
+        self.sibling = Bundle(sib, {k.split(".", 1)[1]: b for k, b in boosters.items()
+                                    if k.startswith(SIBLING + ".")}) if sib else None
         self.features: list[str] = list(meta["features"])            # input columns
         self.model_features: list[str] = list(meta.get("model_features", self.features))
         self._keep = [self.features.index(f) for f in self.model_features
@@ -240,7 +254,7 @@ class Bundle:
         """Model outputs in the model's (possibly log10) target space, before conformal."""
         Xm = self.design(X) if design else X
         base = self.base(Xm)
-        return {k: base + b.predict(Xm, num_threads=1) for k, b in self.boosters.items()}
+        return {k: base + b.predict(Xm, num_threads=1) for k, b in self.heads.items()}
 
     def novelty_distances(self, X: np.ndarray, *, design: bool = True) -> np.ndarray:
         """Raw robust Mahalanobis distance per novelty block (rows, blocks)."""
@@ -258,9 +272,31 @@ class Bundle:
     def predict(self, df: pd.DataFrame, well: bool = False) -> pd.DataFrame:
         """Predict rows; ``well=True`` says the rows are one well (the per-well shift test of the
         cross-log residuals then applies; without it every row's answer is its own)."""
+        index = df.index if isinstance(df, pd.DataFrame) else None
         X = self.matrix(df)
-        return self.predict_matrix(X, index=df.index if isinstance(df, pd.DataFrame) else None,
-                                   well=well)
+        out = self.predict_matrix(X, index=index, well=well)
+        if "image_inputs" not in self.meta:   # a model of an older petro
+            return out
+        lacking = self.lacks_images(X)
+        out[LOGS_ONLY] = lacking.astype(np.int64)
+        if self.sibling is not None and lacking.any():   # the sibling answers there
+            alt = self.sibling.predict_matrix(self.sibling.matrix(df), index=index, well=well)
+            for c in out.columns:
+                if c in alt.columns:
+                    out[c] = np.where(lacking, alt[c].to_numpy(), out[c].to_numpy())
+        return out
+
+    def lacks_images(self, X: np.ndarray) -> np.ndarray:
+        """Rows the model does not answer from its images: every row when it uses none, else
+        the rows without any of its inputs of at least one of its image kinds."""
+        kinds = self.meta.get("image_inputs") or {}
+        if not kinds or self.sibling is None:
+            return np.full(X.shape[0], not kinds)
+        gone = np.zeros(X.shape[0], dtype=bool)
+        for cols in kinds.values():
+            idx = [self.features.index(c) for c in cols]
+            gone |= ~np.isfinite(X[:, idx]).any(axis=1)
+        return gone
 
     def input_coverage(self, X: np.ndarray) -> np.ndarray:
         """Share of the model's input columns present (finite) in each row."""
@@ -380,11 +416,19 @@ def row_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 def pca_scores(X: np.ndarray, g: dict) -> np.ndarray:
-    """PCA scores of patch columns: median-imputed, centred, projected; NaN rows stay NaN."""
+    """Embedding scores of patch columns (``g``: one image kind's embedding; PCA unless
+    ``g["method"]`` is 'autoencoder'): median-imputed, then centred and projected (PCA), or
+    standardised and passed through the encoder's tanh layers (autoencoder); rows without any
+    patch value stay NaN."""
     med = np.asarray(g["median"], dtype=float)
     missing = ~np.isfinite(X).any(axis=1)
     Z = np.where(np.isfinite(X), X, med) - np.asarray(g["mean"], dtype=float)
-    S = row_matmul(Z, np.asarray(g["components"], dtype=float).T)
+    if g.get("method") == "autoencoder":
+        S = Z / np.asarray(g["scale"], dtype=float)
+        for W, b in zip(g["weights"], g["biases"]):
+            S = np.tanh(row_matmul(S, np.asarray(W, dtype=float)) + np.asarray(b, dtype=float))
+    else:
+        S = row_matmul(Z, np.asarray(g["components"], dtype=float).T)
     S[missing] = np.nan
     return S
 

@@ -12,7 +12,7 @@ input the wells have; not the derived PHID, PHIS, NPHI_PHID, SPI, RUGOSITY, whic
 always kept, whatever their gain: the trust checks read them (the cross-log consistency of
 RHOB/NPHI/DT/RT/GR/PEF..., the conventional-log novelty block, the curves every training row had,
 a caliper level the training wells never had), and a served model must go on accepting them.
-They are a handful of columns beside the image features.
+They are a handful of columns beside the image features. Their windowed statistics compete.
 
 Selection is part of training: blind-well validation selects inside each fold on that fold's
 training wells only (:func:`petro.models.validation.cross_validate`), so the blind figures are
@@ -29,12 +29,13 @@ import pandas as pd
 from petro.models.trust import DERIVED_SOURCES
 from petro.models.spec import ModelSpec
 from petro.models.train import fit_bundle
-from petro.vocab import is_image_feature
+from petro.vocab import is_image_feature, is_windowed_log
 
 
 def always_kept(features: list[str]) -> list[str]:
     """The measured conventional curves among ``features`` (kept whatever their gain)."""
-    return [f for f in features if not is_image_feature(f) and f not in DERIVED_SOURCES]
+    return [f for f in features if not is_image_feature(f) and f not in DERIVED_SOURCES
+            and not is_windowed_log(f)]
 
 
 def rank_inputs(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec) -> pd.Series:

@@ -12,9 +12,11 @@ from petro.errors import ConfigError
 from petro.vocab import TARGETS, Target
 
 ESTIMATORS = ("lightgbm",)                                 # what a registered model runs
-BASELINE_ESTIMATORS = ("ridge", "random_forest", "hist_gbm")  # scikit-learn comparators
+BASELINE_ESTIMATORS = ("ridge", "random_forest", "hist_gbm", "ridge_windowed")  # scikit-learn comparators
 FEATURE_SETS = ("logs", "image")
 TUNING_KEYS = ("trials", "n_iter", "inner_folds", "nested", "budget_s", "space")
+EMBEDDINGS = ("pca", "autoencoder")
+GROUP_KEYS = ("select", "inner_folds", "min_gain")
 
 
 @dataclass
@@ -27,7 +29,9 @@ class ModelSpec:
     quantiles: tuple[float, float] = (0.1, 0.9)
     conformal: bool = True
     linear_base: bool = True         # boost from a ridge fit on the conventional logs
-    pca_components: int = 4          # learned embedding of the image patches (0: none)
+    pca_components: int = 4          # learned embedding of the image patches: its size (0: none)
+    embedding: str = "pca"           # 'pca' | 'autoencoder' (petro.models.embedding)
+    input_groups: dict = field(default_factory=dict)   # select, inner_folds, min_gain (groups.py)
     max_inputs: int = 0              # keep the N highest-gain inputs (0: all; petro.models.selection)
     novelty_quantile: float = 0.95
     cv: str = "auto"                 # 'lowo', 'group_kfold', or 'auto' (LOWO up to 12 wells)
@@ -70,6 +74,13 @@ class ModelSpec:
                 self.max_inputs < 0:
             raise ConfigError(f"model spec {self.source or self.name}: max_inputs "
                               f"{self.max_inputs!r} must be a whole number >= 0 (0: all inputs)")
+        if self.embedding not in EMBEDDINGS:
+            raise ConfigError(f"model spec {self.source or self.name}: embedding "
+                              f"{self.embedding!r} must be one of {list(EMBEDDINGS)}")
+        if not isinstance(self.input_groups, dict) or \
+                set(self.input_groups) - set(GROUP_KEYS):
+            raise ConfigError(f"model spec {self.source or self.name}: input_groups must be a "
+                              f"mapping of {list(GROUP_KEYS)}")
         if self.cv not in ("auto", "lowo", "group_kfold"):
             raise ConfigError(f"model spec {self.source or self.name}: cv {self.cv!r} must be "
                               f"auto, lowo or group_kfold")
@@ -97,13 +108,15 @@ class ModelSpec:
              "model.estimator": self.estimator, "model.features": ",".join(self.features),
              "model.quantiles": f"{self.quantiles[0]},{self.quantiles[1]}",
              "model.conformal": self.conformal, "model.linear_base": self.linear_base,
-             "model.pca_components": self.pca_components, "model.max_inputs": self.max_inputs,
+             "model.pca_components": self.pca_components, "model.embedding": self.embedding,
+             "model.max_inputs": self.max_inputs,
              "model.novelty_quantile": self.novelty_quantile,
              "model.cv": self.cv, "model.seed": self.seed}
         d.update({f"model.params.{k}": v for k, v in self.params.items()})
         d.update({f"model.criteria.{k}": v for k, v in self.criteria.items()})
         d["model.baselines"] = ",".join(self.baselines)
         d.update({f"model.tuning.{k}": v for k, v in self.tuning.items() if k != "space"})
+        d.update({f"model.input_groups.{k}": v for k, v in self.input_groups.items()})
         return d
 
 

@@ -19,7 +19,6 @@ from typing import Protocol
 
 import lightgbm as lgb
 import numpy as np
-from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
@@ -27,11 +26,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from petro.errors import ModelError
+from petro.models.embedding import fit_embedding
 from petro.models.novelty import fit_detector
 from petro.models.record import ModelRecord
 from petro.models.runtime import Bundle, linear_base, pca_scores
 from petro.models.spec import ModelSpec
-from petro.vocab import is_image_feature, is_patch_feature, parse_feature, pc_feature
+from petro.vocab import is_image_feature, is_patch_feature
 
 Head = tuple[str, str, float | None]   # (booster key, LightGBM objective, quantile alpha)
 
@@ -60,29 +60,6 @@ def lgb_params(spec: ModelSpec, objective: str, alpha: float | None = None) -> t
     return p, rounds
 
 
-def fit_patch_pca(X: np.ndarray, features: list[str], n_components: int) -> list[dict]:
-    """PCA of each image kind's patch columns (the learned embedding), on these rows only."""
-    groups: dict[str, list[str]] = {}
-    for f in features:
-        name = parse_feature(f)
-        if name.is_patch:
-            groups.setdefault(name.block, []).append(f)
-    out = []
-    for prefix, cols in groups.items():
-        P = X[:, [features.index(c) for c in cols]]
-        rows = np.isfinite(P).all(axis=1)
-        if rows.sum() < max(20, n_components * 5):
-            continue
-        k = min(n_components, len(cols))
-        pca = PCA(n_components=k, svd_solver="covariance_eigh", random_state=0).fit(P[rows])
-        med = np.median(P[rows], axis=0)
-        out.append({"prefix": prefix, "columns": cols, "median": med.tolist(),
-                    "mean": pca.mean_.tolist(), "components": pca.components_.tolist(),
-                    "explained_variance_ratio": pca.explained_variance_ratio_.tolist(),
-                    "names": [pc_feature(prefix, i + 1) for i in range(k)]})
-    return out
-
-
 def heads(spec: ModelSpec, p50_only: bool = False) -> list[Head]:
     """The boosters of a bundle: ``(key, objective, alpha)`` for P50 (L2), P10 and P90."""
     out = [("p50", "regression", None), ("p10", "quantile", spec.quantiles[0]),
@@ -92,11 +69,12 @@ def heads(spec: ModelSpec, p50_only: bool = False) -> list[Head]:
 
 def fit_inputs(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec) -> dict:
     """What turns input columns into the boosters' matrix, fitted on rows ``X`` (finite ``y``):
-    the PCA embedding of the image patches, the model's feature names and the ridge
+    the embedding of the image patches (:mod:`petro.models.embedding`), the model's feature names and the ridge
     ``linear_base``. Applied by :func:`model_inputs`; a fit on a sample of the rows serves any
     number of rows (the distributed fit applies it partition by partition)."""
     inputs = list(features)
-    pca = fit_patch_pca(X, inputs, spec.pca_components) if spec.pca_components else []
+    pca = fit_embedding(X, inputs, spec.pca_components, spec.embedding, spec.seed) \
+        if spec.pca_components else []
     keep = [j for j, f in enumerate(inputs) if not is_patch_feature(f)]
     names = [inputs[j] for j in keep] + [n for g in pca for n in g["names"]]
     prep = {"features": inputs, "keep": keep, "pca": pca, "model_features": names,
@@ -229,7 +207,7 @@ def fit_linear_base(X: np.ndarray, y: np.ndarray, features: list[str], spec: Mod
 
 def sklearn_estimator(name: str, params: dict, seed: int = 0):
     """A scikit-learn regressor by name, with median imputation (for comparators and baselines)."""
-    if name == "ridge":
+    if name in ("ridge", "ridge_windowed"):   # ridge_windowed: the logs at the beds' scale
         return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
                              StandardScaler(), Ridge(**({"alpha": 1.0} | params)))
     if name == "random_forest":

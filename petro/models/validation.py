@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from petro.models.blind import FoldModel, fit_petro
+from petro.models.blind import SIBLING_BLOCK, FoldModel, fit_petro
 from petro.models.conformal import conformal_quantile
+from petro.models.groups import decide_groups, sibling_inputs
 from petro.models.novelty import calibrate_thresholds, novelty_blocks
 from petro.models.rows import Fold, InMemory, Rows
 from petro.models.runtime import Bundle
@@ -31,7 +32,7 @@ from petro.models.tasks import TaskMap, run_tasks
 from petro.models.train import fit_bundle, fit_model, sklearn_estimator
 from petro.models.tuning import tune, tuning_problems
 from petro.problems import Problem, Severity
-from petro.vocab import COVERAGE, IN_DOMAIN, WELL
+from petro.vocab import COVERAGE, IN_DOMAIN, WELL, is_windowed_log
 
 LOG10_3 = np.log10(3.0)
 
@@ -68,6 +69,8 @@ class CVResult:
     tuning: pd.DataFrame | None = None   # nested CV: per outer fold, the trials and the choice
     inputs: dict[str, list[str]] = field(default_factory=dict)   # per fold: the inputs it used
     problems: list[Problem] = field(default_factory=list)   # non-fatal: a search stopped early
+    groups: dict[str, dict] = field(default_factory=dict)   # per fold: its input-group decision
+    logs_only: "CVResult | None" = None   # the logs-only sibling's own blind validation
 
 
 ONE_WELL = "one training well: no search, the spec's parameters are used"
@@ -101,55 +104,104 @@ class FoldResult:
     inputs: list[str]
     tuned: dict | None
     problems: list[Problem]
+    groups: dict | None = None      # the fold's input-group decision (GroupDecision.to_dict)
+    logs_importance: pd.Series | None = None   # its logs-only sibling's gain importance
+
+
+def baseline_columns(name: str, columns: list[str]) -> list[int]:
+    """Positions among the baselines' ``columns`` that baseline ``name`` sees: the windowed
+    statistics for ``ridge_windowed`` only (with the logs), the conventional logs for the others."""
+    return [j for j, c in enumerate(columns) if name == "ridge_windowed" or not is_windowed_log(c)]
+
+
+def _sibling(fold: Fold, rows: Rows, y: np.ndarray, candidates: list[str], features: list[str],
+             bundle: Bundle, spec: ModelSpec) -> tuple[list[str], Bundle]:
+    """The fold's logs-only sibling: its inputs and bundle. The model itself when no image
+    group was kept (the same inputs); else the kept log groups, selected and fitted the same
+    way (with the fold's parameters)."""
+    logs = sibling_inputs(candidates)
+    if logs == candidates:
+        return features, bundle
+    if spec.max_inputs:
+        logs = select_inputs(rows.inputs(fold, logs), y, logs, spec)
+    return logs, fit_bundle(rows.inputs(fold, logs), y, logs, spec, fitter=rows.fitter(fold),
+                            stats=rows.stats(fold))
+
+
+def fold_blocks(rows: Rows) -> list[str]:
+    """The novelty blocks of a fold's blind rows: the model's candidate inputs', then its
+    logs-only sibling's (``logs_only:<block>``)."""
+    own = list(novelty_blocks(rows.features))
+    return own + [SIBLING_BLOCK + b for b in novelty_blocks(rows.logs_only or [])]
 
 
 def _fold(fold: Fold, rows: Rows, spec: ModelSpec, nested: bool,
           trial_map: TaskMap | None = None) -> FoldResult:
-    """One outer fold: input selection and (nested) tuning on the fold's training wells only,
-    then the model, the logs-only model and the baselines fitted on them and applied to the
-    blind well(s)."""
+    """One outer fold, on the fold's training wells only: the input groups kept, the input
+    selection and (nested) tuning, then the model, its logs-only sibling and the baselines
+    fitted and applied to the blind well(s)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):     # one thread per process: the result never depends on cores
         y = rows.target(fold)
-        features = rows.features
+        train = rows.frame(fold)
+        decision = decide_groups(rows.inputs(fold, rows.features), y,
+                                 train[WELL].astype(str).to_numpy(), rows.features, spec)
+        candidates = decision.features(rows.features)
+        features = candidates
         if spec.max_inputs:   # input selection on the fold's training wells only
             features = select_inputs(rows.inputs(fold, features), y, features, spec)
         spec, tuned, problems = _search(fold, rows, features, spec, nested, trial_map)
         stats = rows.stats(fold)
         bundle = fit_bundle(rows.inputs(fold, features), y, features, spec,
                             fitter=rows.fitter(fold), stats=stats)
-        train = rows.frame(fold)
         phid = train["PHID"].to_numpy(dtype=float) if "PHID" in train else np.full(y.size, np.nan)
-        model = FoldModel(bundle, features, list(novelty_blocks(rows.features)),
-                          fit_petro(phid, y, spec), stats.mean)
+        model = FoldModel(bundle, features, fold_blocks(rows), fit_petro(phid, y, spec),
+                          stats.mean)
         if rows.logs_only:
-            model.logs_bundle = fit_bundle(rows.comparator(fold), y, rows.logs_only, spec,
-                                           with_novelty=False, p50_only=True)
+            model.logs_features, model.logs_bundle = _sibling(fold, rows, y, candidates,
+                                                              features, bundle, spec)
         for b in spec.baselines:
-            model.baselines[b] = sklearn_estimator(b, {}, seed=spec.seed).fit(
-                rows.baseline(fold), y)
+            idx = baseline_columns(b, rows.baseline_columns)
+            model.baselines[b] = (sklearn_estimator(b, {}, seed=spec.seed).fit(
+                rows.baseline(fold)[:, idx], y), idx)
         oof, dist = rows.blind(fold, model)
-    imp = pd.Series(bundle.boosters["p50"].feature_importance("gain"),
-                    index=bundle.model_features)
-    return FoldResult(oof, dist, imp, features, tuned, problems)
+    return FoldResult(oof, dist, _importance(bundle), features, tuned, problems,
+                      decision.to_dict(), _importance(model.logs_bundle))
+
+
+def _importance(bundle: Bundle | None) -> pd.Series | None:
+    """The gain importance of a bundle's P50 booster per model feature (None: no bundle)."""
+    if bundle is None:
+        return None
+    return pd.Series(bundle.heads["p50"].feature_importance("gain"), index=bundle.model_features)
+
+
+def _mean_importance(parts: list[pd.Series | None]) -> pd.Series:
+    """The mean over folds of the folds' importances (a feature a fold lacks counts 0)."""
+    total = pd.Series(dtype=float)
+    for imp in parts:
+        if imp is not None:
+            total = total.add(imp, fill_value=0.0)
+    return total / max(1, len(parts))
 
 
 def validate(rows: Rows, spec: ModelSpec, *, nested: bool = False, progress=None,
              n_jobs: int = 1, task_map: TaskMap | None = None) -> CVResult:
     """Blind-well cross-validation of ``spec`` on ``rows`` (:class:`petro.models.rows.Rows`).
 
-    ``nested``: the hyper-parameters are tuned inside each outer fold on that fold's training
-    wells only (:func:`petro.models.tuning.tune`), so the blind figures are free of the
-    selection. With ``spec.max_inputs``, each fold first keeps its inputs
-    (:func:`petro.models.selection.select_inputs`) on its training wells only, and tunes and fits
-    on them (``CVResult.inputs``: the inputs of each fold). Rows that can travel
-    (``rows.portable``): the folds (each with its selection, tuning, model, logs-only model and
-    baselines) run in ``n_jobs`` processes, or as the tasks of ``task_map`` (e.g. on a Dask
-    cluster, see :mod:`petro.models.tasks`); else the folds run here and the trials of their
-    searches are the tasks of ``task_map``. Each fold's result depends only on its data and the
-    seed and the folds are pooled in row order, so the result is the same wherever they ran.
-    ``progress(fold name)`` after each fold.
+    Each outer fold decides on its training wells only which input groups to keep
+    (:func:`petro.models.groups.decide_groups`; ``CVResult.groups``), then, with
+    ``spec.max_inputs``, which inputs (:func:`petro.models.selection.select_inputs`;
+    ``CVResult.inputs``), then (``nested``) tunes the hyper-parameters
+    (:func:`petro.models.tuning.tune`), so the blind figures are free of every choice. The
+    model's logs-only sibling (the kept log groups; the model itself when no image group was
+    kept) is fitted in the same folds and validated like the model (``CVResult.logs_only``).
+    Rows that can travel (``rows.portable``): the folds run in ``n_jobs`` processes, or as the
+    tasks of ``task_map`` (e.g. on a Dask cluster, see :mod:`petro.models.tasks`); else the
+    folds run here and the trials of their searches are the tasks of ``task_map``. Each fold's
+    result depends only on its data and the seed and the folds are pooled in row order, so the
+    result is the same wherever they ran. ``progress(fold name)`` after each fold.
     """
     fl = rows.folds(spec)
     if rows.portable:
@@ -165,13 +217,27 @@ def validate(rows: Rows, spec: ModelSpec, *, nested: bool = False, progress=None
     order = np.argsort(np.concatenate([f.te for f in fl]), kind="stable")
     oof = pd.concat([r.oof for r in done], ignore_index=True).iloc[order].reset_index(drop=True)
     D = np.vstack([r.dist for r in done])[order]
-    imp = pd.Series(dtype=float)
-    for r in done:
-        imp = imp.add(r.importance, fill_value=0.0)
-    return summarise(oof, D, list(novelty_blocks(rows.features)), imp / len(fl), spec,
-                     rows.features, [r.tuned for r in done if r.tuned], bool(rows.logs_only),
-                     {f.name: r.inputs for f, r in zip(fl, done)},
-                     [p for r in done for p in r.problems])
+    blocks = fold_blocks(rows)
+    own = [j for j, b in enumerate(blocks) if not b.startswith(SIBLING_BLOCK)]
+    sibling = None
+    if rows.logs_only:
+        sib = [j for j, b in enumerate(blocks) if b.startswith(SIBLING_BLOCK)]
+        sibling = summarise(_sibling_oof(oof), D[:, sib], [blocks[j] for j in sib],
+                            _mean_importance([r.logs_importance for r in done]), spec,
+                            list(rows.logs_only), [], None)
+    cv = summarise(oof, D[:, own], [blocks[j] for j in own],
+                   _mean_importance([r.importance for r in done]), spec,
+                   rows.features, [r.tuned for r in done if r.tuned], sibling,
+                   {f.name: r.inputs for f, r in zip(fl, done)},
+                   [p for r in done for p in r.problems])
+    cv.groups = {f.name: r.groups for f, r in zip(fl, done)}
+    return cv
+
+
+def _sibling_oof(oof: pd.DataFrame) -> pd.DataFrame:
+    """The out-of-fold rows as the logs-only sibling's (its P50, P10, P90 as the model's)."""
+    out = oof.drop(columns=["p50", "lo", "hi", "logs_only", "logs_lo", "logs_hi"])
+    return out.assign(p50=oof["logs_only"], lo=oof["logs_lo"], hi=oof["logs_hi"])
 
 
 def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
@@ -218,14 +284,12 @@ def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec:
     return adj, {b: float(t) for b, t in zip(block_names, thr)}
 
 
-def _metrics(oof: pd.DataFrame, spec: ModelSpec, logs_only: bool) \
+def _metrics(oof: pd.DataFrame, spec: ModelSpec) \
         -> tuple[dict[str, dict[str, float]], pd.DataFrame]:
     """Pooled and per-well blind metrics of the model and of each comparator (with the blind
     coverage and in-domain rate of the model, from :func:`_blind_bands`)."""
     models = {"model": "p50", "train_mean": "mean", "petrophysical": "petro",
               **{b: f"sk_{b}" for b in spec.baselines}}
-    if logs_only:
-        models["logs_only"] = "logs_only"
     rows = []
     pooled = {}
     for label, col in models.items():
@@ -245,22 +309,27 @@ def _metrics(oof: pd.DataFrame, spec: ModelSpec, logs_only: bool) \
 
 def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importance: pd.Series,
               spec: ModelSpec, features: list[str], tuned: list[dict],
-              logs_only: bool, fold_inputs: dict[str, list[str]] | None = None,
+              logs_only: CVResult | None, fold_inputs: dict[str, list[str]] | None = None,
               problems: list[Problem] | None = None) -> CVResult:
     """The :class:`CVResult` of out-of-fold rows ``oof`` (WELL, DEPT, y, p50, lo, hi and one
-    column per comparator: mean, petro, logs_only, sk_<name>) and their out-of-fold novelty
-    distances ``D`` (rows x ``block_names``; ``logs_only``: whether the logs-only comparator
-    ran): conformal adjustment, blind coverage, novelty thresholds, blind in-domain rate and
-    the pooled and per-well metrics."""
+    column per comparator: mean, petro, sk_<name>) and their out-of-fold novelty distances
+    ``D`` (rows x ``block_names``): conformal adjustment, blind coverage, novelty thresholds,
+    blind in-domain rate and the pooled and per-well metrics. ``logs_only``: the logs-only
+    sibling's own result (its pooled and per-well figures are reported as ``logs_only``)."""
     adj, thresholds = _blind_bands(oof, D, block_names, spec)
-    pooled, per_well = _metrics(oof, spec, logs_only)
+    pooled, per_well = _metrics(oof, spec)
+    if logs_only is not None:
+        pooled["logs_only"] = dict(logs_only.pooled["model"])
+        mine = logs_only.per_well[logs_only.per_well.model == "model"].assign(model="logs_only")
+        per_well = pd.concat([per_well, mine], ignore_index=True)
     cov_w = oof.groupby(WELL)["covered"].mean().to_dict()
     dom_w = oof.groupby(WELL)["in_domain"].mean().to_dict()
     return CVResult(spec, features, oof, per_well, pooled, adj, thresholds,
                     {str(k): float(v) for k, v in cov_w.items()},
                     {str(k): float(v) for k, v in dom_w.items()},
                     importance.sort_values(ascending=False),
-                    pd.DataFrame(tuned) if tuned else None, fold_inputs or {}, problems or [])
+                    pd.DataFrame(tuned) if tuned else None, fold_inputs or {}, problems or [],
+                    logs_only=logs_only)
 
 
 def fit_final_model(rows: Rows, features: list[str], spec: ModelSpec, cv: CVResult):

@@ -1,0 +1,178 @@
+"""Input groups kept only where they help, decided on training wells only.
+
+A model's candidate inputs fall into groups (:func:`input_groups`): the conventional logs
+(``logs``: always kept), their windowed statistics (``windowed_logs``: the logs at the scale of
+the beds, :mod:`petro.features.logs`), and per image kind its window statistics
+(``amp_stats``) and the patch columns its learned embedding is fitted on (``amp_embedding``).
+:func:`decide_groups` keeps or drops each group by its measured gain on the rows it is given:
+grouped K-fold over their wells (``input_groups.inner_folds``, default 3; wells never split),
+a P50 booster with the spec's parameters (the same as the search's first trial) fitted on each
+inner fold's training wells and applied to its held-out wells, pooled RMSE (p.u. or decades).
+
+- the windowed logs are kept when the logs with them beat the logs alone;
+- each image group is measured against the logs *with* their windowed statistics, whether or
+  not those are kept: an image window also summarises the logs' neighbouring samples, and that
+  smoothing is no reason to keep an image;
+- a group is kept when its gain exceeds ``min_gain`` (default 0.02) of the reference's inner
+  RMSE and is positive in most inner folds (the noise of a gain measured on a handful of wells
+  is its spread over the inner folds; 2 % also stops a group being kept for a gain nobody would
+  notice); when no image group passes alone but all of them together do, all are kept.
+
+Blind-well validation decides inside each outer fold on that fold's training wells only
+(:func:`petro.models.validation.validate`), so the blind figures are free of the decision; the
+final model decides the same way on every training well. The cost: (image groups + 3) x inner
+folds P50 fits per decision (27 for 3 image kinds and 3 inner folds), without input selection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+from petro.models.spec import ModelSpec
+from petro.models.train import fit_bundle
+from petro.vocab import is_windowed_log, parse_feature
+
+LOGS, WINDOWED, IMAGES = "logs", "windowed_logs", "images"
+DEFAULT_INNER_FOLDS = 3
+DEFAULT_MIN_GAIN = 0.02
+
+
+def group_of(feature: str) -> str:
+    """The input group of a feature column (module docstring)."""
+    if is_windowed_log(feature):
+        return WINDOWED
+    name = parse_feature(feature)
+    if not name.is_image:
+        return LOGS
+    return f"{name.block}_{'embedding' if name.is_patch else 'stats'}"
+
+
+def is_image_group(group: str) -> bool:
+    return group not in (LOGS, WINDOWED)
+
+
+def input_groups(features: list[str]) -> dict[str, list[str]]:
+    """The features by group, groups in the order they first appear (the logs first)."""
+    out: dict[str, list[str]] = {LOGS: []}
+    for f in features:
+        out.setdefault(group_of(f), []).append(f)
+    return {g: cols for g, cols in out.items() if cols}
+
+
+def group_settings(spec: ModelSpec) -> dict:
+    """The spec's ``input_groups`` settings with defaults."""
+    cfg = dict(spec.input_groups or {})
+    return {"select": bool(cfg.get("select", True)),
+            "inner_folds": int(cfg.get("inner_folds", DEFAULT_INNER_FOLDS)),
+            "min_gain": float(cfg.get("min_gain", DEFAULT_MIN_GAIN))}
+
+
+@dataclass
+class GroupDecision:
+    """Which input groups a model keeps and why: per group its inner-CV RMSE without and with
+    it, the gain (report unit), the gain per inner fold and the verdict."""
+
+    kept: list[str]
+    groups: dict[str, dict] = field(default_factory=dict)
+    reason: str = ""
+
+    def features(self, features: list[str]) -> list[str]:
+        """``features`` of the kept groups, in their order."""
+        return [f for f in features if group_of(f) in self.kept]
+
+    def to_dict(self) -> dict:
+        return {"kept": list(self.kept), "groups": self.groups, "reason": self.reason}
+
+
+def _inner_rmse(X: np.ndarray, y: np.ndarray, folds, features: list[str], columns: list[str],
+                spec: ModelSpec) -> tuple[float, np.ndarray]:
+    """Pooled and per-inner-fold RMSE (report unit) of a P50 model on ``columns``."""
+    idx = [features.index(c) for c in columns]
+    pred = np.full(y.size, np.nan)
+    for tr, te in folds:
+        b = fit_bundle(X[np.ix_(tr, idx)], y[tr], columns, spec, with_novelty=False,
+                       p50_only=True)
+        pred[te] = b.raw_quantiles(X[np.ix_(te, idx)])["p50"]
+    err = (pred - y) * spec.report_scale
+    per_fold = np.array([np.sqrt(np.nanmean(err[te] ** 2)) for _, te in folds])
+    return float(np.sqrt(np.nanmean(err ** 2))), per_fold
+
+
+def _verdict(without: tuple[float, np.ndarray], with_: tuple[float, np.ndarray],
+             min_gain: float) -> dict:
+    gain = without[0] - with_[0]
+    per_fold = without[1] - with_[1]
+    floor = min_gain * without[0]
+    positive = int((per_fold > 0).sum())
+    keep = bool(gain > floor and positive > per_fold.size / 2)
+    return {"rmse_without": without[0], "rmse_with": with_[0], "gain": gain,
+            "floor": floor, "fold_gains": per_fold.tolist(), "positive_folds": positive,
+            "keep": keep}
+
+
+def decide_groups(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: list[str],
+                  spec: ModelSpec) -> GroupDecision:
+    """Keep or drop each input group of ``features`` (the columns of ``X``) by its gain on
+    these rows (targets ``y``, well of each row ``wells``; module docstring)."""
+    groups = input_groups(features)
+    s = group_settings(spec)
+    if not s["select"] or len(groups) == 1:
+        return GroupDecision(list(groups), {}, "every group kept (input_groups.select: false)"
+                             if not s["select"] else "only the conventional logs")
+    ok = np.isfinite(y)
+    X, y, wells = X[ok], y[ok], np.asarray(wells)[ok]
+    n_wells = np.unique(wells).size
+    if n_wells < 2:
+        return GroupDecision(list(groups), {}, f"{n_wells} training well: nothing to measure a "
+                                               f"gain on; every group kept")
+    folds = list(GroupKFold(n_splits=min(s["inner_folds"], n_wells)).split(X, groups=wells))
+    fit_spec = replace(spec, max_inputs=0)
+    measured: dict[tuple[str, ...], tuple[float, np.ndarray]] = {}
+
+    def rmse(names: tuple[str, ...]):
+        if names not in measured:
+            cols = [f for g in names for f in groups[g]]
+            measured[names] = _inner_rmse(X, y, folds, features, cols, fit_spec)
+        return measured[names]
+
+    verdicts, kept = {}, [LOGS]
+    ref = (LOGS,)
+    if WINDOWED in groups:
+        ref = (LOGS, WINDOWED)
+        verdicts[WINDOWED] = _verdict(rmse((LOGS,)), rmse(ref), s["min_gain"])
+        if verdicts[WINDOWED]["keep"]:
+            kept.append(WINDOWED)
+    images = [g for g in groups if is_image_group(g)]
+    for g in images:
+        verdicts[g] = _verdict(rmse(ref), rmse(ref + (g,)), s["min_gain"])
+    passed = [g for g in images if verdicts[g]["keep"]]
+    reason = (f"grouped {len(folds)}-fold over {n_wells} wells; kept when the gain exceeds "
+              f"{s['min_gain']:.0%} of the inner RMSE without the group and is positive in most "
+              f"inner folds (image groups measured against the logs with their windowed "
+              f"statistics)")
+    if not passed and len(images) > 1:
+        together = _verdict(rmse(ref), rmse(ref + tuple(images)), s["min_gain"])
+        verdicts[IMAGES] = together
+        if together["keep"]:
+            passed = images
+            reason += "; no image group passed alone, all of them together did"
+    kept += passed
+    return GroupDecision(kept, verdicts, reason)
+
+
+def sibling_inputs(features: list[str]) -> list[str]:
+    """The inputs of ``features`` a logs-only model keeps: every group but the images'."""
+    return [f for f in features if not is_image_group(group_of(f))]
+
+
+def image_inputs(features: list[str]) -> dict[str, list[str]]:
+    """The image inputs of ``features`` by image prefix (the runtime's ``image_inputs``)."""
+    out: dict[str, list[str]] = {}
+    for f in features:
+        name = parse_feature(f)
+        if name.is_image:
+            out.setdefault(name.block, []).append(f)
+    return out
