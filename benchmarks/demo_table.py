@@ -25,7 +25,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-COLUMNS = [("model", "petro"), ("logs_only", "logs only (ablation)"), ("ridge", "ridge (logs)"),
+COLUMNS = [("model", "petro"), ("logs_only", "logs-only sibling"),
+           ("ridge_windowed", "ridge (windowed logs)"), ("ridge", "ridge (logs)"),
            ("hist_gbm", "hist GBM (logs)"), ("petrophysical", "density porosity / poro-perm"),
            ("train_mean", "training mean")]
 ROWS = {"porosity": ("porosity RMSE, p.u.", "rmse_pu"),
@@ -48,6 +49,23 @@ class StageClock:
             self.total[ev.stage] += now - self.open.pop(ev.stage)
         elif ev.kind == "problem" and ev.problem is not None:
             self.problems.append(str(ev.problem))
+
+
+def groups_line(e) -> str:
+    """The image gain (logs-only sibling minus petro, blind), the sibling's coverage and the
+    input groups the final model kept, with how many blind folds kept each."""
+    key = ROWS[e.target][1]
+    m, lo = e.metrics["model"], e.metrics.get("logs_only", {})
+    text = ""
+    if key in lo:
+        text = (f"image gain {lo[key] - m[key]:+.3f}; logs-only coverage "
+                f"{lo.get('coverage_p10_p90', float('nan')):.3f}; ")
+    if not e.groups:
+        return text + "no input groups"
+    folds = e.groups["folds"]
+    kept = [f"{g} ({sum(g in d['kept'] for d in folds.values())}/{len(folds)} folds)"
+            for g in dict.fromkeys(g for d in folds.values() for g in d["kept"])]
+    return text + f"final kept {e.groups['final']['kept']}; folds kept " + ", ".join(kept)
 
 
 def cpu_seconds() -> float:
@@ -138,6 +156,7 @@ def main(argv=None) -> int:
         print(f"- {e.model}: blind P10-P90 coverage {m.get('coverage_p10_p90', float('nan')):.3f} "
               f"(nominal 0.80), in domain {100 * m.get('in_domain_rate', float('nan')):.1f} %"
               f"{extra}; {n_in} inputs; version {e.version}, alias {e.alias or '-'}")
+        print("  " + groups_line(e))
     if args.set or args.spec:
         print("settings: " + " ".join(args.set + args.spec))
     print(f"\nwall {wall:.1f} s, CPU {cpu:.1f} s (this process and its workers); load average "

@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from petro.errors import PetroError
-from petro.render import Events, console, err_console, print_metrics, table as _table
+from petro.render import (Events, console, err_console, print_input_groups, print_metrics,
+                          table as _table)
 
 
 def _settings(args) -> dict:
@@ -118,6 +119,7 @@ def _train(pipeline, args, overrides=None) -> tuple[int, object]:
         run = train(pipeline, data=getattr(args, "data", None), tracking_uri=args.tracking_uri,
                     on_event=ev, overrides=overrides, **_settings(args))
     print_metrics(run)
+    print_input_groups(run)
     console.print(f"pipeline {run.cfg.name}: {len(run.wells)} wells, {run.seconds:.1f} s")
     return max(ev.status, run.status), run
 

@@ -98,3 +98,26 @@ def print_metrics(run) -> None:
             console.print(f"  {e.registered} v{e.version}: {e.alias} ({e.reason})")
 
 
+
+
+def print_input_groups(run) -> None:
+    """Which input groups each model kept (the final decision on every training well), the gain
+    that decided it (inner grouped CV) and how many blind-well folds kept each group."""
+    rows = []
+    for e in run.models:
+        if not e.groups or not e.groups["final"].get("groups"):
+            continue
+        unit = TARGETS[e.target].report_unit
+        final, folds = e.groups["final"], e.groups.get("folds") or {}
+        for g, v in final["groups"].items():
+            kept = sum(g in (d or {}).get("kept", []) for d in folds.values()) \
+                if g != "images" else "-"
+            rows.append((e.model, g, "yes" if g in final["kept"] or
+                         (g == "images" and v["keep"]) else "no",
+                         f"{v['gain']:+.3f} {unit}", f"{v['floor']:.3f}",
+                         f"{v['positive_folds']}/{len(v['fold_gains'])}",
+                         f"{kept}/{len(folds)}" if folds else "-"))
+    if rows:
+        table("input groups (kept where they help, decided on training wells only)",
+              ["model", "group", "kept", "gain (inner CV)", "needed", "inner folds +",
+               "blind folds keeping it"], rows)

@@ -31,7 +31,8 @@ import pandas as pd
 from petro.errors import ConfigError, ModelError
 from petro.models.runtime import Bundle
 from petro.serving import MODEL_CODE
-from petro.vocab import (COVERAGE, INPUT_COVERAGE, KEY_INPUT_COVERAGE, NOV_PREFIX, NOVELTY,
+from petro.vocab import (COVERAGE, INPUT_COVERAGE, KEY_INPUT_COVERAGE, LOGS_ONLY, NOV_PREFIX,
+                         NOVELTY,
                          OOD_FLAG, TARGETS, metric_name, output_columns)
 
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
@@ -130,7 +131,7 @@ def pip_requirements() -> list[str]:
     return [_pin(p) for p in ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn")]
 
 
-def signature(output: str, residuals: list[str] = ()):
+def signature(output: str, residuals: list[str] = (), logs_only: bool = False):
     """The model's MLflow signature: its output columns and the ``well`` parameter, no inputs.
 
     The input columns are not in the signature: MLflow would then check and convert each of
@@ -143,7 +144,8 @@ def signature(output: str, residuals: list[str] = ()):
     refuses them naming it). The input columns are in the model's metadata (``petro_inputs``, read
     by :func:`petro.serving.model_info`) and its input example.
     The ``well`` parameter says the rows are one well (the per-well shift test of the cross-log
-    residuals applies).
+    residuals applies). ``logs_only``: the model says which of it and its logs-only sibling
+    answered each row (``LOGS_ONLY``).
     """
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
@@ -151,7 +153,8 @@ def signature(output: str, residuals: list[str] = ()):
     outputs = Schema([ColSpec("double", c) for c in output_columns(output)] +
                      [ColSpec("double", NOVELTY), ColSpec("long", OOD_FLAG),
                       ColSpec("double", INPUT_COVERAGE), ColSpec("double", KEY_INPUT_COVERAGE)] +
-                     [ColSpec("double", NOV_PREFIX + c) for c in residuals])
+                     [ColSpec("double", NOV_PREFIX + c) for c in residuals] +
+                     ([ColSpec("long", LOGS_ONLY)] if logs_only else []))
     params = ParamSchema([ParamSpec("well", "boolean", False)])
     return ModelSignature(inputs=None, outputs=outputs, params=params)
 
@@ -171,7 +174,8 @@ def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,
                 name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bdir)},
                 code_paths=[str(runtime_copy)], signature=signature(
                     bundle.output,
-                    [m["target"] for m in (bundle.meta.get("consistency") or {}).get("curves", [])]),
+                    [m["target"] for m in (bundle.meta.get("consistency") or {}).get("curves", [])],
+                    "image_inputs" in bundle.meta),
                 input_example=input_example, pip_requirements=pip_requirements(),
                 registered_model_name=registered_name,
                 metadata={"petro_output": bundle.output, "petro_unit": bundle.meta["unit"],
@@ -180,7 +184,9 @@ def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,
                               **{c: bundle.meta["unit"] for c in output_columns(bundle.output)},
                               NOVELTY: "distance / threshold", OOD_FLAG: "1 = out of domain",
                               INPUT_COVERAGE: "share of inputs present",
-                              KEY_INPUT_COVERAGE: "importance-weighted share of inputs present"},
+                              KEY_INPUT_COVERAGE: "importance-weighted share of inputs present",
+                              **({LOGS_ONLY: "1 = answered by the logs-only model"}
+                                 if "image_inputs" in bundle.meta else {})},
                           "petro_consistency": bundle.meta.get("consistency"),
                           "petro_recipe": bundle.meta.get("recipe")})
     finally:
@@ -322,6 +328,10 @@ def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]
                                           float(cv.tuning["trials_run"].min()))
                         mlflow.log_metric("tuning_best_blind_rmse",
                                           float(tm.tuning["blind_rmse"].min()))
+                    if tm.groups is not None:   # the input groups each fold and the final kept
+                        (td / "input_groups.json").write_text(json.dumps(
+                            {"final": tm.groups.to_dict(), "folds": cv.groups}, indent=1))
+                        mlflow.log_artifact(str(td / "input_groups.json"), "validation")
                     if spec.max_inputs:   # input selection: the inputs each blind fold kept
                         (td / "fold_inputs.json").write_text(json.dumps(
                             {"final": tm.features, "folds": cv.inputs}, indent=1))

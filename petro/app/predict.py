@@ -39,9 +39,10 @@ from petro.io.atomic import atomic_file, safe_name
 from petro.io.discovery import discover_many
 from petro.io.las_writer import write_las
 from petro.models.diagnosis import diagnose
-from petro.problems import Problem, Severity, error, warning
-from petro.vocab import (DEPTH, INPUT_COVERAGE, KEY_INPUT_COVERAGE, ML, NOV_PREFIX, NOVELTY,
-                         OOD_FLAG, OUTPUT_DESCRIPTIONS, P10, P90, TARGETS, WELL, parse_feature)
+from petro.problems import Problem, Severity, error, info, warning
+from petro.vocab import (DEPTH, INPUT_COVERAGE, KEY_INPUT_COVERAGE, LOGS_ONLY, ML, NOV_PREFIX,
+                         NOVELTY, OOD_FLAG, OUTPUT_DESCRIPTIONS, P10, P90, PREFIX_KIND, TARGETS,
+                         WELL, parse_feature)
 
 RESIDUAL_UNITS = {"RHOB": "G/C3", "NPHI": "V/V", "DT": "US/F", "DTS": "US/F", "GR": "GAPI",
                   "PEF": "B/E", "LOG10_RT": "LOG10(OHMM)", "LOG10_RXO": "LOG10(OHMM)"}
@@ -61,6 +62,7 @@ class LoadedModel:
     recipe: dict | None        # ingest / targets / features / logs parameters
     consistency: dict | None = None   # cross-log consistency models (the per-well diagnosis)
     novelty: dict | None = None       # novelty blocks (centre / spread of each input: diagnosis)
+    answers: dict | None = None       # image inputs, blind figures of the model and its sibling
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         from petro.serving import predict_frame
@@ -84,7 +86,7 @@ def load_models(uris: list[str] | None = None, tracking_uri: str | None = None) 
         info = model_info(m)
         out.append(LoadedModel(uri, m, info["inputs"], info["output"], info["unit"],
                                _without_removed(info["recipe"]), info.get("consistency"),
-                               info.get("novelty")))
+                               info.get("novelty"), info.get("answers")))
     return out
 
 
@@ -161,6 +163,10 @@ def combine(models: list[LoadedModel], table: pd.DataFrame) -> tuple[pd.DataFram
             desc[col] = OUTPUT_DESCRIPTIONS[suffix].format(what=what.capitalize())
         novelty.append(pred[NOVELTY])
         flags.append(pred[OOD_FLAG])
+        if LOGS_ONLY in pred:   # which of the model and its logs-only sibling answered
+            col = f"{m.output}_{LOGS_ONLY}"
+            values.append(pred[LOGS_ONLY].astype(float).rename(col))
+            units[col], desc[col] = "", f"{m.output}: " + OUTPUT_DESCRIPTIONS[LOGS_ONLY]
         for col in pred.columns:   # cross-log residuals: the same for every model of a recipe
             if col.startswith(NOV_PREFIX) and col not in residuals:
                 residuals[col] = pred[col]
@@ -192,7 +198,8 @@ def image_kind_note(models: list[LoadedModel], well_images) -> str:
     """In a petrophysicist's words, when the well's borehole images are not of the kinds the
     models were trained with (their image inputs are then absent and NOVELTY /
     KEY_INPUT_COVERAGE carry the cost); '' when the kinds agree."""
-    used = sorted({f.kind for m in models for f in map(parse_feature, m.inputs) if f.is_image})
+    used = sorted({f.kind for m in models if m.answers is None
+                   for f in map(parse_feature, m.inputs) if f.is_image})
     have = sorted(well_images)
     if not used:
         return ""
@@ -207,6 +214,46 @@ def image_kind_note(models: list[LoadedModel], well_images) -> str:
             else f"it has no {missing} image")
     return (f"{lead}: the models' {missing} image inputs are absent here and the predictions rest "
             f"on the other inputs (see KEY_INPUT_COVERAGE and OOD_FLAG)")
+
+
+def answer_notes(models: list[LoadedModel], pred: pd.DataFrame) \
+        -> tuple[list[str], dict[str, tuple[str, str, str]]]:
+    """Which model answered, and why, in a petrophysicist's words (one line per model that
+    says, :attr:`LoadedModel.answers`) and as LAS parameters (``<OUT>SRC``: the share of
+    predicted depths the logs-only model answered, its reason and blind figures)."""
+    notes, params = [], {}
+    for m in models:
+        col = f"{m.output}_{LOGS_ONLY}"
+        if not m.answers or col not in pred:
+            continue
+        target = next((t for t in TARGETS.values() if t.output == m.output), None)
+        ok = np.isfinite(pred[f"{m.output}_{ML}"].to_numpy(float))
+        share = float(np.mean(pred.loc[ok, col].to_numpy(float) == 1)) if ok.any() else 0.0
+        kinds = " or ".join(PREFIX_KIND.get(k, k).replace("_", " ")
+                            for k in m.answers["image_inputs"])
+        if not m.answers["image_inputs"]:
+            why, cv = ("the model uses no image: no image group helped on its training wells",
+                       m.answers["cv"])
+        elif share > 0:
+            why, cv = (f"logs-only model at {share:.0%} of the depths (no {kinds} image there)",
+                       m.answers["logs_only_cv"])
+        else:
+            why, cv = f"the model with its {kinds} image inputs", m.answers["cv"]
+        figures = _blind_figures(cv, target)
+        notes.append(f"{m.output}: {why}{'; ' + figures if figures else ''}")
+        params[f"{m.output}SRC"] = (f"{share:.3f}", "", f"share answered from logs only: {why}"
+                                    f"{'; ' + figures if figures else ''}")
+    return notes, params
+
+
+def _blind_figures(cv: dict | None, target) -> str:
+    """A model's pooled blind RMSE and P10-P90 coverage in words ('' when unknown)."""
+    if not cv or target is None or target.metric not in cv:
+        return ""
+    text = f"blind RMSE {cv[target.metric]:.3f} {target.report_unit}"
+    if "coverage_p10_p90" in cv:
+        text += f", P10-P90 coverage {cv['coverage_p10_p90']:.2f}"
+    return text
 
 
 def _join(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -294,6 +341,7 @@ class WorkerModel:
     key: str
     bundle: dict | None = None
     pyfunc: object = None
+    answers: dict | None = None
 
     def runtime(self) -> tuple[object, type]:
         return RUNTIMES.get(self.key, self.bundle)
@@ -322,14 +370,15 @@ def worker_models(models: list[LoadedModel]) -> list[WorkerModel]:
         parts = bundle_parts(m.model)
         common = (m.uri, list(m.inputs), m.output, m.unit, m.recipe, m.consistency, m.novelty)
         if parts is None:
-            out.append(WorkerModel(*common, key=f"pyfunc:{m.uri}", pyfunc=m.model))
+            out.append(WorkerModel(*common, key=f"pyfunc:{m.uri}", pyfunc=m.model,
+                                   answers=m.answers))
             continue
         bundle, source = parts
         spec = {"meta": bundle.meta, "runtime": source,
                 "boosters": {k: b.model_to_string() for k, b in sorted(bundle.boosters.items())}}
         key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
         RUNTIMES.put(key, (bundle, sys.modules[type(bundle).__module__].InputSchemaError))
-        out.append(WorkerModel(*common, key=key, bundle=spec))
+        out.append(WorkerModel(*common, key=key, bundle=spec, answers=m.answers))
     return out
 
 
@@ -446,6 +495,11 @@ def predict_well(name: str, files: list[str], out_dir: str | None,
     pw.diagnosis = diagnose(pred, cons, tables[0][1], novelty)
     if pw.diagnosis:
         pw.problems.append(warning(pw.diagnosis, well=name, code="log_shift"))
+    answered, answer_params = answer_notes(models, pred)
+    pw.params.update(answer_params)
+    if answered:
+        pw.problems.append(info("; ".join(answered), well=name, code="answered_by"))
+        pw.diagnosis = "; ".join(t for t in (pw.diagnosis, *answered) if t)
     images = image_kind_note(models, first.summary.get("images", {}))
     if images:
         pw.problems.append(warning(images, well=name, code="image_kind"))

@@ -39,6 +39,7 @@ class ModelEntry:
     version: str | None = None
     alias: str | None = None
     reason: str | None = None
+    groups: dict | None = None     # input groups: {"final": decision, "folds": {fold: decision}}
 
 
 @dataclass
@@ -137,6 +138,9 @@ def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,
     entries = [ModelEntry(model=e["model"], target=tm.spec.target, metrics=e["metrics"],
                           run_id=e["run_id"], model_uri=e["model_uri"],
                           registered=e["registered"], version=e["version"], alias=e["alias"],
-                          reason=e["reason"]) for e, tm in zip(logged, trained.models)]
+                          reason=e["reason"],
+                          groups={"final": tm.groups.to_dict(), "folds": tm.cv.groups}
+                          if tm.groups is not None else None)
+               for e, tm in zip(logged, trained.models)]
     return RunResult(cfg, wells, entries, resolve_uri(tracking_uri), time.perf_counter() - t0,
                      engine=next((w.summary.get("engine", "") for w in wells), ""))

@@ -43,7 +43,9 @@ def predict_frame(model, frame, params: dict | None = None):
 def model_info(model) -> dict:
     """What petro needs to know of a loaded model: input columns (metadata ``petro_inputs``; the
     signature holds outputs only, see :func:`petro.tracking.signature`), output prefix and unit, and
-    the recipe (ingest / target / feature parameters) it was trained with (None if absent)."""
+    the recipe (ingest / target / feature parameters) it was trained with (None if absent), and
+    (``answers``) the model's image inputs per kind with its and its logs-only sibling's
+    pooled blind figures."""
     meta = model.metadata
     extra = meta.metadata or {}
     inputs = extra.get("petro_inputs")
@@ -54,9 +56,15 @@ def model_info(model) -> dict:
         bundle_meta = model.unwrap_python_model().bundle.meta
     except Exception:  # another pyfunc or flavour
         bundle_meta = {}
+    sibling = bundle_meta.get("logs_only") or {}
     return {"inputs": list(inputs), "novelty": bundle_meta.get("novelty"),
             "output": extra.get("petro_output", ""), "unit": extra.get("petro_unit", ""),
-            "recipe": extra.get("petro_recipe"), "consistency": extra.get("petro_consistency")}
+            "recipe": extra.get("petro_recipe"), "consistency": extra.get("petro_consistency"),
+            # which of the model and its logs-only sibling answers (None: an older model)
+            "answers": None if "image_inputs" not in bundle_meta else {
+                "image_inputs": bundle_meta["image_inputs"],
+                "cv": (bundle_meta.get("cv") or {}).get("pooled"),
+                "logs_only_cv": (sibling.get("cv") or {}).get("pooled")}}
 
 
 def bundle_parts(model) -> tuple[object, str] | None:
