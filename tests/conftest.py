@@ -141,16 +141,12 @@ def petro_cli(*args, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     return r
 
 
-def team_field(tmp: Path, experiment: str = "petro-team") -> Path:
-    """A tiny field (3 wells with NMR, 1 without: SYN-04) in ``tmp/data`` and a one-model pipeline
-    (porosity, 40 trees, no tuning) that registers into ``experiment``; returns the pipeline
-    file."""
+def team_field(tmp: Path, data: Path, experiment: str = "petro-team") -> Path:
+    """A one-model pipeline (porosity, 40 trees, no tuning) on the wells in ``data`` (read only:
+    the session's ``small_field``) that registers into ``experiment``; its spec and the pipeline
+    file are written in ``tmp``; returns the pipeline file."""
     import yaml
 
-    from petro.synth import SynthConfig, write_field
-
-    data = tmp / "data"
-    write_field(data, SynthConfig(wells=4, seed=11, thickness=14.0, nmr_fraction=0.75))
     spec = yaml.safe_load((REPO / "models" / "porosity.yaml").read_text())
     spec["params"].update(n_estimators=40)
     spec.update(tuning={}, baselines=["ridge"], criteria={"must_beat": ["train_mean"]})

@@ -21,11 +21,11 @@ def server(tmp_path_factory):
         yield {"url": url, "root": root, "artifacts": root / "artifacts"}
 
 
-def test_team_registry_on_a_real_server(server, tmp_path, team_env):
+def test_team_registry_on_a_real_server(server, small_field, tmp_path, team_env):
     import mlflow
     from mlflow import MlflowClient
 
-    pipeline = team_field(tmp_path)
+    pipeline = team_field(tmp_path, small_field)
     work = tmp_path / "user"          # the user's working folder: outside the repository
     work.mkdir()
     env = dict(team_env, MLFLOW_TRACKING_URI=server["url"])
@@ -46,7 +46,7 @@ def test_team_registry_on_a_real_server(server, tmp_path, team_env):
     # batch predict with the champion (v1), then again after v2 is promoted by hand: the moved
     # alias changes the model identity, so the well is predicted again (not skipped)
     pred = tmp_path / "pred"
-    well = pipeline.parent / "data" / "SYN-04"
+    well = small_field / "SYN-04"
     r = petro_cli("predict", well, "--model", "models:/petro-porosity@champion", "-o", pred,
                "--jobs", "1", cwd=work, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -73,7 +73,7 @@ def test_team_registry_on_a_real_server(server, tmp_path, team_env):
 
     # the rows the champion needs, built by its recipe, through the server (CLI)
     rows_file = tmp_path / "rows.parquet"
-    r = petro_cli("features", pipeline.parent / "data" / "SYN-04", "--model",
+    r = petro_cli("features", well, "--model",
                "models:/petro-porosity@champion", "-o", rows_file, cwd=work, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     table = pd.read_parquet(rows_file)
@@ -139,8 +139,9 @@ def test_artifact_root_refuses_a_team_database_used_directly(tmp_path):
         assert "secret" not in str(err.value) and "petro-team" in str(err.value)
 
 
-def test_a_server_that_does_not_answer_is_a_clear_error_before_any_work(tmp_path, team_env):
-    pipeline = team_field(tmp_path)
+def test_a_server_that_does_not_answer_is_a_clear_error_before_any_work(small_field, tmp_path,
+                                                                        team_env):
+    pipeline = team_field(tmp_path, small_field)
     env = dict(team_env)
     env["MLFLOW_TRACKING_URI"] = url = f"http://127.0.0.1:{free_port()}"   # nobody listens
     for args in (("run", pipeline), ("models", "list")):

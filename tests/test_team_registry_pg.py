@@ -92,11 +92,11 @@ def _sql(postgres, query: str, *params) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
-def test_team_registry_on_postgresql(postgres, team_server, tmp_path, team_env):
+def test_team_registry_on_postgresql(postgres, team_server, small_field, tmp_path, team_env):
     import mlflow
 
-    pipeline = team_field(tmp_path)
-    well = pipeline.parent / "data" / "SYN-04"
+    pipeline = team_field(tmp_path, small_field)
+    well = small_field / "SYN-04"                       # the well without NMR
     work = tmp_path / "user"              # the user's working folder, outside the repository
     work.mkdir()
     env = dict(team_env, MLFLOW_TRACKING_URI=team_server["url"])
