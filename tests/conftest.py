@@ -141,7 +141,7 @@ def petro_cli(*args, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     return r
 
 
-def team_field(tmp: Path, data: Path, experiment: str = "petro-team") -> Path:
+def team_pipeline(tmp: Path, data: Path, experiment: str = "petro-team") -> Path:
     """A one-model pipeline (porosity, 40 trees, no tuning) on the wells in ``data`` (read only:
     the session's ``small_field``) that registers into ``experiment``; its spec and the pipeline
     file are written in ``tmp``; returns the pipeline file."""

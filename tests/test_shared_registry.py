@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import free_port, mlflow_at, mlflow_server, petro_cli, team_field
+from tests.conftest import free_port, mlflow_at, mlflow_server, petro_cli, team_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_team_registry_on_a_real_server(server, small_field, tmp_path, team_env)
     import mlflow
     from mlflow import MlflowClient
 
-    pipeline = team_field(tmp_path, small_field)
+    pipeline = team_pipeline(tmp_path, small_field)
     work = tmp_path / "user"          # the user's working folder: outside the repository
     work.mkdir()
     env = dict(team_env, MLFLOW_TRACKING_URI=server["url"])
@@ -141,7 +141,7 @@ def test_artifact_root_refuses_a_team_database_used_directly(tmp_path):
 
 def test_a_server_that_does_not_answer_is_a_clear_error_before_any_work(small_field, tmp_path,
                                                                         team_env):
-    pipeline = team_field(tmp_path, small_field)
+    pipeline = team_pipeline(tmp_path, small_field)
     env = dict(team_env)
     env["MLFLOW_TRACKING_URI"] = url = f"http://127.0.0.1:{free_port()}"   # nobody listens
     for args in (("run", pipeline), ("models", "list")):

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from petro.io.tables import dataframe_split
-from tests.conftest import mlflow_at, mlflow_server, petro_cli, served_model, team_field
+from tests.conftest import mlflow_at, mlflow_server, petro_cli, served_model, team_pipeline
 
 ROLE, DATABASE = "petro", "mlflow"
 PASSWORD = "pe@tro:5/x%y"        # characters a URI must percent-encode, as the README says
@@ -95,7 +95,7 @@ def _sql(postgres, query: str, *params) -> list[tuple]:
 def test_team_registry_on_postgresql(postgres, team_server, small_field, tmp_path, team_env):
     import mlflow
 
-    pipeline = team_field(tmp_path, small_field)
+    pipeline = team_pipeline(tmp_path, small_field)
     well = small_field / "SYN-04"                       # the well without NMR
     work = tmp_path / "user"              # the user's working folder, outside the repository
     work.mkdir()
