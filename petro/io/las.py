@@ -7,7 +7,8 @@ file; two threads on a file with more than 16 MB of rows where the process may r
 one CPU); ``DLM`` delimiters (SPACE, COMMA, TAB, SEMICOLON) and comma data without ``DLM`` are read
 correctly. Wrapped files and anything irregular (text values, comment lines) take the tolerant
 route: lasio for whitespace data, a row splitter for delimited data. Column names on the ``~A``
-line map the columns by name. lasio's warnings become problem records. Every failure is an
+line map the columns by name (aliases resolved by the packaged alias table: ``Depth`` is DEPT).
+lasio's warnings become problem records. Every failure is an
 :class:`~petro.errors.InputError` naming the file and, where known, the line and the curve.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import lasio
@@ -28,6 +30,7 @@ from petro.io.las_data import (Irregular, Layout, a_line_names, column_order, de
 from petro.io.las_header import (HEADER_LINE, header_via_lasio, listen_to_lasio, problems_of,
                                  sections)
 from petro.io.raw import DEFAULT_NULL, RawTable
+from petro.mnemonics import AliasTable
 from petro.problems import Problem, info, warning
 
 def decode(raw: bytes, path: str) -> str:
@@ -222,10 +225,21 @@ def _null_of(well: dict, problems: list[Problem], path: str) -> float:
     return DEFAULT_NULL
 
 
+@lru_cache(maxsize=1)
+def _aliases() -> AliasTable:
+    return AliasTable()
+
+
+def _canonical(name: str) -> str | None:
+    """The canonical name of a mnemonic in the packaged alias table (``Depth`` -> DEPT)."""
+    hit = _aliases().canonical(name)
+    return hit[0] if hit else None
+
+
 def _order(path: str, names: list[str], section_line: str, delim: str | None,
            problems: list[Problem]) -> list[int] | None:
     try:
-        order, note = column_order(names, a_line_names(section_line, delim))
+        order, note = column_order(names, a_line_names(section_line, delim), _canonical)
     except ValueError as err:
         raise InputError(str(err), path=path, code="column_order") from err
     if note:

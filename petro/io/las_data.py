@@ -23,6 +23,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -372,12 +373,19 @@ def a_line_names(section_line: str, delim: str | None) -> list[str]:
     return [re.sub(r"\[[^\]]*\]$|\([^)]*\)$", "", n) or n for n in names]   # DEPT[M] -> DEPT
 
 
-def column_order(curves: list[str], a_names: list[str]) -> tuple[list[int] | None, str]:
+def column_order(curves: list[str], a_names: list[str],
+                 canonical: Callable[[str], str | None] | None = None) \
+        -> tuple[list[int] | None, str]:
     """How the data columns map onto the ``~Curve`` list, from the names on the ``~A`` line.
 
-    Returns ``(order, note)``: ``order[i]`` is the data column of curve ``i`` (None: as listed)
-    and a note when the columns were mapped by name. Raises ValueError (message naming both
-    orders) when the names contradict the ``~Curve`` order and cannot be matched one to one.
+    A name on the ``~A`` line names the ``~Curve`` curve of the same name (case ignored), else
+    the one curve left whose ``canonical`` name (the alias table: ``Depth`` and ``DEPT`` are
+    both the depth) is its own, when no other name left shares it. Returns ``(order, note)``:
+    ``order[i]`` is the data column of curve ``i`` (None: as listed) and a note when the
+    columns were mapped by name. Names that match no curve are read where they stand, as long
+    as every name that matches a curve stands at that curve's position. Raises ValueError
+    (message naming both orders) on a true conflict: a name that names another position's
+    curve, and names that cannot be matched one to one.
     """
     if len(a_names) != len(curves):
         return None, ""
@@ -385,15 +393,52 @@ def column_order(curves: list[str], a_names: list[str]) -> tuple[list[int] | Non
     au = [a.upper() for a in a_names]
     if cu == au:
         return None, ""
-    pos = {a: i for i, a in enumerate(au)}
-    if sorted(cu) == sorted(au) and len(set(au)) == len(au):
-        order = [pos[c] for c in cu]
+    match = _match_names(cu, au, canonical)
+    if None not in match:
+        order = [0] * len(curves)
+        for j, i in enumerate(match):
+            order[i] = j
         moved = [c for i, c in enumerate(curves) if order[i] != i]
+        if not moved:
+            return None, ""       # names differ in places (DEPT/DEPTH) but none is moved
+        aliased = [f"{a_names[j]} as {curves[i]}" for j, i in enumerate(match) if au[j] != cu[i]]
         return order, (f"the ~A line lists the columns in another order than the ~Curve section; "
-                       f"mapped by name ({', '.join(moved)} moved)")
-    if all(pos[c] == i for i, c in enumerate(cu) if c in pos):
-        return None, ""           # names differ in places (DEPT/DEPTH) but none is moved
+                       f"mapped by name ({', '.join(moved)} moved"
+                       + (f"; {', '.join(aliased)} by the alias table" if aliased else "") + ")")
+    if all(i == j for j, i in enumerate(match) if i is not None):
+        return None, ""           # the names that match a curve stand where it is listed
     raise ValueError(f"the ~A line names the columns in another order than the ~Curve section "
                      f"and not every name matches, so which column is which cannot be told. "
                      f"~Curve order: {' '.join(curves)}; ~A order: {' '.join(a_names)}. "
                      f"Make the ~Curve section list the curves in the order of the data columns")
+
+
+def _match_names(cu: list[str], au: list[str],
+                 canonical: Callable[[str], str | None] | None) -> list[int | None]:
+    """For each ~A name (upper case), the index of the ~Curve curve it names, or None: the same
+    name first, then the same canonical name where exactly one ~A name and one curve left share
+    it (never two names for one curve)."""
+    where: dict[str, int] = {}
+    for i, c in enumerate(cu):
+        where.setdefault(c, i)
+    match: list[int | None] = [None] * len(au)
+    free = set(range(len(cu)))
+    for j, a in enumerate(au):
+        i = where.get(a)
+        if i is not None and i in free:
+            match[j] = i
+            free.discard(i)
+    if canonical is None:
+        return match
+    left_a: dict[str, list[int]] = {}
+    for j, a in enumerate(au):
+        if match[j] is None and (key := canonical(a)) is not None:
+            left_a.setdefault(key, []).append(j)
+    left_c: dict[str, list[int]] = {}
+    for i in sorted(free):
+        if (key := canonical(cu[i])) is not None:
+            left_c.setdefault(key, []).append(i)
+    for key, js in left_a.items():
+        if len(js) == 1 and len(left_c.get(key, ())) == 1:
+            match[js[0]] = left_c[key][0]
+    return match

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from petro.errors import InputError
-from petro.io.las import read_las
+from petro.io.las import _canonical, read_las
+from petro.io.las_data import column_order
 from petro.io.wells import load_well
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "las"
@@ -68,6 +69,50 @@ def test_a_line_names_that_cannot_be_matched_are_refused_naming_both_orders():
         with pytest.raises(InputError, match=r"~Curve order: DEPT CASEOD RHOB NPHI; ~A order: "
                                              r"Depth NEUT CASEOD DEN"):
             read_las(FIX / "shuffled_unnamed_mismatch.las", fast=fast)
+
+
+def test_kgs_like_depth_alias_on_the_a_line_is_mapped_by_name():
+    """~A names Depth where ~Curve says DEPT, and lists ILD before RHOB and NPHI: the alias
+    table makes Depth the depth curve, so the columns are mapped by name (was refused)."""
+    ref = _hand_parsed("kgs_depth_named_a.las", None)         # Depth GR ILD RHOB NPHI
+    for fast in (True, False):
+        las = read_las(FIX / "kgs_depth_named_a.las", fast=fast)
+        assert list(las.data.columns) == ["DEPT", "GR", "RHOB", "NPHI", "ILD"]
+        for name, col in (("DEPT", 0), ("GR", 1), ("ILD", 2), ("RHOB", 3), ("NPHI", 4)):
+            np.testing.assert_array_equal(las.data[name], ref[:, col])
+        note = [p.message for p in las.problems if p.code == "column_order"]
+        assert len(note) == 1 and "RHOB, NPHI, ILD moved" in note[0] and "Depth as DEPT" in note[0]
+    w = load_well("K", [FIX / "kgs_depth_named_a.las"])
+    np.testing.assert_allclose(w.depth, np.arange(1000.0, 1002.01, 0.5) * 0.3048)
+    assert w.curves["RHOB"].iloc[0] == 2.45 and np.isnan(w.curves["RT"].iloc[2])
+
+
+def test_a_true_conflict_is_refused_naming_both_orders():
+    """NPHI stands where ~Curve lists RHOB, and DT matches no curve: refused, both orders named."""
+    for fast in (True, False):
+        with pytest.raises(InputError, match=r"kgs_true_conflict.las.*~Curve order: DEPT GR RHOB "
+                                             r"NPHI; ~A order: Depth GR NPHI DT"):
+            read_las(FIX / "kgs_true_conflict.las", fast=fast)
+
+
+@pytest.mark.parametrize("curves,a_names,order", [
+    ("DEPT GR RHOB", "Depth GR RHOB", None),            # spelling only, nothing moves
+    ("DEPT GR RHOB", "depth rhob gr", [0, 2, 1]),        # case and alias, two moved
+    ("DEPT GR RHOB", "Depth GR FOO", None),              # an unknown name where a curve stands
+    ("GR DEPT RHOB", "MD GR RHOB", [1, 0, 2]),           # depth listed second in ~Curve
+])
+def test_column_order_resolves_aliases(curves, a_names, order):
+    got, _ = column_order(curves.split(), a_names.split(), _canonical)
+    assert got == order
+
+
+@pytest.mark.parametrize("curves,a_names", [
+    ("DEPT GR RHOB", "Depth RHOB DT"),       # RHOB stands where GR is listed; DT matches nothing
+    ("DEPT MD GR", "DEPTH GR TDEP"),         # two depth names on each side: nothing by alias
+])
+def test_column_order_refuses_true_conflicts(curves, a_names):
+    with pytest.raises(ValueError, match="~Curve order"):
+        column_order(curves.split(), a_names.split(), _canonical)
 
 
 def test_las3_without_log_data_names_the_cause():
