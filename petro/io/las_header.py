@@ -55,10 +55,10 @@ def problems_of(messages: list[str], path: str) -> list[Problem]:
             raise InputError(f"{msg}: the data rows hold fewer values than the ~Curve section "
                              f"lists curves (a wrong delimiter or a damaged export)", path=path)
         units = _INDEX_UNITS.search(msg)
-        if units:
+        if units:     # lasio prints a set: its order changes from one process to the next
+            listed = ", ".join(sorted(u.strip() for u in units.group(1).split(",")))
             msg = (f"the depth unit differs between the ~Curve section and STRT/STOP/STEP in "
-                   f"~Well ({units.group(1)}); the depth curve's own unit in ~Curve is used: "
-                   f"check it")
+                   f"~Well ({listed}); the depth curve's own unit in ~Curve is used: check it")
         out.append(warning(f"lasio: {msg}", path=path, code="lasio_warning"))
     return out
 
