@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 DELIMITERS = {"SPACE": None, "COMMA": ",", "TAB": "\t", "SEMICOLON": ";", "SEMI-COLON": ";"}
-_DATA_SECTION = re.compile(rb"^[ \t]*~(A|LOG_DATA)", re.M | re.I)
+_DATA_SECTION = re.compile(rb"[ \t]*~(A|LOG_DATA)", re.I)      # matched at a line start
 _DLM = re.compile(r"^[ \t]*DLM\s*\.[^\S\n]*(\S+)", re.M | re.I)
 _THREADS_ABOVE = 16 << 20           # bytes of rows above which threads > 1 splits the rows
 
@@ -67,13 +67,16 @@ def locate(path: str, threads: int = 1) -> Layout | None:
     size = os.path.getsize(path)
     fd = os.open(path, os.O_RDONLY)
     try:
-        head, m = b"", None
+        head, m = bytearray(), None        # grown in place: += on bytes copies it all each time
         while m is None or head.find(b"\n", m.start()) < 0:
             block = os.pread(fd, 1 << 20, len(head))
             if not block:
                 break
+            # only the new block is searched, from the start of the line it continues (searching
+            # the whole head again each time cost the square of a long header)
+            at = head.rfind(b"\n") + 1 if m is None else m.start()
             head += block
-            m = _DATA_SECTION.search(head)
+            m = next(section_lines(head, _DATA_SECTION, at), None)
         if m is None:
             return None
         nl = head.find(b"\n", m.start())
@@ -100,8 +103,22 @@ def locate(path: str, threads: int = 1) -> Layout | None:
             parts.append((a, stop, n))
         if stop < b:            # a section starts here: the rows end
             break
-    header = head[: m.start()]
+    header = bytes(head[: m.start()])
     return Layout(header, section_line, header.count(b"\n") + 2, start, parts[-1][1], size, parts)
+
+
+def section_lines(text, pattern: re.Pattern, at: int = 0):
+    """The matches of ``pattern`` at the lines of ``text`` (str or bytes) from ``at`` (a line
+    start) on whose first character other than blanks and tabs is ``~``: what ``^[ \\t]*~...``
+    with ``re.M`` finds, at the speed of ``find`` (a regex anchored at line starts is tried at
+    every position: 30 MB/s, against GB/s to jump from one ``~`` to the next)."""
+    tilde, nl, blanks = ("~", "\n", " \t") if isinstance(text, str) else (b"~", b"\n", b" \t")
+    i = text.find(tilde, at)
+    while i >= 0:
+        start = text.rfind(nl, at, i) + 1 or at
+        if not text[start:i].strip(blanks) and (m := pattern.match(text, start)):
+            yield m
+        i = text.find(tilde, i + 1)
 
 
 def _scan_rows(fd: int, a: int, b: int) -> tuple[int, int]:
