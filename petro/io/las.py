@@ -240,11 +240,11 @@ def _read_text(path: str, raw: bytes) -> RawTable:
             rows = [_split_row(s, delim) for s in body.split("\n")
                     if s.strip() and not s.lstrip().startswith("#")]
             frame = pd.DataFrame(rows, columns=[c.mnemonic for c in curves], dtype=object)
-            return _finish(path, well, params, curves, frame, version, False, problems,
+            return _finish(path, well, params, curves, frame, False, problems,
                            m_a.group(0), delim, _line_of(text, data_start))
     if not wrapped:
         _check_rows(path, text, data_start, data_start + len(body), None, None)
-    return _read_lasio(path, text, version, wrapped)
+    return _read_lasio(path, text, wrapped)
 
 
 def _split_row(line: str, delim: str | None) -> list[str]:
@@ -315,7 +315,7 @@ def _read_fast(path: str, layout: Layout, header: str, version: float) -> RawTab
     if order is not None:
         arr = arr[:, order]
     df = pd.DataFrame(arr, columns=names, copy=False)
-    return RawTable(path, "las", well, params, curves, df, null, version, False, True, problems)
+    return RawTable(path, "las", well, params, curves, df, null, problems)
 
 
 def _check_rows(path: str, text: str, start: int, end: int, n_curves: int | None,
@@ -349,7 +349,7 @@ def _check_rows(path: str, text: str, start: int, end: int, n_curves: int | None
                          path=path, line=first_line)
 
 
-def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> RawTable:
+def _read_lasio(path: str, text: str, wrapped: bool) -> RawTable:
     check_header_size(text, path, curves_whole=True)
     try:
         with listen_to_lasio() as heard:
@@ -377,11 +377,11 @@ def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> RawTable
     df.columns = names[: df.shape[1]]
     m_a = next(section_lines(text, _DATA), None)
     line = _line_of(text, m_a.end()) + 1 if (m_a and not wrapped) else None
-    return _finish(path, well, params, curves, df, version, wrapped, problems,
+    return _finish(path, well, params, curves, df, wrapped, problems,
                    m_a.group(0) if m_a else "", None, line)
 
 
-def _finish(path, well, params, curves, df, version, wrapped, problems, section_line, delim,
+def _finish(path, well, params, curves, df, wrapped, problems, section_line, delim,
             first_line) -> RawTable:
     """Text nulls, non-numeric values, column order and NULL of a table read as text."""
     null = _null_of(well, problems, path)
@@ -418,4 +418,4 @@ def _finish(path, well, params, curves, df, version, wrapped, problems, section_
     frame = pd.DataFrame(out)
     frame = frame.mask(frame == null)
     keep = [c for c in curves if c.mnemonic in frame.columns]
-    return RawTable(path, "las", well, params, keep, frame, null, version, wrapped, False, problems)
+    return RawTable(path, "las", well, params, keep, frame, null, problems)

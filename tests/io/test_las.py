@@ -15,6 +15,7 @@ from petro.io.las import read_las
 from petro.io.las_writer import write_las
 from petro.io.wells import IngestOptions, load_well
 from tests.conftest import REAL
+from tests.io.routes import read_route
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "las"
 
@@ -26,8 +27,8 @@ def _lasio_values(path) -> np.ndarray:
 
 
 def test_good_file_fast_path_equals_lasio():
-    las = read_las(FIX / "good.las")
-    assert las.fast_path
+    las, route = read_route(FIX / "good.las")
+    assert route == "fast"
     np.testing.assert_array_equal(las.data.to_numpy(float), _lasio_values(FIX / "good.las"))
     w = load_well("W", [FIX / "good.las"])
     assert w.curves.index[0] == pytest.approx(1000.0)
@@ -89,8 +90,8 @@ def test_depth_in_feet_becomes_metres():
 
 
 def test_wrapped_goes_through_lasio():
-    las = read_las(FIX / "wrapped.las")
-    assert not las.fast_path and las.wrapped
+    las, route = read_route(FIX / "wrapped.las")
+    assert route == "tolerant"
     np.testing.assert_array_equal(las.data.to_numpy(float)[:, :2], [[1000.0, 45.0], [1000.1524, 50.5],
                                                                     [1000.3048, np.nan]])
 
