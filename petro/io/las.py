@@ -8,8 +8,11 @@ one CPU); ``DLM`` delimiters (SPACE, COMMA, TAB, SEMICOLON) and comma data witho
 correctly. Wrapped files and anything irregular (text values, comment lines) take the tolerant
 route: lasio for whitespace data, a row splitter for delimited data. Column names on the ``~A``
 line map the columns by name (aliases resolved by the packaged alias table: ``Depth`` is DEPT).
-lasio's warnings become problem records. Every failure is an
-:class:`~petro.errors.InputError` naming the file and, where known, the line and the curve.
+lasio's warnings become problem records. A hostile file is refused at a cost in proportion to
+it, before lasio or a whole-file read: header sections too long for lasio
+(:func:`~petro.io.las_header.check_header_size`), rows that are not numbers (from their first
+1 MB). Every failure is an :class:`~petro.errors.InputError` naming the file and, where known,
+the line and the curve.
 """
 
 from __future__ import annotations
