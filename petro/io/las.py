@@ -85,7 +85,7 @@ def _line_of(text: str, pos: int) -> int:
 
 
 _FIRST_ROWS = 1 << 20       # bytes of rows looked at before a file is read whole
-_NUMBER = re.compile(r"[-+]?\.?\d")
+_NUMBER = re.compile(r"[\"']?[-+]?\.?\d")      # a quoted index (LAS 3.0 text) too
 _VALUE_END = re.compile(r"[\s,;]")
 
 
