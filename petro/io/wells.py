@@ -5,6 +5,7 @@ the ingest options): read each file (or take it from the cache), canonicalise it
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from petro.errors import InputError, PetroError
@@ -31,12 +32,8 @@ def load_well(name: str, paths: list[str | Path], opts: IngestOptions | None = N
     parts, errors = [], []
     for p in sorted(map(str, paths)):
         try:
-            got = cache.get(p) if cache else None
-            if got is None:
-                got = read_file_parts(p, opts, table)
-                if cache:
-                    cache.put(p, got)
-            parts.extend(got)
+            parse = partial(read_file_parts, p, opts, table)
+            parts.extend(cache.load(p, parse) if cache else parse())
         except PetroError as err:
             errors.append(err)
     if not parts:
