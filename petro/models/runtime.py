@@ -37,10 +37,16 @@ Prediction on a DataFrame of per-depth rows:
   Mahalanobis distance of the row's inputs to the training wells divided by that block's
   threshold calibrated on blind wells (1.0 = edge of the domain); ``OOD_FLAG`` is 1 where
   ``NOVELTY > 1``. Blocks keep a few unusual inputs from being diluted by a hundred usual ones.
+
+``Bundle.save`` records each booster file's size and sha256 in ``bundle.json`` (``files``);
+``Bundle.load`` checks them before LightGBM parses a file (LightGBM aborts the process on a
+truncated model), and raises :class:`BundleError` naming the file. Bundles saved before the record
+load unchecked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -71,6 +77,10 @@ class InputSchemaError(ValueError):
     """The input rows cannot be used (no rows, no usable column, non-numeric values)."""
 
 
+class BundleError(ValueError):
+    """The bundle's files are damaged or missing (checked before LightGBM reads them)."""
+
+
 class Bundle:
     """A fitted petro model: LightGBM boosters plus JSON metadata (see module docstring)."""
 
@@ -95,25 +105,39 @@ class Bundle:
     # ------------------------------------------------------------------ persistence
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Bundle":
+        """Read a bundle folder; each booster file is checked against the size and sha256
+        recorded when it was saved (when recorded) before LightGBM parses it."""
         path = Path(path)
-        meta = json.loads((path / "bundle.json").read_text())
+        try:
+            meta = json.loads((path / "bundle.json").read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise BundleError(f"{path / 'bundle.json'} cannot be read ({err}): the model's files "
+                              f"are damaged or incomplete; {REPAIR}") from err
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: bundle format {meta.get('format')} is not {FORMAT}; "
                              f"retrain or upgrade petro")
+        record = meta.get("files") or {}
+        for k in meta["boosters"]:
+            name = f"booster_{k}.txt"
+            check_file(path / name, record.get(name))
         boosters = {k: lgb.Booster(model_file=str(path / f"booster_{k}.txt"))
                     for k in meta["boosters"]}
         return cls(meta, boosters)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the bundle folder atomically (a temporary sibling folder, then rename)."""
+        """Write the bundle folder atomically (a temporary sibling folder, then rename); the
+        booster files first, then ``bundle.json`` with their sizes and sha256 (``files``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
-            meta = dict(self.meta, boosters=sorted(self.boosters), format=FORMAT)
-            (tmp / "bundle.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+            files = {}
             for k, b in self.boosters.items():
-                b.save_model(str(tmp / f"booster_{k}.txt"))
+                name = f"booster_{k}.txt"
+                b.save_model(str(tmp / name))
+                files[name] = file_record(tmp / name)
+            meta = dict(self.meta, boosters=sorted(self.boosters), format=FORMAT, files=files)
+            (tmp / "bundle.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
             if path.exists():
                 shutil.rmtree(path)
             os.replace(tmp, path)
@@ -354,6 +378,36 @@ class Bundle:
                 shift = np.abs(med) / cons["well_threshold"]
                 term = np.fmax(term, np.where(ok, shift, 0.0).max(axis=1, initial=0.0))
         return resid, term
+
+
+REPAIR = ("download the model again (a fresh `mlflow.pyfunc.load_model`, or delete the "
+          "partial local copy), or re-log and register it (`petro run`)")
+
+
+def file_record(path: Path) -> dict:
+    """Size (bytes) and sha256 of a file, as ``bundle.json`` records each booster file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return {"bytes": path.stat().st_size, "sha256": h.hexdigest()}
+
+
+def check_file(path: Path, want: dict | None) -> None:
+    """Raise :class:`BundleError` when a bundle file is absent or differs from its record
+    (``want``: size and sha256 from ``bundle.json``; None for bundles saved before the record:
+    only its presence is checked)."""
+    if not path.is_file():
+        raise BundleError(f"{path}: the model file is missing; {REPAIR}")
+    if not want:
+        return
+    size = path.stat().st_size
+    if size != want["bytes"]:
+        raise BundleError(f"{path}: {size:,} bytes, {want['bytes']:,} when the model was saved "
+                          f"(truncated or changed since); {REPAIR}")
+    if file_record(path)["sha256"] != want["sha256"]:
+        raise BundleError(f"{path}: its content differs from the model's record (sha256; the "
+                          f"file was changed or damaged since the model was saved); {REPAIR}")
 
 
 def novelty_bin(edges, nov: np.ndarray) -> np.ndarray:
