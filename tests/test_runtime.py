@@ -127,3 +127,10 @@ def test_bundles_saved_before_the_record_load_as_before(bundle, tmp_path):
     with pytest.raises(BundleError, match="bundle.json cannot be read"):
         Bundle.load(path)
 
+
+def test_quote_cuts_long_values():
+    from petro.models.runtime import QUOTE_CHARS, quote
+
+    assert quote("abc") == "'abc'"
+    long = quote("x" * 10_000)
+    assert len(long) < QUOTE_CHARS + 40 and long.endswith("(10,002 characters)")
