@@ -186,3 +186,16 @@ def test_whole_well_term_is_its_own_column(logs_model):
     few = b.predict(well.iloc[:10], well=True)   # fewer rows than min_rows: not a well test
     assert few[WELL_NOVELTY].isna().all()
     pd.testing.assert_frame_equal(few, rows.iloc[:10])
+
+
+def test_nulls_for_json_and_nan_in_process(logs_model):
+    """``nulls=True`` (the served reply): None where the float answer is NaN, the same numbers
+    elsewhere; the default keeps float columns with NaN (Python users rely on it)."""
+    b, _, table = logs_model
+    rows = pd.concat([table.iloc[:3][FEATS], table.iloc[:1][["GR"]]], ignore_index=True)
+    plain, nulls = b.predict(rows), b.predict(rows, nulls=True)
+    assert all(plain[c].dtype.kind in "fi" for c in plain.columns)
+    assert plain["PERM_ML"].isna().iloc[-1] and nulls["PERM_ML"].iloc[-1] is None
+    assert nulls[WELL_NOVELTY].tolist() == [None] * 4
+    assert nulls["OOD_FLAG"].dtype == plain["OOD_FLAG"].dtype
+    pd.testing.assert_frame_equal(nulls.astype(float), plain.astype(float))

@@ -369,12 +369,14 @@ class Bundle:
         thr = np.asarray([b["threshold"] for b in nov["blocks"]], dtype=float)
         return (self.novelty_distances(X, design=design) / thr).max(axis=1)
 
-    def predict(self, df: pd.DataFrame, well: bool = False) -> pd.DataFrame:
+    def predict(self, df: pd.DataFrame, well: bool = False, nulls: bool = False) -> pd.DataFrame:
         """Predict rows; ``well=True`` says the rows are one well (the per-well shift test of the
-        cross-log residuals then applies; without it every row's answer is its own)."""
+        cross-log residuals then applies; without it every row's answer is its own).
+        ``nulls=True``: a missing (NaN) or non-finite output is None, in an object column, so a
+        JSON writer gives ``null`` (the served reply); else float columns with NaN."""
         X = self.matrix(df)
         return self.predict_matrix(X, index=df.index if isinstance(df, pd.DataFrame) else None,
-                                   well=well)
+                                   well=well, nulls=nulls)
 
     def input_coverage(self, X: np.ndarray) -> np.ndarray:
         """Share of the model's input columns present (finite) in each row."""
@@ -390,7 +392,8 @@ class Bundle:
             M[:, j] |= M[:, src].any(axis=1)
         return row_dot(M.astype(float), self._miss_w) / self._miss_w.sum()
 
-    def predict_matrix(self, X: np.ndarray, index=None, well: bool = False) -> pd.DataFrame:
+    def predict_matrix(self, X: np.ndarray, index=None, well: bool = False,
+                       nulls: bool = False) -> pd.DataFrame:
         coverage = self.input_coverage(X)
         missing = self.missing_share(X)
         lacking = coverage < float(self.meta.get("min_input_coverage", MIN_INPUT_COVERAGE))
@@ -414,10 +417,12 @@ class Bundle:
         p50, lo, hi = (np.where(hold, np.nan, v) for v in (p50, lo, hi))
         nov = np.where(lacking, np.nan, nov)
         o = self.output
-        return pd.DataFrame({f"{o}_ML": p50, f"{o}_P10": lo, f"{o}_P90": hi, NOVELTY: nov,
-                             OOD_FLAG: flag, INPUT_COVERAGE: coverage,
-                             KEY_INPUT_COVERAGE: 1.0 - missing, WELL_NOVELTY: well_nov,
-                             **{f"{NOV_PREFIX}{c}": r for c, r in resid.items()}}, index=index)
+        cols = {f"{o}_ML": p50, f"{o}_P10": lo, f"{o}_P90": hi, NOVELTY: nov, OOD_FLAG: flag,
+                INPUT_COVERAGE: coverage, KEY_INPUT_COVERAGE: 1.0 - missing,
+                WELL_NOVELTY: well_nov, **{f"{NOV_PREFIX}{c}": r for c, r in resid.items()}}
+        if nulls:
+            cols = {c: none_where_missing(v) for c, v in cols.items()}
+        return pd.DataFrame(cols, index=index)
 
     def band(self, q: dict[str, np.ndarray], nov: np.ndarray, policy: str) \
             -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -517,6 +522,19 @@ def check_file(path: Path, want: dict | None) -> None:
     if file_record(path)["sha256"] != want["sha256"]:
         raise BundleError(f"{path}: its content differs from the model's record (sha256; the "
                           f"file was changed or damaged since the model was saved); {REPAIR}")
+
+
+def none_where_missing(v: np.ndarray) -> np.ndarray:
+    """``v`` as objects with None where it is NaN or +-inf (JSON ``null``); ``v`` itself when
+    it has none (or is not float)."""
+    if v.dtype.kind != "f":
+        return v
+    bad = ~np.isfinite(v)
+    if not bad.any():
+        return v
+    out = v.astype(object)
+    out[bad] = None
+    return out
 
 
 def novelty_bin(edges, nov: np.ndarray) -> np.ndarray:

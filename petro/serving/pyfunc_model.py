@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -38,31 +37,18 @@ class PetroModel(PythonModel):
         self.bundle = runtime.Bundle.load(context.artifacts["bundle"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        well = bool((params or {}).get("well", False))
         try:
-            out = self.bundle.predict(model_input, well=bool((params or {}).get("well", False)))
+            if serving():
+                return self.bundle.predict(model_input, well=well, nulls=True)
+            return self.bundle.predict(model_input, well=well)
         except runtime.InputSchemaError as err:
             raise MlflowException(f"petro: {err}", error_code=INVALID_PARAMETER_VALUE) from err
-        return json_nulls(out) if serving() else out
 
 
 def serving() -> bool:
     """True in a process MLflow's scoring server runs (it sets this variable at start)."""
     return os.environ.get(SERVING_ENV, "").strip().lower() in ("true", "1")
-
-
-def json_nulls(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each float column holding a NaN or +-inf as objects, None there (JSON
-    ``null``); other columns unchanged."""
-    for c in frame.columns:
-        v = frame[c].to_numpy()
-        if v.dtype.kind != "f":
-            continue
-        bad = ~np.isfinite(v)
-        if bad.any():
-            col = v.astype(object)
-            col[bad] = None
-            frame[c] = col
-    return frame
 
 
 SERVING_ENV = "_MLFLOW_IS_IN_SERVING_ENVIRONMENT"
