@@ -125,7 +125,8 @@ def _calibrated_width(b: Bundle, rows: pd.DataFrame, nov: np.ndarray) -> np.ndar
 
 def test_far_row_gets_its_calibrated_band_not_a_zero_width_one(logs_model):
     """The issue's case: a possible but extreme row (the linear base extrapolates past the
-    clip range): the P50 is clipped, the band keeps its width and is widened x5."""
+    clip range): the P50 is clipped, the band keeps its calibrated width around it and is
+    widened x5 where the clip range leaves room (down here, not up)."""
     b, _, table = logs_model
     row = table.iloc[[0]].assign(RHOB=1.2, NPHI=0.95, DT=290.0, LOG10_RT=-2.9)
     assert b.raw_quantiles(b.matrix(row))["p10"][0] > b.meta["clip"][1]   # all three past it
@@ -133,8 +134,10 @@ def test_far_row_gets_its_calibrated_band_not_a_zero_width_one(logs_model):
     lo, ml, hi = _model_space(out)
     assert out["OOD_FLAG"].iloc[0] == 1 and out["NOVELTY"].iloc[0] > 5
     np.testing.assert_allclose(ml, b.meta["clip"][1], rtol=1e-12)
-    width = _calibrated_width(b, row, out["NOVELTY"].to_numpy())
-    np.testing.assert_allclose(hi - lo, 5.0 * width, rtol=1e-9)
+    q = b.raw_quantiles(b.matrix(row))
+    lo_adj, hi_adj = b.conformal_adjustment(out["NOVELTY"].to_numpy())
+    np.testing.assert_allclose(ml - lo, 5.0 * (q["p50"] - q["p10"] + lo_adj), rtol=1e-9)
+    np.testing.assert_allclose(hi - ml, q["p90"] - q["p50"] + hi_adj, rtol=1e-9)
     assert hi[0] - lo[0] > 0.5
 
 
@@ -151,8 +154,8 @@ def _rows_strategy():
 @given(records=_rows_strategy())
 def test_band_is_never_narrower_out_of_domain(logs_model, records):
     """Over random possible rows: P10 <= P50 <= P90; under 'keep' the band is exactly the
-    calibrated one (no clip narrows it); under 'widen' it contains the 'keep' band and is its
-    width x clip(NOVELTY, 1, 5)."""
+    calibrated one (no clip narrows it); under 'widen' it contains the 'keep' band, its bounds
+    moved out x clip(NOVELTY, 1, 5) but not past the clip range."""
     b, _, _ = logs_model
     rows = pd.DataFrame.from_records(records, columns=FEATS).astype(float)
     keep = Bundle(dict(b.meta, ood_policy="keep"), b.boosters).predict(rows)
@@ -170,7 +173,11 @@ def test_band_is_never_narrower_out_of_domain(logs_model, records):
                                atol=1e-12)
     assert np.all(w_lo <= k_lo + 1e-12) and np.all(w_hi >= k_hi - 1e-12)
     f = np.clip(nov, 1.0, 5.0)
-    np.testing.assert_allclose(w_hi - w_lo, f * (k_hi - k_lo), rtol=1e-9, atol=1e-12)
+    lim0, lim1 = b.meta["clip"]
+    want_lo = np.minimum(k_lo, np.maximum(k_ml - f * (k_ml - k_lo), lim0))
+    want_hi = np.maximum(k_hi, np.minimum(k_ml + f * (k_hi - k_ml), lim1))
+    np.testing.assert_allclose(w_lo, want_lo, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(w_hi, want_hi, rtol=1e-9, atol=1e-9)
 
 
 def test_whole_well_term_is_its_own_column(logs_model):

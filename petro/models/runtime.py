@@ -48,8 +48,10 @@ Prediction on a DataFrame of per-depth rows:
   ``OOD_FLAG`` is 1 where ``NOVELTY > 1``. Blocks keep a few unusual inputs from being diluted
   by a hundred usual ones;
 - the P50 is clipped to the bundle's ``clip`` range (the training targets +- a quarter of their
-  span); the P10-P90 band keeps its calibrated (or, flagged under ``ood_policy: widen``, widened)
-  half-widths around it: a band is never narrower out of domain than in domain.
+  span); the P10-P90 band keeps its calibrated half-widths around it, and under
+  ``ood_policy: widen`` a flagged row's bounds move out with its novelty up to the ``clip``
+  range (never inside the calibrated band): a band is never narrower out of domain than in
+  domain.
 
 ``Bundle.save`` records each booster file's size and sha256 in ``bundle.json`` (``files``);
 ``Bundle.load`` checks them before LightGBM parses a file (LightGBM aborts the process on a
@@ -428,18 +430,17 @@ class Bundle:
             -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """P50, P10, P90 in model space from the raw quantiles ``q`` and the rows' novelty.
 
-        The band is conformalised (per novelty bin), ordered around the P50, and under ``widen``
-        its half-widths are multiplied by the novelty of a flagged row (x1 to x5). The P50 alone
-        is clipped to the training range (``clip``); a clipped row's band moves with it, keeping
-        its width (clipping the bounds too gave a zero-width band to a row far out of domain)."""
+        The band is conformalised (per novelty bin) and ordered around the P50. The P50 alone is
+        clipped to the training range (``clip``); a clipped row's band moves with it, keeping
+        its width (clipping the bounds too gave a row far out of domain a zero-width band).
+        Under ``widen`` a flagged row's half-widths are multiplied by its novelty (x1 to x5), a
+        bound stopping at the ``clip`` range but never inside the calibrated band: the band is
+        never narrower out of domain than in domain."""
         p50 = q["p50"]
         adj_lo, adj_hi = self.conformal_adjustment(nov)
         lo = q["p10"] - adj_lo
         hi = q["p90"] + adj_hi
         lo, hi = np.minimum(lo, p50), np.maximum(hi, p50)
-        if policy == "widen":   # flagged depths: the band grows with the novelty (x1 to x5)
-            f = np.clip(np.nan_to_num(nov, nan=1.0), 1.0, WIDEN_CAP)
-            lo, hi = p50 - (p50 - lo) * f, p50 + (hi - p50) * f
         lim = self.meta.get("clip")
         if lim:
             kept = np.clip(p50, lim[0], lim[1])
@@ -448,6 +449,14 @@ class Bundle:
                 lo = np.where(moved, kept - (p50 - lo), lo)
                 hi = np.where(moved, kept + (hi - p50), hi)
             p50 = kept
+        if policy == "widen":   # flagged depths: the band grows with the novelty (x1 to x5)
+            f = np.clip(np.nan_to_num(nov, nan=1.0), 1.0, WIDEN_CAP)
+            wlo, whi = p50 - (p50 - lo) * f, p50 + (hi - p50) * f
+            if lim:
+                wide = f > 1.0
+                wlo = np.where(wide, np.minimum(lo, np.maximum(wlo, lim[0])), wlo)
+                whi = np.where(wide, np.maximum(hi, np.minimum(whi, lim[1])), whi)
+            lo, hi = wlo, whi
         return p50, lo, hi
 
     def conformal_adjustment(self, nov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
