@@ -9,7 +9,7 @@ middleware on ``POST /invocations``, adds:
 - a body over ``max_body_bytes`` gets 413 before it is read whole (by ``Content-Length``, else
   while chunks arrive). MLflow has no limit, and its error for a malformed JSON body quotes the
   whole body (a byte string's repr: up to 4x its size): a 50 MB junk body got a 352 MB reply
-  and a 1.34 GB worker peak;
+  and a 1.35 GB worker peak;
 - a JSON or CSV body that is not UTF-8 gets 400 naming the first bad byte, before MLflow quotes
   it;
 - error replies lose MLflow's ``stack_trace`` (server paths; the empty CSV and Parquet errors
