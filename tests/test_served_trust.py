@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from petro.io.plausibility import table as plausibility_table
-from petro.models.novelty import trust_meta
+from petro.models.trust import trust_meta
 from petro.models.plausibility import input_plausibility
 from petro.models.runtime import WELL_NOVELTY, Bundle, InputSchemaError
 from petro.models.spec import ModelSpec

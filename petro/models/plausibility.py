@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from petro.models.novelty import _curve_of
+from petro.models.trust import _curve_of
 
 
 def input_plausibility(features: list[str], table: dict) -> dict[str, list]:

@@ -153,7 +153,7 @@ class Bundle:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: bundle format {meta.get('format')} is not {FORMAT}; "
                              f"retrain or upgrade petro")
-        record = meta.get("files") or {}
+        record = meta.pop("files", None) or {}   # the saved copy's, not the model's state
         for k in meta["boosters"]:
             name = f"booster_{k}.txt"
             check_file(path / name, record.get(name))
