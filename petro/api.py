@@ -139,3 +139,17 @@ def predict(data, *, models: list[str] | list[LoadedModel] | None = None,
     if out_dir is not None:
         return predict_batch(loaded, data, out_dir, cfg, resume=resume, on_event=on_event).wells
     return predict_wells(loaded, data, cfg, on_event=on_event)[0]
+
+
+def serve(model: str, *, host: str = "127.0.0.1", port: int = 5000,
+          max_body_mb: float | None = None, tracking_uri: str | None = None) -> None:
+    """Serve model URI ``model`` over HTTP until interrupted: MLflow's scoring app (the routes,
+    request formats and replies of ``mlflow models serve``) behind petro's request guard (a
+    request without Content-Type: 415; a body over ``max_body_mb``, default 64: 413; error
+    replies without stack traces; see petro/serving/server.py)."""
+    from petro.serving.server import MAX_BODY_MB
+    from petro.serving.server import serve as _serve
+    from petro.tracking import setup
+
+    setup(tracking_uri)
+    _serve(model, host, port, MAX_BODY_MB if max_body_mb is None else max_body_mb)

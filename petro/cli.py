@@ -1,4 +1,5 @@
-"""Command line: ``petro synth | init | ingest | targets | features | run | demo | predict | models``.
+"""Command line: ``petro synth | init | ingest | targets | features | run | demo | predict | serve |
+models``.
 
 The command line parses, configures (flag > pipeline YAML > default; every flag defaults to None),
 calls :mod:`petro.api` and renders tables. Exit codes: 0 all good; 1 some wells or files failed
@@ -167,6 +168,14 @@ def cmd_predict(args) -> int:
     return ev.status
 
 
+def cmd_serve(args) -> int:
+    from petro.api import serve
+
+    serve(args.model, host=args.host, port=args.port, max_body_mb=args.max_body_mb,
+          tracking_uri=args.tracking_uri)
+    return 0
+
+
 def cmd_models(args) -> int:
     from petro.tracking import list_models, promote
 
@@ -262,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--out-dir", required=True)
     c.add_argument("--no-resume", action="store_true", help="predict every well again (default: "
                    "skip wells whose inputs and models are unchanged since the last run)")
+    c = cmd("serve", "serve a model over HTTP (MLflow's scoring app behind petro's request "
+            "checks)", cmd_serve, tracking=True)
+    c.add_argument("-m", "--model", required=True,
+                   help="model URI, e.g. models:/petro-permeability@champion")
+    c.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    c.add_argument("--port", type=int, default=5000)
+    c.add_argument("--max-body-mb", type=float, help="largest request body in MB (default 64); "
+                   "larger ones get HTTP 413")
     m = cmd("models", "registered models", cmd_models)
     ms = m.add_subparsers(dest="models_cmd", required=True)
     ml = ms.add_parser("list")

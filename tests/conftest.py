@@ -26,20 +26,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_model(model_uri: str, tracking_uri: str, cwd: Path, timeout: float = 120):
-    """`mlflow models serve` of ``model_uri`` started as a real process (log in
-    ``cwd/serve.log``); yields its base URL once /ping answers, terminated on exit."""
+def served_model(model_uri: str, tracking_uri: str, cwd: Path, timeout: float = 120,
+                 server: str = "mlflow", extra: tuple[str, ...] = ()):
+    """`mlflow models serve` (``server="mlflow"``) or `petro serve` (``"petro"``, with ``extra``
+    arguments) of ``model_uri`` started as a real process (log in ``cwd/serve.log``); yields its
+    base URL once /ping answers, terminated on exit."""
     import requests
 
     # the registry too: an MLFLOW_REGISTRY_URI left by mlflow.set_registry_uri() would win
     env = dict(os.environ, MLFLOW_TRACKING_URI=tracking_uri, MLFLOW_REGISTRY_URI=tracking_uri)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     port = free_port()
+    cmd = ([sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager",
+            "local"] if server == "mlflow" else
+           [sys.executable, "-m", "petro.cli", "serve", "-m", model_uri, *extra])
     with open(cwd / "serve.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m",
-                                 model_uri, "--env-manager", "local", "--host", "127.0.0.1",
-                                 "--port", str(port)], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, cwd=cwd)
+        proc = subprocess.Popen(cmd + ["--host", "127.0.0.1", "--port", str(port)], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.time() + timeout
