@@ -32,7 +32,7 @@ from petro.errors import ConfigError, ModelError
 from petro.models.runtime import Bundle
 from petro.serving import MODEL_CODE
 from petro.vocab import (COVERAGE, INPUT_COVERAGE, KEY_INPUT_COVERAGE, NOV_PREFIX, NOVELTY,
-                         OOD_FLAG, TARGETS, metric_name, output_columns)
+                         OOD_FLAG, TARGETS, WELL_NOVELTY, metric_name, output_columns)
 
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -150,7 +150,8 @@ def signature(output: str, residuals: list[str] = ()):
 
     outputs = Schema([ColSpec("double", c) for c in output_columns(output)] +
                      [ColSpec("double", NOVELTY), ColSpec("long", OOD_FLAG),
-                      ColSpec("double", INPUT_COVERAGE), ColSpec("double", KEY_INPUT_COVERAGE)] +
+                      ColSpec("double", INPUT_COVERAGE), ColSpec("double", KEY_INPUT_COVERAGE),
+                      ColSpec("double", WELL_NOVELTY)] +
                      [ColSpec("double", NOV_PREFIX + c) for c in residuals])
     params = ParamSchema([ParamSpec("well", "boolean", False)])
     return ModelSignature(inputs=None, outputs=outputs, params=params)

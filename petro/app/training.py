@@ -18,6 +18,7 @@ from petro.app.trained import FOLDS, TrainResult, spec_columns
 from petro.app.wells import WellResult, read_wells, store_root
 from petro.config import PipelineConfig
 from petro.errors import ModelError
+from petro.io import plausibility
 from petro.models.pipeline import TrainingContext, train_model
 from petro.models.rows import InMemory, Placement
 from petro.models.tasks import TaskMap
@@ -103,6 +104,7 @@ def _train(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter, plan: Tr
     """Every model of ``cfg`` trained on ``placement``'s rows; their problems reported."""
     context = TrainingContext(aliases=cfg.ingest.aliases, ood_policy=cfg.ood_policy,
                               target_params=dict(cfg.targets.as_params()), recipe=cfg.recipe(),
+                              plausibility_table=plausibility.table(),
                               n_jobs=cfg.n_jobs, task_map=task_map)
     rep.start(FOLDS, len(placement.wells) * len(cfg.specs))
     models = []

@@ -19,6 +19,7 @@ from typing import Protocol
 
 import pandas as pd
 
+from petro.models.plausibility import input_plausibility
 from petro.models.record import ModelRecord
 from petro.models.rows import Placement
 from petro.models.runtime import Bundle
@@ -68,6 +69,7 @@ class TrainingContext:
     ood_policy: str = "widen"
     target_params: dict = field(default_factory=dict)
     recipe: dict | None = None
+    plausibility_table: dict | None = None   # petro/data/plausibility.yaml, parsed by the caller
     n_jobs: int = 1
     task_map: TaskMap | None = None
 
@@ -134,7 +136,9 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
                                           cv.oof if spec.conformal else None,
                                           spec.nominal_coverage, context.ood_policy),
                      target_params=dict(context.target_params), recipe=context.recipe,
-                     training=rows.describe())
+                     training=rows.describe(),
+                     plausibility=(input_plausibility(inputs, context.plausibility_table)
+                                   if context.plausibility_table else None))
     problems = cv.problems + (tuning_problems(spec.name, trials) if trials is not None else [])
     return TrainedModel(spec, inputs, cv, Bundle(record.to_dict(), boosters), logs_only, trials,
                         problems)
