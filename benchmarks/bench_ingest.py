@@ -217,10 +217,10 @@ def cache_times(path: Path, work: Path) -> dict:
         fn()
         return time.perf_counter() - t
 
-    opts = IngestOptions(cache_dir=str(work / "cache"))
-    plain = timed(lambda: load_well("B", [path], IngestOptions()))
-    cold = timed(lambda: load_well("B", [path], opts))
-    warm = timed(lambda: load_well("B", [path], opts))
+    opts, cache = IngestOptions(), str(work / "cache")
+    plain = timed(lambda: load_well("B", [path], opts))
+    cold = timed(lambda: load_well("B", [path], opts, cache_dir=cache))
+    warm = timed(lambda: load_well("B", [path], opts, cache_dir=cache))
     return {"load_well_s": round(plain, 3), "cache_cold_s": round(cold, 3),
             "cache_warm_s": round(warm, 4), "warm_speedup": round(plain / warm, 1)}
 

@@ -29,7 +29,7 @@ from petro.app.wells import process_well
 from petro.features.table import well_features
 from petro.io.discovery import discover
 from petro.io.wells import load_well
-from petro.models.novelty import diagnose
+from petro.models.diagnosis import diagnose
 from petro.synth import SynthConfig, write_field
 from petro.vocab import OOD_FLAG
 
@@ -101,7 +101,7 @@ def main(argv=None):
             y = np.where(ok_y, y, np.nan)
             base_pred = None
             for pert, fn in PERTURBATIONS.items():
-                well = load_well(name, groups[name], cfg.ingest)
+                well = load_well(name, groups[name], cfg.ingest, cache_dir=cfg.run.cache_dir)
                 well = copy.deepcopy(well)
                 try:
                     fn(well)

@@ -232,12 +232,15 @@ def main(argv=None) -> int:
         tracking_uri, uris = train_small(field, tmp, args.train_wells)
         models = load_models(uris, tracking_uri)
 
-    def ingest(opts, n_jobs, clock, wells=None):
+    def settings(opts, n_jobs):
         cfg = load_config(None, require_data=False, overrides={"n_jobs": n_jobs})
         cfg.engine = opts
+        return cfg
+
+    def ingest(opts, n_jobs, clock, wells=None):
         from petro.app.events import Reporter
 
-        res = process_wells(wells or groups, cfg, reporter=Reporter(clock))
+        res = process_wells(wells or groups, settings(opts, n_jobs), reporter=Reporter(clock))
         bad = [r.name for r in res if r.error is not None]
         if bad or len(res) != len(wells or groups):
             raise SystemExit(f"wells failed: {bad}")
@@ -245,8 +248,8 @@ def main(argv=None) -> int:
     def predict(opts, n_jobs, clock, wells=None):
         out = tmp / f"pred-{time.time_ns()}"
         wells = wells or groups
-        res = predict_batch(models, wells, out, n_jobs=n_jobs, cache_dir=None, engine=opts,
-                            resume=False, on_event=clock)
+        res = predict_batch(models, wells, out, settings(opts, n_jobs), resume=False,
+                            on_event=clock)
         if len(res.wells) != len(wells):
             raise SystemExit(f"predicted {len(res.wells)} of {len(wells)} wells: {res.failed}")
         shutil.rmtree(out, ignore_errors=True)

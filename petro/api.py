@@ -6,10 +6,12 @@
 >>> run = train("my_pipeline.yaml")               # doctest: +SKIP
 >>> predicted = predict("field/", out_dir="pred") # doctest: +SKIP
 
-``data`` is a folder, a list of well folders and files, or a mapping well -> files. Settings
-follow one precedence: keyword (``overrides={"ingest.unit_policy": "strict"}``, ``n_jobs``,
-``cache_dir``) > the pipeline YAML > the default. Progress and problems arrive as events
-(``on_event``); nothing here prints.
+``data`` is a folder, a list of well folders and files, or a mapping well -> files. Every verb
+takes its settings the same way, merged by one rule (:func:`configure`, key by key): keyword >
+the pipeline YAML (``pipeline=``) > the model's recipe (``features(model=...)``, ``predict``) >
+the default. The keywords: ``overrides={"ingest.unit_policy": "strict"}`` (any pipeline key) and
+the run settings ``n_jobs``, ``cache_dir`` (``""``: no cache) and ``scheduler``. Progress and
+problems arrive as events (``on_event``); nothing here prints.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from petro.config import PipelineConfig, load_config
 from petro.errors import ConfigError
 from petro.io.discovery import discover_many
 from petro.io.tables import write_table
+from petro.vocab import DEPTH, WELL
 
 NO_CACHE = ""
 
@@ -37,23 +40,19 @@ def configure(pipeline: str | Path | PipelineConfig | None = None, *, data=None,
               overrides: dict | None = None, n_jobs: int | None = None,
               cache_dir: str | None = None, scheduler: str | None = None,
               require_data: bool = False) -> PipelineConfig:
-    """A validated configuration: the pipeline file (or defaults) with keyword overrides.
-    ``cache_dir=""`` turns the parsed-file cache off; ``scheduler`` is a Dask scheduler
-    address, ``"local-cluster"`` or ``"processes"`` (see petro.app.engine)."""
+    """A validated configuration: the pipeline file (or the defaults) with the keywords over it
+    (None: not given). ``cache_dir=""`` turns the parsed-file cache off; ``scheduler`` is a
+    Dask scheduler address, ``"local-cluster"`` or ``"processes"`` (see petro.app.engine). A
+    model's recipe goes under both where features are built for it
+    (:meth:`PipelineConfig.for_recipe`)."""
+    flags = {"data": str(data) if isinstance(data, (str, Path)) else None, "n_jobs": n_jobs,
+             "ingest.cache_dir": cache_dir, "engine.scheduler": scheduler}
     if isinstance(pipeline, PipelineConfig):
-        if overrides or n_jobs or cache_dir is not None or scheduler is not None:
+        if overrides or any(v is not None for k, v in flags.items() if k != "data"):
             raise ConfigError("give overrides with a pipeline file, not a built config")
         return pipeline
-    ov = dict(overrides or {})
-    if isinstance(data, (str, Path)):
-        ov["data"] = str(data)
-    if n_jobs is not None:
-        ov["n_jobs"] = n_jobs
-    if cache_dir is not None:
-        ov["ingest.cache_dir"] = cache_dir
-    if scheduler is not None:
-        ov["engine.scheduler"] = scheduler
-    return load_config(pipeline, overrides=ov, require_data=require_data)
+    return load_config(pipeline, overrides={**(overrides or {}), **flags},
+                       require_data=require_data)
 
 
 def _wells(data, cfg: PipelineConfig, with_targets: bool, on_event) -> list[WellResult]:
@@ -96,16 +95,8 @@ def features(data, *, pipeline=None, model: str | None = None, with_targets: boo
     cfg = configure(pipeline, data=data, **settings)
     keep = None
     if model is not None:
-        from petro.app.predict import recipe_config, recipe_differences
-
         lm = load_models([model], tracking_uri)[0]
-        if pipeline is not None and lm.recipe is not None:
-            diffs = recipe_differences(cfg, lm.recipe)
-            if diffs:
-                raise ConfigError(f"the pipeline's settings differ from model {model}'s: "
-                                  + "; ".join(diffs))
-        run_cfg = cfg
-        cfg = recipe_config(lm.recipe, base=run_cfg)
+        cfg = cfg.for_recipe(lm.recipe, model)
         keep = lm.inputs
         with_targets = False
     results = _wells(data, cfg, with_targets, on_event)
@@ -114,7 +105,7 @@ def features(data, *, pipeline=None, model: str | None = None, with_targets: boo
         raise ConfigError("no well could be read; see the problems reported")
     table = pd.concat(tables, ignore_index=True, sort=False)
     if keep is not None:
-        table = table.reindex(columns=["WELL", "DEPT"] + keep)
+        table = table.reindex(columns=[WELL, DEPTH] + keep)
     if out is not None:
         write_table(table, out, fmt)
     return table
@@ -130,29 +121,21 @@ def train(pipeline=None, *, data=None, tracking_uri: str | None = None,
 
 def predict(data, *, models: list[str] | list[LoadedModel] | None = None,
             out_dir: str | Path | None = None, pipeline=None, tracking_uri: str | None = None,
-            resume: bool = True, on_event: EventHandler | None = None, **settings) -> list[PredictedWell]:
+            resume: bool = True, on_event: EventHandler | None = None,
+            **settings) -> list[PredictedWell]:
     """Predicted logs of every well (default models: the porosity and permeability champions).
 
-    Each model's features are rebuilt from its own recipe; a ``pipeline`` that disagrees with
-    it is an error. With ``out_dir``, each well is written as ``<well>_petro.las`` and into the
-    Parquet dataset ``<out_dir>/predictions``; with ``resume`` a well whose inputs and models
-    are unchanged since the last run into ``out_dir`` is skipped (a note event says how many;
-    see petro.app.batch). Wells that cannot be predicted are reported as error events (and
-    left out)."""
-    cfg = configure(pipeline, data=data, **settings) if pipeline is not None or settings else None
+    Each model's features are rebuilt from its own recipe; a ``pipeline`` or keyword that
+    disagrees with it is an error. With ``out_dir``, each well is written as
+    ``<well>_petro.las`` and into the Parquet dataset ``<out_dir>/predictions``; with ``resume``
+    a well whose inputs and models are unchanged since the last run into ``out_dir`` is skipped
+    (a note event says how many; see petro.app.batch). Wells that cannot be predicted are
+    reported as error events (once each) and left out."""
+    cfg = configure(pipeline, data=data, **settings)
     loaded = [m for m in (models or []) if isinstance(m, LoadedModel)]
     uris = [m for m in (models or []) if not isinstance(m, LoadedModel)]
     if uris or not loaded:
         loaded += load_models(uris or None, tracking_uri)
-    rep = reporter(on_event)
-    kw = dict(pipeline=cfg if pipeline is not None else None, n_jobs=cfg.n_jobs if cfg else 2,
-              cache_dir=cfg.ingest.cache_dir if cfg else None,
-              engine=cfg.engine if cfg else None, on_event=rep)
     if out_dir is not None:
-        batch = predict_batch(loaded, data, out_dir, resume=resume, **kw)
-        wells, failed = batch.wells, batch.failed
-    else:
-        wells, failed = predict_wells(loaded, data, **kw)
-    for p in failed:
-        rep.problem(p)
-    return wells
+        return predict_batch(loaded, data, out_dir, cfg, resume=resume, on_event=on_event).wells
+    return predict_wells(loaded, data, cfg, on_event=on_event)[0]

@@ -8,8 +8,13 @@ calls :mod:`petro.api` and renders tables. Exit codes: 0 all good; 1 some wells 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from petro.errors import PetroError
@@ -17,7 +22,8 @@ from petro.render import Events, console, err_console, print_metrics, table as _
 
 
 def _settings(args) -> dict:
-    """Flags that override pipeline settings (None: not given, the YAML or default stands)."""
+    """The run-settings flags, as the keywords every verb of :mod:`petro.api` takes (None: not
+    given, the pipeline, the model's recipe or the default stands)."""
     return {"n_jobs": getattr(args, "jobs", None), "scheduler": getattr(args, "scheduler", None),
             "cache_dir": "" if getattr(args, "no_cache", False) else getattr(args, "cache_dir", None)}
 
@@ -147,8 +153,8 @@ def cmd_predict(args) -> int:
 
     with Events() as ev:
         wells = predict(args.data_dir, models=args.model, out_dir=args.out_dir,
-                        resume=not args.no_resume, pipeline=args.pipeline, tracking_uri=args.tracking_uri, on_event=ev,
-                        **{k: v for k, v in _settings(args).items() if v is not None})
+                        resume=not args.no_resume, pipeline=args.pipeline,
+                        tracking_uri=args.tracking_uri, on_event=ev, **_settings(args))
     if wells:   # none when every well was skipped as unchanged (the note above says so)
         _table("predicted wells", ("well", "rows", "predicted", "out of domain", "file", "diagnosis"),
                [(w.name, w.n_rows, w.n_predicted, f"{w.n_ood} ({w.ood_fraction:.0%})", w.path,
@@ -254,23 +260,44 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _quiet_libraries() -> None:
-    """MLflow's informational warnings (type hints, dataset source guesses) are not the user's
-    concern; petro reports what matters itself."""
-    import logging
-    import warnings
+MLFLOW_LEVEL = "MLFLOW_LOGGING_LEVEL"    # MLflow reads it when it is imported
 
-    for category in (UserWarning, FutureWarning):
-        warnings.filterwarnings("ignore", category=category, module=r"mlflow(\..*)?")
-        warnings.filterwarnings("ignore", category=category, message=r".*(type hint|dataset source)")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+@contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """For one command: MLflow's informational warnings (type hints, dataset source guesses)
+    and its log lines below WARNING are not the user's concern (petro reports what matters
+    itself). The command line's entry point is the one place that configures library logging:
+    MLflow's level through its own setting (``MLFLOW_LOGGING_LEVEL``, read when MLflow is
+    imported, in this process or a worker; a value the user set stands), or on its logger when
+    it is imported already. Everything is restored when the command ends (``main`` may run in
+    a longer-lived process: a test, a notebook)."""
+    logger = logging.getLogger("mlflow")
+    level, env = logger.level, os.environ.get(MLFLOW_LEVEL)
+    with warnings.catch_warnings():
+        for category in (UserWarning, FutureWarning):
+            warnings.filterwarnings("ignore", category=category, module=r"mlflow(\..*)?")
+            warnings.filterwarnings("ignore", category=category,
+                                    message=r".*(type hint|dataset source)")
+        imported = env is None and "mlflow" in sys.modules
+        if env is None:
+            os.environ[MLFLOW_LEVEL] = "WARNING"
+        if imported:
+            logger.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            if env is None:
+                os.environ.pop(MLFLOW_LEVEL, None)
+            if imported:
+                logger.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_libraries()
     try:
-        return int(args.func(args) or 0)
+        with quiet_libraries():
+            return int(args.func(args) or 0)
     except PetroError as err:
         err_console.print(f"[red]petro error:[/red] {err}")
         return 2

@@ -80,6 +80,17 @@ def conversion(quantity: str, unit: str | None,
     return _UNITS[quantity][1].get(u)
 
 
+def unit_conversions(quantity: str) -> tuple[str, list[tuple[float, float]]] | None:
+    """The canonical unit of ``quantity`` and the distinct ``(scale, offset)`` pairs of its
+    other known units (sorted, the identity left out); None for a quantity petro has no units
+    for. ``canonical = value * scale + offset``."""
+    if quantity not in _UNITS:
+        return None
+    unit, spellings = _UNITS[quantity]
+    return unit, sorted({(float(s), float(o)) for s, o in spellings.values()
+                         if (s, o) != (1.0, 0.0)})
+
+
 def _as_conversion(conv) -> tuple[float, float]:
     if isinstance(conv, (int, float)) and not isinstance(conv, bool):
         return float(conv), 0.0

@@ -158,3 +158,94 @@ def test_metrics_table_keeps_baselines_without_ablation_and_dashes_missing_ones(
     assert "blind RMSE 0.900 vs best baseline ridge (logs) 1.200" in out
     row = next(line for line in out.splitlines() if line.strip().startswith("│ porosity"))
     assert row.count("-") >= 2                # no logs-only ablation, no density porosity
+
+
+def test_one_merge_flag_over_pipeline_over_recipe_over_default(tmp_path):
+    """Issue 24.1: one merge, key by key. Run settings (jobs, cache, engine) come from the flag,
+    else the pipeline, else the default (a recipe carries none); what a model sees comes from
+    its recipe, and a pipeline or flag that gives it otherwise is an error naming each key."""
+    from petro.config import DEFAULT_JOBS, RunSettings, build_config, load_config
+
+    recipe = load_config(None, require_data=False,
+                         overrides={"features.windows_m": [0.2, 0.6],
+                                    "ingest.unit_policy": "keep"}).recipe()
+    kw = {"base": tmp_path, "require_data": False, "load_specs": False}
+    plain = build_config({}, **kw)
+    assert plain.run == RunSettings() and plain.n_jobs == DEFAULT_JOBS and plain.run.cache_dir is None
+    model = build_config({}, recipe=recipe, **kw)
+    assert model.features.windows_m == (0.2, 0.6) and model.ingest.unit_policy == "keep"
+    assert model.run == RunSettings()
+    pipe = {"n_jobs": 3, "ingest": {"cache_dir": "c", "fast": False, "unit_policy": "keep"},
+            "engine": {"scheduler": "processes"}}
+    p = build_config(pipe, recipe=recipe, **kw)        # agreeing with the recipe is fine
+    assert (p.n_jobs, p.run.cache_dir, p.engine.scheduler) == (3, str(tmp_path / "c"), "processes")
+    assert p.ingest.fast is False and p.features.windows_m == (0.2, 0.6)
+    f = build_config(pipe, recipe=recipe, overrides={"n_jobs": 1, "ingest.cache_dir": "",
+                                                     "engine.scheduler": "local-cluster"}, **kw)
+    assert (f.n_jobs, f.run.cache_dir, f.engine.scheduler) == (1, None, "local-cluster")
+    with pytest.raises(ConfigError, match=r"features\.windows_m: given \[0\.15, 0\.5\], "
+                                          r"model \[0\.2, 0\.6\]"):
+        build_config({"features": {"windows_m": [0.15, 0.5]}}, recipe=recipe, **kw)
+    with pytest.raises(ConfigError, match=r"ingest\.unit_policy: given 'strict'"):
+        build_config({}, recipe=recipe, overrides={"ingest.unit_policy": "strict"}, **kw)
+    # from a built configuration, for each model: the same merge (its run settings kept whole)
+    built = load_config(None, require_data=False, overrides={"n_jobs": 1,
+                                                             "engine.scheduler": "processes"})
+    for_model = built.for_recipe(recipe, "models:/x")
+    assert for_model.run == built.run and for_model.features.windows_m == (0.2, 0.6)
+
+
+VERBS = ["ingest", "targets", "features", "features --model", "predict", "predict -o"]
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_takes_the_run_settings_the_same_way(verb, trained, tmp_path):
+    """Keyword > pipeline > default for the jobs and the cache, in every verb (the models'
+    recipes, which differ from the defaults here, do not get in the way)."""
+    from petro import api
+    from petro.config import DEFAULT_JOBS
+
+    d = tmp_path / "data"
+    for w in ("SYN-01", "SYN-04"):
+        shutil.copytree(trained["field"] / w, d / w)
+    pipe = _pipeline(tmp_path, n_jobs=1, ingest={"cache_dir": "pc"})
+    model = {"tracking_uri": trained["uri"]}
+    call = {"ingest": lambda **k: api.ingest(d, **k),
+            "targets": lambda **k: api.targets(d, **k),
+            "features": lambda **k: api.features(d, **k),
+            "features --model": lambda **k: api.features(d, model="models:/petro-porosity@champion",
+                                                         **model, **k),
+            "predict": lambda **k: api.predict(d, **model, **k),
+            "predict -o": lambda **k: api.predict(d, out_dir=tmp_path / "o", resume=False,
+                                                  **model, **k)}[verb]
+
+    def where(**settings):
+        events = []
+        call(on_event=events.append, **settings)
+        return [e.message for e in events if e.kind == "note" and "per-well" in e.message]
+
+    assert where() == [f"per-well work on local process pool ({DEFAULT_JOBS} processes)"]
+    assert not (tmp_path / "pc").exists()
+    assert where(pipeline=pipe) == ["per-well work on this process (serial)"]
+    records = sorted((tmp_path / "pc" / "stat").iterdir())
+    assert records
+    assert where(pipeline=pipe, cache_dir=str(tmp_path / "kw")) == \
+        ["per-well work on this process (serial)"]
+    assert sorted((tmp_path / "kw" / "stat").iterdir()) and \
+        sorted((tmp_path / "pc" / "stat").iterdir()) == records
+
+
+def test_the_command_line_leaves_library_logging_as_it_found_it(tmp_path):
+    """Library logging is configured by the command line for the command only: a process that
+    runs `main` (a test, a notebook) keeps its warning filters, MLflow level and environment."""
+    import logging
+    import os
+    import warnings
+
+    from petro.cli import main
+
+    filters, level = list(warnings.filters), logging.getLogger("mlflow").level
+    env = os.environ.get("MLFLOW_LOGGING_LEVEL")
+    assert main(["synth", str(tmp_path / "f"), "--wells", "1", "--thickness", "5"]) == 0
+    assert warnings.filters == filters and logging.getLogger("mlflow").level == level
+    assert os.environ.get("MLFLOW_LOGGING_LEVEL") == env

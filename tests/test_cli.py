@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from petro.api import configure
+
 FIX = Path(__file__).resolve().parent / "fixtures" / "las"
 
 
@@ -130,9 +132,10 @@ def test_a_well_without_the_models_image_kind_is_named_and_flagged(trained, tmp_
 
     d = tmp_path / "data" / "SYN-04"
     shutil.copytree(trained["field"] / "SYN-04", d)
-    full, _ = predict_wells(load_models(tracking_uri=trained["uri"]), d, n_jobs=1)
+    full, _ = predict_wells(load_models(tracking_uri=trained["uri"]), d, configure(n_jobs=1))
     (d / "SYN-04_ubi.las").unlink()
-    part, failed = predict_wells(load_models(tracking_uri=trained["uri"]), d, n_jobs=1)
+    part, failed = predict_wells(load_models(tracking_uri=trained["uri"]), d,
+                                 configure(n_jobs=1))
     assert not failed and len(part) == 1
     w, f = part[0], full[0]
     assert "no acoustic amplitude" in w.diagnosis and "acoustic amplitude" not in f.diagnosis
@@ -152,7 +155,7 @@ def test_a_clastic_well_in_a_carbonate_model_is_flagged_and_its_rock_named(train
     write_field(tmp_path / "f", SynthConfig(wells=1, seed=5, thickness=14.0, lithology="clastic"),
                 n_jobs=1)
     wells, failed = predict_wells(load_models(tracking_uri=trained["uri"]), tmp_path / "f",
-                                  n_jobs=1)
+                                  configure(n_jobs=1))
     assert not failed and len(wells) == 1
     w = wells[0]
     assert w.ood_fraction > 0.9
@@ -167,8 +170,10 @@ def test_batch_predict_by_chunks_writes_every_well_as_one_batch_would(trained, t
     from petro.app.predict import load_models
 
     models = load_models(tracking_uri=trained["uri"])
-    whole = predict_batch(models, trained["field"], tmp_path / "a", n_jobs=1, chunk=64)
-    bits = predict_batch(models, trained["field"], tmp_path / "b", n_jobs=1, chunk=1)
+    whole = predict_batch(models, trained["field"], tmp_path / "a", configure(n_jobs=1),
+                          chunk=64)
+    bits = predict_batch(models, trained["field"], tmp_path / "b", configure(n_jobs=1),
+                         chunk=1)
     assert [w.name for w in bits.wells] == [w.name for w in whole.wells] == \
         ["SYN-01", "SYN-02", "SYN-03", "SYN-04"]
     for w in whole.wells:
@@ -177,3 +182,41 @@ def test_batch_predict_by_chunks_writes_every_well_as_one_batch_would(trained, t
         pd.testing.assert_frame_equal(a, b)
     ma, mb = (json.loads((tmp_path / d / MANIFEST).read_text()) for d in ("a", "b"))
     assert ma == mb and sorted(ma) == ["SYN-01", "SYN-02", "SYN-03", "SYN-04"]
+
+
+def test_features_for_a_model_run_where_the_scheduler_flag_says(trained, tmp_path, env_with_venv):
+    """Issue 24.1: `features --model URI --scheduler X` built the model's features with the
+    recipe's settings and dropped the run settings (it ran in local processes, silently)."""
+    d = tmp_path / "data"
+    for w in ("SYN-01", "SYN-04"):
+        shutil.copytree(trained["field"] / w, d / w)
+    env = dict(env_with_venv, MLFLOW_TRACKING_URI=trained["uri"])
+    r = petro("features", d, "--model", "models:/petro-porosity@champion", "-o",
+              tmp_path / "rows.parquet", "--scheduler", "local-cluster", "--jobs", "1",
+              "--no-cache", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "per-well work on dask LocalCluster" in r.stderr and "(1 workers" in r.stderr
+    assert sorted(pd.read_parquet(tmp_path / "rows.parquet")["WELL"].unique()) == ["SYN-01",
+                                                                                  "SYN-04"]
+
+
+def test_a_bad_well_in_predict_is_reported_once(trained, tmp_path, env_with_venv):
+    """Issue 24.2: a well that could not be read was reported twice (as read, then as failed)."""
+    from petro.api import predict
+
+    d = tmp_path / "data"
+    shutil.copytree(trained["field"] / "SYN-04", d / "SYN-04")
+    (d / "BROKEN").mkdir()
+    shutil.copy(FIX / "binary_garbage.las", d / "BROKEN" / "run1.las")
+    env = dict(env_with_venv, MLFLOW_TRACKING_URI=trained["uri"])
+    r = petro("predict", d, "-o", tmp_path / "out", "--no-cache", "--jobs", "1", env=env)
+    assert r.returncode == 1, r.stderr
+    lines = [x for x in r.stderr.splitlines() if "BROKEN" in x]
+    assert len(lines) == 1 and lines[0].startswith("error well BROKEN") \
+        and "binary content" in lines[0], r.stderr
+    events = []
+    wells = predict(d, tracking_uri=trained["uri"], n_jobs=1, cache_dir="",
+                    on_event=events.append)
+    assert [w.name for w in wells] == ["SYN-04"]
+    bad = [e.problem for e in events if e.kind == "problem" and e.problem.well == "BROKEN"]
+    assert len(bad) == 1 and bad[0].is_error

@@ -257,3 +257,22 @@ def test_no_training_well_is_a_model_error_on_the_dask_path_too(cluster, small_f
     no_targets = [replace(w, target_report=None) for w in ws]
     with pytest.raises(ModelError, match="no well with NMR targets"):
         train_models(_cfg(small_field, c.scheduler_address, "always", store), no_targets)
+
+
+def test_a_search_stopped_by_its_budget_is_a_warning_on_both_paths(cluster, small_field, wells):
+    """The one pipeline hands the models layer's problems to the reporter whichever path
+    trained: a time budget that stops every search is one warning per search (3 blind folds,
+    then the final search)."""
+    c, _ = cluster
+    store, ws = wells
+    budget = {"trials": 2, "inner_folds": 2, "nested": True, "budget_s": 0.0,
+              "space": {"num_leaves": [7, 15]}}
+    for scheduler, mode in (("processes", "never"), (c.scheduler_address, "always")):
+        cfg = _cfg(small_field, scheduler, mode, store, ["porosity"])
+        cfg = replace(cfg, specs=[replace(s, tuning=dict(budget)) for s in cfg.specs])
+        events = []
+        res = train_models(cfg, ws, Reporter(events.append))
+        warned = [e.problem for e in events if e.kind == "problem"]
+        assert [p.code for p in warned] == ["tuning_budget"] * 4, (mode, warned)
+        assert all("time budget 0 s reached after 1 of 2 trials" in p.message for p in warned)
+        assert res.models[0].problems == warned

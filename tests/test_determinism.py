@@ -121,3 +121,27 @@ def test_nested_cv_with_two_wells_uses_the_spec_parameters_and_says_so():
     assert list(cv.tuning["trials_run"]) == [0, 0]
     assert cv.tuning["stopped"].str.contains("one training well").all()
     assert np.isfinite(cv.oof["p50"]).all()
+
+
+def test_a_search_stopped_by_its_budget_comes_back_as_a_warning_per_search():
+    """Every search the pipeline ran (one per blind fold, then the final one) that its time
+    budget stopped is a Problem (warning, code tuning_budget) in what training returns."""
+    from petro.models.pipeline import train_model
+    from petro.models.rows import InMemory
+    from petro.problems import Severity
+
+    spec = ModelSpec(name="porosity", target="porosity", params={"n_estimators": 20},
+                     features=["logs"], baselines=[], pca_components=0,
+                     tuning={"trials": 3, "inner_folds": 2, "budget_s": 0.0,
+                             "space": {"num_leaves": [3, 7]}})
+    table = _field_table()
+    tm = train_model(spec, InMemory(table), ["GR", "RHOB"], ["GR", "RHOB"])
+    assert [(p.severity, p.code) for p in tm.problems] == [(Severity.WARNING, "tuning_budget")] * 5
+    assert all(p.message.startswith("porosity: tuning: time budget 0 s reached after 1 of 3")
+               for p in tm.problems)
+    assert tm.tuning.attrs["run"] == 1 and (tm.cv.tuning["trials_run"] == 1).all()
+    # two wells: each fold has one training well to tune on, and says so
+    two = train_model(replace(spec, tuning={"trials": 2, "inner_folds": 2}),
+                      InMemory(table[table.WELL.isin(["A", "B"])]), ["GR", "RHOB"],
+                      ["GR", "RHOB"])
+    assert [p.code for p in two.problems] == ["tuning_skipped"] * 2

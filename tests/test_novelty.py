@@ -50,7 +50,7 @@ def test_field_well_mostly_in_domain_shifted_density_mostly_out(model, trained):
 def test_whole_well_log_shift_is_flagged_and_named(model, trained, curve, change, named):
     """Issue 11: a log shifted over a whole well inside the training range is flagged at most
     depths, and the well-level diagnosis names the shifted curve."""
-    from petro.models.novelty import diagnose
+    from petro.models.diagnosis import diagnose
 
     cons = model.metadata.metadata["petro_consistency"]
     well = load_well("SYN-04", discover(trained["field"])["SYN-04"])

@@ -5,7 +5,6 @@ runs out of memory. One cluster for the module (starting one takes a few seconds
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -13,11 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from petro.app.engine import FAULTS_ENV
+from petro.api import configure
 from petro.app.featurestore import FeatureStore
-from petro.app.wells import process_wells
+from petro.app.wells import process_wells, stored_well
 from petro.config import load_config
 from petro.io.discovery import discover
+from tests.faults import Faulty
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "las"
 distributed = pytest.importorskip("distributed")
@@ -26,21 +26,15 @@ distributed = pytest.importorskip("distributed")
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """LocalCluster(n_workers=2, processes=True); a task is given up after its worker died
-    twice; test faults are dropped as files in ``cluster.faults``."""
+    twice; test faults are dropped as files in ``cluster.faults`` (read by the per-well task
+    wrapped in :class:`tests.faults.Faulty`)."""
     import dask
 
-    faults = tmp_path_factory.mktemp("faults")
-    old = os.environ.get(FAULTS_ENV)
-    os.environ[FAULTS_ENV] = str(faults)        # inherited by the worker processes
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       memory_limit="1GiB", dashboard_address=None) as c:
-            c.faults = faults
+            c.faults = tmp_path_factory.mktemp("faults")
             yield c
-    if old is None:
-        os.environ.pop(FAULTS_ENV, None)
-    else:
-        os.environ[FAULTS_ENV] = old
 
 
 def _cfg(scheduler=None, store=None, jobs=1):
@@ -132,7 +126,8 @@ def test_worker_killed_mid_run_task_retried_no_well_lost_or_doubled(cluster, sma
     marker = cluster.faults / "kill-once-SYN-02"
     marker.touch()
     store = tmp_path / "features"
-    results = process_wells(discover(small_field), _cfg(cluster.scheduler_address, store))
+    results = process_wells(discover(small_field), _cfg(cluster.scheduler_address, store),
+                            task=Faulty(stored_well, str(cluster.faults)))
     assert not marker.exists()                      # the worker running SYN-02 did exit
     _same(results, serial)
     entries = FeatureStore(store).entries()
@@ -149,7 +144,8 @@ def test_well_out_of_memory_is_reported_the_others_finish(cluster, small_field, 
     marker.touch()
     try:
         results = process_wells(discover(small_field), _cfg(cluster.scheduler_address,
-                                                            tmp_path / "features"))
+                                                            tmp_path / "features"),
+                                task=Faulty(stored_well, str(cluster.faults)))
     finally:
         marker.unlink()
     _same(results, serial, skip={"SYN-03"})
@@ -214,21 +210,19 @@ def test_batch_predict_applies_the_models_on_the_workers_value_for_value(cluster
     import numpy as np
 
     from petro.app.batch import MANIFEST, predict_batch
-    from petro.app.predict import (combine, load_models, predict_wells, recipe_config,
-                                   worker_models)
+    from petro.app.predict import combine, load_models, predict_wells, worker_models
     from petro.app.wells import process_well
-    from petro.config import EngineOptions
 
     field = tmp_path / "field"
     shutil.copytree(trained["field"], field)
     models = load_models(tracking_uri=trained["uri"])
-    serial, failed = predict_wells(models, trained["field"], n_jobs=1)
+    serial, failed = predict_wells(models, trained["field"], configure(n_jobs=1))
     assert not failed and len(serial) == 4
     here = f"{socket.gethostname()}:{os.getpid()}"
     assert {w.worker for w in serial} == {here}
     # the serial run applies the bundles MLflow loaded, as MLflow's pyfunc predicts with them
     w0 = serial[0]
-    cfg = recipe_config(models[0].recipe)
+    cfg = configure().for_recipe(models[0].recipe)
     table = process_well(w0.name, sorted(str(f) for f in (field / w0.name).iterdir()), cfg,
                          with_targets=False).table
     through_mlflow = combine(models, table)[0]
@@ -238,14 +232,15 @@ def test_batch_predict_applies_the_models_on_the_workers_value_for_value(cluster
     (field / "BROKEN").mkdir()
     shutil.copy(FIX / "binary_garbage.las", field / "BROKEN" / "run1.las")
     out = tmp_path / "out"
-    res = predict_batch(models, field, out, n_jobs=2,
-                        engine=EngineOptions(scheduler=cluster.scheduler_address))
+    res = predict_batch(models, field, out, configure(n_jobs=2,
+                                                      scheduler=cluster.scheduler_address))
     assert [p.well for p in res.failed] == ["BROKEN"]
     got = {w.name: w for w in res.wells}
     assert sorted(got) == [w.name for w in serial]
     with distributed.Client(cluster.scheduler_address) as client:
         pids = client.run(os.getpid)
-        built = client.run(lambda: sorted(__import__("petro.app.predict").app.predict._RUNTIMES))
+        built = client.run(lambda: sorted(__import__("petro.app.predict").app.predict
+                                          .RUNTIMES.keys()))
     assert {w.worker.rsplit(":", 1)[1] for w in got.values()} <= {str(p) for p in pids.values()}
     assert here not in {w.worker for w in got.values()}
     keys = {m.key for m in worker_models(models)}

@@ -109,27 +109,3 @@ def test_local_cluster_workers_keep_the_allocators_dynamic_mmap_threshold(monkey
         assert list(env.values()) == [None]
         assert list(engine.client.run(os.environ.get, "OMP_NUM_THREADS").values()) == ["1"]
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
-
-
-def _reader_threads(_key):
-    from petro.io.las import default_threads
-
-    return default_threads()
-
-
-@pytest.mark.parametrize("scheduler", [None, "local-cluster"])
-def test_engine_workers_read_las_with_one_thread_each(monkeypatch, scheduler):
-    """Two workers on two cores: each reads its LAS files with one thread (the reader would
-    take two in a plain process), so the cores are not oversubscribed."""
-    from petro.app.engine import map_tasks
-    from petro.io.las import THREADS_ENV
-
-    for var in (THREADS_ENV, "OMP_NUM_THREADS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    assert _reader_threads("here") == 2            # this process: two threads
-    with open_engine(EngineOptions(scheduler=scheduler), 2, 4) as engine:
-        assert engine.kind == ("processes" if scheduler is None else "dask")
-        got = list(map_tasks(engine, _reader_threads, [(k, (k,)) for k in "abcd"]))
-    assert sorted(r for _, r, err in got if err is None) == [1, 1, 1, 1]
-    assert THREADS_ENV not in os.environ             # the caller's environment is untouched

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from petro.models.novelty import trust_meta
+from petro.models.trust import trust_meta
 from petro.models.runtime import Bundle, InputSchemaError
 from petro.models.spec import ModelSpec
 from petro.models.train import fit_bundle
@@ -51,6 +51,18 @@ def test_aliases_and_case_map_to_the_canonical_input(bundle):
     # unrelated columns are ignored and listed
     b.predict(rows.assign(WELL="A", DEPT=1.0, COMMENT="x"))
     assert set(b.ignored_columns) == {"WELL", "DEPT", "COMMENT"}
+
+
+def test_input_units_carry_the_quantitys_other_units(bundle):
+    from petro.units import unit_conversions
+
+    b, _ = bundle
+    assert unit_conversions("density") == ("g/cm3", [(0.001, 0.0)])
+    assert unit_conversions("no such quantity") is None
+    rhob = b.meta["input_units"]["RHOB"]
+    assert (rhob["quantity"], rhob["unit"], rhob["factors"]) == ("density", "g/cm3",
+                                                                 [[0.001, 0.0]])
+    assert "PHID" not in b.meta["input_units"]    # a derived column has no vendor unit
 
 
 def test_alias_with_impossible_values_is_refused_naming_the_canonical_column(bundle):
@@ -126,7 +138,7 @@ def test_a_row_without_a_curve_every_training_row_had_is_flagged(bundle):
 
 def test_a_well_in_a_hole_size_the_training_wells_never_had_is_named():
     """Issue 11.4: a caliper reading 12.25 in over the whole well, training wells in 8.5 in holes."""
-    from petro.models.novelty import level_shift
+    from petro.models.diagnosis import level_shift
 
     nov = {"blocks": [{"name": "logs", "features": ["GR", "CALI", "PHID", "SP"],
                        "center": [50.0, 8.5, 0.1, -20.0], "scale": [10.0, 0.08, 0.02, 5.0]}]}

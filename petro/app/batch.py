@@ -28,7 +28,7 @@ from petro.app.events import EventHandler, Reporter, reporter
 from petro.app.predict import (DATASET, LoadedModel, PredictedWell, dataset_part, predict_chunks,
                                 prediction_plan)
 from petro.app.wells import file_hasher
-from petro.config import EngineOptions, PipelineConfig
+from petro.config import PipelineConfig
 from petro.errors import ConfigError
 from petro.io.atomic import atomic_write_json
 from petro.io.discovery import discover_many
@@ -71,20 +71,22 @@ def read_manifest(out_dir: Path) -> dict:
         return {}
 
 
-def predict_batch(models: list[LoadedModel], data, out_dir: str | Path, *,
-                  pipeline: PipelineConfig | None = None, n_jobs: int = 2,
-                  cache_dir: str | None = None, engine: EngineOptions | None = None,
-                  resume: bool = True, chunk: int = CHUNK,
+def predict_batch(models: list[LoadedModel], data, out_dir: str | Path,
+                  cfg: PipelineConfig | None = None, *, resume: bool = True, chunk: int = CHUNK,
                   on_event: EventHandler | Reporter | None = None) -> BatchResult:
+    """Predict the wells of ``data`` into ``out_dir`` (see the module docstring) with the
+    settings of ``cfg`` (:func:`petro.app.predict.prediction_plan`; None: the defaults). The
+    files are hashed through the stat records of ``cfg.run.cache_dir`` when there is one (an
+    unchanged file is not read again)."""
     rep = reporter(on_event)
     out_dir = Path(out_dir)
     groups = discover_many(data)
     if not groups:
         raise ConfigError(f"{data}: no well files (.las, .dlis, .csv) found")
+    plan = prediction_plan(models, cfg, rep)      # the settings checked before any file is read
     mid = model_identity(models)
     manifest = read_manifest(out_dir) if resume else {}
-    ingest = pipeline.ingest if pipeline is not None else None
-    hasher = file_hasher(cache_dir, ingest)
+    hasher = file_hasher(plan.run.cache_dir)
     hashes = {name: _file_hashes(files, hasher) for name, files in groups.items()}
     inputs = {name: _inputs_hash(h) for name, h in hashes.items()}
     res = BatchResult(dataset=out_dir / DATASET)
@@ -104,8 +106,6 @@ def predict_batch(models: list[LoadedModel], data, out_dir: str | Path, *,
         return res
     for name in todo:
         manifest.pop(name, None)
-    plan = prediction_plan(models, pipeline=pipeline, n_jobs=n_jobs, cache_dir=cache_dir,
-                           engine=engine, rep=rep)
     known = {n: dict(hashes[n]) for n in todo}     # the tasks do not hash the files again
     for outcomes in predict_chunks(plan, todo, chunk=chunk, out_dir=out_dir, hashes=known,
                                    rep=rep):

@@ -1,6 +1,8 @@
 """Training with LightGBM's own Dask interface (``lightgbm.dask``) when the feature table is too
-large for one process: the path is chosen by :func:`choose_path`, the fit is
-:func:`train_distributed`.
+large for one process: the path is chosen by :func:`choose_path`; the training itself is the one
+pipeline of the models layer (:func:`petro.models.pipeline.train_model`), given the cluster's
+placement of the rows (:func:`on_cluster`, :class:`ClusterRows`) and its booster fitter
+(:meth:`Cluster.fit`).
 
 The choice (pipeline ``engine:``; see :class:`petro.config.EngineOptions`)::
 
@@ -34,7 +36,10 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -43,8 +48,11 @@ from petro.app.events import Reporter
 from petro.app.wells import WellResult
 from petro.config import LOCAL_TRAINING_DEFAULT, LOCAL_TRAINING_SHARE, EngineOptions
 from petro.errors import ConfigError, ModelError
-from petro.models.selection import select_inputs
-from petro.vocab import VALID
+from petro.models.blind import FoldModel, blind_rows
+from petro.models.rows import Fold, blind_folds
+from petro.models.spec import ModelSpec
+from petro.models.train import TargetStats, booster_names, lgb_params, model_inputs
+from petro.vocab import DEPTH, VALID, WELL
 
 LOCAL, DASK = "local", "lightgbm.dask"
 
@@ -187,8 +195,6 @@ def model_part(parts: list[pd.DataFrame], features: list[str], prep: dict, colum
         -> pd.DataFrame:
     """One worker's wells as the boosters' inputs: the model matrix (named as LightGBM stores
     the features), the target ``__y`` and the linear base ``__base`` (0 without one)."""
-    from petro.models.train import booster_names, model_inputs
-
     part = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     y = part[column].to_numpy(dtype=float)
     ok = np.isfinite(y)
@@ -199,32 +205,17 @@ def model_part(parts: list[pd.DataFrame], features: list[str], prep: dict, colum
     return out
 
 
-def blind_part(part: pd.DataFrame, bundle, features: list[str], column: str,
-               logs_only: list[str] | None, logs_bundle, base_cols: list[str], sk: dict,
-               petro_train: pd.DataFrame, spec, mean: float, block_names: list[str]):
-    """A blind well's out-of-fold rows (as :func:`petro.models.validation.cross_validate`
-    builds them) and their novelty distances per block, computed where the partition lives."""
-    from petro.models.validation import petro_baseline
-
+def blind_part(part: pd.DataFrame, model: FoldModel, column: str, logs_only: list[str] | None,
+               base_cols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """A blind well's out-of-fold rows and their novelty distances per block
+    (:func:`petro.models.blind.blind_rows`), computed where the partition lives."""
     y = part[column].to_numpy(dtype=float)
     data = part[np.isfinite(y)].reset_index(drop=True)
-    y = data[column].to_numpy(dtype=float)
-    X = data[features].to_numpy(dtype=float)
-    q = bundle.raw_quantiles(X)
-    out = pd.DataFrame({"WELL": data["WELL"].astype(str).to_numpy(),
-                        "DEPT": data["DEPT"].to_numpy(), "y": y, "p50": q["p50"],
-                        "lo": q["p10"], "hi": q["p90"], "dist": np.nan, "mean": mean,
-                        "petro": petro_baseline(petro_train, data, spec), "logs_only": np.nan})
-    if logs_only:
-        out["logs_only"] = logs_bundle.raw_quantiles(
-            data[logs_only].to_numpy(dtype=float))["p50"]
-    for name, est in sk.items():
-        out[f"sk_{name}"] = est.predict(data[base_cols].to_numpy(dtype=float))
-    D = np.full((len(data), len(block_names)), np.nan)
-    if "novelty" in bundle.meta:
-        names = [b["name"] for b in bundle.meta["novelty"]["blocks"]]
-        D[:, [block_names.index(b) for b in names]] = bundle.novelty_distances(X)
-    return out, D
+    return blind_rows(model, data[model.features].to_numpy(dtype=float),
+                      data[logs_only].to_numpy(dtype=float) if logs_only else None,
+                      data[base_cols].to_numpy(dtype=float), data[column].to_numpy(dtype=float),
+                      data[WELL].astype(str).to_numpy(), data[DEPTH].to_numpy(),
+                      data["PHID"].to_numpy(dtype=float))
 
 
 # ------------------------------------------------------------------ the distributed fit
@@ -302,20 +293,19 @@ class Cluster:
                              for i, w in enumerate(self.names)])
         return pd.concat(parts, ignore_index=True)
 
-    def fit(self, wells: list[str], features: list[str], prep: dict, spec, heads) -> dict:
-        """The boosters of ``heads`` fitted with ``lightgbm.dask`` on every row of ``wells``."""
+    def fit(self, wells: list[str], prep: dict, spec: ModelSpec, heads) -> dict:
+        """The boosters of ``heads`` fitted with ``lightgbm.dask`` on every row of ``wells``
+        (a :class:`petro.models.train.BoosterFitter` once ``wells`` are bound)."""
         import dask.dataframe as dd
         from lightgbm.dask import DaskLGBMRegressor
-
-        from petro.models.train import booster_names, lgb_params
 
         # one partition per worker (its training wells, concatenated there), workers in the
         # order of their first well: LightGBM's rank 0 holds the first well, and so on
         by_worker: dict[str, list[str]] = {}
         for w in wells:
             by_worker.setdefault(self.where[w], []).append(w)
-        futs = [self.client.submit(model_part, [self.parts[w] for w in ws], features, prep,
-                                   spec.column, workers=[worker], allow_other_workers=False,
+        futs = [self.client.submit(model_part, [self.parts[w] for w in ws], prep["features"],
+                                   prep, spec.column, workers=[worker], allow_other_workers=False,
                                    pure=False)
                 for worker, ws in by_worker.items()]
         meta = pd.DataFrame({c: pd.Series(dtype=float) for c in
@@ -343,129 +333,114 @@ class Cluster:
         self.client.cancel(list(self.parts.values()))
 
 
-def _rows(table: pd.DataFrame, features: list[str], column: str):
-    y = table[column].to_numpy(dtype=float)
-    ok = np.isfinite(y)
-    return table.loc[ok, features].to_numpy(dtype=float), y[ok]
 
 
-def _bundle(cluster: Cluster, wells: list[str], sample: pd.DataFrame, features: list[str],
-            spec, stats: dict, conformal=None, thresholds=None, p50_only=False):
-    """A runtime bundle fitted on the workers (boosters) and the sample (the rest)."""
-    from petro.models.runtime import Bundle
-    from petro.models.train import add_novelty, bundle_meta, fit_inputs, heads, model_inputs
+# ------------------------------------------------------------------ the cluster's rows
+class ClusterRows:
+    """One model's rows on the cluster (:class:`petro.models.rows.Rows`): every row in the
+    wells' partitions on the workers (target figures, boosters, blind predictions), the
+    in-memory sample for the rest. Folds run here (the cluster's client does not travel to a
+    task); their searches' trials and their boosters' fits run on the workers."""
 
-    Xs, ys = _rows(sample[sample["WELL"].astype(str).isin(wells)], features, spec.column)
-    n = sum(stats[w][0] for w in wells)
-    if n < 20 or ys.size < 2:
-        raise ModelError(f"{spec.name}: only {n} valid target samples; need at least 20")
-    prep = fit_inputs(Xs, ys, features, spec)
-    boosters = cluster.fit(wells, features, prep, spec, heads(spec, p50_only))
-    meta = bundle_meta(spec, prep, min(stats[w][2] for w in wells),
-                       max(stats[w][3] for w in wells), n, conformal)
-    add_novelty(meta, model_inputs(Xs, prep)[0], thresholds)
-    return Bundle(meta, boosters)
+    portable = False
 
+    def __init__(self, cluster: Cluster, sample: pd.DataFrame, column: str,
+                 features: list[str], logs_only: list[str] | None):
+        self.cluster, self.column = cluster, column
+        self.features, self.logs_only = list(features), logs_only
+        self.baseline_columns = [f for f in (logs_only or features) if f in sample.columns]
+        self.n_sample = len(sample)
+        self.wstats = dict(zip(cluster.names, cluster.gather(
+            [cluster.on(w, part_stats, column) for w in cluster.names])))
+        self.names = [w for w in cluster.names if self.wstats[w][0] > 0]
+        self.codes = np.repeat(np.arange(len(self.names)), [self.wstats[w][0] for w in self.names])
+        ok = np.isfinite(sample[column].to_numpy(dtype=float))
+        self.sample = sample[ok].reset_index(drop=True)
+        self._wells = self.sample[WELL].astype(str)
+        self._memory: dict[str, pd.DataFrame] = {}
 
-def _fold_spec(spec, sample_train: pd.DataFrame, features: list[str], name: str, nested: bool,
-               task_map=None):
-    """Nested tuning of a fold on its training wells' sample (as the local fold does; the
-    trials as tasks of ``task_map``)."""
-    if not nested:
-        return spec, None
-    if sample_train["WELL"].nunique() < 2:
-        return spec, {"fold": name, "trials_run": 0, "trials_planned": 0,
-                      "stopped": "one training well: no search, the spec's parameters are used",
-                      "inner_rmse": float("nan")}
-    from petro.models.tuning import tune
+    def folds(self, spec: ModelSpec) -> list[Fold]:
+        return blind_folds(self.codes, spec, self.names)
 
-    best, trials = tune(sample_train, features, spec, task_map=task_map)
-    return replace(spec, params=best), {
-        "fold": name, "trials_run": trials.attrs["run"], "trials_planned": trials.attrs["planned"],
-        "stopped": trials.attrs["stopped"], "inner_rmse": float(trials["blind_rmse"].min()),
-        **{f"param.{k}": v for k, v in best.items()}}
+    def everything(self) -> Fold:
+        return Fold("final", tuple(self.names), (), np.arange(self.codes.size), np.arange(0))
 
+    def frame(self, fold: Fold) -> pd.DataFrame:
+        """The sample's rows of the fold's training wells."""
+        if fold.name not in self._memory:
+            self._memory = {fold.name: self.sample[self._wells.isin(fold.train)]
+                            .reset_index(drop=True)}
+        return self._memory[fold.name]
 
-def cross_validate_dask(cluster: Cluster, sample: pd.DataFrame, features: list[str], spec, *,
-                        logs_only: list[str] | None, nested: bool, progress=None,
-                        task_map=None):
-    """Blind-well validation with each fold's boosters fitted by ``lightgbm.dask`` on every
-    row of its training wells and applied to every row of its blind wells."""
-    from petro.models.train import fit_bundle, novelty_blocks, sklearn_estimator
-    from petro.models.validation import folds, summarise
+    def inputs(self, fold: Fold, columns: list[str]) -> np.ndarray:
+        return self.frame(fold)[columns].to_numpy(dtype=float)
 
-    stats = dict(zip(cluster.names, cluster.gather(
-        [cluster.on(w, part_stats, spec.column) for w in cluster.names])))
-    names = [w for w in cluster.names if stats[w][0] > 0]
-    codes = np.repeat(np.arange(len(names)), [stats[w][0] for w in names])
-    block_names = list(novelty_blocks(features))
-    base_cols = [f for f in (logs_only or features) if f in sample.columns]
-    sample_wells = sample["WELL"].astype(str)
-    frames: dict[str, tuple] = {}
-    imp = pd.Series(dtype=float)
-    tuned = []
-    fold_inputs: dict[str, list[str]] = {}
-    n_folds = 0
-    for name, _, te in folds(codes, spec):
-        test = [names[i] for i in np.unique(codes[te])]
-        train = [w for w in names if w not in test]
-        name = test[0] if len(test) == 1 and name.isdigit() else name
-        st = sample[sample_wells.isin(train)].reset_index(drop=True)
-        fold_features = features
-        if spec.max_inputs:   # input selection on the fold's training wells (their sample)
-            fold_features = select_inputs(*_rows(st, features, spec.column), features, spec)
-        fold_inputs[name] = fold_features
-        fspec, tuning = _fold_spec(spec, st, fold_features, name, nested, task_map)
-        if tuning:
-            tuned.append(tuning)
-        bundle = _bundle(cluster, train, sample, fold_features, fspec, stats)
-        imp = imp.add(pd.Series(bundle.boosters["p50"].feature_importance("gain"),
-                                index=bundle.model_features), fill_value=0.0)
-        lb = None
-        if logs_only:
-            lb = fit_bundle(*_rows(st, logs_only, spec.column), logs_only, fspec,
-                            with_novelty=False, p50_only=True)
-        sk = {}
-        for b in spec.baselines:
-            Xb, yb = _rows(st, base_cols, spec.column)
-            sk[b] = sklearn_estimator(b, {}, seed=spec.seed).fit(Xb, yb)
-        petro_train = st[[c for c in ("PHID", spec.column) if c in st.columns]]
-        mean = sum(stats[w][1] for w in train) / sum(stats[w][0] for w in train)
-        futs = {w: cluster.on(w, blind_part, bundle, fold_features, spec.column, logs_only, lb,
-                              base_cols, sk, petro_train, fspec, mean, block_names)
-                for w in test}
-        frames.update(zip(futs, cluster.gather(list(futs.values()))))
-        n_folds += 1
-        if progress:
-            progress(name)
-    oof = pd.concat([frames[w][0] for w in names], ignore_index=True)
-    for b in spec.baselines:
-        oof[f"sk_{b}"] = oof.pop(f"sk_{b}")
-    D = np.vstack([frames[w][1] for w in names])
-    return summarise(oof, D, block_names, imp / n_folds, spec, features, tuned,
-                     bool(logs_only), fold_inputs), stats
+    def comparator(self, fold: Fold) -> np.ndarray:
+        return self.inputs(fold, self.logs_only)
+
+    def baseline(self, fold: Fold) -> np.ndarray:
+        return self.inputs(fold, self.baseline_columns)
+
+    def target(self, fold: Fold) -> np.ndarray:
+        return self.frame(fold)[self.column].to_numpy(dtype=float)
+
+    def stats(self, fold: Fold) -> TargetStats:
+        """Of every row of the fold's training wells (their partitions' figures)."""
+        s = [self.wstats[w] for w in fold.train]
+        n = sum(x[0] for x in s)
+        return TargetStats(n, sum(x[1] for x in s) / n, min(x[2] for x in s),
+                           max(x[3] for x in s))
+
+    def fitter(self, fold: Fold):
+        return partial(self.cluster.fit, list(fold.train))
+
+    def blind(self, fold: Fold, model: FoldModel) -> tuple[pd.DataFrame, np.ndarray]:
+        """Each blind well's rows predicted on the worker that holds its partition."""
+        got = self.cluster.gather([self.cluster.on(w, blind_part, model, self.column,
+                                                   self.logs_only, self.baseline_columns)
+                                   for w in fold.test])
+        return pd.concat([g[0] for g in got], ignore_index=True), np.vstack([g[1] for g in got])
+
+    def describe(self) -> dict:
+        return {"path": DASK, "sample_rows": self.n_sample, "rows": int(self.codes.size)}
 
 
-def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan: TrainingPlan,
-                      task_map=None):
-    """Train every model of ``cfg`` with ``lightgbm.dask`` (see the module docstring)."""
+class OnCluster:
+    """A run's training rows on the cluster (:class:`petro.models.rows.Placement`): the wells'
+    partitions, and ``table``, the well-stratified sample held here."""
+
+    def __init__(self, cluster: Cluster, sample: pd.DataFrame):
+        self.cluster, self.table, self.wells = cluster, sample, list(cluster.names)
+
+    def rows(self, column: str, features: list[str], logs_only: list[str] | None,
+             nested: bool) -> ClusterRows:
+        return ClusterRows(self.cluster, self.table, column, features, logs_only)
+
+
+def _columns(cfg, train: list[WellResult]) -> list[str]:
+    """The columns training reads of the wells' tables (the Parquet schemas, not the rows)."""
     import pyarrow.parquet as pq
 
-    from petro.app.trained import FOLDS, TUNING, TrainedModel, TrainResult, spec_columns
     from petro.features.table import model_features
-    from petro.models.novelty import trust_meta
 
-    train = training_wells(wells)
-    if not train:
-        raise ModelError("no well with NMR targets could be read: nothing to train on")
     columns: list[str] = []
     for w in train:
         names = pq.read_schema(w.table_path).names if w.table_path else list(w.table.columns)
         columns += [c for c in names if c not in columns]
     wanted = model_features(columns, ["logs", "image"], cfg.logs)
-    keep = ["WELL", "DEPT", VALID, "PHID"] + [s.column for s in cfg.specs] + wanted
-    keep = [c for c in dict.fromkeys(keep) if c in columns or c == "PHID"]
-    cluster = Cluster(client, train, keep)
+    keep = [WELL, DEPTH, VALID, "PHID"] + [s.column for s in cfg.specs] + wanted
+    return [c for c in dict.fromkeys(keep) if c in columns or c == "PHID"]
+
+
+@contextmanager
+def on_cluster(cfg, wells: list[WellResult], rep: Reporter, client,
+               plan: TrainingPlan) -> Iterator[OnCluster]:
+    """The training wells placed as partitions on ``client``'s workers and the in-memory
+    sample drawn (``plan.sample_rows``); the partitions are released on leaving."""
+    train = training_wells(wells)
+    if not train:
+        raise ModelError("no well with NMR targets could be read: nothing to train on")
+    cluster = Cluster(client, train, _columns(cfg, train))
     try:
         seed = cfg.specs[0].seed if cfg.specs else 0
         sample = cluster.sample(cfg.engine.training_sample_rows, seed)
@@ -480,50 +455,6 @@ def train_distributed(cfg, wells: list[WellResult], rep: Reporter, client, plan:
                  f"tuning, consistency and missing-input metadata" +
                  (f"; tables of {held} were sent from this process (not in the feature dataset)"
                   if held else ""))
-        rep.start(FOLDS, sum(1 for _ in cluster.names) * len(cfg.specs))
-        models = []
-        for spec in cfg.specs:
-            feats, logs_only, logs, nested = spec_columns(sample, spec, cfg.logs)
-            trials = None
-
-            def prog(fold, s=spec):
-                rep.advance(FOLDS, f"{s.name}: {fold}")
-
-            if nested:
-                cv, stats = cross_validate_dask(cluster, sample, feats, spec, logs_only=logs,
-                                                nested=True, progress=prog, task_map=task_map)
-            # the final model's inputs: the same selection as in each fold, on the sample
-            inputs = select_inputs(*_rows(sample, feats, spec.column), feats, spec) \
-                if spec.max_inputs else feats
-            if spec.tuning:   # the final model's parameters: the search on the sample
-                from petro.models.tuning import tune, tuning_settings
-
-                rep.start(TUNING, tuning_settings(spec)["trials"])
-                best, trials = tune(sample, inputs, spec, n_jobs=cfg.n_jobs, task_map=task_map,
-                                    progress=lambda t, s=spec: rep.advance(TUNING,
-                                                                           f"{s.name}: {t}"))
-                rep.end(TUNING)
-                spec = replace(spec, params=best)
-            if not nested:
-                cv, stats = cross_validate_dask(cluster, sample, feats, spec, logs_only=logs,
-                                                nested=False, progress=prog)
-            names = [w for w in cluster.names if stats[w][0] > 0]
-            bundle = _bundle(cluster, names, sample, inputs, spec, stats,
-                             conformal={"lo": cv.conformal_adj, "hi": cv.conformal_adj},
-                             thresholds=cv.novelty_thresholds)
-            bundle.meta["cv"] = {"pooled": cv.pooled["model"],
-                                 "wells": sorted(cv.oof.WELL.unique())}
-            bundle.meta.update(trust_meta(sample, inputs, cv.importance,
-                                          bundle.meta.get("pca", []), spec.novelty_quantile,
-                                          cfg.ingest.aliases,
-                                          cv.oof if spec.conformal else None,
-                                          spec.nominal_coverage, cfg.ood_policy))
-            bundle.meta["target_params"] = dict(cfg.targets.as_params())
-            bundle.meta["recipe"] = cfg.recipe()
-            bundle.meta["training"] = {"path": DASK, "sample_rows": len(sample),
-                                       "rows": int(sum(stats[w][0] for w in names))}
-            models.append(TrainedModel(spec, inputs, cv, bundle, logs_only, trials))
-        rep.end(FOLDS)
+        yield OnCluster(cluster, sample)
     finally:
         cluster.close()
-    return TrainResult(cfg, wells, sample, models, plan)

@@ -18,30 +18,43 @@ up to its ``distributed.scheduler.allowed-failures`` and then fails with ``Kille
 task that fails for good comes back as ``(key, None, error)``: the caller reports that item and
 the others go on. Workers should run one thread each (``dask worker --nthreads 1``) so a
 worker holds one well's images at a time.
+
+What every task of a call shares (the configuration and models of a prediction) is given to
+:func:`open_engine` once and lives as long as the engine: kept by the engine for serial work,
+handed to each process of the local pool by the pool's initializer when the process starts (no
+file), scattered to every Dask worker and released when the engine closes.
+
+The local pool's processes are loky's (:func:`local_pool`): started as a fresh interpreter that
+never imports the caller's ``__main__``, so the Python verbs work from a plain script without an
+``if __name__ == "__main__":`` guard (multiprocessing's ``spawn`` re-ran the script in each
+child, which then failed in its bootstrapping phase), from a notebook, and from the command
+line alike. Each process dies with the process that started the pool (Linux:
+``PR_SET_PDEATHSIG``; elsewhere a thread that watches the parent): a ``kill -9`` of ``petro``
+leaves no worker behind writing files. A daemonic process (a Dask worker, a pool process) may
+not start processes: there the work is serial.
 """
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
 import os
-import pickle
-import tempfile
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import get_context
-from pathlib import Path
 
 from petro.config import EngineOptions
 from petro.errors import ConfigError
+from petro.problems import Problem, error
 
 PROCESSES = "processes"
 LOCAL_CLUSTER = "local-cluster"
 ENV_ADDRESS = "DASK_SCHEDULER_ADDRESS"
-# test-only fault injection: a folder where a test drops 'kill-once-<key>' (the worker running
-# that task exits once) or 'oom-<key>' (the task allocates memory until its worker is killed)
-FAULTS_ENV = "PETRO_TEST_FAULTS"
 
 
 @dataclass
@@ -52,6 +65,11 @@ class Engine:
     retries: int = 2
     client: object = None       # distributed.Client for 'dask'
     pool: object = None         # ProcessPoolExecutor for 'processes'
+    shared: tuple = ()          # the shared arguments: as given ('serial'), Dask futures ('dask')
+    # threads each task may use to read one LAS file (ingest.read_threads): 1 in the local pool,
+    # whose processes already keep every core busy; None: the reader decides (in a Dask worker
+    # from its nanny's OMP_NUM_THREADS=1)
+    task_threads: int | None = None
 
 
 def scheduler_address(opts: EngineOptions) -> str | None:
@@ -69,28 +87,23 @@ def scheduler_address(opts: EngineOptions) -> str | None:
     return dask.config.get("scheduler-address", None)
 
 
-def one_thread_per_worker() -> None:
-    """In each process of the local pool: read LAS files with one thread (the pool already
-    keeps every core busy; Dask's workers get the same from their nanny's OMP_NUM_THREADS=1).
-    A value the user set is kept."""
-    from petro.io.las import THREADS_ENV
-
-    os.environ.setdefault(THREADS_ENV, "1")
-
-
 @contextmanager
-def open_engine(opts: EngineOptions, n_jobs: int, n_items: int) -> Iterator[Engine]:
-    """The engine for ``n_items`` tasks (see the module docstring); closed on exit."""
+def open_engine(opts: EngineOptions, n_jobs: int, n_items: int,
+                shared: tuple = ()) -> Iterator[Engine]:
+    """The engine for ``n_items`` tasks (see the module docstring); closed on exit.
+    ``shared``: the arguments every task of :func:`map_tasks` gets after its own, sent to each
+    worker once."""
     address = scheduler_address(opts)
     if address is None:
-        if n_jobs <= 1 or n_items <= 1:
-            yield Engine("serial", "this process (serial)", 1, opts.retries)
+        if n_jobs <= 1 or n_items <= 1 or multiprocessing.current_process().daemon:
+            where = "this process (serial)" if not multiprocessing.current_process().daemon \
+                else "this process (serial: a daemonic process, e.g. a Dask worker, has no pool)"
+            yield Engine("serial", where, 1, opts.retries, shared=shared)
             return
         workers = min(n_jobs, n_items)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                 initializer=one_thread_per_worker) as pool:
+        with local_pool(workers, shared) as pool:
             yield Engine(PROCESSES, f"local process pool ({workers} processes)", workers,
-                         opts.retries, pool=pool)
+                         opts.retries, pool=pool, task_threads=1)
         return
     try:
         from distributed import Client
@@ -99,9 +112,10 @@ def open_engine(opts: EngineOptions, n_jobs: int, n_items: int) -> Iterator[Engi
                           "installed: pip install 'dask[distributed]'") from err
     if address == LOCAL_CLUSTER:
         with local_cluster(n_jobs) as cluster, Client(cluster, set_as_default=False) as client:
-            yield Engine("dask", f"dask LocalCluster {cluster.scheduler_address} ({n_jobs} "
-                         f"workers; dashboard {client.dashboard_link})", n_jobs, opts.retries,
-                         client)
+            with _scattered(client, shared) as data:
+                yield Engine("dask", f"dask LocalCluster {cluster.scheduler_address} ({n_jobs} "
+                             f"workers; dashboard {client.dashboard_link})", n_jobs,
+                             opts.retries, client, shared=data)
         return
     try:
         client = Client(address, set_as_default=False, timeout=30)
@@ -110,9 +124,22 @@ def open_engine(opts: EngineOptions, n_jobs: int, n_items: int) -> Iterator[Engi
                           f"(`dask scheduler`) or drop --scheduler / {ENV_ADDRESS}") from err
     try:
         n = len(client.scheduler_info().get("workers", {}))
-        yield Engine("dask", f"dask {address} ({n} workers)", n, opts.retries, client)
+        with _scattered(client, shared) as data:
+            yield Engine("dask", f"dask {address} ({n} workers)", n, opts.retries, client,
+                         shared=data)
     finally:
         client.close()
+
+
+@contextmanager
+def _scattered(client, shared: tuple) -> Iterator[tuple]:
+    """``shared`` on every worker of ``client`` (one future per item), released on exit."""
+    data = tuple(client.scatter(list(shared), hash=False, broadcast=True)) if shared else ()
+    try:
+        yield data
+    finally:
+        for d in data:
+            d.release()
 
 
 # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers (and in the process that runs
@@ -134,102 +161,110 @@ def local_cluster(n_workers: int, **kwargs) -> Iterator[object]:
         yield cluster
 
 
-def _fault_hook(key: str) -> None:
-    folder = os.environ.get(FAULTS_ENV)
-    if not folder:
-        return
-    try:
-        (Path(folder) / f"kill-once-{key}").unlink()   # only one process wins the unlink
-    except FileNotFoundError:
-        pass
-    else:
-        os._exit(17)
-    if (Path(folder) / f"oom-{key}").exists():
-        blocks = []
-        for _ in range(80):            # bounded: 4 GB at most, then a MemoryError
-            blocks.append(bytearray(50 * 2 ** 20))
-            for i in range(0, len(blocks[-1]), 4096):
-                blocks[-1][i] = 1      # touch the pages so they count as resident
-            time.sleep(0.05)
-        raise MemoryError(f"{key}: test allocation was not stopped by a memory limit")
-
-
-def _call(fn: Callable, key: str, args: tuple, shared: tuple = ()):
-    _fault_hook(key)
-    return fn(*args, *shared)
-
-
-# per process of the local pool: the file of the shared arguments of the current map -> them
-_POOL_SHARED: dict[str, tuple] = {}
-
-
-def _call_pooled(fn: Callable, key: str, args: tuple, shared_file: str):
-    shared = _POOL_SHARED.get(shared_file)
-    if shared is None:
-        _POOL_SHARED.clear()
-        shared = _POOL_SHARED[shared_file] = pickle.loads(Path(shared_file).read_bytes())
-    return _call(fn, key, args, shared)
-
-
-@contextmanager
-def _shared_file(shared: tuple) -> Iterator[str]:
-    """``shared`` pickled once into a temporary file the pool's processes read (once each)."""
-    fd, name = tempfile.mkstemp(prefix="petro-shared-", suffix=".pkl")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(shared, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        yield name
-    finally:
-        Path(name).unlink(missing_ok=True)
-
-
-def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]],
-              shared: tuple = ()) -> Iterator[tuple[str, object, BaseException | None]]:
-    """``fn(*args, *shared)`` for each ``(key, args)``; yields ``(key, result, None)`` or
-    ``(key, None, error)`` as each task completes. ``shared`` (the same for every task: the
-    configuration, the models) goes to each worker once, not with each task: scattered to the
-    Dask workers, through a temporary file to the local pool's processes."""
-    if engine.kind == "serial":
-        for key, args in items:
-            try:
-                yield key, _call(fn, key, args, shared), None
-            except Exception as err:  # a bug in one well's work must not stop the batch
-                yield key, None, err
-        return
-    if engine.kind == PROCESSES:
-        with _shared_file(shared) as shared_file:
-            futs = {engine.pool.submit(_call_pooled, fn, key, args, shared_file): key
-                    for key, args in items}
-            for fut in as_completed(futs):
-                try:
-                    yield futs[fut], fut.result(), None
-                except Exception as err:
-                    yield futs[fut], None, err
-        return
-    from distributed import as_completed as dask_completed
-
-    token = os.urandom(4).hex()
-    data = engine.client.scatter(shared, hash=False, broadcast=True) if shared else ()
-    futs = {engine.client.submit(_call, fn, key, args, data, key=f"petro-{key}-{token}",
-                                 pure=False, retries=engine.retries): key for key, args in items}
-    try:
-        for fut in dask_completed(list(futs), loop=engine.client.loop):
-            key = futs[fut]
-            try:
-                result = fut.result()
-            except Exception as err:   # KilledWorker after allowed-failures, or the task's error
-                yield key, None, err
-            else:
-                yield key, result, None
-            finally:
-                fut.release()
-    finally:
-        for d in data:
-            d.release()
+def task_failure(key: str, err: BaseException) -> Problem:
+    """The problem of the item whose task failed for good (``key``: the well)."""
+    return error(f"the task for this well failed: {type(err).__name__}: {err} (a worker that "
+                 f"died repeatedly, e.g. out of memory, or a bug: the other wells went on)",
+                 well=key, code="task_failed")
 
 
 def _apply(fn: Callable, per_task: tuple, shared: tuple):
     return fn(*per_task, *shared)
+
+
+@contextmanager
+def local_pool(workers: int, shared: tuple = ()) -> Iterator[object]:
+    """A pool of ``workers`` processes (``loky.ProcessPoolExecutor``, see the module docstring),
+    each given ``shared`` once by its initializer and dying with this process; shut down on
+    exit."""
+    from loky import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_worker,
+                               initargs=(os.getpid(), shared))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True)
+
+
+# In a process of the local pool only: the shared arguments of the engine that started it, set
+# once by the pool's initializer (:func:`_pool_worker`) and kept for the life of the process
+# (the pool's, which the engine closes). The calling process never sets it.
+_WORKER_SHARED: tuple = ()
+PR_SET_PDEATHSIG = 1          # linux/prctl.h
+PARENT_POLL_S = 0.5
+
+
+def _pool_worker(parent: int, shared: tuple) -> None:
+    global _WORKER_SHARED
+    die_with_parent(parent)
+    _WORKER_SHARED = shared
+
+
+def die_with_parent(parent: int) -> None:
+    """This process ends when ``parent`` (the pid of the process that started it) does: on
+    Linux the kernel kills it (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), elsewhere a daemon thread
+    that sees the parent pid change exits it within :data:`PARENT_POLL_S`. A parent already
+    gone ends it at once."""
+    asked = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            asked = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            asked = False
+    if os.getppid() != parent:        # died before the kernel was asked to tell us
+        os._exit(1)
+    if not asked:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                         name="petro-parent-watch").start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _call_pooled(fn: Callable, args: tuple):
+    return fn(*args, *_WORKER_SHARED)
+
+
+def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]]) \
+        -> Iterator[tuple[str, object, BaseException | None]]:
+    """``fn(*args, *shared)`` for each ``(key, args)`` (``shared``: given to
+    :func:`open_engine`); yields ``(key, result, None)`` or ``(key, None, error)`` as each task
+    completes."""
+    if engine.kind == "serial":
+        for key, args in items:
+            try:
+                yield key, _apply(fn, args, engine.shared), None
+            except Exception as err:  # a bug in one well's work must not stop the batch
+                yield key, None, err
+        return
+    if engine.kind == PROCESSES:
+        futs = {engine.pool.submit(_call_pooled, fn, args): key for key, args in items}
+        for fut in as_completed(futs):
+            try:
+                yield futs[fut], fut.result(), None
+            except Exception as err:
+                yield futs[fut], None, err
+        return
+    from distributed import as_completed as dask_completed
+
+    token = os.urandom(4).hex()
+    futs = {engine.client.submit(_apply, fn, args, engine.shared, key=f"petro-{key}-{token}",
+                                 pure=False, retries=engine.retries): key for key, args in items}
+    for fut in dask_completed(list(futs), loop=engine.client.loop):
+        key = futs[fut]
+        try:
+            result = fut.result()
+        except Exception as err:   # KilledWorker after allowed-failures, or the task's error
+            yield key, None, err
+        else:
+            yield key, result, None
+        finally:
+            fut.release()
 
 
 def dask_task_map(client, retries: int = 0) -> Callable:

@@ -9,6 +9,7 @@ from petro.io.atomic import safe_name
 from petro.io.las_writer import write_las
 from petro.targets.export import targets_log
 from petro.targets.nmr import TargetParams
+from petro.vocab import DEPTH
 
 
 def write_targets(result: WellResult, params: TargetParams, out_dir: str | Path) -> Path | None:
@@ -17,7 +18,7 @@ def write_targets(result: WellResult, params: TargetParams, out_dir: str | Path)
         return None
     log = targets_log(result.table, params, result.target_report)
     path = Path(out_dir) / f"{safe_name(result.name)}_targets.las"
-    write_las(path, result.table["DEPT"].to_numpy(), log["columns"], units=log["units"],
+    write_las(path, result.table[DEPTH].to_numpy(), log["columns"], units=log["units"],
               descriptions=log["descriptions"], well=result.summary.get("header", {}),
               params=log["params"], fmt="%.6g")
     return path

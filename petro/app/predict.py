@@ -2,8 +2,10 @@
 
 A loaded model carries its *recipe* (the ingest, target and feature parameters it was trained
 with); features for a well are rebuilt from that recipe, so a model trained with other windows,
-aliases or unit rules gets exactly its own columns. A ``--pipeline`` that disagrees with the
-recipe is an error that says what differs.
+aliases or unit rules gets exactly its own columns. The settings given (``--pipeline``, flags)
+go over the recipe by the one rule of :func:`petro.config.build_config`: the run settings are
+theirs, and a given ingest / feature / log setting that disagrees with the recipe is an error
+that says what differs.
 
 Several models on one well combine by one rule: each contributes its value columns
 (``PHIE_ML/_P10/_P90``, ``PERM_ML/_P10/_P90``); ``NOVELTY`` is the largest of the models'
@@ -28,18 +30,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from petro.app.engine import map_tasks, open_engine
+from petro.app.engine import map_tasks, open_engine, task_failure
 from petro.app.events import EventHandler, Reporter, reporter
-from petro.app.wells import store_root, stored_well
-from petro.config import EngineOptions, PipelineConfig, build_config
+from petro.app.wells import store_root, stored_well, task_config
+from petro.config import PipelineConfig, RunSettings, load_config
 from petro.errors import ConfigError, ModelError, PetroError
 from petro.io.atomic import atomic_file, safe_name
 from petro.io.discovery import discover_many
 from petro.io.las_writer import write_las
-from petro.models.novelty import diagnose
+from petro.models.diagnosis import diagnose
 from petro.problems import Problem, Severity, error, warning
-from petro.vocab import (INPUT_COVERAGE, KEY_INPUT_COVERAGE, ML, NOV_PREFIX, NOVELTY, OOD_FLAG,
-                         OUTPUT_DESCRIPTIONS, P10, P90, TARGETS, parse_feature)
+from petro.vocab import (DEPTH, INPUT_COVERAGE, KEY_INPUT_COVERAGE, ML, NOV_PREFIX, NOVELTY,
+                         OOD_FLAG, OUTPUT_DESCRIPTIONS, P10, P90, TARGETS, WELL, parse_feature)
 
 RESIDUAL_UNITS = {"RHOB": "G/C3", "NPHI": "V/V", "DT": "US/F", "DTS": "US/F", "GR": "GAPI",
                   "PEF": "B/E", "LOG10_RT": "LOG10(OHMM)", "LOG10_RXO": "LOG10(OHMM)"}
@@ -85,46 +87,6 @@ def load_models(uris: list[str] | None = None, tracking_uri: str | None = None) 
     return out
 
 
-def recipe_config(recipe: dict | None, *, base: PipelineConfig | None = None) -> PipelineConfig:
-    """A config that rebuilds a model's inputs: its recipe, with the run settings (jobs, cache)
-    of ``base``."""
-    raw = {}
-    if recipe:
-        raw = {"ingest": dict(recipe.get("ingest") or {}),
-               "features": dict(recipe.get("features") or {}),
-               "logs": dict(recipe.get("logs") or {}), "targets": dict(recipe.get("targets") or {})}
-        aliases = raw["ingest"].pop("aliases", None)
-        if aliases:
-            raw["aliases"] = aliases
-    cfg = build_config(raw, require_data=False, load_specs=False)
-    if base is not None:
-        cfg.n_jobs = base.n_jobs
-        cfg.ingest.cache_dir = base.ingest.cache_dir
-        cfg.data = base.data
-    return cfg
-
-
-def recipe_differences(pipeline: PipelineConfig, recipe: dict) -> list[str]:
-    """Where a pipeline's ingest / feature / log parameters differ from a model's recipe."""
-    mine = pipeline.recipe()
-    diffs = []
-    for section in ("ingest", "features", "logs"):
-        a, b = mine.get(section, {}), recipe.get(section, {}) or {}
-        for key in sorted(set(a) | set(b)):
-            va, vb = _plain(a.get(key)), _plain(b.get(key))
-            if va != vb:
-                diffs.append(f"{section}.{key}: pipeline {va!r}, model {vb!r}")
-    return diffs
-
-
-def _plain(v):
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in sorted(v.items())}
-    return v
-
-
 @dataclass
 class PredictedWell:
     """Predicted logs of one well on its depth grid, ready to write as LAS."""
@@ -160,7 +122,7 @@ class PredictedWell:
         return self.n_ood / max(1, self.n_rows)
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"WELL": self.name, "DEPT": self.depth, **self.columns})
+        return pd.DataFrame({WELL: self.name, DEPTH: self.depth, **self.columns})
 
     def write(self, out_dir: str | Path) -> Path:
         path = Path(out_dir) / f"{safe_name(self.name)}_petro.las"
@@ -250,10 +212,59 @@ def _join(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ models on the workers
-# per process: model identity -> (runtime bundle, the runtime's InputSchemaError); a worker
-# builds a model once, whatever number of wells it predicts
-_RUNTIMES: OrderedDict[str, tuple[object, type]] = OrderedDict()
-RUNTIME_CACHE = 8
+class RuntimeCache:
+    """Built model runtimes by model identity, at most ``size`` (least recently used dropped),
+    and the runtime modules built from other petro versions' sources (by source hash; never put
+    in ``sys.modules``). A per-process cache: a worker builds a model once, whatever number of
+    wells (tasks) it predicts, for as long as the process lives. The one instance is
+    :data:`RUNTIMES`; :func:`worker_models` puts the bundles MLflow loaded in this process there,
+    so serial work applies exactly those."""
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self._built: OrderedDict[str, tuple[object, type]] = OrderedDict()
+        self._modules: dict[str, types.ModuleType] = {}
+
+    def keys(self) -> list[str]:
+        return list(self._built)
+
+    def put(self, key: str, runtime: tuple[object, type]) -> None:
+        self._built[key] = runtime
+        self._built.move_to_end(key)
+        while len(self._built) > self.size:
+            self._built.popitem(last=False)
+
+    def get(self, key: str, spec: dict) -> tuple[object, type]:
+        """The runtime of ``key``, built from ``spec`` (a :class:`WorkerModel` bundle) if new."""
+        hit = self._built.get(key)
+        if hit is None:
+            hit = self._build(spec)
+        self.put(key, hit)
+        return hit
+
+    def module(self, source: str) -> types.ModuleType:
+        """petro's runtime module when ``source`` is its text, else the runtime built from
+        ``source`` (a model trained by another petro version)."""
+        from petro.models import runtime
+
+        if Path(runtime.__file__).read_text() == source:
+            return runtime
+        digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+        if digest not in self._modules:
+            module = types.ModuleType(f"petro_runtime_{digest}")
+            exec(compile(source, f"<{module.__name__}>", "exec"), module.__dict__)   # noqa: S102
+            self._modules[digest] = module
+        return self._modules[digest]
+
+    def _build(self, spec: dict) -> tuple[object, type]:
+        import lightgbm as lgb
+
+        module = self.module(spec["runtime"])
+        boosters = {k: lgb.Booster(model_str=text) for k, text in spec["boosters"].items()}
+        return module.Bundle(spec["meta"], boosters), module.InputSchemaError
+
+
+RUNTIMES = RuntimeCache()
 
 
 @dataclass
@@ -275,14 +286,7 @@ class WorkerModel:
     pyfunc: object = None
 
     def runtime(self) -> tuple[object, type]:
-        hit = _RUNTIMES.get(self.key)
-        if hit is None:
-            hit = _RUNTIMES[self.key] = _build_runtime(self.bundle)
-            while len(_RUNTIMES) > RUNTIME_CACHE:
-                _RUNTIMES.popitem(last=False)
-        else:
-            _RUNTIMES.move_to_end(self.key)
-        return hit
+        return RUNTIMES.get(self.key, self.bundle)
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         """One well's rows (the per-well shift test applies), as :meth:`LoadedModel.predict`."""
@@ -296,29 +300,6 @@ class WorkerModel:
             return bundle.predict(rows, well=True)
         except refused as err:   # the words MLflow's pyfunc wrapper gives it
             raise ModelError(f"the model refused the rows: petro: {err}") from err
-
-
-def _runtime_module(source: str):
-    """petro's runtime module when ``source`` is its text, else the shipped runtime built from
-    its source (a model trained by another petro version)."""
-    from petro.models import runtime
-
-    if Path(runtime.__file__).read_text() == source:
-        return runtime
-    name = f"petro_runtime_{hashlib.sha256(source.encode()).hexdigest()[:16]}"
-    if name not in sys.modules:
-        module = types.ModuleType(name)
-        exec(compile(source, f"<{name}>", "exec"), module.__dict__)   # noqa: S102
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
-def _build_runtime(spec: dict) -> tuple[object, type]:
-    import lightgbm as lgb
-
-    module = _runtime_module(spec["runtime"])
-    boosters = {k: lgb.Booster(model_str=text) for k, text in spec["boosters"].items()}
-    return module.Bundle(spec["meta"], boosters), module.InputSchemaError
 
 
 def worker_models(models: list[LoadedModel]) -> list[WorkerModel]:
@@ -337,10 +318,7 @@ def worker_models(models: list[LoadedModel]) -> list[WorkerModel]:
         spec = {"meta": bundle.meta, "runtime": source,
                 "boosters": {k: b.model_to_string() for k, b in sorted(bundle.boosters.items())}}
         key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
-        _RUNTIMES[key] = (bundle, sys.modules[type(bundle).__module__].InputSchemaError)
-        _RUNTIMES.move_to_end(key)
-        while len(_RUNTIMES) > RUNTIME_CACHE:
-            _RUNTIMES.popitem(last=False)
+        RUNTIMES.put(key, (bundle, sys.modules[type(bundle).__module__].InputSchemaError))
         out.append(WorkerModel(*common, key=key, bundle=spec))
     return out
 
@@ -360,81 +338,83 @@ class Plan:
 
     recipes: list[Recipe]
     models: list[WorkerModel]         # all of them, in the caller's order
+    run: RunSettings                  # where the tasks run (the same for every recipe)
 
 
 @dataclass
 class WellOutcome:
-    """What one prediction task returns: the predicted logs (small: a dozen columns), the
-    problems that keep the well from being predicted, and those met reading it."""
+    """What one prediction task returns: the predicted logs (small: a dozen columns; None when
+    the well could not be predicted) and every problem met reading and predicting it, once."""
 
     name: str
     well: PredictedWell | None
-    failed: list[Problem] = field(default_factory=list)
-    reported: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Problem]:
+        """The errors: a file, or the whole well, that could not be used."""
+        return [p for p in self.problems if p.is_error]
 
 
-def prediction_plan(models: list[LoadedModel], *, pipeline: PipelineConfig | None = None,
-                    n_jobs: int = 2, cache_dir: str | None = None,
-                    engine: EngineOptions | None = None, rep: Reporter | None = None) -> Plan:
-    """One feature build per distinct recipe, each with its models; the pipeline checked
-    against every model's recipe."""
+def prediction_plan(models: list[LoadedModel], cfg: PipelineConfig | None = None,
+                    rep: Reporter | None = None) -> Plan:
+    """One feature build per distinct recipe, each with its models: the configuration of each
+    is ``cfg`` (the settings given: flags and pipeline) merged over the models' recipe
+    (:meth:`petro.config.PipelineConfig.for_recipe`; a given setting that differs from a
+    recipe is an error). ``cfg`` None: the defaults."""
     rep = rep or Reporter()
     if not models:
         raise ModelError("no model to predict with")
+    cfg = cfg if cfg is not None else load_config(require_data=False)
     by_recipe: dict[str, list[int]] = {}
     for i, m in enumerate(models):
         if m.recipe is None:
             rep.problem(warning(f"model {m.uri} carries no recipe (trained by an older petro): "
-                                f"features are built with the default settings",
-                                code="no_recipe"))
-        if pipeline is not None and m.recipe is not None:
-            diffs = recipe_differences(pipeline, m.recipe)
-            if diffs:
-                raise ConfigError(f"the pipeline's settings differ from those model {m.uri} was "
-                                  f"trained with: " + "; ".join(diffs) + ". Predict without "
-                                  "--pipeline (the model's own recipe is used)")
-        by_recipe.setdefault(repr(_plain(m.recipe)), []).append(i)
+                                f"features are built with the settings given (else the "
+                                f"defaults), which may not be the model's", code="no_recipe"))
+        key = json.dumps(m.recipe, sort_keys=True, default=str)
+        by_recipe.setdefault(key, []).append(i)
+    configs = {key: cfg.for_recipe(models[idx[0]].recipe, models[idx[0]].uri)
+               for key, idx in by_recipe.items()}     # every recipe checked before any work
     wm = worker_models(models)
     recipes = []
-    for idx in by_recipe.values():
-        cfg = recipe_config(models[idx[0]].recipe)
-        cfg.n_jobs, cfg.ingest.cache_dir = n_jobs, cache_dir
-        if engine is not None:
-            cfg.engine = engine
-        root = store_root(cfg)
-        recipes.append(Recipe(cfg, [wm[i] for i in idx], None if root is None else str(root)))
-    return Plan(recipes, wm)
+    for key, idx in by_recipe.items():
+        root = store_root(configs[key])
+        recipes.append(Recipe(configs[key], [wm[i] for i in idx],
+                              None if root is None else str(root)))
+    return Plan(recipes, wm, cfg.run)
 
 
 def predict_well(name: str, files: list[str], out_dir: str | None,
-                 file_hashes: dict[str, str] | None, plan: Plan) -> WellOutcome:
+                 file_hashes: dict[str, str] | None, read_threads: int | None,
+                 plan: Plan) -> WellOutcome:
     """One well, start to end, where the task runs: read, features (through the feature
     dataset), every model applied, the diagnosis, and with ``out_dir`` its LAS file and Parquet
     part written (atomically). ``file_hashes``: the caller's content hashes of the files (file
-    name -> sha256), not computed again."""
+    name -> sha256), not computed again; ``read_threads``: the engine's for the LAS reader."""
     first = None
-    reported: list[Problem] = []
+    problems: list[Problem] = []
     tables: list[tuple[Recipe, pd.DataFrame]] = []
     for rc in plan.recipes:
-        r = stored_well(name, files, rc.cfg, False, rc.root, file_hashes=file_hashes)
+        r = stored_well(name, files, task_config(rc.cfg, read_threads), False, rc.root,
+                        file_hashes=file_hashes)
         first = first or r
-        reported += [p.at(well=name) for p in ([r.error] if r.error else []) + r.problems
+        problems += [p.at(well=name) for p in ([r.error] if r.error else []) + r.problems
                      if p.severity >= Severity.WARNING]
         if r.table is not None:
             tables.append((rc, r.table))
-    out = WellOutcome(name, None, reported=reported)
+    # the recipes read the same files: a file's problem is met once per recipe, reported once
+    out = WellOutcome(name, None, list(dict.fromkeys(problems)))
     if first.error is not None:
-        out.failed.append(first.error)
         return out
-    out.failed += [p for p in first.problems if p.is_error]
     try:
-        parts = [(t["DEPT"].to_numpy(float), *combine(rc.models, t)) for rc, t in tables]
+        parts = [(t[DEPTH].to_numpy(float), *combine(rc.models, t)) for rc, t in tables]
     except PetroError as err:
-        out.failed.append(err.problem(well=name, code="predict_failed"))
+        out.problems.append(err.problem(well=name, code="predict_failed"))
         return out
     models = plan.models
     # models with other recipes may have other depth grids: join on depth
-    frames = [p[1].set_axis(pd.Index(p[0], name="DEPT")) for p in parts]
+    frames = [p[1].set_axis(pd.Index(p[0], name=DEPTH)) for p in parts]
     pred = frames[0] if len(frames) == 1 else _join(frames)
     units = {k: v for p in parts for k, v in p[2].items()}
     desc = {k: v for p in parts for k, v in p[3].items()}
@@ -447,7 +427,7 @@ def predict_well(name: str, files: list[str], out_dir: str | None,
                         for i, m in enumerate(models)},
                        worker=f"{socket.gethostname()}:{os.getpid()}")
     if pw.n_predicted == 0:
-        out.failed.append(error(f"no depth has enough of the models' inputs (curves found: "
+        out.problems.append(error(f"no depth has enough of the models' inputs (curves found: "
                                 f"{', '.join(first.summary.get('curves', [])) or 'none'}); "
                                 f"nothing written", well=name, code="no_inputs"))
         return out
@@ -485,58 +465,52 @@ def write_outputs(pw: PredictedWell, out_dir: str | Path) -> None:
 def predict_chunks(plan: Plan, groups: dict[str, list], *, chunk: int, out_dir=None,
                    hashes: dict[str, dict[str, str]] | None = None,
                    rep: Reporter | None = None) -> Iterator[list[WellOutcome]]:
-    """:func:`predict_well` over the wells on the plan's engine (opened once), a chunk of wells
-    at a time: each chunk's outcomes sorted by well, its problems reported, before the next
-    chunk is submitted. A task that failed for good (its worker died repeatedly, e.g. out of
-    memory) comes back as that well's problem."""
+    """:func:`predict_well` over the wells on the plan's engine (opened once, the plan sent to
+    each worker once), a chunk of wells at a time: each chunk's outcomes sorted by well, their
+    problems reported (each once), before the next chunk is submitted. A task that failed for
+    good (its worker died repeatedly, e.g. out of memory) comes back as that well's problem."""
     rep = rep or Reporter()
-    cfg = plan.recipes[0].cfg
     names = sorted(groups)
     step = max(1, chunk)
     rep.start(PREDICT, len(names))
-    with open_engine(cfg.engine, cfg.n_jobs, len(names)) as engine:
+    with open_engine(plan.run.engine, plan.run.n_jobs, len(names), shared=(plan,)) as engine:
         rep.note(f"per-well work on {engine.where}")
         for lo in range(0, len(names), step):
             tasks = [(n, (n, [str(f) for f in groups[n]],
-                          None if out_dir is None else str(out_dir), (hashes or {}).get(n)))
+                          None if out_dir is None else str(out_dir), (hashes or {}).get(n),
+                          engine.task_threads))
                      for n in names[lo: lo + step]]
             outcomes = []
-            for name, res, err in map_tasks(engine, predict_well, tasks, shared=(plan,)):
+            for name, res, err in map_tasks(engine, predict_well, tasks):
                 if err is not None:
-                    p = Problem(Severity.ERROR, f"the task for this well failed: "
-                                f"{type(err).__name__}: {err} (a worker that died repeatedly, "
-                                f"e.g. out of memory, or a bug: the other wells went on)",
-                                well=name, code="task_failed")
-                    res = WellOutcome(name, None, [p], [p])
+                    res = WellOutcome(name, None, [task_failure(name, err)])
                 if res.well is not None:
                     res.well.engine = engine.where
                 outcomes.append(res)
                 rep.advance(PREDICT, name)
             outcomes.sort(key=lambda o: o.name)
             for o in outcomes:
-                for p in o.reported + (o.well.problems if o.well is not None else []):
+                for p in o.problems + (o.well.problems if o.well is not None else []):
                     rep.problem(p)
             yield outcomes
     rep.end(PREDICT)
 
 
-def predict_wells(models: list[LoadedModel], data, *,
-                  pipeline: PipelineConfig | None = None, n_jobs: int = 2,
-                  cache_dir: str | None = None, engine: EngineOptions | None = None,
+def predict_wells(models: list[LoadedModel], data, cfg: PipelineConfig | None = None, *,
                   on_event: EventHandler | Reporter | None = None) \
         -> tuple[list[PredictedWell], list[Problem]]:
     """Predict every well of ``data`` (a folder, a list of well folders and files, or a mapping
-    well -> files). Returns the predicted wells and the problems of the wells that could not be
-    predicted (named, with the reason; the others go on). Each well is one task on the
-    configured engine (read, features, models applied: :func:`predict_well`)."""
+    well -> files) with the settings of ``cfg`` (:func:`prediction_plan`). Returns the
+    predicted wells and the errors met (already reported as events, each once: the wells or
+    files that could not be used, named, with the reason; the others go on). Each well is one
+    task on the configured engine (read, features, models applied: :func:`predict_well`)."""
     rep = reporter(on_event)
     if not models:
         raise ModelError("no model to predict with")
     groups = discover_many(data)
     if not groups:
         raise ConfigError(f"{data}: no well files (.las, .dlis, .csv) found")
-    plan = prediction_plan(models, pipeline=pipeline, n_jobs=n_jobs, cache_dir=cache_dir,
-                           engine=engine, rep=rep)
+    plan = prediction_plan(models, cfg, rep)
     wells: list[PredictedWell] = []
     failed: list[Problem] = []
     for outcomes in predict_chunks(plan, groups, chunk=len(groups), rep=rep):

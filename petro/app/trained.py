@@ -1,5 +1,5 @@
-"""What training returns (shared by the local path, :mod:`petro.app.training`, and the
-``lightgbm.dask`` path, :mod:`petro.app.disttrain`), and the names of its progress stages."""
+"""What training returns (whichever path trained: in one process or with ``lightgbm.dask``),
+the candidate inputs of a model, and the names of training's progress stages."""
 
 from __future__ import annotations
 
@@ -11,41 +11,24 @@ from petro.app.wells import WellResult
 from petro.config import PipelineConfig
 from petro.errors import ModelError
 from petro.features.table import model_features, usable_features
+from petro.models.pipeline import FOLDS, TUNING, TrainedModel
 from petro.models.spec import ModelSpec
-from petro.models.validation import CVResult
 from petro.vocab import is_patch_feature
 
-FOLDS = "blind-well folds"
-TUNING = "tuning trials"
+__all__ = ["FOLDS", "TUNING", "TrainedModel", "TrainResult", "spec_columns"]
 
 
 def spec_columns(table: pd.DataFrame, spec: ModelSpec, logs: list[str]) \
-        -> tuple[list[str], list[str], list[str] | None, bool]:
-    """For one model spec and the training table (or its sample): its candidate inputs, the
-    logs-only inputs, the logs-only comparator's inputs (None when the model uses no image)
-    and whether tuning is nested in the blind-well folds."""
+        -> tuple[list[str], list[str]]:
+    """For one model spec and the training table (or its sample): its candidate inputs and the
+    conventional-log inputs (the logs-only comparator's)."""
     feats = usable_features(table, model_features(table.columns, spec.features, logs))
     if not spec.pca_components:  # patches only feed the learned embedding
         feats = [f for f in feats if not is_patch_feature(f)]
     logs_only = usable_features(table, model_features(table.columns, ["logs"], logs))
     if not feats:
         raise ModelError(f"{spec.name}: no usable feature columns in the training wells")
-    nested = False
-    if spec.tuning:
-        from petro.models.tuning import tuning_settings
-
-        nested = tuning_settings(spec)["nested"]
-    return feats, logs_only, (logs_only if "image" in spec.features else None), nested
-
-
-@dataclass
-class TrainedModel:
-    spec: ModelSpec
-    features: list[str]
-    cv: CVResult
-    bundle: object
-    logs_only_features: list[str]
-    tuning: pd.DataFrame | None = None
+    return feats, logs_only
 
 
 @dataclass

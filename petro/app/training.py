@@ -7,22 +7,20 @@ is the part without MLflow (a notebook can call it and inspect the result).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from petro.app.disttrain import TrainingPlan, choose_path, train_distributed, training_wells
+from petro.app.disttrain import TrainingPlan, choose_path, on_cluster, training_wells
 from petro.app.engine import dask_task_map, open_engine, scheduler_address
 from petro.app.events import EventHandler, Reporter, reporter
-from petro.app.trained import FOLDS, TUNING, TrainedModel, TrainResult, spec_columns
+from petro.app.trained import FOLDS, TrainResult, spec_columns
 from petro.app.wells import WellResult, read_wells, store_root
 from petro.config import PipelineConfig
 from petro.errors import ModelError
-from petro.models.novelty import trust_meta
-from petro.models.selection import select_inputs
+from petro.models.pipeline import TrainingContext, train_model
+from petro.models.rows import InMemory, Placement
 from petro.models.tasks import TaskMap
-from petro.models.validation import cross_validate, fit_final
-from petro.problems import Problem, Severity
 from petro.vocab import VALID
 
 TRACKING = "MLflow"
@@ -76,71 +74,46 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult],
                  on_event: EventHandler | Reporter | None = None) -> TrainResult:
     """Tune, validate on blind wells and fit each model of ``cfg`` (no MLflow).
 
-    The path is chosen by :func:`petro.app.disttrain.choose_path` (``engine.distributed_training``
-    and ``engine.local_training_max_bytes``; the run log says which and why). Local path: the
-    training table is built here; folds and tuning trials run on the configured engine
-    (``engine.scheduler``, as for the per-well work: a Dask cluster, else ``n_jobs`` local
-    processes), the final fit of each model here, and the result is the same wherever
-    they ran. ``lightgbm.dask`` path: :func:`petro.app.disttrain.train_distributed`."""
+    One pipeline (:func:`petro.models.pipeline.train_model`) trains every model; the path,
+    chosen by :func:`petro.app.disttrain.choose_path` (``engine.distributed_training`` and
+    ``engine.local_training_max_bytes``; the run log says which and why), decides only where the
+    rows live and who fits the boosters. Local path: the training table is built here; folds
+    and tuning trials run on the configured engine (``engine.scheduler``, as for the per-well
+    work: a Dask cluster, else ``n_jobs`` local processes), the final fit of each model here,
+    and the result is the same wherever they ran. ``lightgbm.dask`` path: the wells' partitions
+    on the workers (:func:`petro.app.disttrain.on_cluster`)."""
     rep = reporter(on_event)
     if scheduler_address(cfg.engine) is None:
         plan = choose_path(cfg.engine, wells, None)
         rep.note(plan.message())
-        return _train_models(cfg, wells, rep, None, plan)
+        return _train(cfg, wells, rep, plan, InMemory(training_table(wells)), None)
     with open_engine(cfg.engine, cfg.n_jobs, 2) as engine:
         rep.note(f"training fits on {engine.where}")
         plan = choose_path(cfg.engine, wells, engine.client)
         rep.note(plan.message())
         task_map = dask_task_map(engine.client, engine.retries)
-        if plan.distributed:
-            return train_distributed(cfg, wells, rep, engine.client, plan, task_map)
-        return _train_models(cfg, wells, rep, task_map, plan)
+        if not plan.distributed:
+            return _train(cfg, wells, rep, plan, InMemory(training_table(wells)), task_map)
+        with on_cluster(cfg, wells, rep, engine.client, plan) as placement:
+            return _train(cfg, wells, rep, plan, placement, task_map)
 
 
-def _train_models(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter,
-                  task_map: TaskMap | None, plan: TrainingPlan | None = None) -> TrainResult:
-    table = training_table(wells)
-    n_wells = int(table["WELL"].nunique())
-    rep.start(FOLDS, n_wells * len(cfg.specs))
+def _train(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter, plan: TrainingPlan,
+           placement: Placement, task_map: TaskMap | None) -> TrainResult:
+    """Every model of ``cfg`` trained on ``placement``'s rows; their problems reported."""
+    context = TrainingContext(aliases=cfg.ingest.aliases, ood_policy=cfg.ood_policy,
+                              target_params=dict(cfg.targets.as_params()), recipe=cfg.recipe(),
+                              n_jobs=cfg.n_jobs, task_map=task_map)
+    rep.start(FOLDS, len(placement.wells) * len(cfg.specs))
     models = []
     for spec in cfg.specs:
-        feats, logs_only, logs, nested = spec_columns(table, spec, cfg.logs)
-        trials = None
-        if nested:   # blind figures first: tuning inside each outer fold (selection-free)
-            cv = cross_validate(table, feats, spec, logs_only=logs, nested=True,
-                                n_jobs=cfg.n_jobs, task_map=task_map,
-                                progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
-        # the final model's inputs: the same selection as in each fold, on every training well
-        inputs = select_inputs(table[feats].to_numpy(dtype=float),
-                               table[spec.column].to_numpy(dtype=float), feats, spec)
-        if spec.tuning:   # the final model's parameters: the same search on every well
-            from petro.models.tuning import tune, tuning_settings
-
-            rep.start(TUNING, tuning_settings(spec)["trials"])
-            best, trials = tune(table, inputs, spec, n_jobs=cfg.n_jobs, task_map=task_map,
-                                progress=lambda t, s=spec: rep.advance(TUNING, f"{s.name}: {t}"))
-            rep.end(TUNING)
-            stops = [trials.attrs["stopped"]] + \
-                ([x for x in cv.tuning["stopped"] if x] if nested and cv.tuning is not None
-                 else [])
-            for why in filter(None, stops):
-                rep.problem(Problem(Severity.WARNING, f"{spec.name}: tuning: {why}",
-                                    code="tuning_budget"))
-            spec = replace(spec, params=best)
-        if not nested:
-            cv = cross_validate(table, feats, spec, logs_only=logs, n_jobs=cfg.n_jobs,
-                                task_map=task_map,
-                                progress=lambda f, s=spec: rep.advance(FOLDS, f"{s.name}: {f}"))
-        bundle = fit_final(table, inputs, spec, cv)
-        bundle.meta.update(trust_meta(table, inputs, cv.importance, bundle.meta.get("pca", []),
-                                      spec.novelty_quantile, cfg.ingest.aliases,
-                                      cv.oof if spec.conformal else None,
-                                      spec.nominal_coverage, cfg.ood_policy))
-        bundle.meta["target_params"] = dict(cfg.targets.as_params())
-        bundle.meta["recipe"] = cfg.recipe()
-        models.append(TrainedModel(spec, inputs, cv, bundle, logs_only, trials))
+        feats, logs_only = spec_columns(placement.table, spec, cfg.logs)
+        model = train_model(spec, placement, feats, logs_only, context, rep)
+        for problem in model.problems:
+            rep.problem(problem)
+        models.append(model)
     rep.end(FOLDS)
-    return TrainResult(cfg, wells, table, models, plan)
+    return TrainResult(cfg, wells, placement.table, models, plan)
 
 
 def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,

@@ -9,18 +9,19 @@ computed, are problem records; the other wells of the batch go on. Only the per-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
-from petro.app.engine import map_tasks, open_engine
+from petro.app.engine import map_tasks, open_engine, task_failure
 from petro.app.events import Reporter
 from petro.app.featurestore import FeatureStore, well_key
 from petro.config import PipelineConfig
 from petro.errors import ConfigError, PetroError
 from petro.features.table import well_features
-from petro.io.cache import PartCache, content_hash
+from petro.io.cache import FileHashes, content_hash
 from petro.io.discovery import discover
 from petro.io.wells import load_well
 from petro.problems import Problem, Severity
@@ -60,7 +61,7 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
     (file name -> content hash, for the lineage) when the caller has them already."""
     res = WellResult(name, [str(f) for f in files])
     try:
-        well = load_well(name, files, cfg.ingest)
+        well = load_well(name, files, cfg.ingest, cache_dir=cfg.run.cache_dir)
     except PetroError as err:
         res.error = err.problem(well=name, code="well_failed")
         return res
@@ -94,23 +95,31 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
 
 
 def _file_hashes(files: list[str], cfg: PipelineConfig) -> dict[str, str]:
-    """File name -> content hash (lineage; the parse cache already knows unchanged files')."""
-    hasher = file_hasher(cfg.ingest.cache_dir, cfg.ingest)
+    """File name -> content hash (lineage; the cache folder already knows unchanged files')."""
+    hasher = file_hasher(cfg.run.cache_dir)
     return {Path(f).name: hasher(Path(f)) for f in files}
 
 
-def file_hasher(cache_dir: str | None, ingest=None):
-    """File content hashes; the parse cache (``cache_dir`` with its ingest options) remembers
-    them for unchanged files."""
-    return PartCache(cache_dir, ingest).file_hash if cache_dir and ingest is not None \
-        else content_hash
+def file_hasher(cache_dir: str | None):
+    """File content hashes: with a cache folder, remembered there for unchanged files (the
+    parsed-file cache's stat records, :class:`petro.io.cache.FileHashes`)."""
+    return FileHashes(cache_dir) if cache_dir else content_hash
 
 
 def store_root(cfg: PipelineConfig) -> Path | None:
     """The feature dataset folder: ``engine.feature_store``, else ``<cache_dir>/features``."""
-    if cfg.engine.feature_store:
-        return Path(cfg.engine.feature_store)
-    return Path(cfg.ingest.cache_dir) / "features" if cfg.ingest.cache_dir else None
+    if cfg.run.engine.feature_store:
+        return Path(cfg.run.engine.feature_store)
+    return Path(cfg.run.cache_dir) / "features" if cfg.run.cache_dir else None
+
+
+def task_config(cfg: PipelineConfig, threads: int | None) -> PipelineConfig:
+    """The configuration a task gets: the LAS reader's ``threads`` (an engine's
+    :attr:`~petro.app.engine.Engine.task_threads`) unless the pipeline set
+    ``ingest.read_threads``."""
+    if cfg.ingest.read_threads is not None or threads is None:
+        return cfg
+    return replace(cfg, ingest=replace(cfg.ingest, read_threads=threads))
 
 
 def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool,
@@ -146,30 +155,29 @@ def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: 
 
 
 def process_wells(groups: dict[str, list[Path]], cfg: PipelineConfig, *, with_targets=True,
-                  reporter: Reporter | None = None, keep_tables: bool = True) \
-        -> list[WellResult]:
+                  reporter: Reporter | None = None, keep_tables: bool = True,
+                  task: Callable[..., WellResult] = stored_well) -> list[WellResult]:
     """:func:`process_well` over wells on the configured engine (local processes, or Dask:
     see :mod:`petro.app.engine`), each result through the feature dataset; results sorted by
     well name, whatever order the workers finish in. A well whose task failed for good (its
     worker died repeatedly, e.g. out of memory) comes back with ``error`` set.
-    ``keep_tables=False``: stored tables stay in the feature dataset (:func:`stored_well`)."""
+    ``keep_tables=False``: stored tables stay in the feature dataset (:func:`stored_well`).
+    ``task``: the per-well task, called as :func:`stored_well` (a test wraps it to make a
+    worker die or run out of memory)."""
     rep = reporter or Reporter()
     items = list(groups.items())
     root = store_root(cfg)
     rep.start(WELLS, len(items))
     results = []
-    with open_engine(cfg.engine, cfg.n_jobs, len(items)) as engine:
+    with open_engine(cfg.run.engine, cfg.run.n_jobs, len(items)) as engine:
         rep.note(f"per-well work on {engine.where}")
-        tasks = [(name, (name, [str(f) for f in files], cfg, with_targets,
+        tcfg = task_config(cfg, engine.task_threads)
+        tasks = [(name, (name, [str(f) for f in files], tcfg, with_targets,
                          None if root is None else str(root), keep_tables))
                  for name, files in items]
-        for name, res, err in map_tasks(engine, stored_well, tasks):
+        for name, res, err in map_tasks(engine, task, tasks):
             if err is not None:
-                res = WellResult(name, [str(f) for f in groups[name]])
-                res.error = Problem(Severity.ERROR, f"the task for this well failed: "
-                                    f"{type(err).__name__}: {err} (a worker that died "
-                                    f"repeatedly, e.g. out of memory, or a bug: the other "
-                                    f"wells went on)", well=name, code="task_failed")
+                res = WellResult(name, [str(f) for f in groups[name]], error=task_failure(name, err))
             res.summary["engine"] = engine.where
             results.append(res)
             rep.advance(WELLS, name)

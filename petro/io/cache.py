@@ -1,10 +1,11 @@
 """Cache of parsed well files: Parquet for curves, .npy for image and T2 arrays, JSON for the rest.
 
 Keyed by the file's content hash (SHA-256) and the ingest options, in a visible folder. A small
-stat record per source path (size, mtime) remembers the hash, so an unchanged file is not even
-re-hashed; a changed or touched file is re-hashed, and re-parsed only if its content changed.
-Entries are written to a temporary folder and renamed into place, so concurrent workers and
-interrupted runs never leave a half-written entry.
+stat record per source path (size, mtime) remembers the hash (:class:`FileHashes`, which needs no
+ingest options and is shared by everything that hashes files under the same folder), so an
+unchanged file is not even re-hashed; a changed or touched file is re-hashed, and re-parsed only
+if its content changed. Entries are written to a temporary folder and renamed into place, so
+concurrent workers and interrupted runs never leave a half-written entry.
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ from petro.well import Image, Provenance, T2Bins
 FORMAT = 3
 
 
+# options that change how a file is read, never what is read: not in the key
+HOW_NOT_WHAT = ("read_threads",)
+
+
 def options_key(opts) -> str:
-    raw = {f.name: getattr(opts, f.name) for f in fields(opts)}
+    raw = {f.name: getattr(opts, f.name) for f in fields(opts) if f.name not in HOW_NOT_WHAT}
     text = json.dumps([FORMAT, __version__, raw], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -40,18 +45,19 @@ def content_hash(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-class PartCache:
-    """Parsed :class:`~petro.io.canonical.FilePart` lists by file content and ingest options."""
+class FileHashes:
+    """Content hashes of files (SHA-256, :func:`content_hash`), each remembered in a stat record
+    ``<root>/stat/<sha1 of the path>.json`` (size, mtime): a file whose size and mtime are
+    unchanged is not read again. Callable: ``FileHashes(root)(path) -> hex digest``."""
 
-    def __init__(self, root: str | Path, opts):
+    def __init__(self, root: str | Path):
         self.root = Path(root)
-        self.key = options_key(opts)
 
     def _stat_path(self, path: Path) -> Path:
         return self.root / "stat" / (hashlib.sha1(str(path.resolve()).encode()).hexdigest() + ".json")
 
-    def file_hash(self, path: Path) -> str:
-        """Content hash of ``path``, from the stat record when size and mtime are unchanged."""
+    def __call__(self, path: str | Path) -> str:
+        path = Path(path)
         st = path.stat()
         rec_path = self._stat_path(path)
         try:
@@ -64,6 +70,15 @@ class PartCache:
         atomic_write_json(rec_path, {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest,
                                 "path": str(path.resolve())})
         return digest
+
+
+class PartCache:
+    """Parsed :class:`~petro.io.canonical.FilePart` lists by file content and ingest options."""
+
+    def __init__(self, root: str | Path, opts):
+        self.root = Path(root)
+        self.key = options_key(opts)
+        self.file_hash = FileHashes(root)
 
     def _entry(self, digest: str) -> Path:
         return self.root / digest[:2] / f"{digest}-{self.key}"

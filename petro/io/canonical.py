@@ -115,7 +115,7 @@ def read_raw_tables(path: str | Path, opts: IngestOptions) -> list[RawTable]:
         return read_dlis(path, null=opts.dlis_null)
     if suffix == ".csv":
         return [read_csv_table(path, opts.csv_depth_unit)]
-    return [read_las(path, fast=opts.fast)]
+    return [read_las(path, fast=opts.fast, threads=opts.read_threads)]
 
 
 def read_file_parts(path: str | Path, opts: IngestOptions, table: AliasTable | None = None) \

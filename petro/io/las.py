@@ -121,18 +121,15 @@ def read_las(path: str | os.PathLike, *, fast: bool = True,
     return _read_text(path, raw)
 
 
-THREADS_ENV = "PETRO_READ_THREADS"
-
-
 def default_threads() -> int:
-    """Threads for one file: ``PETRO_READ_THREADS``, else ``OMP_NUM_THREADS`` (Dask's nannies
-    set it to 1 in every worker; petro's process pool sets ``PETRO_READ_THREADS=1``), capped at
-    2; without either, 2 where the process may run on more than one CPU. A worker that is one of
-    several on a machine so reads with one thread and the cores are not oversubscribed."""
-    for var in (THREADS_ENV, "OMP_NUM_THREADS"):
-        value = os.environ.get(var, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return min(2, int(value))
+    """Threads for one file when the caller does not say (``threads=``; the application passes
+    ``ingest.read_threads``, 1 in the tasks of its local process pool): ``OMP_NUM_THREADS``
+    (Dask's nannies set it to 1 in every worker), capped at 2; without it, 2 where the process
+    may run on more than one CPU. A worker that is one of several on a machine so reads with one
+    thread and the cores are not oversubscribed."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return min(2, int(value))
     return 2 if _cpus() > 1 else 1
 
 

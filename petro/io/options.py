@@ -31,7 +31,10 @@ class IngestOptions:
     fast : parse the log data from the bytes at their offset (Arrow) where the file allows it
     csv_depth_unit : depth unit of CSV files whose depth header does not say
     dlis_null : value taken as missing in DLIS files without a NULL parameter (None: none)
-    cache_dir : parsed-file cache folder (Parquet/npy), None for no cache
+    read_threads : threads that parse one large LAS file (None: the reader's choice,
+        :func:`petro.io.las.default_threads`); the application sets 1 in the tasks of its local
+        process pool. Like ``fast``, it changes how files are read, never what is read: it is
+        neither in a model's recipe nor in the parsed-file cache's key
     """
 
     aliases: dict | None = None
@@ -46,7 +49,7 @@ class IngestOptions:
     fast: bool = True
     csv_depth_unit: str = "m"
     dlis_null: float | None = -999.25
-    cache_dir: str | None = None
+    read_threads: int | None = None
 
     def __post_init__(self):
         if self.unit_policy not in POLICIES:
@@ -59,6 +62,11 @@ class IngestOptions:
                                                    and not isinstance(self.grid, bool)
                                                    and self.grid > 0)):
             raise ConfigError(f"ingest.grid {self.grid!r}: 'nmr', 'first' or a step in m (> 0)")
+        if self.read_threads is not None and (isinstance(self.read_threads, bool)
+                                              or not isinstance(self.read_threads, int)
+                                              or self.read_threads < 1):
+            raise ConfigError(f"ingest.read_threads {self.read_threads!r}: a number of threads "
+                              f"(1 or more), or leave it out")
         check_extra_units(self.units, "ingest.units")
         self.table()   # an alias listed for two canonical curves fails here, not per file
 
@@ -66,10 +74,10 @@ class IngestOptions:
         return AliasTable(self.aliases)
 
     def recipe(self) -> dict:
-        """The options that change what a model sees (not where files are cached)."""
+        """The options that change what a model sees (not how files are read)."""
         from dataclasses import asdict
 
         d = asdict(self)
-        d.pop("cache_dir")
         d.pop("fast")
+        d.pop("read_threads")
         return d

@@ -17,15 +17,17 @@ from petro.well import Well
 __all__ = ["IngestOptions", "load_well", "read_file_parts"]
 
 
-def load_well(name: str, paths: list[str | Path], opts: IngestOptions | None = None) -> Well:
+def load_well(name: str, paths: list[str | Path], opts: IngestOptions | None = None, *,
+              cache_dir: str | Path | None = None) -> Well:
     """Read all files of one well and merge them (a pure function of files and options).
 
     Files that fail are reported in ``well.problems`` and skipped; if none can be read the first
-    error is raised.
+    error is raised. ``cache_dir``: the parsed-file cache (:class:`petro.io.cache.PartCache`),
+    None for none.
     """
     opts = opts or IngestOptions()
     table = opts.table()
-    cache = PartCache(opts.cache_dir, opts) if opts.cache_dir else None
+    cache = PartCache(cache_dir, opts) if cache_dir else None
     parts, errors = [], []
     for p in sorted(map(str, paths)):
         try:

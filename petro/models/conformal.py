@@ -19,11 +19,14 @@ from petro.models.runtime import novelty_bin
 EDGES = (0.0, 0.5, 0.8, 1.0)
 
 
-def _q(scores: np.ndarray, nominal: float) -> float:
+def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
+    """The conformal adjustment of conformity ``scores`` for ``coverage``: their
+    ``coverage (1 + 1/n)`` quantile (the finite-sample correction; the higher value), 0 when
+    there is no finite score."""
     s = np.sort(scores[np.isfinite(scores)])
     if s.size == 0:
         return 0.0
-    return float(np.quantile(s, min(1.0, nominal * (1 + 1 / s.size)), method="higher"))
+    return float(np.quantile(s, min(1.0, coverage * (1 + 1 / s.size)), method="higher"))
 
 
 def fit_mondrian(scores: np.ndarray, novelty: np.ndarray, nominal: float,
@@ -33,11 +36,11 @@ def fit_mondrian(scores: np.ndarray, novelty: np.ndarray, nominal: float,
     edges = np.asarray(edges, dtype=float)
     k = novelty_bin(edges, novelty)
     adj, counts = [], []
-    prev = _q(scores, nominal)
+    prev = conformal_quantile(scores, nominal)
     for b in range(edges.size):
         s = scores[k == b]
         n = int(np.isfinite(s).sum())
-        a = _q(s, nominal) if n >= min_count else (adj[-1] if adj else prev)
+        a = conformal_quantile(s, nominal) if n >= min_count else (adj[-1] if adj else prev)
         adj.append(max(a, adj[-1]) if adj else a)
         counts.append(n)
     return {"edges": edges.tolist(), "adj": adj, "counts": counts, "nominal": nominal}

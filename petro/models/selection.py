@@ -26,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from petro.models.novelty import DERIVED_SOURCES
+from petro.models.trust import DERIVED_SOURCES
 from petro.models.spec import ModelSpec
 from petro.models.train import fit_bundle
 from petro.vocab import is_image_feature

@@ -9,12 +9,8 @@ from pathlib import Path
 import yaml
 
 from petro.errors import ConfigError
+from petro.vocab import TARGETS, Target
 
-TARGETS = {
-    # target name -> (table column, output prefix, unit, transform, report scale, report unit)
-    "porosity": ("PHIE", "PHIE", "v/v", "none", 100.0, "p.u."),
-    "permeability": ("LOG10_PERM", "PERM", "mD", "log10", 1.0, "decades"),
-}
 ESTIMATORS = ("lightgbm",)                                 # what a registered model runs
 BASELINE_ESTIMATORS = ("ridge", "random_forest", "hist_gbm")  # scikit-learn comparators
 FEATURE_SETS = ("logs", "image")
@@ -79,28 +75,18 @@ class ModelSpec:
                               f"auto, lowo or group_kfold")
 
     @property
-    def column(self) -> str:
-        return TARGETS[self.target][0]
+    def target_info(self) -> Target:
+        """The target's column, output prefix, unit, transform and report scale
+        (:data:`petro.vocab.TARGETS`)."""
+        return TARGETS[self.target]
 
-    @property
-    def output(self) -> str:
-        return TARGETS[self.target][1]
-
-    @property
-    def unit(self) -> str:
-        return TARGETS[self.target][2]
-
-    @property
-    def transform(self) -> str:
-        return TARGETS[self.target][3]
-
-    @property
-    def report_scale(self) -> float:
-        return TARGETS[self.target][4]
-
-    @property
-    def report_unit(self) -> str:
-        return TARGETS[self.target][5]
+    # the target's facts, as the spec's own attributes (petro.vocab.Target)
+    column = property(lambda self: self.target_info.column)
+    output = property(lambda self: self.target_info.output)
+    unit = property(lambda self: self.target_info.unit)
+    transform = property(lambda self: self.target_info.transform)
+    report_scale = property(lambda self: self.target_info.report_scale)
+    report_unit = property(lambda self: self.target_info.report_unit)
 
     @property
     def nominal_coverage(self) -> float:

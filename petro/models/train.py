@@ -1,11 +1,24 @@
-"""Fitting: LightGBM quantile boosters into a runtime bundle, the novelty detector, and
-scikit-learn comparators."""
+"""Fitting: LightGBM quantile boosters and their inputs into a runtime bundle, and scikit-learn
+comparators.
+
+A bundle is fitted in two parts (:func:`fit_model`). What is fitted on rows held in memory: the
+input embedding (PCA of the image patches), the ridge linear base, the novelty detector and the
+target's range. And the boosters, fitted by a :class:`BoosterFitter` on the rows it holds: by
+default :func:`fit_boosters` (``lgb.train`` on the same rows in memory); on a Dask cluster,
+``petro.app.disttrain`` passes one that fits ``lightgbm.dask`` on every row of the training
+wells' partitions (the rows in memory are then a well-stratified sample of them, and the
+target's range, :class:`TargetStats`, comes from every row). Either way the same parameters
+(:func:`lgb_params`) and heads (:func:`heads`) are fitted and the model's state is one
+:class:`~petro.models.record.ModelRecord`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 import lightgbm as lgb
 import numpy as np
-from sklearn.covariance import LedoitWolf
 from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.impute import SimpleImputer
@@ -14,10 +27,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from petro.errors import ModelError
+from petro.models.novelty import fit_detector
+from petro.models.record import ModelRecord
 from petro.models.runtime import Bundle, linear_base, pca_scores
 from petro.models.spec import ModelSpec
-from petro.vocab import (feature_block, is_image_feature, is_patch_feature, parse_feature,
-                         pc_feature)
+from petro.vocab import is_image_feature, is_patch_feature, parse_feature, pc_feature
+
+Head = tuple[str, str, float | None]   # (booster key, LightGBM objective, quantile alpha)
 
 DEFAULT_LGB = dict(n_estimators=300, learning_rate=0.04, num_leaves=15, min_child_samples=20,
                    subsample=0.8, subsample_freq=1, colsample_bytree=0.7, reg_lambda=1.0,
@@ -44,47 +60,6 @@ def lgb_params(spec: ModelSpec, objective: str, alpha: float | None = None) -> t
     return p, rounds
 
 
-def novelty_blocks(features: list[str]) -> dict[str, list[str]]:
-    """Input blocks of the novelty detector: conventional logs, and one per image kind."""
-    blocks: dict[str, list[str]] = {}
-    for f in features:
-        blocks.setdefault(feature_block(f), []).append(f)
-    return blocks
-
-
-def robust_center_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column: median (0 where a column has no value) and robust spread (MAD x 1.4826; the
-    standard deviation where the MAD is zero; 1 where both are)."""
-    center = np.nanmedian(X, axis=0)
-    scale = np.nanmedian(np.abs(X - center), axis=0) * 1.4826
-    std = np.nanstd(X, axis=0)
-    scale = np.where(scale > 1e-9, scale, np.where(std > 0, std, 1.0))
-    return np.where(np.isfinite(center), center, 0.0), scale
-
-
-def fit_novelty(X: np.ndarray, features: list[str], min_coverage: float = 0.5) -> dict:
-    """Robust Mahalanobis novelty detector per input block (median / MAD standardisation,
-    Ledoit-Wolf covariance). Features present in fewer than ``min_coverage`` of the rows are left
-    out. Thresholds are 1.0 until calibrated on blind wells (:func:`calibrate_thresholds`)."""
-    cover = np.isfinite(X).mean(axis=0)
-    blocks = []
-    for name, cols in novelty_blocks(features).items():
-        keep = [features.index(c) for c in cols
-                if cover[features.index(c)] >= min_coverage and
-                np.nanstd(X[:, features.index(c)]) > 0]
-        if not keep:
-            continue
-        Xk = X[:, keep]
-        center, scale = robust_center_scale(Xk)   # kept columns have values: centres are medians
-        z = (Xk - center) / scale
-        z = np.where(np.isfinite(z), z, 0.0)
-        precision = np.linalg.pinv(LedoitWolf().fit(z).covariance_)
-        blocks.append({"name": name, "features": [features[j] for j in keep],
-                       "center": center.tolist(), "scale": scale.tolist(),
-                       "precision": precision.tolist(), "threshold": 1.0})
-    return {"blocks": blocks} if blocks else {}
-
-
 def fit_patch_pca(X: np.ndarray, features: list[str], n_components: int) -> list[dict]:
     """PCA of each image kind's patch columns (the learned embedding), on these rows only."""
     groups: dict[str, list[str]] = {}
@@ -108,24 +83,7 @@ def fit_patch_pca(X: np.ndarray, features: list[str], n_components: int) -> list
     return out
 
 
-def calibrate_thresholds(D: np.ndarray, quantile: float) -> np.ndarray:
-    """Per-block thresholds at one common per-block quantile level, chosen so that a share
-    ``quantile`` of the rows of ``D`` (out-of-fold distances, rows x blocks) is in domain in
-    every block at once."""
-    D = D[np.isfinite(D).all(axis=1)]
-    if D.shape[0] == 0:
-        return np.ones(D.shape[1])
-    lo, hi = quantile, 1.0
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        thr = np.quantile(D, mid, axis=0)
-        inside = ((D / np.where(thr > 0, thr, 1.0)) <= 1.0).all(axis=1).mean()
-        lo, hi = (mid, hi) if inside < quantile else (lo, mid)
-    thr = np.quantile(D, hi, axis=0)
-    return np.where(thr > 0, thr, 1.0)
-
-
-def heads(spec: ModelSpec, p50_only: bool = False) -> list[tuple[str, str, float | None]]:
+def heads(spec: ModelSpec, p50_only: bool = False) -> list[Head]:
     """The boosters of a bundle: ``(key, objective, alpha)`` for P50 (L2), P10 and P90."""
     out = [("p50", "regression", None), ("p10", "quantile", spec.quantiles[0]),
            ("p90", "quantile", spec.quantiles[1])]
@@ -167,54 +125,86 @@ def booster_names(features: list[str]) -> list[str]:
     return [f.replace(" ", "_") for f in features]
 
 
-def bundle_meta(spec: ModelSpec, prep: dict, y_min: float, y_max: float, n_train: int,
-                conformal: dict | None = None) -> dict:
-    """The bundle metadata of a model fitted with ``prep`` on ``n_train`` targets in
-    [``y_min``, ``y_max``] (model space)."""
-    span = float(y_max - y_min)
-    meta = {"name": spec.name, "target": spec.target, "column": spec.column, "output": spec.output,
-            "unit": spec.unit, "transform": spec.transform, "features": list(prep["features"]),
-            "model_features": list(prep["model_features"]), "pca": prep["pca"],
-            "quantiles": list(spec.quantiles), "conformal": conformal or {"lo": 0.0, "hi": 0.0},
-            "clip": [float(y_min - 0.25 * span), float(y_max + 0.25 * span)],
-            "n_train": int(n_train)}
-    if prep["linear_base"]:
-        meta["linear_base"] = prep["linear_base"]
-    return meta
+@dataclass(frozen=True)
+class TargetStats:
+    """The finite targets a model is fitted on (model space): how many, their mean and range."""
+
+    n: int
+    mean: float
+    lo: float
+    hi: float
+
+    @classmethod
+    def of(cls, y: np.ndarray) -> "TargetStats":
+        """Of the finite values ``y`` (at least one)."""
+        return cls(int(y.size), float(np.mean(y)), float(y.min()), float(y.max()))
 
 
-def add_novelty(meta: dict, Xm: np.ndarray, novelty_thresholds=None) -> None:
-    """Fit the novelty detector on model-matrix rows ``Xm`` into ``meta`` (thresholds from
-    blind wells when given)."""
-    nov = fit_novelty(Xm, meta["model_features"])
-    if nov:
-        if novelty_thresholds is not None:
-            for b in nov["blocks"]:
-                b["threshold"] = float(novelty_thresholds.get(b["name"], 1.0))
-        meta["novelty"] = nov
+class BoosterFitter(Protocol):
+    """Fits a bundle's boosters on the rows it holds: ``fitter(prep, spec, heads)`` -> one
+    LightGBM booster per head key, on the boosters' matrix of those rows
+    (:func:`model_inputs` with ``prep``, the target as label, the linear base as init score)."""
+
+    def __call__(self, prep: dict, spec: ModelSpec, heads: list[Head]) \
+            -> dict[str, lgb.Booster]: ...
 
 
-def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec, *,
-               conformal: dict | None = None, novelty_thresholds=None,
-               with_novelty: bool = True, p50_only: bool = False) -> Bundle:
-    """Fit P50 (L2) and the two quantile boosters and wrap them in a runtime :class:`Bundle`."""
-    ok = np.isfinite(y)
-    X, y = X[ok], y[ok]
-    if y.size < 20:
-        raise ModelError(f"{spec.name}: only {y.size} valid target samples; need at least 20")
-    prep = fit_inputs(X, y, features, spec)
-    X, base = model_inputs(X, prep)
+def fit_boosters(Xm: np.ndarray, y: np.ndarray, base: np.ndarray | None, prep: dict,
+                 spec: ModelSpec, heads: list[Head]) -> dict[str, lgb.Booster]:
+    """The in-memory fitter: ``lgb.train`` of each head on the boosters' matrix ``Xm``, target
+    ``y`` and init score ``base`` (None: no linear base)."""
     boosters = {}
-    for key, obj, alpha in heads(spec, p50_only):
+    for key, obj, alpha in heads:
         params, rounds = lgb_params(spec, obj, alpha)
-        ds = lgb.Dataset(X, y, init_score=base, feature_name=booster_names(prep["model_features"]),
+        ds = lgb.Dataset(Xm, y, init_score=base, feature_name=booster_names(prep["model_features"]),
                          free_raw_data=True, params={"max_bin": params.get("max_bin", 255),
                                                      "verbosity": -1})
         boosters[key] = lgb.train(params, ds, num_boost_round=rounds)
-    meta = bundle_meta(spec, prep, y.min(), y.max(), y.size, conformal)
-    if with_novelty:
-        add_novelty(meta, X, novelty_thresholds)
-    return Bundle(meta, boosters)
+    return boosters
+
+
+def fit_model(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec, *,
+              fitter: BoosterFitter | None = None, stats: TargetStats | None = None,
+              conformal: dict | None = None, novelty_thresholds: dict | None = None,
+              with_novelty: bool = True, p50_only: bool = False) \
+        -> tuple[ModelRecord, dict[str, lgb.Booster]]:
+    """The record and boosters of a model of ``spec`` on input rows ``X`` (columns
+    ``features``) and targets ``y`` held in memory (rows without a finite target are left out).
+
+    ``fitter``: fits the boosters on the rows it holds (default: :func:`fit_boosters` on these
+    rows); ``stats``: the targets those rows have (default: of ``y``); the rows here then fit
+    only the input embedding, the linear base and the novelty detector. ``conformal`` and
+    ``novelty_thresholds``: from blind-well validation (none: no widening, thresholds 1)."""
+    ok = np.isfinite(y)
+    X, y = X[ok], y[ok]
+    stats = stats or (TargetStats.of(y) if y.size else TargetStats(0, np.nan, np.nan, np.nan))
+    if stats.n < 20 or y.size < 2:
+        raise ModelError(f"{spec.name}: only {stats.n} valid target samples; need at least 20")
+    prep = fit_inputs(X, y, features, spec)
+    Xm, base = model_inputs(X, prep)
+    if fitter is None:
+        boosters = fit_boosters(Xm, y, base, prep, spec, heads(spec, p50_only))
+    else:
+        boosters = fitter(prep, spec, heads(spec, p50_only))
+    span = float(stats.hi - stats.lo)
+    record = ModelRecord(
+        name=spec.name, target=spec.target, column=spec.column, output=spec.output,
+        unit=spec.unit, transform=spec.transform, features=list(prep["features"]),
+        model_features=list(prep["model_features"]), pca=prep["pca"],
+        quantiles=list(spec.quantiles), conformal=conformal or {"lo": 0.0, "hi": 0.0},
+        clip=[float(stats.lo - 0.25 * span), float(stats.hi + 0.25 * span)],
+        n_train=int(stats.n), linear_base=prep["linear_base"] or None,
+        novelty=fit_detector(Xm, prep["model_features"], novelty_thresholds)
+        if with_novelty else None)
+    return record, boosters
+
+
+def fit_bundle(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec,
+               **kw) -> Bundle:
+    """Fit P50 (L2) and the two quantile boosters and wrap them in a runtime :class:`Bundle`
+    (arguments as :func:`fit_model`)."""
+    record, boosters = fit_model(X, y, features, spec, **kw)
+    return Bundle(record.to_dict(), boosters)
 
 
 def fit_linear_base(X: np.ndarray, y: np.ndarray, features: list[str], spec: ModelSpec,

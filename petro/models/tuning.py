@@ -16,8 +16,9 @@ Spec settings (``tuning:`` in a model spec)::
 
 The number of trials decides the result, never the clock: ``budget_s`` exists only so a
 mis-sized search cannot run for hours; when it stops a search, the number of trials run is
-recorded (``trials.attrs``) and the caller reports a warning, since the result then depends on
-the machine's speed.
+recorded (``trials.attrs``) and :func:`tuning_problems` makes it a warning (a
+:class:`~petro.problems.Problem`, code ``tuning_budget``) that training returns and the
+application reports, since the result then depends on the machine's speed.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold, ParameterSampler
 
 from petro.errors import ConfigError
-from petro.models.spec import TUNING_KEYS, ModelSpec
+from petro.models.spec import ModelSpec
 from petro.models.tasks import TaskMap, close, run_tasks
 from petro.models.train import fit_bundle
+from petro.problems import Problem, Severity
+from petro.vocab import WELL
 
 DEFAULT_SPACE = {
     "num_leaves": [7, 15, 31],
@@ -48,11 +51,7 @@ DEFAULT_INNER_FOLDS = 3
 
 def tuning_settings(spec: ModelSpec) -> dict:
     """The spec's tuning settings with defaults (``n_iter`` is the old name of ``trials``)."""
-    cfg = dict(spec.tuning or {})
-    unknown = set(cfg) - set(TUNING_KEYS)
-    if unknown:
-        raise ConfigError(f"model spec {spec.source or spec.name}: tuning: unknown keys "
-                          f"{sorted(unknown)}; known: {list(TUNING_KEYS)}")
+    cfg = dict(spec.tuning or {})   # its keys were checked with the spec (ModelSpec)
     trials = int(cfg.get("trials", cfg.get("n_iter", DEFAULT_TRIALS)))
     inner = int(cfg.get("inner_folds", DEFAULT_INNER_FOLDS))
     budget = cfg.get("budget_s")
@@ -110,7 +109,7 @@ def tune(table: pd.DataFrame, features: list[str], spec: ModelSpec, progress=Non
     data = table.loc[keep].reset_index(drop=True)
     y = y_all[keep]
     X = data[features].to_numpy(dtype=float)
-    fl = inner_folds(data["WELL"].astype(str).to_numpy(), s["inner_folds"])
+    fl = inner_folds(data[WELL].astype(str).to_numpy(), s["inner_folds"])
     start = time.perf_counter()
     trials = []
     cands = candidates(spec)
@@ -133,3 +132,11 @@ def tune(table: pd.DataFrame, features: list[str], spec: ModelSpec, progress=Non
     # first best wins ties: the same trials give the same choice
     best = cands[int(np.argmin(table_["blind_rmse"].to_numpy()))]
     return best, table_
+
+
+def tuning_problems(model: str, trials: pd.DataFrame) -> list[Problem]:
+    """A warning (code ``tuning_budget``) when the search of ``trials`` (:func:`tune`) stopped
+    early on its time budget, else nothing."""
+    why = trials.attrs.get("stopped", "")
+    return [Problem(Severity.WARNING, f"{model}: tuning: {why}", code="tuning_budget")] \
+        if why else []

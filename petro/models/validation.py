@@ -8,6 +8,9 @@ adjustment applied to a well is computed from the other wells' scores only. The 
 thresholds (one per input block) are calibrated on the out-of-fold distances so that a share
 ``novelty_quantile`` of blind-well depths is "in domain" in every block at once; the reported
 in-domain rate is blind the same way (thresholds from the other wells).
+
+The folds are written once, against :class:`petro.models.rows.Rows` (where the rows live): in
+memory (:func:`cross_validate`), or on a Dask cluster (``petro.app.disttrain``).
 """
 
 from __future__ import annotations
@@ -16,14 +19,19 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupKFold
 
-from petro.errors import ModelError
+from petro.models.blind import FoldModel, fit_petro
+from petro.models.conformal import conformal_quantile
+from petro.models.novelty import calibrate_thresholds, novelty_blocks
+from petro.models.rows import Fold, InMemory, Rows
 from petro.models.runtime import Bundle
 from petro.models.selection import select_inputs
 from petro.models.spec import ModelSpec
 from petro.models.tasks import TaskMap, run_tasks
-from petro.models.train import calibrate_thresholds, fit_bundle, novelty_blocks, sklearn_estimator
+from petro.models.train import fit_bundle, fit_model, sklearn_estimator
+from petro.models.tuning import tune, tuning_problems
+from petro.problems import Problem, Severity
+from petro.vocab import COVERAGE, IN_DOMAIN, WELL
 
 LOG10_3 = np.log10(3.0)
 
@@ -45,18 +53,6 @@ def regression_metrics(y: np.ndarray, p: np.ndarray, target: str) -> dict[str, f
             "within_x10": float(np.mean(np.abs(e) <= 1.0)), "r2": r2, "n": int(y.size)}
 
 
-def primary_metric(target: str) -> str:
-    return "rmse_pu" if target == "porosity" else "rmse_dec"
-
-
-def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
-    s = np.sort(scores[np.isfinite(scores)])
-    if s.size == 0:
-        return 0.0
-    level = min(1.0, coverage * (1 + 1 / s.size))
-    return float(np.quantile(s, level, method="higher"))
-
-
 @dataclass
 class CVResult:
     spec: ModelSpec
@@ -71,152 +67,130 @@ class CVResult:
     importance: pd.Series | None = None
     tuning: pd.DataFrame | None = None   # nested CV: per outer fold, the trials and the choice
     inputs: dict[str, list[str]] = field(default_factory=dict)   # per fold: the inputs it used
+    problems: list[Problem] = field(default_factory=list)   # non-fatal: a search stopped early
 
 
-def folds(wells: np.ndarray, spec: ModelSpec):
-    uniq = np.unique(wells)
-    if uniq.size < 2:
-        raise ModelError(f"{spec.name}: blind-well validation needs at least 2 wells with targets, "
-                         f"found {uniq.size}")
-    if spec.cv == "lowo" or (spec.cv == "auto" and uniq.size <= 12):
-        for w in uniq:
-            yield str(w), np.flatnonzero(wells != w), np.flatnonzero(wells == w)
-        return
-    k = min(spec.n_splits, uniq.size)
-    for i, (tr, te) in enumerate(GroupKFold(n_splits=k).split(wells, groups=wells)):
-        yield f"fold{i}", tr, te
+ONE_WELL = "one training well: no search, the spec's parameters are used"
 
 
-def petro_baseline(train: pd.DataFrame, test: pd.DataFrame, spec: ModelSpec) -> np.ndarray:
-    """Single-log petrophysical estimate: density porosity; for permeability, a log-linear
-    poro-perm transform on density porosity fitted on the training wells."""
-    phid_te = test["PHID"].to_numpy(dtype=float) if "PHID" in test else np.full(len(test), np.nan)
-    if spec.target == "porosity":
-        return np.clip(phid_te, 0.0, 0.5)
-    x = train["PHID"].to_numpy(dtype=float) if "PHID" in train else np.array([])
-    y = train[spec.column].to_numpy(dtype=float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 5:
-        return np.full(len(test), np.nanmean(y))
-    a, b = np.polyfit(x[ok], y[ok], 1)
-    return a * phid_te + b
+def _search(fold: Fold, rows: Rows, features: list[str], spec: ModelSpec, nested: bool,
+            trial_map: TaskMap | None) -> tuple[ModelSpec, dict | None, list[Problem]]:
+    """Nested tuning of a fold on its training wells' rows in memory (the trials as tasks of
+    ``trial_map``, else here): the fold's spec, its row of the nested-tuning table, problems."""
+    if not nested:
+        return spec, None, []
+    if len(fold.train) < 2:   # nothing to tune across
+        return spec, {"fold": fold.name, "trials_run": 0, "trials_planned": 0,
+                      "stopped": ONE_WELL, "inner_rmse": float("nan")}, \
+            [Problem(Severity.WARNING, f"{spec.name}: tuning: {ONE_WELL}", code="tuning_skipped")]
+    best, trials = tune(rows.frame(fold), features, spec, task_map=trial_map)
+    return replace(spec, params=best), {
+        "fold": fold.name, "trials_run": trials.attrs["run"],
+        "trials_planned": trials.attrs["planned"], "stopped": trials.attrs["stopped"],
+        "inner_rmse": float(trials["blind_rmse"].min()),
+        **{f"param.{k}": v for k, v in best.items()}}, tuning_problems(spec.name, trials)
 
 
-def _fold(name, tr, te, X, y, Xl, Xb, data, features, logs_only, spec, nested):
-    """One outer fold: (nested) tuning on the fold's training wells only, then the model, the
-    logs-only model and the baselines fitted on them and applied to the blind well(s)."""
+@dataclass
+class FoldResult:
+    """One fold's out-of-fold rows, their novelty distances and what the fold chose."""
+
+    oof: pd.DataFrame
+    dist: np.ndarray
+    importance: pd.Series
+    inputs: list[str]
+    tuned: dict | None
+    problems: list[Problem]
+
+
+def _fold(fold: Fold, rows: Rows, spec: ModelSpec, nested: bool,
+          trial_map: TaskMap | None = None) -> FoldResult:
+    """One outer fold: input selection and (nested) tuning on the fold's training wells only,
+    then the model, the logs-only model and the baselines fitted on them and applied to the
+    blind well(s)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):     # one thread per process: the result never depends on cores
+        y = rows.target(fold)
+        features = rows.features
         if spec.max_inputs:   # input selection on the fold's training wells only
-            kept = select_inputs(X[tr], y[tr], features, spec)
-            X = X[:, [features.index(f) for f in kept]]
-            features = kept
-        tuned = None
-        if nested and data["WELL"].iloc[tr].nunique() < 2:   # nothing to tune across
-            tuned = {"fold": name, "trials_run": 0, "trials_planned": 0,
-                     "stopped": "one training well: no search, the spec's parameters are used",
-                     "inner_rmse": float("nan")}
-        elif nested:
-            from petro.models.tuning import tune
-
-            best, trials = tune(data.iloc[tr], features, spec)
-            tuned = {"fold": name, "trials_run": trials.attrs["run"],
-                     "trials_planned": trials.attrs["planned"],
-                     "stopped": trials.attrs["stopped"],
-                     "inner_rmse": float(trials["blind_rmse"].min()),
-                     **{f"param.{k}": v for k, v in best.items()}}
-            spec = replace(spec, params=best)
-        bundle = fit_bundle(X[tr], y[tr], features, spec)
-        out = {"q": bundle.raw_quantiles(X[te]), "tuned": tuned, "dist": None, "inputs": features,
-               "imp": pd.Series(bundle.boosters["p50"].feature_importance("gain"),
-                                index=bundle.model_features),
-               "petro": petro_baseline(data.iloc[tr], data.iloc[te], spec),
-               "mean": float(np.mean(y[tr])), "sk": {}}
-        if "novelty" in bundle.meta:
-            out["dist"] = ([b["name"] for b in bundle.meta["novelty"]["blocks"]],
-                           bundle.novelty_distances(X[te]))
-        if logs_only:
-            lb = fit_bundle(Xl[tr], y[tr], logs_only, spec, with_novelty=False, p50_only=True)
-            out["logs_only"] = lb.raw_quantiles(Xl[te])["p50"]
+            features = select_inputs(rows.inputs(fold, features), y, features, spec)
+        spec, tuned, problems = _search(fold, rows, features, spec, nested, trial_map)
+        stats = rows.stats(fold)
+        bundle = fit_bundle(rows.inputs(fold, features), y, features, spec,
+                            fitter=rows.fitter(fold), stats=stats)
+        train = rows.frame(fold)
+        phid = train["PHID"].to_numpy(dtype=float) if "PHID" in train else np.full(y.size, np.nan)
+        model = FoldModel(bundle, features, list(novelty_blocks(rows.features)),
+                          fit_petro(phid, y, spec), stats.mean)
+        if rows.logs_only:
+            model.logs_bundle = fit_bundle(rows.comparator(fold), y, rows.logs_only, spec,
+                                           with_novelty=False, p50_only=True)
         for b in spec.baselines:
-            est = sklearn_estimator(b, {}, seed=spec.seed)
-            est.fit(Xb[tr], y[tr])
-            out["sk"][b] = est.predict(Xb[te])
-    return out
+            model.baselines[b] = sklearn_estimator(b, {}, seed=spec.seed).fit(
+                rows.baseline(fold), y)
+        oof, dist = rows.blind(fold, model)
+    imp = pd.Series(bundle.boosters["p50"].feature_importance("gain"),
+                    index=bundle.model_features)
+    return FoldResult(oof, dist, imp, features, tuned, problems)
 
 
-def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
-                   logs_only: list[str] | None = None, progress=None, nested: bool = False,
-                   n_jobs: int = 1, task_map: TaskMap | None = None) -> CVResult:
-    """Blind-well cross-validation of ``spec`` on ``table`` (rows with a valid target).
+def validate(rows: Rows, spec: ModelSpec, *, nested: bool = False, progress=None,
+             n_jobs: int = 1, task_map: TaskMap | None = None) -> CVResult:
+    """Blind-well cross-validation of ``spec`` on ``rows`` (:class:`petro.models.rows.Rows`).
 
     ``nested``: the hyper-parameters are tuned inside each outer fold on that fold's training
     wells only (:func:`petro.models.tuning.tune`), so the blind figures are free of the
     selection. With ``spec.max_inputs``, each fold first keeps its inputs
     (:func:`petro.models.selection.select_inputs`) on its training wells only, and tunes and fits
-    on them (``CVResult.inputs``: the inputs of each fold). Folds (each with its selection,
-    tuning, model, logs-only model and baselines) run in ``n_jobs`` processes, or as the tasks
-    of ``task_map`` (e.g. on a Dask cluster, see :mod:`petro.models.tasks`); each fold's result
-    depends only on its data and the seed and the folds are pooled in fold order, so the result
-    is the same wherever they ran.
+    on them (``CVResult.inputs``: the inputs of each fold). Rows that can travel
+    (``rows.portable``): the folds (each with its selection, tuning, model, logs-only model and
+    baselines) run in ``n_jobs`` processes, or as the tasks of ``task_map`` (e.g. on a Dask
+    cluster, see :mod:`petro.models.tasks`); else the folds run here and the trials of their
+    searches are the tasks of ``task_map``. Each fold's result depends only on its data and the
+    seed and the folds are pooled in row order, so the result is the same wherever they ran.
+    ``progress(fold name)`` after each fold.
     """
-    y_all = table[spec.column].to_numpy(dtype=float)
-    keep = np.isfinite(y_all)
-    data = table.loc[keep].reset_index(drop=True)
-    y = y_all[keep]
-    wells = data["WELL"].astype(str).to_numpy()
-    X = data[features].to_numpy(dtype=float)
-    oof = pd.DataFrame({"WELL": wells, "DEPT": data["DEPT"].to_numpy(), "y": y})
-    for c in ("p50", "lo", "hi", "dist", "mean", "petro", "logs_only"):
-        oof[c] = np.nan
-    for b in spec.baselines:
-        oof[f"sk_{b}"] = np.nan
-    # scikit-learn baselines see the conventional logs (the petrophysicist's inputs)
-    base_cols = [f for f in (logs_only or features) if f in data.columns]
-    Xb = data[base_cols].to_numpy(dtype=float)
-    Xl = data[logs_only].to_numpy(dtype=float) if logs_only else None
-    block_names = list(novelty_blocks(features))
-    D = np.full((len(data), len(block_names)), np.nan)   # out-of-fold novelty distances per block
-    imp = pd.Series(dtype=float)
-    fl = list(folds(wells, spec))
-    cols = ["WELL"] + [c for c in ("PHID", spec.column) if c in data.columns]
-    small = data[list(dict.fromkeys(cols + (features if nested else [])))]
-    results = run_tasks(_fold, fl, (X, y, Xl, Xb, small, features, logs_only, spec, nested),
-                        n_jobs=n_jobs, task_map=task_map)
-    tuned, fold_inputs = [], {}
-    for (name, tr, te), r in zip(fl, results):
-        fold_inputs[name] = r["inputs"]
-        q = r["q"]
-        oof.loc[te, "p50"], oof.loc[te, "lo"], oof.loc[te, "hi"] = q["p50"], q["p10"], q["p90"]
-        if r["dist"] is not None:
-            idx = [block_names.index(b) for b in r["dist"][0]]
-            D[np.ix_(te, idx)] = r["dist"][1]
-        imp = imp.add(r["imp"], fill_value=0.0)
-        oof.loc[te, "mean"] = r["mean"]
-        oof.loc[te, "petro"] = r["petro"]
-        if logs_only:
-            oof.loc[te, "logs_only"] = r["logs_only"]
-        for b, v in r["sk"].items():
-            oof.loc[te, f"sk_{b}"] = v
-        if r["tuned"]:
-            tuned.append(r["tuned"])
+    fl = rows.folds(spec)
+    if rows.portable:
+        results = run_tasks(_fold, [(f,) for f in fl], (rows, spec, nested), n_jobs=n_jobs,
+                            task_map=task_map)
+    else:
+        results = (_fold(f, rows, spec, nested, task_map) for f in fl)
+    done = []
+    for fold, r in zip(fl, results):
+        done.append(r)
         if progress:
-            progress(name)
-    return summarise(oof, D, block_names, imp / len(fl), spec, features, tuned, bool(logs_only),
-                     fold_inputs)
+            progress(fold.name)
+    order = np.argsort(np.concatenate([f.te for f in fl]), kind="stable")
+    oof = pd.concat([r.oof for r in done], ignore_index=True).iloc[order].reset_index(drop=True)
+    D = np.vstack([r.dist for r in done])[order]
+    imp = pd.Series(dtype=float)
+    for r in done:
+        imp = imp.add(r.importance, fill_value=0.0)
+    return summarise(oof, D, list(novelty_blocks(rows.features)), imp / len(fl), spec,
+                     rows.features, [r.tuned for r in done if r.tuned], bool(rows.logs_only),
+                     {f.name: r.inputs for f, r in zip(fl, done)},
+                     [p for r in done for p in r.problems])
 
 
-def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importance: pd.Series,
-              spec: ModelSpec, features: list[str], tuned: list[dict],
-              logs_only: bool, fold_inputs: dict[str, list[str]] | None = None) -> CVResult:
-    """The :class:`CVResult` of out-of-fold rows ``oof`` (WELL, DEPT, y, p50, lo, hi and one
-    column per comparator: mean, petro, logs_only, sk_<name>) and their out-of-fold novelty
-    distances ``D`` (rows x ``block_names``; ``logs_only``: whether the logs-only comparator
-    ran): conformal adjustment, blind coverage, novelty
-    thresholds, blind in-domain rate and the pooled and per-well metrics."""
-    wells = oof["WELL"].astype(str).to_numpy()
-    # conformal adjustment, blind coverage, novelty threshold and blind in-domain rate
+def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
+                   logs_only: list[str] | None = None, progress=None, nested: bool = False,
+                   n_jobs: int = 1, task_map: TaskMap | None = None) -> CVResult:
+    """Blind-well cross-validation of ``spec`` on the rows of ``table`` held in memory (rows
+    with a valid target; :func:`validate`). ``logs_only``: the inputs of the logs-only
+    comparator (None: no comparator; the scikit-learn baselines then see ``features``)."""
+    rows = InMemory(table).rows(spec.column, features, logs_only, nested)
+    return validate(rows, spec, nested=nested, progress=progress, n_jobs=n_jobs,
+                    task_map=task_map)
+
+
+def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec: ModelSpec) \
+        -> tuple[float, dict[str, float]]:
+    """The conformal adjustment and novelty thresholds of every out-of-fold row, and (columns
+    added to ``oof``: dist, lo_c, hi_c, covered, in_domain) each well's band, coverage and
+    in-domain flags with the adjustment and thresholds of the other wells only (blind)."""
+    wells = oof[WELL].astype(str).to_numpy()
     scores = np.maximum(oof["lo"] - oof["y"], oof["y"] - oof["hi"]).to_numpy()
     nominal = spec.nominal_coverage
     adj = conformal_quantile(scores, nominal) if spec.conformal else 0.0
@@ -241,6 +215,13 @@ def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importan
         else:
             in_dom[m] = True
     oof["covered"], oof["in_domain"] = covered, in_dom
+    return adj, {b: float(t) for b, t in zip(block_names, thr)}
+
+
+def _metrics(oof: pd.DataFrame, spec: ModelSpec, logs_only: bool) \
+        -> tuple[dict[str, dict[str, float]], pd.DataFrame]:
+    """Pooled and per-well blind metrics of the model and of each comparator (with the blind
+    coverage and in-domain rate of the model, from :func:`_blind_bands`)."""
     models = {"model": "p50", "train_mean": "mean", "petrophysical": "petro",
               **{b: f"sk_{b}" for b in spec.baselines}}
     if logs_only:
@@ -249,32 +230,54 @@ def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importan
     pooled = {}
     for label, col in models.items():
         pooled[label] = regression_metrics(oof["y"].to_numpy(), oof[col].to_numpy(), spec.target)
-        for w, g in oof.groupby("WELL"):
+        for w, g in oof.groupby(WELL):
             rows.append({"well": w, "model": label,
                          **regression_metrics(g["y"].to_numpy(), g[col].to_numpy(), spec.target)})
-    pooled["model"]["coverage_p10_p90"] = float(covered.mean())
-    pooled["model"]["in_domain_rate"] = float(in_dom.mean())
+    pooled["model"][COVERAGE] = float(oof["covered"].to_numpy().mean())
+    pooled["model"][IN_DOMAIN] = float(oof["in_domain"].to_numpy().mean())
     per_well = pd.DataFrame(rows)
-    cov_w = oof.groupby("WELL")["covered"].mean().to_dict()
-    dom_w = oof.groupby("WELL")["in_domain"].mean().to_dict()
-    per_well.loc[per_well.model == "model", "coverage_p10_p90"] = \
-        per_well.loc[per_well.model == "model", "well"].map(cov_w)
-    per_well.loc[per_well.model == "model", "in_domain_rate"] = \
-        per_well.loc[per_well.model == "model", "well"].map(dom_w)
-    return CVResult(spec, features, oof, per_well, pooled, adj,
-                    {b: float(t) for b, t in zip(block_names, thr)},
+    model = per_well.model == "model"
+    for key, col in ((COVERAGE, "covered"), (IN_DOMAIN, "in_domain")):
+        per_well.loc[model, key] = per_well.loc[model, "well"].map(
+            oof.groupby(WELL)[col].mean().to_dict())
+    return pooled, per_well
+
+
+def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importance: pd.Series,
+              spec: ModelSpec, features: list[str], tuned: list[dict],
+              logs_only: bool, fold_inputs: dict[str, list[str]] | None = None,
+              problems: list[Problem] | None = None) -> CVResult:
+    """The :class:`CVResult` of out-of-fold rows ``oof`` (WELL, DEPT, y, p50, lo, hi and one
+    column per comparator: mean, petro, logs_only, sk_<name>) and their out-of-fold novelty
+    distances ``D`` (rows x ``block_names``; ``logs_only``: whether the logs-only comparator
+    ran): conformal adjustment, blind coverage, novelty thresholds, blind in-domain rate and
+    the pooled and per-well metrics."""
+    adj, thresholds = _blind_bands(oof, D, block_names, spec)
+    pooled, per_well = _metrics(oof, spec, logs_only)
+    cov_w = oof.groupby(WELL)["covered"].mean().to_dict()
+    dom_w = oof.groupby(WELL)["in_domain"].mean().to_dict()
+    return CVResult(spec, features, oof, per_well, pooled, adj, thresholds,
                     {str(k): float(v) for k, v in cov_w.items()},
                     {str(k): float(v) for k, v in dom_w.items()},
                     importance.sort_values(ascending=False),
-                    pd.DataFrame(tuned) if tuned else None, fold_inputs or {})
+                    pd.DataFrame(tuned) if tuned else None, fold_inputs or {}, problems or [])
+
+
+def fit_final_model(rows: Rows, features: list[str], spec: ModelSpec, cv: CVResult):
+    """The record and boosters of the model fitted on every training well (inputs
+    ``features``), with the conformal adjustment and novelty thresholds from ``cv``."""
+    every = rows.everything()
+    record, boosters = fit_model(rows.inputs(every, features), rows.target(every), features, spec,
+                                 fitter=rows.fitter(every), stats=rows.stats(every),
+                                 conformal={"lo": cv.conformal_adj, "hi": cv.conformal_adj},
+                                 novelty_thresholds=cv.novelty_thresholds)
+    record.cv = {"pooled": cv.pooled["model"], "wells": sorted(cv.oof[WELL].unique())}
+    return record, boosters
 
 
 def fit_final(table: pd.DataFrame, features: list[str], spec: ModelSpec, cv: CVResult) -> Bundle:
-    """Fit on every well, with the conformal adjustment and novelty threshold from ``cv``."""
-    y = table[spec.column].to_numpy(dtype=float)
-    X = table[features].to_numpy(dtype=float)
-    bundle = fit_bundle(X, y, features, spec, conformal={"lo": cv.conformal_adj,
-                                                          "hi": cv.conformal_adj},
-                        novelty_thresholds=cv.novelty_thresholds)
-    bundle.meta["cv"] = {"pooled": cv.pooled["model"], "wells": sorted(cv.oof.WELL.unique())}
-    return bundle
+    """Fit on every well of ``table`` (in memory), with the conformal adjustment and novelty
+    threshold from ``cv``."""
+    record, boosters = fit_final_model(InMemory(table).rows(spec.column, features, None, False),
+                                       features, spec, cv)
+    return Bundle(record.to_dict(), boosters)

@@ -254,16 +254,13 @@ def test_text_null_marker_is_reported_not_silently_missing(tmp_path):
 @pytest.mark.parametrize("cpus,env,parts", [
     (2, {}, 2), (1, {}, 1),
     (2, {"OMP_NUM_THREADS": "1"}, 1),                   # a Dask worker (its nanny sets it)
-    (2, {"PETRO_READ_THREADS": "1"}, 1),                # a worker of petro's process pool
-    (2, {"PETRO_READ_THREADS": "2", "OMP_NUM_THREADS": "1"}, 2),   # petro's own variable wins
     (2, {"OMP_NUM_THREADS": "junk"}, 2)])
 def test_default_threads_split_large_rows_only_with_more_than_one_cpu(tmp_path, small_parts,
                                                                      monkeypatch, cpus, env,
                                                                      parts):
     import petro.io.las as las_module
 
-    for var in ("PETRO_READ_THREADS", "OMP_NUM_THREADS"):
-        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     for var, value in env.items():
         monkeypatch.setenv(var, value)
 

@@ -1,0 +1,81 @@
+"""Blind-well predictions: one fold's models applied to the rows of its blind wells.
+
+A :class:`FoldModel` is everything a blind-well fold fitted on its training wells (the model,
+the logs-only comparator, the scikit-learn baselines, the poro-perm transform and the training
+mean); :func:`blind_rows` applies it to blind rows wherever they are: in memory
+(:class:`petro.models.rows.InMemoryRows`) or on the worker that holds a well's partition
+(``petro.app.disttrain``). Each row's answer depends only on that row, so the out-of-fold
+figures are the same however the rows are split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from petro.models.runtime import Bundle
+from petro.models.spec import ModelSpec
+from petro.vocab import DEPTH, WELL
+
+# the out-of-fold columns of a blind row besides one sk_<name> per scikit-learn baseline
+OOF_COLUMNS = (WELL, DEPTH, "y", "p50", "lo", "hi", "dist", "mean", "petro", "logs_only")
+
+
+def fit_petro(phid: np.ndarray, y: np.ndarray, spec: ModelSpec) -> dict:
+    """The single-log petrophysical estimate, fitted on training rows (density porosity
+    ``phid``, v/v, and targets ``y``): density porosity itself for porosity; for permeability a
+    log-linear poro-perm transform (the mean target where fewer than 5 rows have both)."""
+    if spec.target == "porosity":
+        return {"kind": "phid"}
+    ok = np.isfinite(phid) & np.isfinite(y)
+    if ok.sum() < 5:
+        return {"kind": "constant", "value": float(np.nanmean(y))}
+    a, b = np.polyfit(phid[ok], y[ok], 1)
+    return {"kind": "linear", "a": a, "b": b}
+
+
+def apply_petro(fit: dict, phid: np.ndarray) -> np.ndarray:
+    """The petrophysical estimate of :func:`fit_petro` at rows of density porosity ``phid``."""
+    if fit["kind"] == "phid":
+        return np.clip(phid, 0.0, 0.5)
+    if fit["kind"] == "constant":
+        return np.full(len(phid), fit["value"])
+    return fit["a"] * phid + fit["b"]
+
+
+@dataclass
+class FoldModel:
+    """What one blind-well fold fitted on its training wells, to apply to its blind rows."""
+
+    bundle: Bundle                       # the model (P50, P10, P90, novelty detector)
+    features: list[str]                  # its inputs (the fold's selection)
+    block_names: list[str]               # every novelty block of the candidate inputs
+    petro: dict                          # :func:`fit_petro`
+    mean: float                          # the training wells' mean target
+    logs_bundle: Bundle | None = None    # logs-only comparator (P50)
+    baselines: dict = field(default_factory=dict)   # name -> fitted scikit-learn estimator
+
+
+def blind_rows(model: FoldModel, X: np.ndarray, Xl: np.ndarray | None, Xb: np.ndarray,
+               y: np.ndarray, wells: np.ndarray, depth: np.ndarray, phid: np.ndarray) \
+        -> tuple[pd.DataFrame, np.ndarray]:
+    """The out-of-fold rows (:data:`OOF_COLUMNS` and ``sk_<name>``) of blind rows with inputs
+    ``X`` (the model's), ``Xl`` (the logs-only comparator's, None without one), ``Xb`` (the
+    baselines'), targets ``y``, ``wells``, ``depth`` and density porosity ``phid``; and their
+    novelty distances per block (rows x ``model.block_names``, NaN for a block the fold's
+    detector does not have)."""
+    q = model.bundle.raw_quantiles(X)
+    out = pd.DataFrame({WELL: wells, DEPTH: depth, "y": y, "p50": q["p50"], "lo": q["p10"],
+                        "hi": q["p90"], "dist": np.nan, "mean": model.mean,
+                        "petro": apply_petro(model.petro, phid), "logs_only": np.nan})
+    if model.logs_bundle is not None:
+        out["logs_only"] = model.logs_bundle.raw_quantiles(Xl)["p50"]
+    for name, est in model.baselines.items():
+        out[f"sk_{name}"] = est.predict(Xb)
+    D = np.full((len(y), len(model.block_names)), np.nan)
+    if "novelty" in model.bundle.meta:
+        names = [b["name"] for b in model.bundle.meta["novelty"]["blocks"]]
+        D[:, [model.block_names.index(b) for b in names]] = model.bundle.novelty_distances(X)
+    return out, D
