@@ -14,6 +14,8 @@ reason in a petrophysicist's words. The checks follow welly's curve tests (``no_
   between the upper and lower GR quantiles), a neutron that reads the same in both (bound water
   always raises the neutron in shale) and hardly varies at all (``live_spread``) is dead; the
   same rule with its own figures for the density;
+- **dead detector**: a curve computed from detector count rates (the neutron: near and far
+  thermal counts) whose count-rate curves, where the file has them, read near zero;
 - **noise**: a lag-1 autocorrelation below ``noise_autocorr``: the samples are not a log of beds
   (logs are sampled finer than the tool's vertical resolution, so neighbours agree);
 - **spikes**: isolated samples departing from both neighbours by more than ``spike_spreads``
@@ -159,8 +161,23 @@ def _dead_to_shale(v: np.ndarray, spec: dict, groups, name: str) -> str:
             f"does not see the rock (a dead or disconnected detector; check its count rates)")
 
 
+def _dead_counts(spec: dict, counts: dict[str, np.ndarray] | None, name: str) -> str:
+    """The reason a curve computed from detector count rates is dead (every count-rate curve
+    of its tool the well has reads near zero), or ''."""
+    rule = spec.get("counts")
+    have = {c: v for c, v in (counts or {}).items() if rule and c in rule["curves"]}
+    rates = {c: float(np.nanmedian(np.abs(v))) for c, v in have.items() if np.isfinite(v).any()}
+    if not rates or max(rates.values()) >= rule["min_rate"]:
+        return ""
+    words = ", ".join(f"{c} {r:.1f}" for c, r in rates.items())
+    return (f"{name} is computed from detectors that count next to nothing (median |rate|: "
+            f"{words}; a live detector counts hundreds to thousands a second): the tool was "
+            f"dead or off, whatever the rock")
+
+
 def check_curve(name: str, values: np.ndarray, gr: np.ndarray | None = None,
-                r: dict | None = None) -> tuple[np.ndarray, Verdict]:
+                r: dict | None = None, counts: dict[str, np.ndarray] | None = None) \
+        -> tuple[np.ndarray, Verdict]:
     """One curve's values and its verdict (``masked`` is the plausibility screen's, in io: this
     check uses a curve whole or leaves it out).
 
@@ -169,6 +186,7 @@ def check_curve(name: str, values: np.ndarray, gr: np.ndarray | None = None,
     name : canonical mnemonic (rules by name; unknown names get the generic checks)
     values : array, the curve in its canonical unit on the well's depth grid
     gr : array or None, the well's gamma ray on the same grid (for the shale response)
+    counts : the well's other curves by file mnemonic (for the detectors' count rates)
     """
     r = r or rules()
     spec = (r.get("curves") or {}).get(name, {})
@@ -177,6 +195,9 @@ def check_curve(name: str, values: np.ndarray, gr: np.ndarray | None = None,
         with np.errstate(divide="ignore", invalid="ignore"):
             v = np.log10(np.where(v > 0, v, np.nan))
     fin = v[np.isfinite(v)]
+    dead = _dead_counts(spec, counts, name)
+    if dead:
+        return values, Verdict(name, LEFT_OUT, dead, "dead_detector")
     if fin.size < r["min_samples"]:
         if v.size < 5 * r["min_samples"]:   # a short interval or a few rows: nothing to judge
             return values, Verdict(name, USED, f"{fin.size} samples: too few to check", "unchecked")
@@ -240,10 +261,12 @@ def check_curves(curves: pd.DataFrame, names=None, r: dict | None = None) \
     r = r or rules()
     names = [c for c in (curves.columns if names is None else names) if c in curves.columns]
     gr = curves[GR].to_numpy(dtype=float) if GR in curves.columns else None
+    rates = {c: curves[c].to_numpy(dtype=float) for c in curves.columns
+             if any(c in (s.get("counts") or {}).get("curves", ()) for s in r["curves"].values())}
     out, verdicts, drop = {}, [], []
     for c in names:
         vals, verdict = check_curve(c, curves[c].to_numpy(dtype=float),
-                                    None if c == GR else gr, r)
+                                    None if c == GR else gr, r, rates)
         verdicts.append(verdict)
         if verdict.status == LEFT_OUT:
             drop.append(c)
@@ -264,11 +287,16 @@ def check_image(kind: str, values: np.ndarray, r: dict | None = None) \
     r = r or rules()
     item = f"image:{kind}"
     vals = np.asarray(values)
-    live = np.isfinite(vals).mean(axis=0) >= 0.5
+    step = max(1, vals.shape[0] // r.get("image_rows", 4000))   # a dead button is dead all along
+    sample = np.asarray(vals[::step], dtype=np.float32)
+    live = np.isfinite(sample).mean(axis=0) >= 0.5
     if not live.any():
         return vals, Verdict(item, USED)
-    spreads = np.array([robust_spread(np.asarray(vals[:, j], dtype=float)) if live[j] else np.nan
-                        for j in range(vals.shape[1])])
+    with np.errstate(invalid="ignore"):
+        cols = sample[:, live]
+        med = np.nanmedian(cols, axis=0)
+        spreads = np.full(vals.shape[1], np.nan)
+        spreads[live] = 1.4826 * np.nanmedian(np.abs(cols - med), axis=0)
     typical = float(np.nanmedian(spreads[live]))
     if not typical > 0:
         return None, Verdict(item, LEFT_OUT, f"{kind.replace('_', ' ')} image is flat: no "

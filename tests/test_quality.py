@@ -127,8 +127,40 @@ def test_real_jb_neutron_is_dead_and_its_other_logs_live():
     from petro.io.options import IngestOptions
     from petro.io.wells import load_well
 
-    well = load_well("JB", [real_file("nmr/JB_11-6TFH_CMR.las")], IngestOptions())
+    well = load_well("JB", [real_file("nmr/JB_11-6TFH_CMR.las")], IngestOptions(quality=False))
     table, verdicts = check_curves(well.curves, ["GR", "NPHI", "K", "TH", "U"])
     by = {v.item: v for v in verdicts}
-    assert by["NPHI"].status == LEFT_OUT and by["NPHI"].code == "dead_to_shale"
+    assert by["NPHI"].status == LEFT_OUT and by["NPHI"].code == "dead_detector"
+    assert "CNTC 1.3" in by["NPHI"].reason                # near and far counts next to nothing
     assert all(by[c].status in (USED, MASKED) for c in ("GR", "K", "TH", "U"))
+    # without its count-rate curves, the neutron is still dead: flat where GR sees shale
+    _, verdicts = check_curves(well.curves.drop(columns=["CNTC", "CFTC"]), ["NPHI"])
+    assert (verdicts[0].status, verdicts[0].code) == (LEFT_OUT, "dead_to_shale")
+    # live count rates keep a live neutron
+    live = well.curves.assign(CNTC=3000.0, CFTC=900.0, NPHI=well.curves.GR / 400 + 0.02)
+    _, verdicts = check_curves(live, ["NPHI"])
+    assert verdicts[0].status == USED
+
+
+def test_load_well_applies_the_verdicts(tmp_path):
+    """A well read through io: the dead neutron is gone from the curves (no input, its feature
+    column missing), its verdict and a warning name it, the other curves are kept."""
+    from petro.io.las_writer import write_las
+    from petro.io.options import IngestOptions
+    from petro.io.wells import load_well
+
+    curves = bedded_well(3)
+    rng = np.random.default_rng(7)
+    curves["NPHI"] = -0.025 + np.convolve(rng.normal(0, 0.015, len(curves)), np.ones(5) / 5,
+                                          mode="same")
+    path = tmp_path / "w.las"
+    write_las(path, curves.index.to_numpy(), {c: curves[c].to_numpy() for c in curves},
+              units={"GR": "GAPI", "NPHI": "V/V", "RHOB": "G/C3", "DT": "US/F", "RT": "OHMM",
+                     "CALI": "IN"}, well={"WELL": "W-1"})
+    well = load_well("W-1", [path], IngestOptions())
+    assert "NPHI" not in well.curves.columns and "RHOB" in well.curves.columns
+    v = {x.item: x for x in well.verdicts}
+    assert v["NPHI"].status == LEFT_OUT and v["GR"].status == USED
+    warn = [p for p in well.problems if p.code == "curve_left_out"]
+    assert len(warn) == 1 and warn[0].curve == "NPHI" and warn[0].well == "W-1"
+    assert "NPHI" in load_well("W-1", [path], IngestOptions(quality=False)).curves.columns

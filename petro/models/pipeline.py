@@ -70,6 +70,7 @@ class TrainingContext:
     recipe: dict | None = None
     n_jobs: int = 1
     task_map: TaskMap | None = None
+    curve_verdicts: dict | None = None   # training well -> inputs left out or masked (QC)
 
 
 @dataclass
@@ -134,6 +135,7 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
                                           cv.oof if spec.conformal else None,
                                           spec.nominal_coverage, context.ood_policy),
                      target_params=dict(context.target_params), recipe=context.recipe,
+                     curve_verdicts=context.curve_verdicts,
                      training=rows.describe())
     problems = cv.problems + (tuning_problems(spec.name, trials) if trials is not None else [])
     return TrainedModel(spec, inputs, cv, Bundle(record.to_dict(), boosters), logs_only, trials,
