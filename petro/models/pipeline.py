@@ -29,6 +29,7 @@ from petro.models.trust import trust_meta
 from petro.models.tuning import tune, tuning_problems, tuning_settings
 from petro.models.validation import CVResult, fit_final_model, validate
 from petro.problems import Problem
+from petro.vocab import is_image_feature
 
 # progress stages
 FOLDS = "blind-well folds"
@@ -112,7 +113,9 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
     per fold, the ``TUNING`` stage of the final search."""
     progress = progress or Quiet()
     nested = bool(spec.tuning) and tuning_settings(spec)["nested"]
-    comparator = logs_only if "image" in spec.features else None
+    # the logs-only ablation, when the model has image inputs to ablate
+    comparator = logs_only if "image" in spec.features and \
+        any(is_image_feature(f) for f in features) else None
     rows = placement.rows(spec.column, features, comparator, nested)
 
     def validated(s: ModelSpec) -> CVResult:
