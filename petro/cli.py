@@ -73,7 +73,7 @@ def cmd_ingest(args) -> int:
         origin = [f"{c}<-{o}" if o != c else c for c, o in s["origin"].items()]
         rows.append((r.name, s["files"], f"{s['top']:.2f} - {s['base']:.2f}", f"{s['step']:.4f}",
                      _cut(origin, 14 if cut else None, ", "),
-                     "\n".join(f"{k}: {v}" for k, v in s["images"].items()),
+                     "\n".join(f"{k}:\n {v}" for k, v in s["images"].items()),
                      "yes" if s["nmr"] else "no",
                      _cut(verdict_rows(s.get("verdicts", []), everything=args.long), cut) or
                      "inputs used",

@@ -198,19 +198,17 @@ def check_curve(name: str, values: np.ndarray, gr: np.ndarray | None = None,
     dead = _dead_counts(spec, counts, name)
     if dead:
         return values, Verdict(name, LEFT_OUT, dead, "dead_detector")
-    if fin.size < r["min_samples"]:
-        if v.size < 5 * r["min_samples"]:   # a short interval or a few rows: nothing to judge
-            return values, Verdict(name, USED, f"{fin.size} samples: too few to check", "unchecked")
+    if fin.size < r["min_samples"] and v.size >= 5 * r["min_samples"]:
         return values, Verdict(name, LEFT_OUT, f"{name} has {fin.size} samples with a value over "
                                f"{v.size} depths: no log to use", "no_data")
+    if fin.size < r["min_judge"]:   # a short interval or a few rows: nothing to judge a tool by
+        return values, Verdict(name, USED, f"{fin.size} samples: too few to judge", "unchecked")
     stuck = _stuck(fin, r["stuck_share"])
     if stuck is not None:
         val = 10 ** stuck[0] if spec.get("log10") else stuck[0]
         return values, Verdict(name, LEFT_OUT, f"{name} is stuck at {_fmt(val)} over "
                                f"{stuck[1]:.0%} of its samples: the tool stopped updating",
                                "stuck")
-    if fin.size < r["min_judge"]:   # a short interval: flatness is no evidence of a dead tool
-        return _check_shape(name, values, v, r, noise=not spec.get("flat_ok"))
     spread = robust_spread(fin)
     if "resolution" in spec and not spec.get("flat_ok") and spread < spec["resolution"]:
         unit = " (log10)" if spec.get("log10") else ""
@@ -287,6 +285,8 @@ def check_image(kind: str, values: np.ndarray, r: dict | None = None) \
     r = r or rules()
     item = f"image:{kind}"
     vals = np.asarray(values)
+    if vals.shape[0] < r["min_judge"]:   # a few rows: nothing to judge a tool by
+        return vals, Verdict(item, USED, f"{vals.shape[0]} rows: too few to judge", "unchecked")
     step = max(1, vals.shape[0] // r.get("image_rows", 4000))   # a dead button is dead all along
     sample = np.asarray(vals[::step], dtype=np.float32)
     live = np.isfinite(sample).mean(axis=0) >= 0.5

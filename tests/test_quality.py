@@ -96,14 +96,14 @@ def test_flat_stuck_noise_ramp_and_spikes():
 
 
 def test_short_interval_is_not_judged():
-    curves = bedded_well(0).iloc[:60]
-    flat = curves.assign(NPHI=0.1)
-    _, verdicts = check_curves(flat)
-    v = {x.item: x for x in verdicts}["NPHI"]
-    assert v.status == LEFT_OUT and v.code == "stuck"   # one value: stuck, whatever the length
-    nearly = curves.assign(NPHI=0.1 + np.random.default_rng(0).normal(0, 1e-4, 60))
-    _, verdicts = check_curves(nearly)
-    assert {x.item: x for x in verdicts}["NPHI"].status == USED   # 9 m: flatness proves little
+    curves = bedded_well(0).iloc[:60]                 # 9 m: a tool is not judged on so little
+    _, verdicts = check_curves(curves.assign(NPHI=0.1, RHOB=np.linspace(2.2, 2.6, 60)))
+    v = {x.item: x for x in verdicts}
+    assert (v["NPHI"].status, v["NPHI"].code) == (USED, "unchecked")
+    assert (v["RHOB"].status, v["RHOB"].code) == (USED, "unchecked")
+    empty = bedded_well(0).assign(DT=np.nan)          # a long well without any DT value
+    _, verdicts = check_curves(empty, ["DT"])
+    assert (verdicts[0].status, verdicts[0].code) == (LEFT_OUT, "no_data")
 
 
 def test_image_dead_buttons_masked_or_image_left_out():

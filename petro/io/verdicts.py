@@ -92,15 +92,18 @@ def _problem(v: Verdict, well: str) -> Problem:
 
 
 def verdict_rows(verdicts: list[dict], *, everything: bool = False) -> list[str]:
-    """Verdicts (as dicts) in words for a table cell: inputs left out or masked and kept spikes
-    (every verdict with ``everything``; a duplicate of a curve another file gives is only
-    there)."""
+    """Verdicts (as dicts) for a table cell: inputs left out or masked and kept spikes, named by
+    the check (``NPHI: left out (dead detector)``; the reason is in the well's warnings); with
+    ``everything``, every verdict with its whole reason (a duplicate of a curve another file
+    gives is only there)."""
     out = []
     for d in verdicts:
         v = Verdict.from_dict(d)
-        if everything or (v.status not in (USED, NOT_INPUT) and v.code != "duplicate_curve") \
-                or (v.status == USED and v.samples):
+        if everything:
             out.append(str(v))
+        elif (v.status not in (USED, NOT_INPUT) and v.code != "duplicate_curve") \
+                or (v.status == USED and v.samples):
+            out.append(f"{v.item}: {v.status} ({v.code.replace('_', ' ')})")
     return out
 
 
