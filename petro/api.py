@@ -28,7 +28,7 @@ from petro.app.training import RunResult
 from petro.app.training import run as _run
 from petro.app.wells import WellResult, process_wells
 from petro.config import PipelineConfig, load_config
-from petro.errors import ConfigError
+from petro.errors import ConfigError, DataError
 from petro.io.discovery import discover_many
 from petro.io.tables import write_table
 from petro.vocab import DEPTH, WELL
@@ -102,7 +102,7 @@ def features(data, *, pipeline=None, model: str | None = None, with_targets: boo
     results = _wells(data, cfg, with_targets, on_event)
     tables = [r.table for r in results if r.table is not None]
     if not tables:
-        raise ConfigError("no well could be read; see the problems reported")
+        raise DataError("no well could be read; see the problems reported")
     table = pd.concat(tables, ignore_index=True, sort=False)
     if keep is not None:
         table = table.reindex(columns=[WELL, DEPTH] + keep)

@@ -9,6 +9,7 @@ calls :mod:`petro.api` and renders tables. Exit codes: 0 all good; 1 some wells 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -19,7 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from petro.errors import PetroError
-from petro.render import Events, console, err_console, print_metrics, table as _table
+from petro.render import (Events, console, err_console, print_metrics, print_verdicts,
+                          table as _table)
 
 
 def _settings(args) -> dict:
@@ -54,23 +56,44 @@ def cmd_init(args) -> int:
 
 def cmd_ingest(args) -> int:
     from petro.api import ingest
+    from petro.io.verdicts import verdict_rows
 
     with Events() as ev:
         results = ingest(args.data_dir, pipeline=args.pipeline, on_event=ev, **_settings(args))
+    if args.json:   # machine-readable: everything, nothing cut
+        print(json.dumps([{**r.summary, "well": r.name, "files": r.files,
+                           "error": r.error.to_dict() if r.error else None,
+                           "problems": [p.to_dict() for p in r.problems]} for r in results],
+                         indent=1, default=str))
+        return ev.status
+    cut = None if args.long else 6
     rows = []
     for r in results:
         s = r.summary
         if r.error:
-            rows.append((r.name, len(r.files), "", "", "", "", "", f"[red]{r.error}[/red]"))
+            rows.append((r.name, len(r.files), "", "", "", "", "", "", f"[red]{r.error}[/red]"))
             continue
         origin = [f"{c}<-{o}" if o != c else c for c, o in s["origin"].items()]
         rows.append((r.name, s["files"], f"{s['top']:.2f} - {s['base']:.2f}", f"{s['step']:.4f}",
-                     ", ".join(origin[:14]) + (" ..." if len(origin) > 14 else ""),
-                     "\n".join(f"{k}: {v}" for k, v in s["images"].items()),
-                     "yes" if s["nmr"] else "no", "\n".join(str(p) for p in r.problems[:6])))
+                     _cut(origin, 14 if cut else None, ", "),
+                     "\n".join(f"{k}:\n {v}" for k, v in s["images"].items()),
+                     "yes" if s["nmr"] else "no",
+                     _cut(verdict_rows(s.get("verdicts", []), everything=args.long), cut) or
+                     "inputs used",
+                     _cut([str(p) for p in r.problems], cut)))
     _table(f"wells in {args.data_dir}", ("well", "files", "depth (m)", "step (m)", "curves",
-                                         "images", "NMR", "problems"), rows)
+                                         "images", "NMR", "curve verdicts", "problems"), rows)
+    if not args.long and any(len(r.problems) > 6 or len(r.summary.get("origin", {})) > 14
+                             for r in results):
+        console.print("lists cut: `petro ingest --long` shows them whole, `--json` as JSON")
     return ev.status
+
+
+def _cut(items: list[str], n: int | None, sep: str = "\n") -> str:
+    """Items joined for a table cell, the first ``n`` of them (all with None) and a count."""
+    if n is None or len(items) <= n:
+        return sep.join(items)
+    return sep.join(items[:n]) + f"{sep}... {len(items) - n} more"
 
 
 def cmd_targets(args) -> int:
@@ -118,6 +141,7 @@ def _train(pipeline, args, overrides=None) -> tuple[int, object]:
     with Events() as ev:
         run = train(pipeline, data=getattr(args, "data", None), tracking_uri=args.tracking_uri,
                     on_event=ev, overrides=overrides, **_settings(args))
+    print_verdicts(run.wells)
     print_metrics(run)
     console.print(f"pipeline {run.cfg.name}: {len(run.wells)} wells, {run.seconds:.1f} s")
     return max(ev.status, run.status), run
@@ -232,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     i = cmd("init", "write a starter pipeline and model specs to edit", cmd_init)
     i.add_argument("dir")
     i.add_argument("--force", action="store_true", help="overwrite existing files")
-    cmd("ingest", "read a folder of well files and report what was found", cmd_ingest,
-        data=True, settings=True)
+    c = cmd("ingest", "read a folder of well files and report what was found", cmd_ingest,
+            data=True, settings=True)
+    c.add_argument("--long", action="store_true", help="every curve, verdict and problem, uncut")
+    c.add_argument("--json", action="store_true", help="the report as JSON on stdout")
     c = cmd("targets", "compute NMR targets and write them as LAS", cmd_targets, data=True,
             settings=True)
     c.add_argument("-o", "--out-dir", required=True)
@@ -331,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args) or 0)
     except PetroError as err:
         err_console.print(f"[red]petro error:[/red] {err}")
-        return 2
+        return err.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130

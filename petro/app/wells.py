@@ -89,6 +89,7 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
                    "images": {k: f"{v.n_bins} bins @ {v.step * 1000:.2f} mm"
                               for k, v in well.images.items()},
                    "nmr": has_nmr, "header": dict(well.header),
+                   "verdicts": [v.to_dict() for v in well.verdicts],
                    "sha256": file_hashes or _file_hashes(files, cfg)}
     return res
 

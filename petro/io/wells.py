@@ -13,6 +13,7 @@ from petro.io.cache import PartCache
 from petro.io.canonical import read_file_parts
 from petro.io.merge import merge_parts
 from petro.io.options import IngestOptions
+from petro.io.verdicts import assess_well
 from petro.well import Well
 
 __all__ = ["IngestOptions", "load_well", "read_file_parts"]
@@ -23,8 +24,9 @@ def load_well(name: str, paths: list[str | Path], opts: IngestOptions | None = N
     """Read all files of one well and merge them (a pure function of files and options).
 
     Files that fail are reported in ``well.problems`` and skipped; if none can be read the first
-    error is raised. ``cache_dir``: the parsed-file cache (:class:`petro.io.cache.PartCache`),
-    None for none.
+    error is raised. With ``opts.quality`` every curve and image gets a verdict and dead ones are
+    left out (:mod:`petro.io.verdicts`). ``cache_dir``: the parsed-file cache
+    (:class:`petro.io.cache.PartCache`), None for none.
     """
     opts = opts or IngestOptions()
     table = opts.table()
@@ -41,5 +43,5 @@ def load_well(name: str, paths: list[str | Path], opts: IngestOptions | None = N
     well = merge_parts(name, parts, opts)
     well.problems = [e.problem(well=name, code="file_failed") for e in errors] + well.problems
     well.files += [getattr(e, "path", "") or "" for e in errors]
-    return well
+    return assess_well(well, opts) if opts.quality else well
 

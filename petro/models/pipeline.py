@@ -30,6 +30,7 @@ from petro.models.trust import trust_meta
 from petro.models.tuning import tune, tuning_problems, tuning_settings
 from petro.models.validation import CVResult, fit_final_model, validate
 from petro.problems import Problem
+from petro.vocab import is_image_feature
 
 # progress stages
 FOLDS = "blind-well folds"
@@ -72,6 +73,7 @@ class TrainingContext:
     plausibility_table: dict | None = None   # petro/data/plausibility.yaml, parsed by the caller
     n_jobs: int = 1
     task_map: TaskMap | None = None
+    curve_verdicts: dict | None = None   # training well -> inputs left out or masked (QC)
 
 
 @dataclass
@@ -113,7 +115,9 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
     per fold, the ``TUNING`` stage of the final search."""
     progress = progress or Quiet()
     nested = bool(spec.tuning) and tuning_settings(spec)["nested"]
-    comparator = logs_only if "image" in spec.features else None
+    # the logs-only ablation, when the model has image inputs to ablate
+    comparator = logs_only if "image" in spec.features and \
+        any(is_image_feature(f) for f in features) else None
     rows = placement.rows(spec.column, features, comparator, nested)
 
     def validated(s: ModelSpec) -> CVResult:
@@ -136,6 +140,7 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
                                           cv.oof if spec.conformal else None,
                                           spec.nominal_coverage, context.ood_policy),
                      target_params=dict(context.target_params), recipe=context.recipe,
+                     curve_verdicts=context.curve_verdicts,
                      training=rows.describe(),
                      plausibility=(input_plausibility(inputs, context.plausibility_table)
                                    if context.plausibility_table else None))

@@ -64,6 +64,8 @@ class ModelRecord:
     target_params: dict | None = None      # the target computation's parameters
     recipe: dict | None = None             # what rebuilds the inputs from files
     training: dict | None = None           # lightgbm.dask path: {"path", "sample_rows", "rows"}
+    curve_verdicts: dict | None = None     # training well -> its inputs left out or masked
+                                           # (petro.quality verdicts as dicts)
 
     def to_dict(self) -> dict:
         """The JSON dict of the record (``Bundle.meta``); fields that are None are left out."""
