@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from petro.errors import ModelError
 from petro.vocab import COVERAGE, TARGETS, metric_name
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+UNDECIDED = "undecided"   # the decision could not be made (the registry failed): no alias
 
 
 def check_criteria(pooled: dict[str, dict[str, float]], criteria: dict, target: str) -> list[str]:
@@ -30,24 +32,70 @@ def check_criteria(pooled: dict[str, dict[str, float]], criteria: dict, target: 
 
 def decide_alias(client, name: str, version: str, metric_key: str, value: float,
                  fails: list[str]) -> tuple[str, str]:
-    """Champion or challenger for a new version, with the reason; sets alias and tags."""
-    try:
-        champ = client.get_model_version_by_alias(name, CHAMPION)
-    except Exception:  # no champion yet
-        champ = None
+    """Champion or challenger for a new version, with the reason; sets alias and tags.
+
+    Only the registry's answer that ``name`` has no champion makes a first version champion: a
+    champion that cannot be read (the server fails, times out or answers an error) stops the
+    decision with a ModelError, the version registered without alias and tagged with why."""
     if fails:
         alias, reason = CHALLENGER, "fails criteria: " + "; ".join(fails)
-    elif champ is None:
-        alias, reason = CHAMPION, f"first version passing criteria ({metric_key} {value:.4f})"
     else:
-        old = client.get_run(champ.run_id).data.metrics.get(metric_name("model", metric_key))
-        if old is not None and not value < old:
-            alias, reason = CHALLENGER, (f"blind {metric_key} {value:.4f} does not beat champion "
-                                         f"v{champ.version} ({old:.4f})")
-        else:
-            alias, reason = CHAMPION, (f"blind {metric_key} {value:.4f} beats champion "
-                                       f"v{champ.version} ({old if old is not None else float('nan'):.4f})")
+        try:
+            champ = champion(client, name)
+            old = None if champ is None else \
+                client.get_run(champ.run_id).data.metrics.get(metric_name("model", metric_key))
+        except Exception as err:
+            why = (f"the champion of {name} could not be read from the registry ({_brief(err)}): "
+                   f"v{version} is registered without an alias. Promote it by hand if intended: "
+                   f"`petro models promote {name} {version}`")
+            _tag_quietly(client, name, version, UNDECIDED, why)
+            raise ModelError(why) from err
+        alias, reason = _compare(champ, old, metric_key, value)
     client.set_registered_model_alias(name, alias, version)
     client.set_model_version_tag(name, version, "petro.decision", alias)
     client.set_model_version_tag(name, version, "petro.reason", reason)
     return alias, reason
+
+
+def champion(client, name: str):
+    """The version alias ``champion`` points at; None only when the registry answers that there
+    is none (the registered model lists no such alias, or does not exist). Every other failure
+    is raised: MLflow answers a missing alias asked by name with INVALID_PARAMETER_VALUE, which
+    a malformed request gets too, so the alias is read from the registered model's listing."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        rm = client.get_registered_model(name)
+    except MlflowException as err:
+        if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+    ver = (rm.aliases or {}).get(CHAMPION)
+    return None if ver is None else client.get_model_version(name, str(ver))
+
+
+def _compare(champ, old: float | None, metric_key: str, value: float) -> tuple[str, str]:
+    """The new version's pooled blind metric against the champion's (None: no champion)."""
+    if champ is None:
+        return CHAMPION, f"first version passing criteria ({metric_key} {value:.4f})"
+    if old is not None and not value < old:
+        return CHALLENGER, (f"blind {metric_key} {value:.4f} does not beat champion "
+                            f"v{champ.version} ({old:.4f})")
+    return CHAMPION, (f"blind {metric_key} {value:.4f} beats champion v{champ.version} "
+                      f"({old if old is not None else float('nan'):.4f})")
+
+
+def _brief(err: BaseException) -> str:
+    """An error's first line, at most 300 characters (MLflow's may hold a whole HTML page)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _tag_quietly(client, name: str, version: str, decision: str, reason: str) -> None:
+    """Tag a version's decision when the registry answers; a registry that does not is already
+    being reported by the caller."""
+    try:
+        client.set_model_version_tag(name, version, "petro.decision", decision)
+        client.set_model_version_tag(name, version, "petro.reason", reason)
+    except Exception:  # the caller raises the registry's first error
+        pass
