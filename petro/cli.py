@@ -8,13 +8,8 @@ calls :mod:`petro.api` and renders tables. Exit codes: 0 all good; 1 some wells 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 import time
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from petro.errors import PetroError
@@ -260,43 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-MLFLOW_LEVEL = "MLFLOW_LOGGING_LEVEL"    # MLflow reads it when it is imported
-
-
-@contextmanager
-def quiet_libraries() -> Iterator[None]:
-    """For one command: MLflow's informational warnings (type hints, dataset source guesses)
-    and its log lines below WARNING are not the user's concern (petro reports what matters
-    itself). The command line's entry point is the one place that configures library logging:
-    MLflow's level through its own setting (``MLFLOW_LOGGING_LEVEL``, read when MLflow is
-    imported, in this process or a worker; a value the user set stands), or on its logger when
-    it is imported already. Everything is restored when the command ends (``main`` may run in
-    a longer-lived process: a test, a notebook)."""
-    logger = logging.getLogger("mlflow")
-    level, env = logger.level, os.environ.get(MLFLOW_LEVEL)
-    with warnings.catch_warnings():
-        for category in (UserWarning, FutureWarning):
-            warnings.filterwarnings("ignore", category=category, module=r"mlflow(\..*)?")
-            warnings.filterwarnings("ignore", category=category,
-                                    message=r".*(type hint|dataset source)")
-        imported = env is None and "mlflow" in sys.modules
-        if env is None:
-            os.environ[MLFLOW_LEVEL] = "WARNING"
-        if imported:
-            logger.setLevel(logging.WARNING)
-        try:
-            yield
-        finally:
-            if env is None:
-                os.environ.pop(MLFLOW_LEVEL, None)
-            if imported:
-                logger.setLevel(level)
-
-
 def main(argv: list[str] | None = None) -> int:
+    from petro.tracking import quiet_mlflow_logging
+
     args = build_parser().parse_args(argv)
     try:
-        with quiet_libraries():
+        with quiet_mlflow_logging():   # the entry point configures MLflow's logging, not petro
             return int(args.func(args) or 0)
     except PetroError as err:
         err_console.print(f"[red]petro error:[/red] {err}")

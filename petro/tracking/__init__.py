@@ -16,15 +16,27 @@ on the version say why.
 Modules: :mod:`~petro.tracking.store` (URI, server, experiment), :mod:`~petro.tracking.model`
 (a bundle as a pyfunc model), :mod:`~petro.tracking.runs` (a training run),
 :mod:`~petro.tracking.gate` (the promotion gate), :mod:`~petro.tracking.registry` (list, promote).
+The names below are imported from them when first used: ``petro.cli`` calls
+:func:`quiet_mlflow_logging` at start-up without loading pandas, LightGBM or MLflow.
 """
 
-from petro.tracking.gate import CHALLENGER, CHAMPION, check_criteria, decide_alias
-from petro.tracking.model import log_bundle_model, pip_requirements, signature
-from petro.tracking.registry import list_models, promote
-from petro.tracking.runs import log_training
-from petro.tracking.store import (DEFAULT_URI, SERVER_DATABASES, artifact_root, check_server,
-                                  resolve_uri, setup)
+from __future__ import annotations
 
-__all__ = ["CHALLENGER", "CHAMPION", "DEFAULT_URI", "SERVER_DATABASES", "artifact_root",
-           "check_criteria", "check_server", "decide_alias", "list_models", "log_bundle_model",
-           "log_training", "pip_requirements", "promote", "resolve_uri", "setup", "signature"]
+from importlib import import_module
+
+_EXPORTS = {
+    "gate": ("CHALLENGER", "CHAMPION", "check_criteria", "decide_alias"),
+    "model": ("log_bundle_model", "pip_requirements", "signature"),
+    "registry": ("list_models", "promote"),
+    "runs": ("log_training",),
+    "store": ("DEFAULT_URI", "SERVER_DATABASES", "artifact_root", "check_server",
+              "quiet_mlflow_logging", "resolve_uri", "setup"),
+}
+_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE:
+        raise AttributeError(f"module 'petro.tracking' has no attribute {name!r}")
+    return getattr(import_module(f"petro.tracking.{_MODULE[name]}"), name)

@@ -12,7 +12,6 @@ import pandas as pd
 
 from petro.models.runtime import Bundle
 from petro.serving import MODEL_CODE
-from petro.tracking.store import _mlflow
 from petro.vocab import (INPUT_COVERAGE, KEY_INPUT_COVERAGE, NOV_PREFIX, NOVELTY, OOD_FLAG,
                          output_columns)
 
@@ -57,7 +56,8 @@ def signature(output: str, residuals: list[str] = ()):
 def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,
                      registered_name: str | None = None):
     """Log a bundle as an MLflow pyfunc model (models-from-code) in the active run."""
-    mlflow = _mlflow()
+    import mlflow
+
     tmp = Path(tempfile.mkdtemp(prefix="petro-model-"))
     try:
         bdir = bundle.save(tmp / "bundle")

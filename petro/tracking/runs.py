@@ -13,16 +13,16 @@ import pandas as pd
 
 from petro.tracking.gate import check_criteria, decide_alias
 from petro.tracking.model import _pin, log_bundle_model
-from petro.tracking.store import _mlflow, setup
+from petro.tracking.store import setup
 from petro.vocab import TARGETS, metric_name
 
 
 def log_training(result, *, uri: str | None = None, progress=None) -> list[dict]:
-    """Log a :class:`petro.pipeline.TrainResult`: one parent run, one child run per model.
+    """Log a :class:`petro.app.trained.TrainResult`: one parent run, one child run per model.
 
     Returns one dict per model: name, registered name, version, alias, reason, run id, metrics.
     """
-    mlflow = _mlflow()
+    import mlflow
     from mlflow import MlflowClient
 
     cfg = result.cfg
@@ -55,7 +55,8 @@ def _lineage(result) -> dict:
 
 def _log_parent(result, lineage: dict) -> None:
     """The parent run: the pipeline's parameters and lineage, and every well's summary."""
-    mlflow = _mlflow()
+    import mlflow
+
     cfg = result.cfg
     mlflow.log_params({**cfg.params(), **lineage["path_params"]})
     mlflow.set_tags({"petro.pipeline": cfg.source, "petro.data_digest": lineage["digest"],
@@ -71,7 +72,8 @@ def _log_parent(result, lineage: dict) -> None:
 def _log_model_run(client, result, tm, lineage: dict, parent_id: str, run_id: str) -> dict:
     """One model in the active child run: parameters, metrics, training data, validation
     artifacts, the model, then its registration and the promotion decision."""
-    mlflow = _mlflow()
+    import mlflow
+
     cfg, spec = result.cfg, tm.spec
     mlflow.log_params({**_model_params(cfg, tm), **lineage["path_params"]})
     mlflow.set_tags({"petro.data_digest": lineage["digest"], "petro.target": spec.target,
@@ -167,8 +169,10 @@ def _write_validation(tm, hashes: dict, folder: Path) -> Path:
 
 def _register(client, reg_name: str, version: str, tm) -> dict:
     """The promotion gate on a new registered version; the decision is also tagged on the run."""
+    import mlflow
+
     key = TARGETS[tm.spec.target].metric
     fails = check_criteria(tm.cv.pooled, tm.spec.criteria, tm.spec.target)
     alias, reason = decide_alias(client, reg_name, version, key, tm.cv.pooled["model"][key], fails)
-    _mlflow().set_tags({"petro.decision": alias, "petro.reason": reason})
+    mlflow.set_tags({"petro.decision": alias, "petro.reason": reason})
     return {"version": version, "alias": alias, "reason": reason}

@@ -3,22 +3,50 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from petro.errors import ConfigError
 
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
 SERVER_DATABASES = ("postgresql", "mysql", "mssql")
+MLFLOW_LEVEL = "MLFLOW_LOGGING_LEVEL"    # MLflow reads it when it is imported
 
 
-def _mlflow():
+@contextmanager
+def quiet_mlflow_logging() -> Iterator[None]:
+    """For one command of the command line (its entry point is the one place that configures
+    library logging; petro as a library leaves its host's alone): MLflow's informational
+    warnings (type hints, dataset source guesses) and its log lines below WARNING are not the
+    user's concern, petro reports what matters itself. MLflow's level is set through its own
+    setting (``MLFLOW_LOGGING_LEVEL``, read when MLflow is imported, in this process or a
+    worker; a value the user set stands), or on its logger when it is imported already.
+    Everything is restored when the command ends (``main`` may run in a longer-lived process:
+    a test, a notebook)."""
     import logging
+    import warnings
 
-    import mlflow
-
-    # MLflow sets its logger to INFO on import; its INFO lines repeat what petro reports
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    return mlflow
+    logger = logging.getLogger("mlflow")
+    level, env = logger.level, os.environ.get(MLFLOW_LEVEL)
+    with warnings.catch_warnings():
+        for category in (UserWarning, FutureWarning):
+            warnings.filterwarnings("ignore", category=category, module=r"mlflow(\..*)?")
+            warnings.filterwarnings("ignore", category=category,
+                                    message=r".*(type hint|dataset source)")
+        imported = env is None and "mlflow" in sys.modules
+        if env is None:
+            os.environ[MLFLOW_LEVEL] = "WARNING"
+        if imported:
+            logger.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            if env is None:
+                os.environ.pop(MLFLOW_LEVEL, None)
+            if imported:
+                logger.setLevel(level)
 
 
 def resolve_uri(uri: str | None = None) -> str:
@@ -50,17 +78,17 @@ def artifact_root(uri: str, experiment: str = "petro") -> str | None:
     return None
 
 
-_REACHED: set[str] = set()
-
-
 def check_server(uri: str, timeout: float = 10.0) -> None:
     """A tracking server that does not answer at all is a ConfigError now, naming the URL (MLflow
-    itself would retry for minutes, then fail with a traceback). Any HTTP answer counts as
-    reachable (a proxy or an auth layer may answer ``/health`` with an error status)."""
+    itself would retry, then fail with a traceback). Any HTTP answer counts as reachable (a proxy
+    or an auth layer may answer ``/health`` with an error status).
+
+    Every :func:`setup` checks (one ``GET /health``): ``petro run`` checks before reading any well
+    and again before logging, when the server may have gone away during training."""
     import urllib.error
     import urllib.request
 
-    if not uri.startswith(("http://", "https://")) or uri in _REACHED:
+    if not uri.startswith(("http://", "https://")):
         return
     try:
         with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
@@ -72,11 +100,13 @@ def check_server(uri: str, timeout: float = 10.0) -> None:
         raise ConfigError(f"MLflow tracking server {uri} does not answer ({reason}): is `mlflow "
                           f"server` running there? Check MLFLOW_TRACKING_URI / --tracking-uri") \
             from err
-    _REACHED.add(uri)
 
 
 def setup(uri: str | None = None, experiment: str | None = None) -> str:
-    mlflow = _mlflow()
+    """Point MLflow's tracking and registry at the store (checked, :func:`check_server`) and, if
+    given, at ``experiment`` (created when missing); returns the URI."""
+    import mlflow
+
     uri = resolve_uri(uri)
     check_server(uri)
     mlflow.set_tracking_uri(uri)
