@@ -159,8 +159,14 @@ def cmd_predict(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from petro.tracking import list_models, promote
+    from petro.tracking import list_models, log_pending, promote
 
+    if args.models_cmd == "log-pending":
+        entries = log_pending(args.folder, uri=args.tracking_uri)
+        _table(f"logged from {args.folder}", ("model", "registered", "version", "alias", "reason"),
+               [(e["model"], e["registered"] or "-", e["version"] or "-", e["alias"] or "-",
+                 e["reason"] or "") for e in entries])
+        return 0
     if args.models_cmd == "promote":
         promote(args.name, args.version, args.alias, args.tracking_uri)
         console.print(f"{args.name} v{args.version} -> {args.alias}")
@@ -252,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("version")
     mp.add_argument("--alias", default="champion")
     mp.add_argument("--tracking-uri", help=TRACKING_HELP)
+    lp = ms.add_parser("log-pending", help="log trained models a failed or interrupted run kept "
+                       "(./petro-pending/...), from where it stopped")
+    lp.add_argument("folder")
+    lp.add_argument("--tracking-uri", help="default: the store the run was logging to")
     return p
 
 
@@ -265,8 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     except PetroError as err:
         err_console.print(f"[red]petro error:[/red] {err}")
         return 2
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
+    except KeyboardInterrupt as err:
+        err_console.print(f"interrupted: {err}" if str(err) else "interrupted")
         return 130
 
 

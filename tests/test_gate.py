@@ -14,6 +14,7 @@ def _store(tmp_path):
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("gate")      # not the experiment an earlier test set in this process
     return MlflowClient(uri, uri), uri
 
 

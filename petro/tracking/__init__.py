@@ -13,9 +13,10 @@ only if it passes its spec's ``criteria`` and beats the current champion's poole
 metric; otherwise the version gets ``challenger``. Tags ``petro.decision`` and ``petro.reason``
 on the version say why.
 
-Modules: :mod:`~petro.tracking.store` (URI, server, experiment), :mod:`~petro.tracking.model`
-(a bundle as a pyfunc model), :mod:`~petro.tracking.runs` (a training run),
-:mod:`~petro.tracking.gate` (the promotion gate), :mod:`~petro.tracking.registry` (list, promote).
+Modules: :mod:`~petro.tracking.store` (URI, server, experiment, bounded HTTP retries), :mod:`~petro.tracking.model`
+(a bundle as a pyfunc model), :mod:`~petro.tracking.runs` (a training run, resumable),
+:mod:`~petro.tracking.gate` (the promotion gate), :mod:`~petro.tracking.registry` (list, promote),
+:mod:`~petro.tracking.staging` (a trained run kept on disk until it is logged).
 The names below are imported from them when first used: ``petro.cli`` calls
 :func:`quiet_mlflow_logging` at start-up without loading pandas, LightGBM or MLflow.
 """
@@ -28,7 +29,7 @@ _EXPORTS = {
     "gate": ("CHALLENGER", "CHAMPION", "check_criteria", "decide_alias"),
     "model": ("log_bundle_model", "pip_requirements", "signature"),
     "registry": ("list_models", "promote"),
-    "runs": ("log_training",),
+    "runs": ("log_pending", "log_training"),
     "store": ("DEFAULT_URI", "SERVER_DATABASES", "artifact_root", "check_server",
               "quiet_mlflow_logging", "resolve_uri", "setup"),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from petro.errors import ModelError
+from petro.tracking.store import brief_error, one_attempt
 from petro.vocab import COVERAGE, TARGETS, metric_name
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -45,7 +46,7 @@ def decide_alias(client, name: str, version: str, metric_key: str, value: float,
             old = None if champ is None else \
                 client.get_run(champ.run_id).data.metrics.get(metric_name("model", metric_key))
         except Exception as err:
-            why = (f"the champion of {name} could not be read from the registry ({_brief(err)}): "
+            why = (f"the champion of {name} could not be read from the registry ({brief_error(err)}): "
                    f"v{version} is registered without an alias. Promote it by hand if intended: "
                    f"`petro models promote {name} {version}`")
             _tag_quietly(client, name, version, UNDECIDED, why)
@@ -85,17 +86,12 @@ def _compare(champ, old: float | None, metric_key: str, value: float) -> tuple[s
                       f"({old if old is not None else float('nan'):.4f})")
 
 
-def _brief(err: BaseException) -> str:
-    """An error's first line, at most 300 characters (MLflow's may hold a whole HTML page)."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
 def _tag_quietly(client, name: str, version: str, decision: str, reason: str) -> None:
     """Tag a version's decision when the registry answers; a registry that does not is already
     being reported by the caller."""
     try:
-        client.set_model_version_tag(name, version, "petro.decision", decision)
-        client.set_model_version_tag(name, version, "petro.reason", reason)
+        with one_attempt():
+            client.set_model_version_tag(name, version, "petro.decision", decision)
+            client.set_model_version_tag(name, version, "petro.reason", reason)
     except Exception:  # the caller raises the registry's first error
         pass

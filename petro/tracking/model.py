@@ -53,25 +53,25 @@ def signature(output: str, residuals: list[str] = ()):
     return ModelSignature(inputs=None, outputs=outputs, params=params)
 
 
-def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,
-                     registered_name: str | None = None):
-    """Log a bundle as an MLflow pyfunc model (models-from-code) in the active run."""
+def log_bundle_model(bundle_dir: Path, input_example: pd.DataFrame | None = None):
+    """Log a saved bundle folder (:meth:`Bundle.save`) as an MLflow pyfunc model
+    (models-from-code) named ``model`` in the active run; returns MLflow's ``ModelInfo``.
+    Registration is the caller's (:func:`mlflow.register_model`, with the version's tags)."""
     import mlflow
 
+    bundle = Bundle.load(bundle_dir)
     tmp = Path(tempfile.mkdtemp(prefix="petro-model-"))
     try:
-        bdir = bundle.save(tmp / "bundle")
         runtime_copy = tmp / "petro_runtime.py"
         shutil.copy(Path(__file__).parents[1] / "models" / "runtime.py", runtime_copy)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            info = mlflow.pyfunc.log_model(
-                name="model", python_model=str(MODEL_CODE), artifacts={"bundle": str(bdir)},
-                code_paths=[str(runtime_copy)], signature=signature(
-                    bundle.output,
-                    [m["target"] for m in (bundle.meta.get("consistency") or {}).get("curves", [])]),
+            return mlflow.pyfunc.log_model(
+                name="model", python_model=str(MODEL_CODE),
+                artifacts={"bundle": str(bundle_dir)}, code_paths=[str(runtime_copy)],
+                signature=signature(bundle.output, [
+                    m["target"] for m in (bundle.meta.get("consistency") or {}).get("curves", [])]),
                 input_example=input_example, pip_requirements=pip_requirements(),
-                registered_model_name=registered_name,
                 metadata={"petro_output": bundle.output, "petro_unit": bundle.meta["unit"],
                           "petro_inputs": list(bundle.features),
                           "petro_columns": {
@@ -83,4 +83,3 @@ def log_bundle_model(bundle: Bundle, input_example: pd.DataFrame | None = None,
                           "petro_recipe": bundle.meta.get("recipe")})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return info
