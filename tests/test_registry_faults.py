@@ -8,6 +8,9 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +29,8 @@ class FaultProxy:
     path: answered 503 without reaching the server), ``die_after`` (after forwarding a request
     whose path contains it, the proxy stops listening and drops every connection, as a killed
     server), ``drop_after`` (after that many forwarded requests every connection is closed
-    without an answer). ``seen`` lists (method, path) of every request."""
+    without an answer), ``hold`` (the first request whose path contains it hangs until
+    ``release``, then is dropped). ``seen`` lists (method, path) of every request."""
 
     def __init__(self, upstream: str, port: int | None = None):
         self.upstream = upstream.split("://", 1)[1]
@@ -35,6 +39,9 @@ class FaultProxy:
         self.refuse = None
         self.die_after: str | None = None
         self.drop_after: int | None = None
+        self.hold: str | None = None         # the first request whose path contains it waits
+        self.held = threading.Event()        # ... is set when it arrives,
+        self.release = threading.Event()     # ... then, once this is set, it is dropped
         self.dead = False
         self.fault_at: float | None = None     # time.monotonic() of the first fault
         self.seen: list[tuple[str, str]] = []
@@ -61,6 +68,11 @@ class FaultProxy:
             def _handle(self):
                 body = self._body()
                 proxy.seen.append((self.command, self.path))
+                if proxy.hold and proxy.hold in self.path and not proxy.held.is_set():
+                    proxy.held.set()
+                    proxy.release.wait(timeout=120)
+                    self.close_connection = True
+                    return
                 if proxy.dead or (proxy.drop_after is not None
                                   and proxy.forwarded >= proxy.drop_after):
                     proxy.fault_at = proxy.fault_at or time.monotonic()
@@ -272,7 +284,37 @@ def test_faults_never_promote_stop_in_time_and_keep_the_models(server, tmp_path,
     assert str(_assert_champion_complete(client, name).version) == "1"
     proxy.close()
 
+    # 5. an interrupt (Ctrl-C) while a request hangs: runs KILLED, models kept, exit 130
+    proxy = FaultProxy(server["url"])
+    proxy.hold = "/runs/log-inputs"                # the model run's dataset
+    case = tmp_path / "case5"
+    shutil.copytree(kept, case)
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "petro.cli", "models", "log-pending", case,
+                             "--tracking-uri", proxy.url], cwd=work, text=True,
+                            env=_env(env_with_venv, proxy.url), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proxy.held.wait(timeout=120), proxy.seen
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=BOUND_S)
+    times["interrupted (SIGINT)"] = (round(time.monotonic() - t0, 1), None)
+    proxy.release.set()
+    out = (stdout + stderr).replace("\n", "")
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out
+    assert f"interrupted: the trained models are kept in {case}" in out
+    state = json.loads((case / "state.json").read_text())
+    child, parent = state["models"]["porosity"]["run_id"], state["parent_run_id"]
+    assert client.get_run(child).info.status == "KILLED"
+    assert client.get_run(parent).info.status == "KILLED"
+    assert len(client.search_model_versions(f"name='{name}'")) == 4     # nothing registered
+    r = _petro("models", "log-pending", case, cwd=work, env=_env(env_with_venv, proxy.url))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(client.search_model_versions(f"name='{name}'")) == 5
+    assert client.get_run(parent).info.status == "FINISHED"            # resumed, completed
+    proxy.close()
+
     print("fault table (command s, from the fault to the exit s):", times)
     for case_, (_, after_fault) in times.items():
-        if case_ != "killed during training":      # there petro trains on after the fault
+        if after_fault is not None and case_ != "killed during training":   # trains on there
             assert after_fault < BOUND_S, (case_, after_fault)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from petro.errors import ModelError, PetroError
 from petro.tracking.gate import decide_alias
+from petro.tracking.liveness import mark_stale_runs, process_tags
 from petro.tracking.staging import PENDING_ROOT, absolute_uri, stage_training, write_json
 from petro.tracking.store import brief_error, one_attempt, resolve_uri, setup
 
@@ -76,6 +77,7 @@ def _log_folder(folder: Path, run: dict, uri: str, progress) -> list[dict]:
     state = _read_state(folder, uri)
     setup(uri, run["experiment"])
     client = MlflowClient()
+    mark_stale_runs(client)        # runs killed outright before (this machine's): KILLED
     out = []
     with _active_run(run["run_name"], state.get("parent_run_id")) as parent:
         state["parent_run_id"] = parent.info.run_id
@@ -93,17 +95,19 @@ def _log_folder(folder: Path, run: dict, uri: str, progress) -> list[dict]:
 
 @contextmanager
 def _active_run(name: str, run_id: str | None = None, nested: bool = False):
-    """An MLflow run (a new one, or ``run_id`` resumed) ended FINISHED, or FAILED on an error;
-    a store that fails to end it does not hide the error that stopped the run."""
+    """An MLflow run (a new one, or ``run_id`` resumed), tagged with this process
+    (:mod:`petro.tracking.liveness`), ended FINISHED, FAILED on an error or KILLED on an
+    interrupt; a store that fails to end it does not hide what stopped the run."""
     import mlflow
 
-    run = mlflow.start_run(run_id=run_id, run_name=None if run_id else name, nested=nested)
+    run = mlflow.start_run(run_id=run_id, run_name=None if run_id else name, nested=nested,
+                           tags=process_tags())
     try:
         yield run
-    except BaseException:
+    except BaseException as err:
         try:
             with one_attempt():
-                mlflow.end_run("FAILED")
+                mlflow.end_run("KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
         except Exception:  # the store that failed the run may fail this too: the first error wins
             pass
         raise

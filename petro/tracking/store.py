@@ -146,15 +146,48 @@ def setup(uri: str | None = None, experiment: str | None = None) -> str:
     missing); returns the URI."""
     import mlflow
 
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
     uri = resolve_uri(uri)
     check_server(uri)
     if uri.startswith(("http://", "https://")):
         bound_http_retries()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    with sqlite_creation_lock(uri):
+        client = MlflowClient(uri, uri)     # opens the store: a new SQLite store is created here
+        if experiment and client.get_experiment_by_name(experiment) is None:
+            try:
+                client.create_experiment(experiment,
+                                         artifact_location=artifact_root(uri, experiment))
+            except MlflowException as err:  # another process created it meanwhile (a server)
+                if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
     if experiment:
-        exp = mlflow.get_experiment_by_name(experiment)
-        if exp is None:
-            mlflow.create_experiment(experiment, artifact_location=artifact_root(uri, experiment))
         mlflow.set_experiment(experiment)
     return uri
+
+
+@contextmanager
+def sqlite_creation_lock(uri: str):
+    """An exclusive OS lock (``fcntl.flock``) on ``<store>.lock`` beside a SQLite store while a
+    process opens it and creates its experiment: MLflow creates and migrates a new store's
+    tables when it first opens it, and two processes doing so at once fail ("duplicate column
+    name: step"). Other stores, and systems without ``fcntl`` (Windows), take no lock. The lock
+    file stays (removing it would let a third process lock another file of the same name)."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:   # Windows
+        yield
+        return
+    db = Path(uri[len("sqlite:///"):])
+    with open(db.with_name(db.name + ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
