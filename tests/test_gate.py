@@ -60,3 +60,52 @@ def test_a_registry_that_does_not_answer_never_promotes(tmp_path, monkeypatch):
     assert "could not be read from the registry" in msg
     assert "v2 is registered without an alias" in msg
     assert "`petro models promote petro-porosity 2`" in msg
+
+
+def test_a_model_that_loses_to_its_own_comparator_is_not_champion(small_field, tmp_path,
+                                                                   env_with_venv):
+    """By default a version must beat every comparator its run reports: a first version (no
+    champion to beat) that loses to a baseline of its own run becomes challenger, the reason
+    names each comparator that won, and `petro models list` shows it."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from petro.api import train
+    from petro.vocab import BASELINE_LABELS
+    from tests.conftest import REPO
+
+    spec = yaml.safe_load((REPO / "models" / "porosity.yaml").read_text())
+    spec.update(features=["logs"], tuning={}, baselines=["ridge", "hist_gbm"])
+    spec["params"].update(n_estimators=60)
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "porosity.yaml").write_text(yaml.safe_dump(spec))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run = train(REPO / "pipelines" / "demo.yaml", data=small_field, tracking_uri=uri,
+                cache_dir=str(tmp_path / "cache"),
+                overrides={"synthetic": None, "models": ["porosity"], "tracking.experiment": "weak",
+                           "models_dir": str(tmp_path / "specs")})
+    e = run.models[0]
+    pooled, mine = e.metrics, e.metrics["model"]["rmse_pu"]
+    winners = {k: v["rmse_pu"] for k, v in pooled.items() if k != "model" and v["rmse_pu"] < mine}
+    assert list(winners) == ["ridge"], pooled       # on this field ridge alone beats the model
+    assert e.alias == "challenger" and e.version == "1"
+    assert e.reason == (f"fails criteria: ridge (logs) {winners['ridge']:.3f} p.u. beats the "
+                        f"model's {mine:.3f}")
+    for label, vals in pooled.items():                  # no comparator the model beat is named
+        if label not in ("model", "ridge"):
+            assert BASELINE_LABELS[label] not in e.reason
+
+    env = {k: v for k, v in env_with_venv.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = uri
+    r = subprocess.run([sys.executable, "-m", "petro.cli", "models", "list"], env=env,
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if "petro-porosity" in line)
+    cells = [line.split("│") for line in lines[first:] if line.startswith("│")]
+    reason = "".join(c[-2] for c in cells[:next((i for i, c in enumerate(cells[1:], 1)
+                                                   if c[1].strip()), len(cells))])
+    assert "challenger" in lines[first]
+    assert "".join(reason.split()) == "".join(e.reason.split())      # the cell folds long text

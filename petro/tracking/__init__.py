@@ -9,9 +9,10 @@ MLflow pyfunc models-from-code (:mod:`petro.serving.pyfunc_model`) with the fitt
 (LightGBM text models + JSON) as an artifact: no pickle.
 
 Promotion: every run registers a new version of ``petro-<target>``. Alias ``champion`` moves to it
-only if it passes its spec's ``criteria`` and beats the current champion's pooled blind-well
-metric; otherwise the version gets ``challenger``. Tags ``petro.decision`` and ``petro.reason``
-on the version say why.
+only if it passes its spec's ``criteria`` (by default its pooled blind-well metric must beat every
+comparator its run reports, :func:`~petro.tracking.gate.check_criteria`) and beats the current
+champion's; otherwise the version gets ``challenger``. Tags ``petro.decision`` and
+``petro.reason`` on the version say why.
 
 Modules: :mod:`~petro.tracking.store` (URI, server, experiment, bounded HTTP retries), :mod:`~petro.tracking.model`
 (a bundle as a pyfunc model), :mod:`~petro.tracking.runs` (a training run, resumable),
