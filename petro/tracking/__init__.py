@@ -11,8 +11,9 @@ MLflow pyfunc models-from-code (:mod:`petro.serving.pyfunc_model`) with the fitt
 Promotion: every run registers a new version of ``petro-<target>``. Alias ``champion`` moves to it
 only if it passes its spec's ``criteria`` (by default its pooled blind-well metric must beat every
 comparator its run reports, :func:`~petro.tracking.gate.check_criteria`) and beats the current
-champion's; otherwise the version gets ``challenger``. Tags ``petro.decision`` and
-``petro.reason`` on the version say why.
+champion's, unless the champion was trained on other wells (tag ``petro.train_wells``): blind
+metrics over other wells are not comparable, and a person decides. Otherwise the version gets
+``challenger``. Tags ``petro.decision`` and ``petro.reason`` on the version say why.
 
 Modules: :mod:`~petro.tracking.store` (URI, server, experiment, bounded HTTP retries), :mod:`~petro.tracking.model`
 (a bundle as a pyfunc model), :mod:`~petro.tracking.runs` (a training run, resumable),

@@ -8,15 +8,18 @@ from petro.tracking.store import setup
 from petro.vocab import COVERAGE, TARGETS, metric_name
 
 
-def list_models(uri: str | None = None, prefix: str = "petro-") -> list[dict]:
-    """Registered petro models with their versions, aliases, metric and decision tags."""
+def list_models(uri: str | None = None, prefix: str | None = None) -> list[dict]:
+    """Registered petro models with their versions, aliases, metric and decision tags: those
+    petro registered (tag ``petro.target``, any prefix) and any named ``petro-*``; with
+    ``prefix``, those whose name starts with it."""
     setup(uri)
     from mlflow import MlflowClient
 
     client = MlflowClient()
     rows = []
-    for rm in client.search_registered_models():
-        if not rm.name.startswith(prefix):
+    for rm in _all_registered_models(client):
+        if not (rm.name.startswith(prefix) if prefix else
+                rm.name.startswith("petro-") or "petro.target" in (rm.tags or {})):
             continue
         aliases: dict[str, list[str]] = {}
         for a, v in (rm.aliases or {}).items():
@@ -31,6 +34,17 @@ def list_models(uri: str | None = None, prefix: str = "petro-") -> list[dict]:
                          "coverage": metrics.get(metric_name("model", COVERAGE)),
                          "reason": (mv.tags or {}).get("petro.reason", "")})
     return sorted(rows, key=lambda r: (r["name"], -r["version"]))
+
+
+def _all_registered_models(client) -> list:
+    """Every registered model, page by page (MLflow answers 100 at a time)."""
+    out, token = [], None
+    while True:
+        page = client.search_registered_models(max_results=100, page_token=token)
+        out += list(page)
+        token = page.token
+        if not token:
+            return out
 
 
 def promote(name: str, version: str, alias: str = CHAMPION, uri: str | None = None,

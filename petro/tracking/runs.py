@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from petro.errors import ModelError, PetroError
-from petro.tracking.gate import decide_alias
+from petro.tracking.gate import decide_alias, wells_tags
 from petro.tracking.liveness import mark_stale_runs, process_tags
 from petro.tracking.staging import PENDING_ROOT, absolute_uri, stage_training, write_json
 from petro.tracking.store import brief_error, one_attempt, resolve_uri, setup
@@ -164,17 +164,26 @@ def _log_model_run(client, mdir: Path, m: dict, parent_id: str) -> dict:
 
 def _register(client, m: dict, st: dict, folder: Path, state: dict) -> None:
     """Register the logged model (once: a version the store created for this run, answer lost,
-    is found again) and decide its alias; the decision is also tagged on the run."""
+    is found again), tagged with the wells and data it was trained on, and decide its alias;
+    the decision is also tagged on the run."""
     import mlflow
+
+    from mlflow.exceptions import MlflowException
 
     name = m["registered"]
     if not st.get("version"):
+        try:   # tagged as petro's, for `petro models list` whatever the field's prefix
+            client.create_registered_model(name, tags={"petro.target": m["target"]})
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
         found = client.search_model_versions(f"name='{name}' and run_id='{st['run_id']}'")
-        st["version"] = str(found[0].version if found else
-                            mlflow.register_model(st["model_uri"], name).version)
+        st["version"] = str(found[0].version if found else mlflow.register_model(
+            st["model_uri"], name, tags={**wells_tags(m["train_wells"]),
+                                         "petro.data_digest": m["data_digest"]}).version)
         _save_state(folder, state)
     alias, reason = decide_alias(client, name, st["version"], m["metric_key"], m["value"],
-                                 m["fails"])
+                                 m["fails"], m["train_wells"])
     st.update(alias=alias, reason=reason)
     _save_state(folder, state)
     mlflow.set_tags({"petro.decision": alias, "petro.reason": reason})

@@ -6,7 +6,8 @@ run and model logs, exactly as it is logged::
 
     run.json                      store, experiment, run name, parameters, tags, model order
     parent/data/wells.json        the parent run's artifacts
-    models/<model>/model.json     parameters, tags, metrics, dataset, pooled metrics, gate inputs
+    models/<model>/model.json     parameters, tags, metrics, dataset, pooled metrics, the gate's
+                                  inputs (criteria failures, training wells, data digest)
     models/<model>/bundle/        the fitted bundle (Bundle.save): what the served model loads
     models/<model>/example.parquet    the model's input example (5 rows, exact float64)
     models/<model>/artifacts/     validation/ and plots/, laid out as in the run's artifacts
@@ -103,7 +104,8 @@ def _stage_model(result, tm, lineage: dict, folder: Path) -> None:
                  **lineage["path_tags"]},
         "metrics": _model_metrics(tm), "dataset": ds.to_dict(), "pooled": cv.pooled,
         "metric_key": key, "value": cv.pooled["model"][key],
-        "fails": check_criteria(cv.pooled, spec.criteria, spec.target)})
+        "fails": check_criteria(cv.pooled, spec.criteria, spec.target),
+        "train_wells": sorted(map(str, cv.oof.WELL.unique())), "data_digest": lineage["digest"]})
 
 
 def _model_params(cfg, tm) -> dict[str, str]:

@@ -13,6 +13,7 @@ from petro.errors import ConfigError
 DEFAULT_URI = "sqlite:///mlruns/mlflow.db"
 SERVER_DATABASES = ("postgresql", "mysql", "mssql")
 MLFLOW_LEVEL = "MLFLOW_LOGGING_LEVEL"    # MLflow reads it when it is imported
+NO_RUN_LINKS = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
 # petro's bounds on MLflow's HTTP retries to a tracking server, set where unset. MLflow's own
 # defaults (7 retries, backoff factor 2 s, 120 s per attempt, a server's Retry-After obeyed)
 # held a run more than 10 minutes on a server killed while it logged. With these a request that
@@ -27,32 +28,35 @@ HTTP_BOUNDS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_BACK
 def quiet_mlflow_logging() -> Iterator[None]:
     """For one command of the command line (its entry point is the one place that configures
     library logging; petro as a library leaves its host's alone): MLflow's informational
-    warnings (type hints, dataset source guesses) and its log lines below WARNING are not the
+    warnings (type hints, dataset source guesses), its log lines below WARNING and the run links
+    it writes to stdout between petro's tables on a server ("View run ... at: URL") are not the
     user's concern, petro reports what matters itself. MLflow's level is set through its own
     setting (``MLFLOW_LOGGING_LEVEL``, read when MLflow is imported, in this process or a
-    worker; a value the user set stands), or on its logger when it is imported already.
-    Everything is restored when the command ends (``main`` may run in a longer-lived process:
-    a test, a notebook)."""
+    worker), or on its logger when it is imported already; the links through
+    ``MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT``; a value the user set stands. Everything is
+    restored when the command ends (``main`` may run in a longer-lived process: a test, a
+    notebook)."""
     import logging
     import warnings
 
     logger = logging.getLogger("mlflow")
-    level, env = logger.level, os.environ.get(MLFLOW_LEVEL)
+    level = logger.level
+    ours = {k: v for k, v in ((MLFLOW_LEVEL, "WARNING"), (NO_RUN_LINKS, "true"))
+            if k not in os.environ}
     with warnings.catch_warnings():
         for category in (UserWarning, FutureWarning):
             warnings.filterwarnings("ignore", category=category, module=r"mlflow(\..*)?")
             warnings.filterwarnings("ignore", category=category,
                                     message=r".*(type hint|dataset source)")
-        imported = env is None and "mlflow" in sys.modules
-        if env is None:
-            os.environ[MLFLOW_LEVEL] = "WARNING"
+        imported = MLFLOW_LEVEL in ours and "mlflow" in sys.modules
+        os.environ.update(ours)
         if imported:
             logger.setLevel(logging.WARNING)
         try:
             yield
         finally:
-            if env is None:
-                os.environ.pop(MLFLOW_LEVEL, None)
+            for key in ours:
+                os.environ.pop(key, None)
             if imported:
                 logger.setLevel(level)
 
