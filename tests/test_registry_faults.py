@@ -145,176 +145,186 @@ def _env(env_with_venv, url):
     return env
 
 
-def _timed(proxy: FaultProxy, *args, cwd, env):
-    """Run petro; returns the result, its seconds and the seconds from the proxy's first fault
-    to its exit."""
-    t0 = time.monotonic()
-    r = _petro(*args, cwd=cwd, env=env)
-    t1 = time.monotonic()
-    return r, (round(t1 - t0, 1), round(t1 - (proxy.fault_at or t1), 1))
+NAME = "petro-porosity"
 
 
-def _client(url):
-    from mlflow import MlflowClient
+class Faults:
+    """What the cases share: the server, the user's folder, the trained run kept by case 1,
+    a client of the server, and the fault table (seconds)."""
 
-    return MlflowClient(url, url)
+    def __init__(self, server_info: dict, tmp_path: Path, env_with_venv: dict):
+        from mlflow import MlflowClient
 
+        self.server, self.tmp, self.base_env = server_info, tmp_path, env_with_venv
+        self.work = tmp_path / "user"
+        self.work.mkdir()
+        self.client = MlflowClient(server_info["url"], server_info["url"])
+        self.kept: Path | None = None
+        self.times: dict[str, tuple[float, float | None]] = {}
 
-def _pending(work: Path) -> Path:
-    folders = sorted((work / "petro-pending").iterdir())
-    assert len(folders) == 1, folders
-    return folders[0]
+    def env(self, url: str) -> dict:
+        return _env(self.base_env, url)
 
+    def petro(self, *args, url: str):
+        return _petro(*args, cwd=self.work, env=self.env(url))
 
-def _assert_champion_complete(client, name):
-    """Champion points at a version whose run finished and holds its model."""
-    champ = client.get_model_version_by_alias(name, "champion")
-    run = client.get_run(champ.run_id)
-    assert run.info.status == "FINISHED"
-    assert client.get_logged_model(champ.source.split("/")[-1]).status == "READY"
-    files = {f.path.rsplit("/", 1)[-1] for f in client.list_artifacts(champ.run_id, "validation")}
-    assert "per_well_metrics.csv" in files
-    return champ
+    def failing(self, label: str, proxy: FaultProxy, *args):
+        """Run petro through a faulty proxy: exit 2 and a message naming the command that logs
+        the kept folder; the seconds of the command and from the fault to its exit are kept."""
+        t0 = time.monotonic()
+        r = self.petro(*args, url=proxy.url)
+        t1 = time.monotonic()
+        self.times[label] = (round(t1 - t0, 1), round(t1 - (proxy.fault_at or t1), 1))
+        out = (r.stdout + r.stderr).replace("\n", "")
+        assert r.returncode == 2, out
+        assert "petro models log-pending" in out
+        return out
+
+    def case(self, name: str) -> Path:
+        """A copy of the kept trained run, to log in one case."""
+        shutil.copytree(self.kept, self.tmp / name)
+        return self.tmp / name
+
+    def versions(self) -> list[int]:
+        return sorted(int(v.version) for v in self.client.search_model_versions(f"name='{NAME}'"))
+
+    def champion_complete(self) -> str:
+        """Champion points at a version whose run finished and holds its model; its number."""
+        champ = self.client.get_model_version_by_alias(NAME, "champion")
+        assert self.client.get_run(champ.run_id).info.status == "FINISHED"
+        assert self.client.get_logged_model(champ.source.split("/")[-1]).status == "READY"
+        files = {f.path.rsplit("/", 1)[-1]
+                 for f in self.client.list_artifacts(champ.run_id, "validation")}
+        assert "per_well_metrics.csv" in files
+        return str(champ.version)
 
 
 def test_faults_never_promote_stop_in_time_and_keep_the_models(server, tmp_path,  # noqa: F811
                                                                 env_with_venv):
-    pipeline = _setup_field(tmp_path)
-    work = tmp_path / "user"
-    work.mkdir()
-    name = "petro-porosity"
-    times = {}
+    f = Faults(server, tmp_path, env_with_venv)
+    _killed_during_training(f, _setup_field(tmp_path))
+    _503_on_the_champion_lookup(f)
+    _killed_after_created_version(f)
+    _connections_dropped(f)
+    _interrupted(f)
+    print("fault table (command s, from the fault to the exit s):", f.times)
+    for case, (_, after_fault) in f.times.items():
+        if after_fault is not None and case != "killed during training":   # trains on there
+            assert after_fault < BOUND_S, (case, after_fault)
 
-    # 1. the server goes away during training: the run stops before logging, models kept
-    proxy = FaultProxy(server["url"])
+
+def _killed_during_training(f: Faults, pipeline: Path):
+    """The server goes away during training: the run stops before logging, the models are kept
+    and logged again once the store answers (here straight to the server): v1, champion."""
+    proxy = FaultProxy(f.server["url"])
     proxy.die_after = "/health"                   # petro's start-up check passes, then nothing
-    r, times["killed during training"] = _timed(proxy, "run", pipeline, cwd=work,
-                                                env=_env(env_with_venv, proxy.url))
+    out = f.failing("killed during training", proxy, "run", pipeline)
     proxy.close()
-    out = r.stdout + r.stderr
-    assert r.returncode == 2, out
     assert f"MLflow tracking server {proxy.url} does not answer" in out
-    folder = _pending(work)
-    assert f"petro models log-pending {folder}" in out.replace("\n", "")
-    assert (folder / "models" / "porosity" / "bundle" / "bundle.json").is_file()
-    kept = tmp_path / "kept"
-    shutil.copytree(folder, kept)                  # the same trained run, logged in each case below
-
-    # ... logged again once the store answers (here straight to the server): v1, champion
-    r = _petro("models", "log-pending", folder, "--tracking-uri", server["url"], cwd=work,
-               env=_env(env_with_venv, server["url"]))
+    folders = sorted((f.work / "petro-pending").iterdir())
+    assert len(folders) == 1, folders
+    assert f"petro models log-pending {folders[0]}" in out
+    assert (folders[0] / "models" / "porosity" / "bundle" / "bundle.json").is_file()
+    f.kept = f.tmp / "kept"
+    shutil.copytree(folders[0], f.kept)           # the same trained run, logged in each case
+    r = f.petro("models", "log-pending", folders[0], "--tracking-uri", f.server["url"],
+                url=f.server["url"])
     assert r.returncode == 0, r.stdout + r.stderr
-    assert not (work / "petro-pending").exists()   # logged: the folder is gone
-    client = _client(server["url"])
-    assert str(_assert_champion_complete(client, name).version) == "1"
+    assert not (f.work / "petro-pending").exists()   # logged: the folder is gone
+    assert f.champion_complete() == "1"
 
-    # 2. the champion lookup answered 503: v2 registered without alias, nothing promoted
-    proxy = FaultProxy(server["url"])
+
+def _503_on_the_champion_lookup(f: Faults):
+    """v2 registered without alias, tagged undecided; once the registry answers, the decision
+    is made on the same version."""
+    proxy = FaultProxy(f.server["url"])
     proxy.refuse = _champion_lookup_refused(proxy)
-    case = tmp_path / "case2"
-    shutil.copytree(kept, case)
-    r, times["503 on the champion lookup"] = _timed(
-        proxy, "models", "log-pending", case, "--tracking-uri", proxy.url, cwd=work,
-        env=_env(env_with_venv, proxy.url))
-    out = (r.stdout + r.stderr).replace("\n", "")
-    assert r.returncode == 2, out
+    case = f.case("case2")
+    out = f.failing("503 on the champion lookup", proxy, "models", "log-pending", case,
+                    "--tracking-uri", proxy.url)
     assert "could not be read from the registry" in out
-    assert f"`petro models promote {name} 2`" in out and "petro models log-pending" in out
-    v2 = client.get_model_version(name, "2")
+    assert f"`petro models promote {NAME} 2`" in out
+    v2 = f.client.get_model_version(NAME, "2")
     assert v2.aliases == [] and v2.tags["petro.decision"] == "undecided"
-    assert str(_assert_champion_complete(client, name).version) == "1"
-    # ... and when the registry answers again, the decision is made on the same version
+    assert f.champion_complete() == "1"
     proxy.refuse = None
-    r = _petro("models", "log-pending", case, cwd=work, env=_env(env_with_venv, proxy.url))
+    r = f.petro("models", "log-pending", case, url=proxy.url)
     assert r.returncode == 0, r.stdout + r.stderr
-    versions = client.search_model_versions(f"name='{name}'")
-    assert sorted(int(v.version) for v in versions) == [1, 2]          # not registered twice
-    v2 = client.get_model_version(name, "2")
+    assert f.versions() == [1, 2]                                      # not registered twice
+    v2 = f.client.get_model_version(NAME, "2")
     assert v2.tags["petro.decision"] == "challenger"                    # ties v1: not better
     assert "does not beat champion v1" in v2.tags["petro.reason"]
-    assert client.get_run(v2.run_id).info.status == "FINISHED"
+    assert f.client.get_run(v2.run_id).info.status == "FINISHED"
     proxy.close()
 
-    # 3. the server is killed right after "Created version": no alias, stops within the bound
-    proxy = FaultProxy(server["url"])
+
+def _killed_after_created_version(f: Faults):
+    """No alias; the server back at the same address: the run resumes, v3 decided, no v4."""
+    proxy = FaultProxy(f.server["url"])
     proxy.die_after = "/model-versions/create"
-    case = tmp_path / "case3"
-    shutil.copytree(kept, case)
-    r, times["killed after Created version"] = _timed(
-        proxy, "models", "log-pending", case, "--tracking-uri", proxy.url, cwd=work,
-        env=_env(env_with_venv, proxy.url))
-    out = (r.stdout + r.stderr).replace("\n", "")
-    assert r.returncode == 2, out
-    assert f"petro models log-pending {case}" in out
-    v3 = client.get_model_version(name, "3")
+    case = f.case("case3")
+    f.failing("killed after Created version", proxy, "models", "log-pending", case,
+              "--tracking-uri", proxy.url)
+    v3 = f.client.get_model_version(NAME, "3")
     assert v3.aliases == [] and "petro.decision" not in v3.tags
-    assert str(_assert_champion_complete(client, name).version) == "1"
-    # ... the server back at the same address: the run resumes, v3 is decided, no v4
+    assert f.champion_complete() == "1"
     proxy.close()
-    proxy = FaultProxy(server["url"], port=proxy.port)
-    r = _petro("models", "log-pending", case, cwd=work, env=_env(env_with_venv, proxy.url))
+    proxy = FaultProxy(f.server["url"], port=proxy.port)
+    r = f.petro("models", "log-pending", case, url=proxy.url)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'")) == \
-        [1, 2, 3]
-    assert client.get_model_version(name, "3").tags["petro.decision"] == "challenger"
+    assert f.versions() == [1, 2, 3]
+    assert f.client.get_model_version(NAME, "3").tags["petro.decision"] == "challenger"
     proxy.close()
 
-    # 4. connections dropped after N requests: the 20th uploads the model run's validation files
-    proxy = FaultProxy(server["url"])
+
+def _connections_dropped(f: Faults):
+    """Every connection dropped from the 21st request (the 20th uploads the model run's
+    validation files): nothing registered; resumed, the stopped run FAILED, a new one logged."""
+    proxy = FaultProxy(f.server["url"])
     proxy.drop_after = 20
-    case = tmp_path / "case4"
-    shutil.copytree(kept, case)
-    r, times["connections dropped from the 21st request"] = _timed(
-        proxy, "models", "log-pending", case, "--tracking-uri", proxy.url, cwd=work,
-        env=_env(env_with_venv, proxy.url))
-    out = (r.stdout + r.stderr).replace("\n", "")
-    assert r.returncode == 2, out
-    assert f"petro models log-pending {case}" in out
-    assert len(client.search_model_versions(f"name='{name}'")) == 3     # nothing registered
+    case = f.case("case4")
+    f.failing("connections dropped from the 21st request", proxy, "models", "log-pending", case,
+              "--tracking-uri", proxy.url)
+    assert f.versions() == [1, 2, 3]
     state = json.loads((case / "state.json").read_text())["models"]["porosity"]
     assert "model_uri" not in state                # the model run had started, no model logged
-    assert client.get_run(state["run_id"]).info.status == "RUNNING"    # the server went away
+    assert f.client.get_run(state["run_id"]).info.status == "RUNNING"  # the server went away
     proxy.close()
-    proxy = FaultProxy(server["url"], port=proxy.port)
-    r = _petro("models", "log-pending", case, cwd=work, env=_env(env_with_venv, proxy.url))
+    proxy = FaultProxy(f.server["url"], port=proxy.port)
+    r = f.petro("models", "log-pending", case, url=proxy.url)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert len(client.search_model_versions(f"name='{name}'")) == 4
-    assert client.get_run(state["run_id"]).info.status == "FAILED"     # the interrupted run
-    assert client.get_model_version(name, "4").run_id != state["run_id"]
-    assert str(_assert_champion_complete(client, name).version) == "1"
+    assert f.versions() == [1, 2, 3, 4]
+    assert f.client.get_run(state["run_id"]).info.status == "FAILED"   # the stopped run
+    assert f.client.get_model_version(NAME, "4").run_id != state["run_id"]
+    assert f.champion_complete() == "1"
     proxy.close()
 
-    # 5. an interrupt (Ctrl-C) while a request hangs: runs KILLED, models kept, exit 130
-    proxy = FaultProxy(server["url"])
+
+def _interrupted(f: Faults):
+    """Ctrl-C while a request hangs: exit 130, runs KILLED, the models kept and logged after."""
+    proxy = FaultProxy(f.server["url"])
     proxy.hold = "/runs/log-inputs"                # the model run's dataset
-    case = tmp_path / "case5"
-    shutil.copytree(kept, case)
+    case = f.case("case5")
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "petro.cli", "models", "log-pending", case,
-                             "--tracking-uri", proxy.url], cwd=work, text=True,
-                            env=_env(env_with_venv, proxy.url), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                             "--tracking-uri", proxy.url], cwd=f.work, text=True,
+                            env=f.env(proxy.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proxy.held.wait(timeout=120), proxy.seen
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=BOUND_S)
-    times["interrupted (SIGINT)"] = (round(time.monotonic() - t0, 1), None)
+    f.times["interrupted (SIGINT)"] = (round(time.monotonic() - t0, 1), None)
     proxy.release.set()
     out = (stdout + stderr).replace("\n", "")
     assert proc.returncode == 130, out
     assert "Traceback" not in out
     assert f"interrupted: the trained models are kept in {case}" in out
     state = json.loads((case / "state.json").read_text())
-    child, parent = state["models"]["porosity"]["run_id"], state["parent_run_id"]
-    assert client.get_run(child).info.status == "KILLED"
-    assert client.get_run(parent).info.status == "KILLED"
-    assert len(client.search_model_versions(f"name='{name}'")) == 4     # nothing registered
-    r = _petro("models", "log-pending", case, cwd=work, env=_env(env_with_venv, proxy.url))
+    parent = state["parent_run_id"]
+    assert f.client.get_run(state["models"]["porosity"]["run_id"]).info.status == "KILLED"
+    assert f.client.get_run(parent).info.status == "KILLED"
+    assert f.versions() == [1, 2, 3, 4]                                # nothing registered
+    r = f.petro("models", "log-pending", case, url=proxy.url)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert len(client.search_model_versions(f"name='{name}'")) == 5
-    assert client.get_run(parent).info.status == "FINISHED"            # resumed, completed
+    assert f.versions() == [1, 2, 3, 4, 5]
+    assert f.client.get_run(parent).info.status == "FINISHED"          # resumed, completed
     proxy.close()
-
-    print("fault table (command s, from the fault to the exit s):", times)
-    for case_, (_, after_fault) in times.items():
-        if after_fault is not None and case_ != "killed during training":   # trains on there
-            assert after_fault < BOUND_S, (case_, after_fault)
