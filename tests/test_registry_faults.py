@@ -125,12 +125,12 @@ class FaultProxy:
 
 def _champion_lookup_refused(proxy: FaultProxy, attempts: int = 4):
     """A predicate refusing the champion lookup alone: the first ``attempts`` reads of the
-    registered model after its new version was created (MLflow reads it again, through the same
-    endpoint, before it sets a tag or an alias)."""
+    registered model once petro has tagged it after registering the new version (MLflow reads
+    it again, through the same endpoint, before it sets a tag or an alias)."""
     refused = []
 
     def refuse(method: str, path: str) -> bool:
-        created = any("/model-versions/create" in p for _, p in proxy.seen)
+        created = any("/registered-models/set-tag" in p for _, p in proxy.seen)
         if created and method == "GET" and "/registered-models/get" in path \
                 and len(refused) < attempts:
             refused.append(path)

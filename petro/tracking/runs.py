@@ -168,20 +168,15 @@ def _register(client, m: dict, st: dict, folder: Path, state: dict) -> None:
     the decision is also tagged on the run."""
     import mlflow
 
-    from mlflow.exceptions import MlflowException
-
     name = m["registered"]
     if not st.get("version"):
-        try:   # tagged as petro's, for `petro models list` whatever the field's prefix
-            client.create_registered_model(name, tags={"petro.target": m["target"]})
-        except MlflowException as err:
-            if err.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
         found = client.search_model_versions(f"name='{name}' and run_id='{st['run_id']}'")
         st["version"] = str(found[0].version if found else mlflow.register_model(
             st["model_uri"], name, tags={**wells_tags(m["train_wells"]),
                                          "petro.data_digest": m["data_digest"]}).version)
         _save_state(folder, state)
+    # the registered model tagged as petro's, for `petro models list` whatever the field's prefix
+    client.set_registered_model_tag(name, "petro.target", m["target"])
     alias, reason = decide_alias(client, name, st["version"], m["metric_key"], m["value"],
                                  m["fails"], m["train_wells"])
     st.update(alias=alias, reason=reason)
