@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.mlflow_state import restore_mlflow_state  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("restore_mlflow_state")
 
 
 def test_init_names_the_field_its_experiment_and_its_models(tmp_path):

@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import free_port
+from tests.mlflow_state import restore_mlflow_state  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("restore_mlflow_state")
 
 
 def _store(tmp_path):

@@ -9,7 +9,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import REPO
+from tests.mlflow_state import restore_mlflow_state  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("restore_mlflow_state")
 
 RACE = """
 import os, sys, time
