@@ -51,7 +51,10 @@ def configure(pipeline: str | Path | PipelineConfig | None = None, *, data=None,
         if overrides or any(v is not None for k, v in flags.items() if k != "data"):
             raise ConfigError("give overrides with a pipeline file, not a built config")
         return pipeline
-    return load_config(pipeline, overrides={**(overrides or {}), **flags},
+    # a keyword not given (None) leaves the override under the same key standing (petro demo
+    # gives its data folder and cache as overrides)
+    return load_config(pipeline, overrides={**(overrides or {}),
+                                            **{k: v for k, v in flags.items() if v is not None}},
                        require_data=require_data)
 
 

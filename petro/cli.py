@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import sys
 import time
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from petro.errors import PetroError
@@ -201,8 +196,14 @@ def cmd_serve(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from petro.tracking import list_models, promote
+    from petro.tracking import list_models, log_pending, promote
 
+    if args.models_cmd == "log-pending":
+        entries = log_pending(args.folder, uri=args.tracking_uri)
+        _table(f"logged from {args.folder}", ("model", "registered", "version", "alias", "reason"),
+               [(e["model"], e["registered"] or "-", e["version"] or "-", e["alias"] or "-",
+                 e["reason"] or "") for e in entries])
+        return 0
     if args.models_cmd == "promote":
         promote(args.name, args.version, args.alias, args.tracking_uri)
         console.print(f"{args.name} v{args.version} -> {args.alias}")
@@ -314,52 +315,25 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("version")
     mp.add_argument("--alias", default="champion")
     mp.add_argument("--tracking-uri", help=TRACKING_HELP)
+    lp = ms.add_parser("log-pending", help="log trained models a failed or interrupted run kept "
+                       "(./petro-pending/...), from where it stopped")
+    lp.add_argument("folder")
+    lp.add_argument("--tracking-uri", help="default: the store the run was logging to")
     return p
 
 
-MLFLOW_LEVEL = "MLFLOW_LOGGING_LEVEL"    # MLflow reads it when it is imported
-
-
-@contextmanager
-def quiet_libraries() -> Iterator[None]:
-    """For one command: MLflow's informational warnings (type hints, dataset source guesses)
-    and its log lines below WARNING are not the user's concern (petro reports what matters
-    itself). The command line's entry point is the one place that configures library logging:
-    MLflow's level through its own setting (``MLFLOW_LOGGING_LEVEL``, read when MLflow is
-    imported, in this process or a worker; a value the user set stands), or on its logger when
-    it is imported already. Everything is restored when the command ends (``main`` may run in
-    a longer-lived process: a test, a notebook)."""
-    logger = logging.getLogger("mlflow")
-    level, env = logger.level, os.environ.get(MLFLOW_LEVEL)
-    with warnings.catch_warnings():
-        for category in (UserWarning, FutureWarning):
-            warnings.filterwarnings("ignore", category=category, module=r"mlflow(\..*)?")
-            warnings.filterwarnings("ignore", category=category,
-                                    message=r".*(type hint|dataset source)")
-        imported = env is None and "mlflow" in sys.modules
-        if env is None:
-            os.environ[MLFLOW_LEVEL] = "WARNING"
-        if imported:
-            logger.setLevel(logging.WARNING)
-        try:
-            yield
-        finally:
-            if env is None:
-                os.environ.pop(MLFLOW_LEVEL, None)
-            if imported:
-                logger.setLevel(level)
-
-
 def main(argv: list[str] | None = None) -> int:
+    from petro.tracking import quiet_mlflow_logging
+
     args = build_parser().parse_args(argv)
     try:
-        with quiet_libraries():
+        with quiet_mlflow_logging():   # the entry point configures MLflow's logging, not petro
             return int(args.func(args) or 0)
     except PetroError as err:
         err_console.print(f"[red]petro error:[/red] {err}")
         return err.exit_code
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
+    except KeyboardInterrupt as err:
+        err_console.print(f"interrupted: {err}" if str(err) else "interrupted")
         return 130
 
 
