@@ -51,7 +51,8 @@ def configure(pipeline: str | Path | PipelineConfig | None = None, *, data=None,
         if overrides or any(v is not None for k, v in flags.items() if k != "data"):
             raise ConfigError("give overrides with a pipeline file, not a built config")
         return pipeline
-    return load_config(pipeline, overrides={**(overrides or {}), **flags},
+    given = {k: v for k, v in flags.items() if v is not None}   # a keyword not given: the
+    return load_config(pipeline, overrides={**(overrides or {}), **given},   # overrides' value
                        require_data=require_data)
 
 
