@@ -2,7 +2,8 @@
 
 The command line parses, configures (flag > pipeline YAML > default; every flag defaults to None),
 calls :mod:`petro.api` and renders tables. Exit codes: 0 all good; 1 some wells or files failed
-(the others were processed); 2 bad usage, configuration or model (nothing done).
+(the others were processed, or the work stopped on a fault after part of it was done: a lost
+Dask scheduler, a full disk); 2 bad usage, configuration or model (nothing done).
 """
 
 from __future__ import annotations
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args) or 0)
     except PetroError as err:
         err_console.print(f"[red]petro error:[/red] {err}")
-        return 2
+        return getattr(err, "exit_code", 2)   # 1: work had started (a lost scheduler, a full disk)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
