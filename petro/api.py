@@ -16,6 +16,7 @@ problems arrive as events (``on_event``); nothing here prints.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +24,7 @@ import pandas as pd
 from petro.app.batch import predict_batch
 from petro.app.events import EventHandler, reporter
 from petro.app.export import write_targets
+from petro.app.outdir import locked
 from petro.app.predict import LoadedModel, PredictedWell, load_models, predict_wells
 from petro.app.training import RunResult
 from petro.app.training import run as _run
@@ -135,6 +137,9 @@ def predict(data, *, models: list[str] | list[LoadedModel] | None = None,
     (a note event says how many; see petro.app.batch). Wells that cannot be predicted are
     reported as error events (once each) and left out."""
     cfg = configure(pipeline, data=data, **settings)
+    if out_dir is not None:
+        with locked(Path(os.path.abspath(out_dir))):   # writable and free: said before the
+            pass                                          # models load (predict_batch locks it)
     loaded = [m for m in (models or []) if isinstance(m, LoadedModel)]
     uris = [m for m in (models or []) if not isinstance(m, LoadedModel)]
     if uris or not loaded:

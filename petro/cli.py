@@ -3,7 +3,8 @@ models``.
 
 The command line parses, configures (flag > pipeline YAML > default; every flag defaults to None),
 calls :mod:`petro.api` and renders tables. Exit codes: 0 all good; 1 some wells or files failed
-(the others were processed); 2 bad usage, configuration or model (nothing done).
+(the others were processed, or the work stopped on a fault after part of it was done: a lost
+Dask scheduler, a full disk); 2 bad usage, configuration or model (nothing done).
 """
 
 from __future__ import annotations
