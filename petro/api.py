@@ -16,6 +16,7 @@ problems arrive as events (``on_event``); nothing here prints.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -23,12 +24,13 @@ import pandas as pd
 from petro.app.batch import predict_batch
 from petro.app.events import EventHandler, reporter
 from petro.app.export import write_targets
+from petro.app.outdir import locked
 from petro.app.predict import LoadedModel, PredictedWell, load_models, predict_wells
 from petro.app.training import RunResult
 from petro.app.training import run as _run
 from petro.app.wells import WellResult, process_wells
 from petro.config import PipelineConfig, load_config
-from petro.errors import ConfigError
+from petro.errors import ConfigError, DataError
 from petro.io.discovery import discover_many
 from petro.io.tables import write_table
 from petro.vocab import DEPTH, WELL
@@ -105,7 +107,7 @@ def features(data, *, pipeline=None, model: str | None = None, with_targets: boo
     results = _wells(data, cfg, with_targets, on_event)
     tables = [r.table for r in results if r.table is not None]
     if not tables:
-        raise ConfigError("no well could be read; see the problems reported")
+        raise DataError("no well could be read; see the problems reported")
     table = pd.concat(tables, ignore_index=True, sort=False)
     if keep is not None:
         table = table.reindex(columns=[WELL, DEPTH] + keep)
@@ -135,6 +137,9 @@ def predict(data, *, models: list[str] | list[LoadedModel] | None = None,
     (a note event says how many; see petro.app.batch). Wells that cannot be predicted are
     reported as error events (once each) and left out."""
     cfg = configure(pipeline, data=data, **settings)
+    if out_dir is not None:
+        with locked(Path(os.path.abspath(out_dir))):   # writable and free: said before the
+            pass                                          # models load (predict_batch locks it)
     loaded = [m for m in (models or []) if isinstance(m, LoadedModel)]
     uris = [m for m in (models or []) if not isinstance(m, LoadedModel)]
     if uris or not loaded:
@@ -142,3 +147,17 @@ def predict(data, *, models: list[str] | list[LoadedModel] | None = None,
     if out_dir is not None:
         return predict_batch(loaded, data, out_dir, cfg, resume=resume, on_event=on_event).wells
     return predict_wells(loaded, data, cfg, on_event=on_event)[0]
+
+
+def serve(model: str, *, host: str = "127.0.0.1", port: int = 5000,
+          max_body_mb: float | None = None, tracking_uri: str | None = None) -> None:
+    """Serve model URI ``model`` over HTTP until interrupted: MLflow's scoring app (the routes,
+    request formats and replies of ``mlflow models serve``) behind petro's request guard (a
+    request without Content-Type: 415; a body over ``max_body_mb``, default 64: 413; error
+    replies without stack traces; see petro/serving/server.py)."""
+    from petro.serving.server import MAX_BODY_MB
+    from petro.serving.server import serve as _serve
+    from petro.tracking import setup
+
+    setup(tracking_uri)
+    _serve(model, host, port, MAX_BODY_MB if max_body_mb is None else max_body_mb)

@@ -1,25 +1,23 @@
-"""Command line: ``petro synth | init | ingest | targets | features | run | demo | predict | models``.
+"""Command line: ``petro synth | init | ingest | targets | features | run | demo | predict | serve |
+models``.
 
 The command line parses, configures (flag > pipeline YAML > default; every flag defaults to None),
 calls :mod:`petro.api` and renders tables. Exit codes: 0 all good; 1 some wells or files failed
-(the others were processed); 2 bad usage, configuration or model (nothing done).
+(the others were processed, or the work stopped on a fault after part of it was done: a lost
+Dask scheduler, a full disk); 2 bad usage, configuration or model (nothing done).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
+import json
 import sys
 import time
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from petro.errors import PetroError
 from petro.render import (Events, console, err_console, print_input_groups, print_metrics,
-                          table as _table)
+                          print_verdicts, table as _table)
 
 
 def _settings(args) -> dict:
@@ -54,23 +52,44 @@ def cmd_init(args) -> int:
 
 def cmd_ingest(args) -> int:
     from petro.api import ingest
+    from petro.io.verdicts import verdict_rows
 
     with Events() as ev:
         results = ingest(args.data_dir, pipeline=args.pipeline, on_event=ev, **_settings(args))
+    if args.json:   # machine-readable: everything, nothing cut
+        print(json.dumps([{**r.summary, "well": r.name, "files": r.files,
+                           "error": r.error.to_dict() if r.error else None,
+                           "problems": [p.to_dict() for p in r.problems]} for r in results],
+                         indent=1, default=str))
+        return ev.status
+    cut = None if args.long else 6
     rows = []
     for r in results:
         s = r.summary
         if r.error:
-            rows.append((r.name, len(r.files), "", "", "", "", "", f"[red]{r.error}[/red]"))
+            rows.append((r.name, len(r.files), "", "", "", "", "", "", f"[red]{r.error}[/red]"))
             continue
         origin = [f"{c}<-{o}" if o != c else c for c, o in s["origin"].items()]
         rows.append((r.name, s["files"], f"{s['top']:.2f} - {s['base']:.2f}", f"{s['step']:.4f}",
-                     ", ".join(origin[:14]) + (" ..." if len(origin) > 14 else ""),
-                     "\n".join(f"{k}: {v}" for k, v in s["images"].items()),
-                     "yes" if s["nmr"] else "no", "\n".join(str(p) for p in r.problems[:6])))
+                     _cut(origin, 14 if cut else None, ", "),
+                     "\n".join(f"{k}:\n {v}" for k, v in s["images"].items()),
+                     "yes" if s["nmr"] else "no",
+                     _cut(verdict_rows(s.get("verdicts", []), everything=args.long), cut) or
+                     "inputs used",
+                     _cut([str(p) for p in r.problems], cut)))
     _table(f"wells in {args.data_dir}", ("well", "files", "depth (m)", "step (m)", "curves",
-                                         "images", "NMR", "problems"), rows)
+                                         "images", "NMR", "curve verdicts", "problems"), rows)
+    if not args.long and any(len(r.problems) > 6 or len(r.summary.get("origin", {})) > 14
+                             for r in results):
+        console.print("lists cut: `petro ingest --long` shows them whole, `--json` as JSON")
     return ev.status
+
+
+def _cut(items: list[str], n: int | None, sep: str = "\n") -> str:
+    """Items joined for a table cell, the first ``n`` of them (all with None) and a count."""
+    if n is None or len(items) <= n:
+        return sep.join(items)
+    return sep.join(items[:n]) + f"{sep}... {len(items) - n} more"
 
 
 def cmd_targets(args) -> int:
@@ -118,6 +137,7 @@ def _train(pipeline, args, overrides=None) -> tuple[int, object]:
     with Events() as ev:
         run = train(pipeline, data=getattr(args, "data", None), tracking_uri=args.tracking_uri,
                     on_event=ev, overrides=overrides, **_settings(args))
+    print_verdicts(run.wells)
     print_metrics(run)
     print_input_groups(run)
     console.print(f"pipeline {run.cfg.name}: {len(run.wells)} wells, {run.seconds:.1f} s")
@@ -169,9 +189,23 @@ def cmd_predict(args) -> int:
     return ev.status
 
 
-def cmd_models(args) -> int:
-    from petro.tracking import list_models, promote
+def cmd_serve(args) -> int:
+    from petro.api import serve
 
+    serve(args.model, host=args.host, port=args.port, max_body_mb=args.max_body_mb,
+          tracking_uri=args.tracking_uri)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from petro.tracking import list_models, log_pending, promote
+
+    if args.models_cmd == "log-pending":
+        entries = log_pending(args.folder, uri=args.tracking_uri)
+        _table(f"logged from {args.folder}", ("model", "registered", "version", "alias", "reason"),
+               [(e["model"], e["registered"] or "-", e["version"] or "-", e["alias"] or "-",
+                 e["reason"] or "") for e in entries])
+        return 0
     if args.models_cmd == "promote":
         promote(args.name, args.version, args.alias, args.tracking_uri)
         console.print(f"{args.name} v{args.version} -> {args.alias}")
@@ -225,8 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     i = cmd("init", "write a starter pipeline and model specs to edit", cmd_init)
     i.add_argument("dir")
     i.add_argument("--force", action="store_true", help="overwrite existing files")
-    cmd("ingest", "read a folder of well files and report what was found", cmd_ingest,
-        data=True, settings=True)
+    c = cmd("ingest", "read a folder of well files and report what was found", cmd_ingest,
+            data=True, settings=True)
+    c.add_argument("--long", action="store_true", help="every curve, verdict and problem, uncut")
+    c.add_argument("--json", action="store_true", help="the report as JSON on stdout")
     c = cmd("targets", "compute NMR targets and write them as LAS", cmd_targets, data=True,
             settings=True)
     c.add_argument("-o", "--out-dir", required=True)
@@ -264,6 +300,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--out-dir", required=True)
     c.add_argument("--no-resume", action="store_true", help="predict every well again (default: "
                    "skip wells whose inputs and models are unchanged since the last run)")
+    c = cmd("serve", "serve a model over HTTP (MLflow's scoring app behind petro's request "
+            "checks)", cmd_serve, tracking=True)
+    c.add_argument("-m", "--model", required=True,
+                   help="model URI, e.g. models:/petro-permeability@champion")
+    c.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    c.add_argument("--port", type=int, default=5000)
+    c.add_argument("--max-body-mb", type=float, help="largest request body in MB (default 64); "
+                   "larger ones get HTTP 413")
     m = cmd("models", "registered models", cmd_models)
     ms = m.add_subparsers(dest="models_cmd", required=True)
     ml = ms.add_parser("list")
@@ -273,52 +317,25 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("version")
     mp.add_argument("--alias", default="champion")
     mp.add_argument("--tracking-uri", help=TRACKING_HELP)
+    lp = ms.add_parser("log-pending", help="log trained models a failed or interrupted run kept "
+                       "(./petro-pending/...), from where it stopped")
+    lp.add_argument("folder")
+    lp.add_argument("--tracking-uri", help="default: the store the run was logging to")
     return p
 
 
-MLFLOW_LEVEL = "MLFLOW_LOGGING_LEVEL"    # MLflow reads it when it is imported
-
-
-@contextmanager
-def quiet_libraries() -> Iterator[None]:
-    """For one command: MLflow's informational warnings (type hints, dataset source guesses)
-    and its log lines below WARNING are not the user's concern (petro reports what matters
-    itself). The command line's entry point is the one place that configures library logging:
-    MLflow's level through its own setting (``MLFLOW_LOGGING_LEVEL``, read when MLflow is
-    imported, in this process or a worker; a value the user set stands), or on its logger when
-    it is imported already. Everything is restored when the command ends (``main`` may run in
-    a longer-lived process: a test, a notebook)."""
-    logger = logging.getLogger("mlflow")
-    level, env = logger.level, os.environ.get(MLFLOW_LEVEL)
-    with warnings.catch_warnings():
-        for category in (UserWarning, FutureWarning):
-            warnings.filterwarnings("ignore", category=category, module=r"mlflow(\..*)?")
-            warnings.filterwarnings("ignore", category=category,
-                                    message=r".*(type hint|dataset source)")
-        imported = env is None and "mlflow" in sys.modules
-        if env is None:
-            os.environ[MLFLOW_LEVEL] = "WARNING"
-        if imported:
-            logger.setLevel(logging.WARNING)
-        try:
-            yield
-        finally:
-            if env is None:
-                os.environ.pop(MLFLOW_LEVEL, None)
-            if imported:
-                logger.setLevel(level)
-
-
 def main(argv: list[str] | None = None) -> int:
+    from petro.tracking import quiet_mlflow_logging
+
     args = build_parser().parse_args(argv)
     try:
-        with quiet_libraries():
+        with quiet_mlflow_logging():   # the entry point configures MLflow's logging, not petro
             return int(args.func(args) or 0)
     except PetroError as err:
         err_console.print(f"[red]petro error:[/red] {err}")
-        return 2
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
+        return err.exit_code
+    except KeyboardInterrupt as err:
+        err_console.print(f"interrupted: {err}" if str(err) else "interrupted")
         return 130
 
 

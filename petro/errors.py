@@ -15,6 +15,7 @@ class PetroError(Exception):
     """Base class of every error petro raises on purpose."""
 
     code = "error"
+    exit_code = 2        # the command line's exit code: bad usage, configuration or model
 
     def problem(self, code: str | None = None, **where) -> Problem:
         """This error as a problem record (severity error), for a batch that goes on."""
@@ -44,6 +45,14 @@ class InputError(PetroError):
     def problem(self, code: str | None = None, **where) -> Problem:
         return Problem(Severity.ERROR, self.reason, path=str(self.path or ""), line=self.line,
                        curve=self.curve or "", code=code or self.code).at(**where)
+
+
+class DataError(PetroError):
+    """The data given could not be used at all (every well failed, no well with NMR targets):
+    the command ran and found the data wanting, so its exit code is 1, not 2 (bad usage)."""
+
+    code = "data"
+    exit_code = 1
 
 
 class UnitError(PetroError):

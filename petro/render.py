@@ -48,7 +48,8 @@ class Events:
                 self.status = 1
             if p.severity >= Severity.WARNING:
                 tag = "[red]error[/red]" if p.is_error else "[yellow]warning[/yellow]"
-                self.progress.console.print(f"{tag} well {p.well or '?'}: {p}")
+                who = f" well {p.well}" if p.well else ""   # a model's or a run's problem: no well
+                self.progress.console.print(f"{tag}{who}: {p}")
         elif ev.kind == "note":
             self.progress.console.print(ev.message)
 
@@ -98,6 +99,17 @@ def print_metrics(run) -> None:
             console.print(f"  {e.registered} v{e.version}: {e.alias} ({e.reason})")
 
 
+def print_verdicts(wells) -> None:
+    """The curves and images quality control left out or masked, per well (nothing when every
+    input was used)."""
+    from petro.io.verdicts import verdict_rows
+
+    rows = [(w.name, "\n".join(verdict_rows(w.summary.get("verdicts", []))))
+            for w in wells if not w.error]
+    rows = [r for r in rows if r[1]]
+    if rows:
+        table("curve verdicts (inputs left out or masked; `petro ingest --long` lists all)",
+              ("well", "verdicts"), rows)
 
 
 def print_input_groups(run) -> None:

@@ -78,6 +78,8 @@ KEY_INPUT_COVERAGE = "KEY_INPUT_COVERAGE"
 LOGS_ONLY = "LOGS_ONLY"
 # NOV_<curve>: a curve minus what the training wells' relation with the other logs expects
 NOV_PREFIX = "NOV_"
+# the whole-well term of NOVELTY (rows sent as one well); NaN when the rows were taken one by one
+WELL_NOVELTY = "WELL_NOVELTY"
 
 
 def output_columns(output: str) -> list[str]:
@@ -88,8 +90,9 @@ def output_columns(output: str) -> list[str]:
 OUTPUT_DESCRIPTIONS = {
     ML: "{what} predicted by petro (P50)", P10: "{what}, 10th percentile",
     P90: "{what}, 90th percentile",
-    NOVELTY: "Distance to the training wells / threshold (above 1: out of domain)",
-    OOD_FLAG: "1 = inputs unlike the training wells",
+    NOVELTY: "Novelty, largest over the models; the file taken as one well (whole-well shift "
+             "test on); above 1: out of domain",
+    OOD_FLAG: "1 = inputs unlike the training wells of any of the models (largest over them)",
     INPUT_COVERAGE: "Share of the model's inputs present at this depth",
     KEY_INPUT_COVERAGE: "Importance-weighted share of the model's inputs present at this depth",
     LOGS_ONLY: "1 = answered from the conventional logs only (no image input of the model here)",

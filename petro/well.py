@@ -59,6 +59,7 @@ class Well:
     files: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     t2_bins: "T2Bins | None" = None
+    verdicts: list = field(default_factory=list)   # petro.quality.Verdict per curve and image
 
     @property
     def depth(self) -> np.ndarray:

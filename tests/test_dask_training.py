@@ -249,14 +249,15 @@ def test_tuning_on_the_dask_path_searches_the_sample_as_the_local_path_searches_
     assert abs(d - lo) <= 0.2 * lo
 
 
-def test_no_training_well_is_a_model_error_on_the_dask_path_too(cluster, small_field, wells):
-    from petro.errors import ModelError
+def test_no_training_well_is_a_data_error_on_the_dask_path_too(cluster, small_field, wells):
+    from petro.errors import DataError
 
     c, _ = cluster
     store, ws = wells
     no_targets = [replace(w, target_report=None) for w in ws]
-    with pytest.raises(ModelError, match="no well with NMR targets"):
+    with pytest.raises(DataError, match="no well with NMR targets") as err:
         train_models(_cfg(small_field, c.scheduler_address, "always", store), no_targets)
+    assert err.value.exit_code == 1     # the data is wanting, not the usage
 
 
 def test_a_search_stopped_by_its_budget_is_a_warning_on_both_paths(cluster, small_field, wells):

@@ -72,10 +72,10 @@ def test_load_in_fresh_process_gives_same_numbers(trained, tmp_path, env_with_ve
     feats = model_info(model)["inputs"]
     rows = _rows(trained["field"], "SYN-04", feats).iloc[::7]
     local = model.predict(rows)
-    assert list(local.columns)[:7] == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
-                                     "INPUT_COVERAGE", "KEY_INPUT_COVERAGE"]
+    assert list(local.columns)[:8] == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
+                                     "INPUT_COVERAGE", "KEY_INPUT_COVERAGE", "WELL_NOVELTY"]
     # then the cross-log residuals NOV_<curve>, density among them
-    assert "NOV_RHOB" in local.columns and all(c.startswith("NOV_") for c in local.columns[7:])
+    assert "NOV_RHOB" in local.columns and all(c.startswith("NOV_") for c in local.columns[8:])
     assert (local["PERM_P10"] <= local["PERM_ML"]).all() and (local["PERM_ML"] <= local["PERM_P90"]).all()
     rows.to_parquet(tmp_path / "rows.parquet")
     script = (
@@ -277,8 +277,8 @@ def test_readme_python_example_runs(trained, tmp_path, env_with_venv):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     pred = pd.read_parquet(tmp_path / "pred.parquet")
-    assert list(pred.columns)[:7] == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
-                                     "INPUT_COVERAGE", "KEY_INPUT_COVERAGE"]
+    assert list(pred.columns)[:8] == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
+                                     "INPUT_COVERAGE", "KEY_INPUT_COVERAGE", "WELL_NOVELTY"]
     # then the cross-log residuals NOV_<curve>, density among them
-    assert "NOV_RHOB" in pred.columns and all(c.startswith("NOV_") for c in pred.columns[7:])
+    assert "NOV_RHOB" in pred.columns and all(c.startswith("NOV_") for c in pred.columns[8:])
     assert len(pred) > 100 and pred["PERM_ML"].notna().all()

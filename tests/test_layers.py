@@ -124,9 +124,10 @@ def test_runtime_literals_equal_the_vocabulary():
     from petro.models import runtime
 
     assert (runtime.NOVELTY, runtime.OOD_FLAG, runtime.INPUT_COVERAGE,
-            runtime.KEY_INPUT_COVERAGE, runtime.NOV_PREFIX, runtime.LOGS_ONLY) == \
+            runtime.KEY_INPUT_COVERAGE, runtime.NOV_PREFIX, runtime.WELL_NOVELTY,
+            runtime.LOGS_ONLY) == \
         (vocab.NOVELTY, vocab.OOD_FLAG, vocab.INPUT_COVERAGE, vocab.KEY_INPUT_COVERAGE,
-         vocab.NOV_PREFIX, vocab.LOGS_ONLY)
+         vocab.NOV_PREFIX, vocab.WELL_NOVELTY, vocab.LOGS_ONLY)
     src = (PKG / "models" / "runtime.py").read_text()
     for suffix in (vocab.ML, vocab.P10, vocab.P90):
         assert f'f"{{o}}_{suffix}"' in src

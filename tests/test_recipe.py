@@ -18,6 +18,11 @@ from petro.serving import model_info
 from petro.vocab import parse_feature
 
 
+# `petro init proj` names the field's models after its folder (tracking.registered_prefix)
+MODELS = ("--model", "models:/proj-porosity@champion", "--model",
+          "models:/proj-permeability@champion")
+
+
 def petro(*args, cwd, env):
     return subprocess.run([sys.executable, "-m", "petro.cli", *map(str, args)], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=900)
@@ -43,6 +48,7 @@ def project(small_field, tmp_path_factory):
         s = yaml.safe_load((proj / "models" / f"{spec}.yaml").read_text())
         s["tuning"] = {}
         s["params"]["n_estimators"] = 60
+        s["criteria"]["must_beat"] = ["train_mean"]     # three tiny wells: champions needed
         (proj / "models" / f"{spec}.yaml").write_text(yaml.safe_dump(s))
     (proj / "pipeline.yaml").write_text(yaml.safe_dump(cfg))
     r = petro("run", "proj/pipeline.yaml", cwd=root, env=env)
@@ -56,7 +62,7 @@ def test_model_inputs_use_the_pipeline_windows(project):
 
     mlflow.set_tracking_uri(project["env"]["MLFLOW_TRACKING_URI"])
     mlflow.set_registry_uri(project["env"]["MLFLOW_TRACKING_URI"])
-    m = mlflow.pyfunc.load_model("models:/petro-permeability@champion")
+    m = mlflow.pyfunc.load_model("models:/proj-permeability@champion")
     inputs = model_info(m)["inputs"]
     # the image inputs the model kept (max_inputs) are of the pipeline's windows only
     windows = {parse_feature(c).window for c in inputs} - {None}
@@ -67,7 +73,7 @@ def test_model_inputs_use_the_pipeline_windows(project):
 
 def test_predict_without_pipeline_rebuilds_the_models_columns(project):
     root, env = project["root"], project["env"]
-    r = petro("predict", "new", "-o", "out", cwd=root, env=env)
+    r = petro("predict", "new", "-o", "out", *MODELS, cwd=root, env=env)
     assert r.returncode == 0, r.stderr
     las = lasio.read(root / "out" / "SYN-04_petro.las")
     cover = las["INPUT_COVERAGE"]
@@ -80,7 +86,7 @@ def test_conflicting_pipeline_is_an_error_that_says_what_differs(project):
     root, env = project["root"], project["env"]
     other = root / "other.yaml"
     other.write_text(yaml.safe_dump({"data": "new", "features": {"windows_m": [0.15, 0.5]}}))
-    r = petro("predict", "new", "-o", "out2", "--pipeline", other, cwd=root, env=env)
+    r = petro("predict", "new", "-o", "out2", "--pipeline", other, *MODELS, cwd=root, env=env)
     assert r.returncode == 2
     assert "features.windows_m" in r.stderr and "[0.2, 0.6]" in r.stderr
     assert not (root / "out2").exists()
@@ -91,12 +97,12 @@ def test_features_for_a_model_are_exactly_its_inputs(project):
 
     root, env = project["root"], project["env"]
     r = petro("features", "new", "-o", "rows.parquet", "--model",
-              "models:/petro-porosity@champion", cwd=root, env=env)
+              "models:/proj-porosity@champion", cwd=root, env=env)
     assert r.returncode == 0, r.stderr
     import mlflow
 
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     mlflow.set_registry_uri(env["MLFLOW_TRACKING_URI"])
     inputs = model_info(mlflow.pyfunc.load_model(
-        "models:/petro-porosity@champion"))["inputs"]
+        "models:/proj-porosity@champion"))["inputs"]
     assert list(pd.read_parquet(root / "rows.parquet").columns) == ["WELL", "DEPT"] + inputs

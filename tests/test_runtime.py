@@ -70,3 +70,67 @@ def test_novelty_flags_far_rows(bundle):
     far = b.predict(pd.DataFrame(X[:200] + 8.0, columns=b.features))
     assert near["OOD_FLAG"].mean() < 0.2
     assert far["OOD_FLAG"].mean() > 0.95
+
+
+def test_save_records_each_booster_file(bundle, tmp_path):
+    import hashlib
+    import json
+
+    b, _ = bundle
+    path = b.save(tmp_path / "bundle")
+    files = json.loads((path / "bundle.json").read_text())["files"]
+    assert sorted(files) == ["booster_p10.txt", "booster_p50.txt", "booster_p90.txt"]
+    for name, rec in files.items():
+        data = (path / name).read_bytes()
+        assert rec == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert "files" not in b.meta          # the record is of the saved copy, not the model
+
+
+@pytest.mark.parametrize("damage,words", [
+    (lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "bytes, "),
+    (lambda p: p.write_bytes(p.read_bytes().replace(b"tree", b"TREE", 1)), "content differs"),
+    (lambda p: p.unlink(), "missing"),
+])
+def test_damaged_booster_is_a_clear_error_not_a_crash(bundle, tmp_path, damage, words):
+    """Issue 27.4: LightGBM aborts the process on a truncated model file; the record catches
+    it first, naming the file and what to do."""
+    import subprocess
+    import sys
+
+    from petro.models.runtime import BundleError
+
+    b, _ = bundle
+    path = b.save(tmp_path / "bundle")
+    damage(path / "booster_p50.txt")
+    with pytest.raises(BundleError, match=f"booster_p50.txt: .*{words}.*re-log"):
+        Bundle.load(path)
+    # the same load in a fresh process ends with the message, not a signal
+    r = subprocess.run([sys.executable, "-c", "from petro.models.runtime import Bundle; "
+                        f"Bundle.load({str(path)!r})"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and "BundleError" in r.stderr and "booster_p50.txt" in r.stderr
+
+
+def test_bundles_saved_before_the_record_load_as_before(bundle, tmp_path):
+    import json
+
+    b, X = bundle
+    path = b.save(tmp_path / "bundle")
+    meta = json.loads((path / "bundle.json").read_text())
+    del meta["files"]
+    (path / "bundle.json").write_text(json.dumps(meta))
+    df = pd.DataFrame(X[:20], columns=b.features)
+    pd.testing.assert_frame_equal(Bundle.load(path).predict(df), b.predict(df))
+    (path / "bundle.json").write_text('{"format": 1, "featu')
+    from petro.models.runtime import BundleError
+
+    with pytest.raises(BundleError, match="bundle.json cannot be read"):
+        Bundle.load(path)
+
+
+def test_quote_cuts_long_values():
+    from petro.models.runtime import QUOTE_CHARS, quote
+
+    assert quote("abc") == "'abc'"
+    long = quote("x" * 10_000)
+    assert len(long) < QUOTE_CHARS + 40 and long.endswith("(10,002 characters)")

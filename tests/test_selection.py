@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from petro.errors import ConfigError
+from petro.models.groups import decide_groups
 from petro.models.selection import always_kept, rank_inputs, select_inputs
 from petro.models.spec import ModelSpec
 from petro.models.validation import cross_validate, fit_final
@@ -165,9 +166,14 @@ def test_logged_model_takes_the_selected_inputs_in_process_and_served(selected_r
     feats = usable_features(table, model_features(table.columns, ["logs", "image"], cfg.logs))
     spec = run.cfg.specs[0]
     assert spec.max_inputs == 12 and len(feats) > 40
-    assert inputs == select_inputs(table[feats].to_numpy(float),
-                                   table[spec.column].to_numpy(float), feats, spec)
-    forced = always_kept(feats)
+    # the input groups first (petro.models.groups), decided on the same rows, then selection
+    y = table[spec.column].to_numpy(float)
+    decision = decide_groups(table[feats].to_numpy(float), y, table.WELL.astype(str).to_numpy(),
+                             feats, spec)
+    assert bundle.meta["input_groups"]["kept"] == decision.kept
+    kept = decision.features(feats)
+    assert inputs == select_inputs(table[kept].to_numpy(float), y, kept, spec)
+    forced = always_kept(kept)
     assert forced and set(forced) <= set(inputs)
     assert 12 <= len(inputs) <= 12 + len(forced)
     assert len(inputs) < len(feats)

@@ -4,112 +4,39 @@ at it with MLFLOW_TRACKING_URI only, run from a folder outside the repository.""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from tests.conftest import REPO, free_port
+from tests.conftest import free_port, mlflow_at, mlflow_server, petro_cli, team_pipeline
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`mlflow server` on SQLite with --artifacts-destination; terminated at the end."""
     root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "mlflow", "server",
-           "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-           "--artifacts-destination", str(root / "artifacts"),
-           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    # the server's job runner (7 huey consumers, for GenAI jobs) is not needed by petro
-    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
-    log = open(root / "server.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited {proc.returncode}: "
-                                   f"{(root / 'server.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("mlflow server did not answer /health within 120 s: "
-                                   f"{(root / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+    with mlflow_server(f"sqlite:///{root / 'mlflow.db'}", root) as url:
         yield {"url": url, "root": root, "artifacts": root / "artifacts"}
-    finally:
-        try:
-            os.killpg(proc.pid, 15)      # the server and its uvicorn worker
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=10)
-        log.close()
 
 
-def _petro(*args, cwd, env):
-    r = subprocess.run([sys.executable, "-m", "petro.cli", *map(str, args)], capture_output=True,
-                       text=True, cwd=cwd, env=env, timeout=600)
-    assert "Traceback" not in r.stderr + r.stdout, r.stderr
-    return r
-
-
-def _setup_field(tmp: Path) -> Path:
-    """A tiny field (3 wells with NMR, 1 without) and a one-model pipeline with a cheap spec."""
-    from petro.synth import SynthConfig, write_field
-
-    data = tmp / "data"
-    write_field(data, SynthConfig(wells=4, seed=11, thickness=14.0, nmr_fraction=0.75))
-    spec = yaml.safe_load((REPO / "models" / "porosity.yaml").read_text())
-    spec["params"].update(n_estimators=40)
-    spec.update(tuning={}, baselines=["ridge"], criteria={"must_beat": ["train_mean"]})
-    models = tmp / "specs"
-    models.mkdir()
-    (models / "porosity.yaml").write_text(yaml.safe_dump(spec))
-    pipe = yaml.safe_load((REPO / "pipelines" / "demo.yaml").read_text())
-    pipe.pop("synthetic")
-    pipe.update(data=str(data), models=["porosity"], models_dir=str(models), n_jobs=1,
-                tracking={"experiment": "petro-team", "register": True})
-    path = tmp / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(pipe))
-    return path
-
-
-def test_team_registry_on_a_real_server(server, tmp_path, env_with_venv):
+def test_team_registry_on_a_real_server(server, small_field, tmp_path, team_env):
     import mlflow
     from mlflow import MlflowClient
 
-    pipeline = _setup_field(tmp_path)
+    pipeline = team_pipeline(tmp_path, small_field)
     work = tmp_path / "user"          # the user's working folder: outside the repository
     work.mkdir()
-    env = {k: v for k, v in env_with_venv.items() if not k.startswith("MLFLOW_")}
-    env["MLFLOW_TRACKING_URI"] = server["url"]
+    env = dict(team_env, MLFLOW_TRACKING_URI=server["url"])
 
     # two runs of the same pipeline: v1 becomes champion, v2 (same metric) challenger
     for _ in range(2):
-        r = _petro("run", pipeline, cwd=work, env=env)
+        r = petro_cli("run", pipeline, cwd=work, env=env)
         assert r.returncode == 0, r.stdout + r.stderr
     assert "does not beat champion v1" in r.stdout + r.stderr
 
-    r = _petro("models", "list", cwd=work, env=env)
+    r = petro_cli("models", "list", cwd=work, env=env)
     assert r.returncode == 0, r.stderr
     rows = [ln for ln in r.stdout.splitlines() if "petro-porosity" in ln]
     assert len(rows) == 2, r.stdout
@@ -119,34 +46,34 @@ def test_team_registry_on_a_real_server(server, tmp_path, env_with_venv):
     # batch predict with the champion (v1), then again after v2 is promoted by hand: the moved
     # alias changes the model identity, so the well is predicted again (not skipped)
     pred = tmp_path / "pred"
-    well = pipeline.parent / "data" / "SYN-04"
-    r = _petro("predict", well, "--model", "models:/petro-porosity@champion", "-o", pred,
+    well = small_field / "SYN-04"
+    r = petro_cli("predict", well, "--model", "models:/petro-porosity@champion", "-o", pred,
                "--jobs", "1", cwd=work, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     manifest = json.loads((pred / "_petro_manifest.json").read_text())
 
-    r = _petro("models", "promote", "petro-porosity", "2", cwd=work, env=env)
+    r = petro_cli("models", "promote", "petro-porosity", "2", cwd=work, env=env)
     assert r.returncode == 0, r.stderr
-    r = _petro("predict", well, "--model", "models:/petro-porosity@champion", "-o", pred,
+    r = petro_cli("predict", well, "--model", "models:/petro-porosity@champion", "-o", pred,
                "--jobs", "1", cwd=work, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "skipped" not in r.stdout + r.stderr
     assert "predicted wells" in r.stdout
     manifest2 = json.loads((pred / "_petro_manifest.json").read_text())
     # a third run with nothing changed: the well is skipped, and no empty table is printed
-    r = _petro("predict", well, "--model", "models:/petro-porosity@champion", "-o", pred,
+    r = petro_cli("predict", well, "--model", "models:/petro-porosity@champion", "-o", pred,
                "--jobs", "1", cwd=work, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "1 wells skipped" in r.stdout + r.stderr and "predicted wells" not in r.stdout
     assert manifest2["SYN-04"]["inputs"] == manifest["SYN-04"]["inputs"]
     assert manifest2["SYN-04"]["models"] != manifest["SYN-04"]["models"]
     predicted = pd.read_parquet(pred / "predictions" / "well=SYN-04" / "part-0.parquet")
-    r = _petro("models", "promote", "petro-porosity", "99", cwd=work, env=env)
+    r = petro_cli("models", "promote", "petro-porosity", "99", cwd=work, env=env)
     assert r.returncode != 0 and "version 99 not found" in r.stdout + r.stderr
 
     # the rows the champion needs, built by its recipe, through the server (CLI)
     rows_file = tmp_path / "rows.parquet"
-    r = _petro("features", pipeline.parent / "data" / "SYN-04", "--model",
+    r = petro_cli("features", well, "--model",
                "models:/petro-porosity@champion", "-o", rows_file, cwd=work, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     table = pd.read_parquet(rows_file)
@@ -156,10 +83,7 @@ def test_team_registry_on_a_real_server(server, tmp_path, env_with_venv):
     # nothing local on the client: no mlruns/, mlartifacts/ or artifacts/ in its folder
     assert sorted(p.name for p in work.iterdir()) == []
 
-    old_uri, old_reg = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    try:
-        mlflow.set_tracking_uri(server["url"])
-        mlflow.set_registry_uri(server["url"])
+    with mlflow_at(server["url"]):
         client = MlflowClient()
         champ = client.get_model_version_by_alias("petro-porosity", "champion")
         assert str(champ.version) == "2"
@@ -199,9 +123,6 @@ def test_team_registry_on_a_real_server(server, tmp_path, env_with_venv):
         ml = a["PHIE_ML"].to_numpy()
         assert np.isfinite(ml).all() and (ml > 0).all() and (ml < 0.5).all()      # v/v
         assert (a["PHIE_P10"] <= a["PHIE_ML"]).all() and (a["PHIE_ML"] <= a["PHIE_P90"]).all()
-    finally:
-        mlflow.set_tracking_uri(old_uri)
-        mlflow.set_registry_uri(old_reg)
 
 
 def test_artifact_root_refuses_a_team_database_used_directly(tmp_path):
@@ -218,12 +139,13 @@ def test_artifact_root_refuses_a_team_database_used_directly(tmp_path):
         assert "secret" not in str(err.value) and "petro-team" in str(err.value)
 
 
-def test_a_server_that_does_not_answer_is_a_clear_error_before_any_work(tmp_path, env_with_venv):
-    pipeline = _setup_field(tmp_path)
-    env = {k: v for k, v in env_with_venv.items() if not k.startswith("MLFLOW_")}
+def test_a_server_that_does_not_answer_is_a_clear_error_before_any_work(small_field, tmp_path,
+                                                                        team_env):
+    pipeline = team_pipeline(tmp_path, small_field)
+    env = dict(team_env)
     env["MLFLOW_TRACKING_URI"] = url = f"http://127.0.0.1:{free_port()}"   # nobody listens
     for args in (("run", pipeline), ("models", "list")):
-        r = _petro(*args, cwd=tmp_path, env=env)
+        r = petro_cli(*args, cwd=tmp_path, env=env)
         assert r.returncode == 2, r.stdout + r.stderr
         assert f"MLflow tracking server {url} does not answer" in r.stderr
         assert "blind RMSE" not in r.stdout          # refused before reading and training

@@ -5,37 +5,40 @@
 - ``<well>_petro.las`` per well;
 - ``predictions/well=<well>/part-0.parquet``: one Hive-partitioned Parquet dataset of every
   well's predictions (WELL, DEPT and the predicted columns);
-- ``_petro_manifest.json``: per well the hash of its input files' contents and the identity of
-  the models (URI and the logged model's id), written atomically after every few wells.
+- ``_petro_manifest.json``: per well the hash of its input files' contents, the identity of
+  the models (URI and the logged model's id) and the SHA-256 of its two files;
+- ``.petro/``: the run's lock and the journal of finished wells (:mod:`petro.app.outdir`).
 
-A rerun skips a well whose inputs and models are unchanged and whose outputs are present, and
-says how many it skipped; a well that failed is not in the manifest, so the next run tries it
-again. Each remaining well is one task on the configured engine (local processes or Dask:
-read, features, the models applied, its LAS file and Parquet part written, by
-:func:`petro.app.predict.predict_well`); the wells are submitted by chunks of ``CHUNK`` (64)
-and the manifest is written as each chunk's wells come back, so a crash keeps what the chunks
-before it wrote.
+The folder is locked and checked for writing before any well is read; a second run into it is
+refused. A rerun skips a well whose inputs and models are unchanged and whose files are as
+they were written, and says how many it skipped; a well that failed is not recorded, so the
+next run tries it again. Each remaining well is one task on the configured engine (local
+processes or Dask: read, features, the models applied, its LAS file and Parquet part written,
+by :func:`petro.app.predict.predict_well`, then its journal entry, :class:`RecordedWell`); a
+killed run loses only the wells in flight. The wells are submitted by chunks of ``CHUNK``
+(64): the calling process holds one chunk's predicted logs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from petro.app.events import EventHandler, Reporter, reporter
-from petro.app.predict import (DATASET, LoadedModel, PredictedWell, dataset_part, predict_chunks,
-                                prediction_plan)
+from petro.app.outdir import MANIFEST, complete, fold, locked, read_manifest, record
+from petro.app.predict import (DATASET, LoadedModel, Plan, PredictedWell, WellOutcome,
+                               dataset_part, predict_chunks, predict_well, prediction_plan)
 from petro.app.wells import file_hasher
 from petro.config import PipelineConfig
-from petro.errors import ConfigError
-from petro.io.atomic import atomic_write_json
+from petro.errors import ConfigError, PetroError
 from petro.io.discovery import discover_many
 from petro.problems import Problem
 
-MANIFEST = "_petro_manifest.json"
-FLUSH_EVERY = 25
+__all__ = ["MANIFEST", "BatchResult", "predict_batch", "read_manifest"]
 # wells submitted together (the calling process holds one chunk's predicted logs)
 CHUNK = 64
 
@@ -60,15 +63,26 @@ def _file_hashes(files: list[Path], hasher) -> list[tuple[str, str]]:
     return sorted((Path(f).name, hasher(Path(f))) for f in files)
 
 
-def _inputs_hash(parts: list[tuple[str, str]]) -> str:
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
+def _inputs_hash(parts) -> str:
+    return hashlib.sha256(json.dumps(sorted(parts)).encode()).hexdigest()[:24]
 
 
-def read_manifest(out_dir: Path) -> dict:
-    try:
-        return json.loads((out_dir / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return {}
+@dataclass
+class RecordedWell:
+    """The batch's per-well task: :func:`petro.app.predict.predict_well`, then, once the
+    well's files are written, its journal entry (:func:`petro.app.outdir.record`) crediting
+    them to ``models`` (the identity) and its inputs, written by the same task."""
+
+    models: str
+
+    def __call__(self, name: str, files: list[str], out_dir: str | None,
+                 file_hashes: dict[str, str] | None, read_threads: int | None,
+                 plan: Plan) -> WellOutcome:
+        out = predict_well(name, files, out_dir, file_hashes, read_threads, plan)
+        if out.well is not None and out_dir is not None and file_hashes is not None:
+            record(out_dir, name, _inputs_hash(file_hashes.items()), self.models,
+                   [out.well.path, Path(out_dir) / dataset_part(name)])
+        return out
 
 
 def predict_batch(models: list[LoadedModel], data, out_dir: str | Path,
@@ -77,49 +91,48 @@ def predict_batch(models: list[LoadedModel], data, out_dir: str | Path,
     """Predict the wells of ``data`` into ``out_dir`` (see the module docstring) with the
     settings of ``cfg`` (:func:`petro.app.predict.prediction_plan`; None: the defaults). The
     files are hashed through the stat records of ``cfg.run.cache_dir`` when there is one (an
-    unchanged file is not read again)."""
+    unchanged file is not read again). Raises :class:`~petro.errors.ConfigError` before any
+    well is read for a folder that cannot be written or that another run holds, and
+    :class:`petro.app.outdir.OutputError` when the manifest cannot be written at the end."""
     rep = reporter(on_event)
-    out_dir = Path(out_dir)
+    out_dir = Path(os.path.abspath(out_dir))       # the tasks may run in another folder
+    plan = prediction_plan(models, cfg, rep)      # the settings checked before any file is read
+    with locked(out_dir, warn=rep.note):
+        manifest = fold(out_dir)                    # a killed run's finished wells
+        res = _predict(plan, model_identity(models), data, out_dir, manifest, resume, chunk,
+                       rep)
+    return res
+
+
+def _predict(plan: Plan, mid: str, data, out_dir: Path, manifest: dict, resume: bool,
+             chunk: int, rep: Reporter) -> BatchResult:
+    """The wells of ``data`` not done already, predicted and recorded (the folder locked)."""
     groups = discover_many(data)
     if not groups:
         raise ConfigError(f"{data}: no well files (.las, .dlis, .csv) found")
-    plan = prediction_plan(models, cfg, rep)      # the settings checked before any file is read
-    mid = model_identity(models)
-    manifest = read_manifest(out_dir) if resume else {}
     hasher = file_hasher(plan.run.cache_dir)
     hashes = {name: _file_hashes(files, hasher) for name, files in groups.items()}
     inputs = {name: _inputs_hash(h) for name, h in hashes.items()}
     res = BatchResult(dataset=out_dir / DATASET)
-
-    def done(name: str) -> bool:
-        e = manifest.get(name)
-        return bool(e) and e.get("inputs") == inputs[name] and e.get("models") == mid \
-            and (out_dir / e.get("las", "")).is_file() \
-            and (out_dir / e.get("parquet", "")).is_file()
-
-    todo = {n: f for n, f in groups.items() if not done(n)}
+    todo = {n: f for n, f in groups.items()
+            if not (resume and complete(out_dir, manifest.get(n), inputs[n], mid))}
     res.skipped = sorted(set(groups) - set(todo))
     if res.skipped:
         rep.note(f"{len(res.skipped)} wells skipped: inputs and models unchanged since the "
                  f"last run into {out_dir}")
     if not todo:
         return res
-    for name in todo:
-        manifest.pop(name, None)
     known = {n: dict(hashes[n]) for n in todo}     # the tasks do not hash the files again
-    for outcomes in predict_chunks(plan, todo, chunk=chunk, out_dir=out_dir, hashes=known,
-                                   rep=rep):
-        # the wells' files are written by their tasks; the manifest says which are complete
-        done_here = 0
-        for o in outcomes:
-            res.failed += o.failed
-            if o.well is None:
-                continue
-            manifest[o.name] = {"inputs": inputs[o.name], "models": mid,
-                                "las": o.well.path.name, "parquet": str(dataset_part(o.name))}
-            res.wells.append(o.well)
-            done_here += 1
-            if done_here % FLUSH_EVERY == 0:
-                atomic_write_json(out_dir / MANIFEST, manifest, indent=1, sort_keys=True)
-        atomic_write_json(out_dir / MANIFEST, manifest, indent=1, sort_keys=True)
+    try:
+        for outcomes in predict_chunks(plan, todo, chunk=chunk, out_dir=out_dir, hashes=known,
+                                       rep=rep, task=RecordedWell(mid)):
+            for o in outcomes:
+                res.failed += o.failed
+                if o.well is not None:
+                    res.wells.append(o.well)
+    except BaseException:
+        with suppress(PetroError):      # the wells finished so far: the journal keeps them
+            fold(out_dir)
+        raise
+    fold(out_dir)
     return res

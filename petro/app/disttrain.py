@@ -47,7 +47,7 @@ import pandas as pd
 from petro.app.events import Reporter
 from petro.app.wells import WellResult
 from petro.config import LOCAL_TRAINING_DEFAULT, LOCAL_TRAINING_SHARE, EngineOptions
-from petro.errors import ConfigError, ModelError
+from petro.errors import ConfigError, DataError
 from petro.models.blind import FoldModel, blind_rows
 from petro.models.rows import Fold, blind_folds
 from petro.models.spec import ModelSpec
@@ -437,7 +437,7 @@ def on_cluster(cfg, wells: list[WellResult], rep: Reporter, client,
     sample drawn (``plan.sample_rows``); the partitions are released on leaving."""
     train = training_wells(wells)
     if not train:
-        raise ModelError("no well with NMR targets could be read: nothing to train on")
+        raise DataError("no well with NMR targets could be read: nothing to train on")
     cluster = Cluster(client, train, _columns(cfg, train))
     try:
         seed = cfg.specs[0].seed if cfg.specs else 0

@@ -32,29 +32,74 @@ line alike. Each process dies with the process that started the pool (Linux:
 ``PR_SET_PDEATHSIG``; elsewhere a thread that watches the parent): a ``kill -9`` of ``petro``
 leaves no worker behind writing files. A daemonic process (a Dask worker, a pool process) may
 not start processes: there the work is serial.
+
+A Dask worker opens the files a task names on its own machine: every path leaves this process
+absolute (the callers resolve them), and before the first task :func:`check_reach` asks every
+worker whether it sees the data files and the folders of the call (output, cache, feature
+dataset) at the same paths, as the same storage: a worker that does not is named and nothing
+is submitted. A scheduler lost during a call (killed, its machine gone) ends it with
+:class:`SchedulerLost` once the client gives up reconnecting (``timeout``, 30 s), never with a
+failure per well.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import multiprocessing
 import os
+import secrets
 import signal
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from petro.config import EngineOptions
-from petro.errors import ConfigError
+from petro.errors import ConfigError, PetroError
 from petro.problems import Problem, error
 
 PROCESSES = "processes"
 LOCAL_CLUSTER = "local-cluster"
 ENV_ADDRESS = "DASK_SCHEDULER_ADDRESS"
+CONNECT_TIMEOUT_S = 30        # to reach the scheduler, and to wait for it to come back
+
+
+class SchedulerLost(PetroError):
+    """The Dask scheduler went away during a call (the work done before it stays done)."""
+
+    code = "scheduler_lost"
+    exit_code = 1             # work was started: not a usage error
+
+
+@dataclass
+class Reach:
+    """What the tasks of a call open on the workers' machines: ``folders`` (what it is, in
+    the user's words -> absolute path) and data ``files`` (absolute path -> size, bytes)."""
+
+    folders: dict[str, str] = field(default_factory=dict)
+    files: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, files, **folders: str | os.PathLike | None) -> Reach:
+        """The reach of data ``files`` and the named folders (None left out), made absolute
+        (the folders created here if absent: the tasks would create them)."""
+        out = cls()
+        for what, folder in folders.items():
+            if folder is not None:
+                out.folders["the " + what.replace("_", " ")] = os.path.abspath(folder)
+        for f in files:
+            path = os.path.abspath(f)
+            try:
+                out.files[path] = os.stat(path).st_size
+            except OSError:
+                continue         # a missing file is that well's problem, reported by its task
+        return out
 
 
 @dataclass
@@ -70,6 +115,7 @@ class Engine:
     # whose processes already keep every core busy; None: the reader decides (in a Dask worker
     # from its nanny's OMP_NUM_THREADS=1)
     task_threads: int | None = None
+    address: str = ""           # the Dask scheduler's
 
 
 def scheduler_address(opts: EngineOptions) -> str | None:
@@ -88,11 +134,12 @@ def scheduler_address(opts: EngineOptions) -> str | None:
 
 
 @contextmanager
-def open_engine(opts: EngineOptions, n_jobs: int, n_items: int,
-                shared: tuple = ()) -> Iterator[Engine]:
+def open_engine(opts: EngineOptions, n_jobs: int, n_items: int, shared: tuple = (),
+                reach: Reach | None = None) -> Iterator[Engine]:
     """The engine for ``n_items`` tasks (see the module docstring); closed on exit.
     ``shared``: the arguments every task of :func:`map_tasks` gets after its own, sent to each
-    worker once."""
+    worker once. ``reach``: the files and folders the tasks open, checked on every Dask worker
+    before any task (:func:`check_reach`; local work sees this process's files)."""
     address = scheduler_address(opts)
     if address is None:
         if n_jobs <= 1 or n_items <= 1 or multiprocessing.current_process().daemon:
@@ -112,23 +159,127 @@ def open_engine(opts: EngineOptions, n_jobs: int, n_items: int,
                           "installed: pip install 'dask[distributed]'") from err
     if address == LOCAL_CLUSTER:
         with local_cluster(n_jobs) as cluster, Client(cluster, set_as_default=False) as client:
+            check_reach(client, reach)
             with _scattered(client, shared) as data:
                 yield Engine("dask", f"dask LocalCluster {cluster.scheduler_address} ({n_jobs} "
                              f"workers; dashboard {client.dashboard_link})", n_jobs,
-                             opts.retries, client, shared=data)
+                             opts.retries, client, shared=data,
+                             address=cluster.scheduler_address)
         return
     try:
-        client = Client(address, set_as_default=False, timeout=30)
+        client = Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as err:
         raise ConfigError(f"cannot reach the Dask scheduler {address} ({err}); start it "
                           f"(`dask scheduler`) or drop --scheduler / {ENV_ADDRESS}") from err
     try:
         n = len(client.scheduler_info().get("workers", {}))
+        check_reach(client, reach)
         with _scattered(client, shared) as data:
             yield Engine("dask", f"dask {address} ({n} workers)", n, opts.retries, client,
-                         shared=data)
+                         shared=data, address=address)
+    except SchedulerLost:
+        raise
+    except Exception as err:
+        if lost(client, err):
+            raise SchedulerLost(lost_words(address, err)) from err
+        raise
     finally:
         client.close()
+
+
+def lost(client, err: BaseException) -> bool:
+    """True when ``err`` means that ``client`` lost its scheduler (its connection closed, or
+    its futures cancelled because it did), not that a task failed."""
+    from concurrent.futures import CancelledError
+
+    from distributed.comm.core import CommClosedError
+
+    if isinstance(err, SchedulerLost | CommClosedError):
+        return True
+    return isinstance(err, CancelledError | OSError | TimeoutError) \
+        and getattr(client, "status", "running") != "running"
+
+
+def lost_words(address: str, err: BaseException) -> str:
+    """What to tell the user when the scheduler at ``address`` went away."""
+    return (f"lost the Dask scheduler {address} ({type(err).__name__}; no answer for "
+            f"{CONNECT_TIMEOUT_S} s): the work stopped. What was finished is kept (the "
+            f"feature dataset's entries, the wells already written and recorded by "
+            f"`petro predict`; `petro run` logged nothing). Start the scheduler and its workers "
+            f"again (`dask scheduler`, `dask worker {address} --nthreads 1`) and run the same "
+            f"command: it goes on from there")
+
+
+def check_reach(client, reach: Reach | None) -> None:
+    """Ask every worker of ``client`` whether it sees ``reach``: each folder as this machine's
+    (a probe file written here must be read there: the same storage, not a folder of the same
+    name on the worker's disk) and each data file (same size). Raises :class:`ConfigError`
+    naming each worker that does not and what it misses, before any task is submitted."""
+    if reach is None or not (reach.folders or reach.files):
+        return
+    token = secrets.token_hex(8)
+    probes = {}
+    try:
+        for what, folder in reach.folders.items():
+            probe = Path(folder) / f".petro-reach-{token}"
+            try:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+                probe.write_text(token)
+            except OSError as err:
+                raise ConfigError(f"cannot write in {what} {folder}: "
+                                  f"{os_error_words(err)}") from err
+            probes[what] = (folder, str(probe))
+        try:
+            answers = client.run(_unseen, probes, token, reach.files)
+        except Exception as err:
+            if lost(client, err):
+                raise
+            raise ConfigError(f"the Dask workers could not run petro's check of the files "
+                              f"they must see ({type(err).__name__}: {err}): install this "
+                              f"petro, in the same version, on every worker and restart "
+                              f"them") from err
+    finally:
+        for _, probe in probes.values():
+            Path(probe).unlink(missing_ok=True)
+    blind = {addr: a for addr, a in sorted(answers.items()) if a["missing"]}
+    if blind:
+        who = "; ".join(f"worker {addr} on {a['host']} cannot see {', '.join(a['missing'])}"
+                        for addr, a in blind.items())
+        raise ConfigError(
+            f"the Dask workers must see this machine's files at the same paths: {who}. Put "
+            f"the data, the output folder and the cache folder on storage every worker mounts "
+            f"at the same path (e.g. NFS), or run without --scheduler / {ENV_ADDRESS}")
+
+
+UNSEEN_SHOWN = 3              # missing files named per worker (then a count)
+
+
+def _unseen(probes: dict[str, tuple[str, str]], token: str, files: dict[str, int]) -> dict:
+    """On a worker: what of :func:`check_reach`'s folders and files it cannot see."""
+    missing = []
+    for what, (folder, probe) in probes.items():
+        try:
+            if Path(probe).read_text() == token:
+                continue
+        except OSError:
+            pass
+        there = "a folder of that name, not the same storage" if os.path.isdir(folder) \
+            else "no such folder there"
+        missing.append(f"{what} {folder} ({there})")
+    files_missing = []
+    for path, size in files.items():
+        try:
+            if os.stat(path).st_size == size:
+                continue
+            files_missing.append(f"{path} (another size there)")
+        except OSError:
+            files_missing.append(path)
+    if files_missing:
+        more = len(files_missing) - UNSEEN_SHOWN
+        missing.append(f"the data file{'s' if len(files_missing) > 1 else ''} "
+                       f"{', '.join(files_missing[:UNSEEN_SHOWN])}"
+                       + (f" and {more} more" if more > 0 else ""))
+    return {"host": socket.gethostname(), "missing": missing}
 
 
 @contextmanager
@@ -139,7 +290,11 @@ def _scattered(client, shared: tuple) -> Iterator[tuple]:
         yield data
     finally:
         for d in data:
-            d.release()
+            try:
+                d.release()
+            except Exception as err:   # noqa: PERF203 - a lost scheduler: nothing to release
+                if not lost(client, err):
+                    raise
 
 
 # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers (and in the process that runs
@@ -163,9 +318,30 @@ def local_cluster(n_workers: int, **kwargs) -> Iterator[object]:
 
 def task_failure(key: str, err: BaseException) -> Problem:
     """The problem of the item whose task failed for good (``key``: the well)."""
+    if isinstance(err, OSError):
+        return error(f"a file could not be written or read: {os_error_words(err)}; the other "
+                     f"wells went on: fix the cause and run again (finished work is kept)",
+                     well=key, code="task_io")
     return error(f"the task for this well failed: {type(err).__name__}: {err} (a worker that "
                  f"died repeatedly, e.g. out of memory, or a bug: the other wells went on)",
                  well=key, code="task_failed")
+
+
+OS_CAUSES = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+             errno.EFBIG: "the file would exceed the file size limit of this process "
+                          "(`ulimit -f`)",
+             errno.EROFS: "the file system is read-only",
+             errno.EACCES: "no permission", errno.EPERM: "no permission"}
+
+
+def os_error_words(err: OSError) -> str:
+    """An operating-system error in the user's words: what, where, and the likely cause."""
+    what = err.strerror or str(err)
+    where = f" ({err.filename})" if err.filename else ""
+    cause = OS_CAUSES.get(err.errno or 0)
+    if cause is None and err.errno is None:
+        cause = "a short write: a full disk or a file size limit?"
+    return f"{what}{where}" + (f": {cause}" if cause else "")
 
 
 def _apply(fn: Callable, per_task: tuple, shared: tuple):
@@ -260,6 +436,8 @@ def map_tasks(engine: Engine, fn: Callable, items: list[tuple[str, tuple]]) \
         try:
             result = fut.result()
         except Exception as err:   # KilledWorker after allowed-failures, or the task's error
+            if lost(engine.client, err):      # not this item's failure: every item's
+                raise SchedulerLost(lost_words(engine.address, err)) from err
             yield key, None, err
         else:
             yield key, result, None
@@ -284,7 +462,11 @@ def dask_task_map(client, retries: int = 0) -> Callable:
             for fut in futs:
                 yield fut.result()
         finally:
-            client.cancel(futs)
-            data.release()
+            try:
+                client.cancel(futs)
+                data.release()
+            except Exception as err:   # a lost scheduler: the caller's error says so
+                if not lost(client, err):
+                    raise
 
     return task_map

@@ -23,16 +23,16 @@ import socket
 import sys
 import types
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from petro.app.engine import map_tasks, open_engine, task_failure
+from petro.app.engine import Reach, map_tasks, open_engine, task_failure
 from petro.app.events import EventHandler, Reporter, reporter
-from petro.app.wells import store_root, stored_well, task_config
+from petro.app.wells import resolved, store_root, stored_well, task_config
 from petro.config import PipelineConfig, RunSettings, load_config
 from petro.errors import ConfigError, ModelError, PetroError
 from petro.io.atomic import atomic_file, safe_name
@@ -424,7 +424,7 @@ def prediction_plan(models: list[LoadedModel], cfg: PipelineConfig | None = None
     rep = rep or Reporter()
     if not models:
         raise ModelError("no model to predict with")
-    cfg = cfg if cfg is not None else load_config(require_data=False)
+    cfg = resolved(cfg if cfg is not None else load_config(require_data=False))
     by_recipe: dict[str, list[int]] = {}
     for i, m in enumerate(models):
         if m.recipe is None:
@@ -528,24 +528,29 @@ def write_outputs(pw: PredictedWell, out_dir: str | Path) -> None:
 
 def predict_chunks(plan: Plan, groups: dict[str, list], *, chunk: int, out_dir=None,
                    hashes: dict[str, dict[str, str]] | None = None,
-                   rep: Reporter | None = None) -> Iterator[list[WellOutcome]]:
-    """:func:`predict_well` over the wells on the plan's engine (opened once, the plan sent to
-    each worker once), a chunk of wells at a time: each chunk's outcomes sorted by well, their
-    problems reported (each once), before the next chunk is submitted. A task that failed for
-    good (its worker died repeatedly, e.g. out of memory) comes back as that well's problem."""
+                   rep: Reporter | None = None,
+                   task: Callable[..., WellOutcome] = predict_well) -> Iterator[list[WellOutcome]]:
+    """:func:`predict_well` (or ``task``, called as it) over the wells on the plan's engine
+    (opened once, the plan sent to each worker once; the paths absolute and checked on Dask
+    workers), a chunk of wells at a time: each chunk's outcomes sorted by well, their problems
+    reported (each once), before the next chunk is submitted. A task that failed for good (its
+    worker died repeatedly, e.g. out of memory) comes back as that well's problem."""
     rep = rep or Reporter()
     names = sorted(groups)
     step = max(1, chunk)
+    out = None if out_dir is None else os.path.abspath(out_dir)
+    files = {n: [os.path.abspath(f) for f in groups[n]] for n in names}
+    reach = Reach.of([f for fs in files.values() for f in fs], output_folder=out,
+                     cache_folder=plan.run.cache_dir, feature_dataset=plan.recipes[0].root)
     rep.start(PREDICT, len(names))
-    with open_engine(plan.run.engine, plan.run.n_jobs, len(names), shared=(plan,)) as engine:
+    with open_engine(plan.run.engine, plan.run.n_jobs, len(names), shared=(plan,),
+                     reach=reach) as engine:
         rep.note(f"per-well work on {engine.where}")
         for lo in range(0, len(names), step):
-            tasks = [(n, (n, [str(f) for f in groups[n]],
-                          None if out_dir is None else str(out_dir), (hashes or {}).get(n),
-                          engine.task_threads))
+            tasks = [(n, (n, files[n], out, (hashes or {}).get(n), engine.task_threads))
                      for n in names[lo: lo + step]]
             outcomes = []
-            for name, res, err in map_tasks(engine, predict_well, tasks):
+            for name, res, err in map_tasks(engine, task, tasks):
                 if err is not None:
                     res = WellOutcome(name, None, [task_failure(name, err)])
                 if res.well is not None:

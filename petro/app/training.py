@@ -17,9 +17,11 @@ from petro.app.events import EventHandler, Reporter, reporter
 from petro.app.trained import FOLDS, TrainResult, spec_columns
 from petro.app.wells import WellResult, read_wells, store_root
 from petro.config import PipelineConfig
-from petro.errors import ModelError
+from petro.errors import DataError
+from petro.io import plausibility
 from petro.models.pipeline import TrainingContext, train_model
 from petro.models.rows import InMemory, Placement
+from petro.quality import LEFT_OUT, MASKED
 from petro.models.tasks import TaskMap
 from petro.vocab import VALID
 
@@ -66,7 +68,7 @@ def training_table(wells: list[WellResult]) -> pd.DataFrame:
     tables = [w.table if w.table is not None else pd.read_parquet(w.table_path)
               for w in training_wells(wells)]
     if not tables:
-        raise ModelError("no well with NMR targets could be read: nothing to train on")
+        raise DataError("no well with NMR targets could be read: nothing to train on")
     table = pd.concat(tables, ignore_index=True, sort=False)
     return table[table[VALID].astype(bool)].reset_index(drop=True)
 
@@ -99,12 +101,23 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult],
             return _train(cfg, wells, rep, plan, placement, task_map)
 
 
+def training_verdicts(wells: list[WellResult], names) -> dict[str, list[dict]]:
+    """Per training well, its input curves and images left out or masked by quality control
+    (what the model's record lists: a curve left out of a well is no input there)."""
+    keep = set(names)
+    return {w.name: [v for v in w.summary.get("verdicts", [])
+                     if v["status"] in (LEFT_OUT, MASKED)]
+            for w in wells if w.name in keep}
+
+
 def _train(cfg: PipelineConfig, wells: list[WellResult], rep: Reporter, plan: TrainingPlan,
            placement: Placement, task_map: TaskMap | None) -> TrainResult:
     """Every model of ``cfg`` trained on ``placement``'s rows; their problems reported."""
     context = TrainingContext(aliases=cfg.ingest.aliases, ood_policy=cfg.ood_policy,
                               target_params=dict(cfg.targets.as_params()), recipe=cfg.recipe(),
-                              n_jobs=cfg.n_jobs, task_map=task_map)
+                              plausibility_table=plausibility.table(),
+                              n_jobs=cfg.n_jobs, task_map=task_map,
+                              curve_verdicts=training_verdicts(wells, placement.wells))
     rep.start(FOLDS, len(placement.wells) * len(cfg.specs))
     models = []
     for spec in cfg.specs:

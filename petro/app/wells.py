@@ -9,13 +9,14 @@ computed, are problem records; the other wells of the batch go on. Only the per-
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
-from petro.app.engine import map_tasks, open_engine, task_failure
+from petro.app.engine import Reach, map_tasks, open_engine, task_failure
 from petro.app.events import Reporter
 from petro.app.featurestore import FeatureStore, well_key
 from petro.config import PipelineConfig
@@ -89,6 +90,7 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
                    "images": {k: f"{v.n_bins} bins @ {v.step * 1000:.2f} mm"
                               for k, v in well.images.items()},
                    "nmr": has_nmr, "header": dict(well.header),
+                   "verdicts": [v.to_dict() for v in well.verdicts],
                    "sha256": file_hashes or _file_hashes(files, cfg)}
     return res
 
@@ -103,6 +105,19 @@ def file_hasher(cache_dir: str | None):
     """File content hashes: with a cache folder, remembered there for unchanged files (the
     parsed-file cache's stat records, :class:`petro.io.cache.FileHashes`)."""
     return FileHashes(cache_dir) if cache_dir else content_hash
+
+
+def resolved(cfg: PipelineConfig) -> PipelineConfig:
+    """``cfg`` with its run folders (cache, feature dataset) absolute: a task may run in a
+    Dask worker started in another folder. (:func:`petro.config.load_config` resolves them
+    already; a configuration built by hand may not.)"""
+    run = cfg.run
+    cache = None if run.cache_dir is None else os.path.abspath(run.cache_dir)
+    store = run.engine.feature_store and os.path.abspath(run.engine.feature_store)
+    if (cache, store) == (run.cache_dir, run.engine.feature_store):
+        return cfg
+    return replace(cfg, run=replace(run, cache_dir=cache,
+                                    engine=replace(run.engine, feature_store=store)))
 
 
 def store_root(cfg: PipelineConfig) -> Path | None:
@@ -164,19 +179,23 @@ def process_wells(groups: dict[str, list[Path]], cfg: PipelineConfig, *, with_ta
     ``task``: the per-well task, called as :func:`stored_well` (a test wraps it to make a
     worker die or run out of memory)."""
     rep = reporter or Reporter()
-    items = list(groups.items())
+    cfg = resolved(cfg)
+    items = [(name, [os.path.abspath(f) for f in files]) for name, files in groups.items()]
     root = store_root(cfg)
+    reach = Reach.of([f for _, files in items for f in files], cache_folder=cfg.run.cache_dir,
+                     feature_dataset=root)
     rep.start(WELLS, len(items))
     results = []
-    with open_engine(cfg.run.engine, cfg.run.n_jobs, len(items)) as engine:
+    with open_engine(cfg.run.engine, cfg.run.n_jobs, len(items), reach=reach) as engine:
         rep.note(f"per-well work on {engine.where}")
         tcfg = task_config(cfg, engine.task_threads)
-        tasks = [(name, (name, [str(f) for f in files], tcfg, with_targets,
+        tasks = [(name, (name, files, tcfg, with_targets,
                          None if root is None else str(root), keep_tables))
                  for name, files in items]
         for name, res, err in map_tasks(engine, task, tasks):
             if err is not None:
-                res = WellResult(name, [str(f) for f in groups[name]], error=task_failure(name, err))
+                res = WellResult(name, [str(f) for f in groups[name]],
+                                 error=task_failure(name, err))
             res.summary["engine"] = engine.where
             results.append(res)
             rep.advance(WELLS, name)

@@ -8,18 +8,57 @@ umask.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 import shutil
+import string
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote
+
+
+_KEEP = frozenset(string.ascii_letters + string.digits + "-_.")
+NAME_MAX = 120          # characters of a name from safe_name (ASCII); callers add '_petro.las',
+                        # 'well=' ...; file systems take 255 bytes
+_SHORTENED = "~"        # never in an encoded name: marks one shortened with a hash
 
 
 def safe_name(name: str) -> str:
-    """A well name as a file name: letters, digits, '-', '_' and '.' kept, the rest '_'."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name).strip("._") or "well"
+    """A well name as a file or folder name, one to one (the one function for it).
+
+    ASCII letters, digits, '-', '_' and '.' are kept; every other character becomes its UTF-8
+    bytes percent-encoded ('/' -> ``%2F``, ' ' -> ``%20``, '%' -> ``%25``), and so does a
+    leading '.' (``../../escape`` -> ``%2E.%2F..%2Fescape``): never a path separator, never
+    '.', '..' or a hidden file, never empty (the empty name is ``%``). Distinct names give
+    distinct file names and :func:`name_of` gives the name back; a Hive-partitioned reader
+    (``well=<safe_name>``) decodes it too. An encoding longer than :data:`NAME_MAX` characters
+    keeps its start and ends in ``~`` and 16 hex digits of the name's SHA-256: still distinct,
+    no longer reversible.
+    """
+    out = "".join(ch if ch in _KEEP else _percent(ch) for ch in name)
+    if out.startswith("."):
+        out = "%2E" + out[1:]
+    if len(out) > NAME_MAX:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        head = out[: NAME_MAX - len(digest) - 1]
+        cut = head.find("%", len(head) - 2)         # not inside a %XX
+        out = f"{head[:cut] if cut >= 0 else head}{_SHORTENED}{digest}"
+    return out or "%"
+
+
+def name_of(safe: str) -> str:
+    """The well name a :func:`safe_name` stands for (ValueError for a shortened one)."""
+    if _SHORTENED in safe:
+        raise ValueError(f"{safe!r} is a long well name shortened with a hash: the name cannot "
+                         f"be read back from it")
+    return "" if safe == "%" else unquote(safe, errors="surrogatepass")
+
+
+def _percent(ch: str) -> str:
+    return "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
 
 
 def _tmp_sibling(path: Path) -> Path:

@@ -6,12 +6,18 @@ ingest options and is shared by everything that hashes files under the same fold
 unchanged file is not even re-hashed; a changed or touched file is re-hashed, and re-parsed only
 if its content changed. Entries are written to a temporary folder and renamed into place, so
 concurrent workers and interrupted runs never leave a half-written entry.
+
+``parts.json`` records the SHA-256 of every other file of its entry and carries its own
+(:mod:`petro.io.checksum`); they are checked before an entry is used. A damaged entry (a file
+changed on disk, emptied, missing, or one that does not load) is reported as an info problem,
+the file is parsed again and the entry replaced (:meth:`PartCache.load`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -21,10 +27,11 @@ import pandas as pd
 from petro import __version__
 from petro.io.atomic import atomic_dir, atomic_write_json
 from petro.io.canonical import FilePart
-from petro.problems import Problem
+from petro.io.checksum import file_checksums, first_mismatch, seal, unseal
+from petro.problems import Problem, info
 from petro.well import Image, Provenance, T2Bins
 
-FORMAT = 3
+FORMAT = 4                # 4: checksums in parts.json
 
 
 # options that change how a file is read, never what is read: not in the key
@@ -83,59 +90,97 @@ class PartCache:
     def _entry(self, digest: str) -> Path:
         return self.root / digest[:2] / f"{digest}-{self.key}"
 
+    def load(self, path: str | Path, parse: Callable[[], list[FilePart]]) -> list[FilePart]:
+        """The parts of ``path`` from its entry, else ``parse()`` (then stored). A damaged entry
+        is parsed again and replaced, with an info problem (code ``cache_damaged``) on the
+        first part saying so."""
+        entry = self._entry(self.file_hash(Path(path)))
+        try:
+            parts = self._read(entry)
+        except DamagedEntry as err:
+            parts = parse()
+            self._write(entry, parts, replace=True)
+            if parts:       # after the entry is written: the note belongs to this run only
+                parts[0].problems.append(info(
+                    f"the cached copy of this file was damaged ({err}); the file was read again "
+                    f"and its cache entry replaced", path=str(path), code="cache_damaged"))
+            return parts
+        if parts is None:
+            parts = parse()
+            self._write(entry, parts, replace=False)
+        return parts
+
     def get(self, path: str | Path) -> list[FilePart] | None:
-        path = Path(path)
-        entry = self._entry(self.file_hash(path))
+        """The parts of ``path`` from its entry; None when there is none. Raises
+        :class:`DamagedEntry`."""
+        return self._read(self._entry(self.file_hash(Path(path))))
+
+    def put(self, path: str | Path, parts: list[FilePart], replace: bool = False) -> None:
+        """Store the parts of ``path``; an existing entry wins unless ``replace``."""
+        self._write(self._entry(self.file_hash(Path(path))), parts, replace)
+
+    def _read(self, entry: Path) -> list[FilePart] | None:
         meta_path = entry / "parts.json"
-        if not meta_path.is_file():
+        if not entry.is_dir():
             return None
         try:
-            meta = json.loads(meta_path.read_text())
-            parts = []
-            for i, pm in enumerate(meta["parts"]):
-                frame = pd.read_parquet(entry / f"part{i}.parquet")
-                depth = frame.pop("__depth__").to_numpy()
-                curves = {name: (frame[name].to_numpy(),
-                                 Provenance(**pm["provenance"][name]), pm["rank"][name])
-                          for name in frame.columns}
-                images = [Image(im["kind"], np.load(entry / f"part{i}_img{k}_depth.npy"),
-                                np.load(entry / f"part{i}_img{k}.npy"), source=im["source"],
-                                stem=im["stem"], unit=im["unit"])
-                          for k, im in enumerate(pm["images"])]
-                t2 = None
-                if pm["t2"]:
-                    t2 = T2Bins(np.load(entry / f"part{i}_t2.npy"),
-                                np.asarray(pm["t2"]["edges_ms"]), pm["t2"]["source"],
-                                tuple(pm["t2"]["names"]))
-                parts.append(FilePart(pm["path"], depth, curves, images, t2, pm["header"],
-                                      [Problem.from_dict(q) for q in pm["problems"]]))
-            return parts
-        except (OSError, ValueError, KeyError):
-            return None  # a damaged or older entry is re-parsed (and rewritten)
+            meta = unseal(meta_path.read_text())
+            bad = first_mismatch(entry, meta["files"])
+            if bad:
+                raise DamagedEntry(bad)
+            return [_part_of(entry, i, pm) for i, pm in enumerate(meta["parts"])]
+        except DamagedEntry:
+            raise
+        except FileNotFoundError as err:
+            raise DamagedEntry(f"{Path(err.filename or meta_path).name}: missing") from err
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as err:
+            # unreadable, not this format, a changed record (ChecksumError), a file that does
+            # not load as written
+            raise DamagedEntry(f"{type(err).__name__}: {err}") from err
 
-    def put(self, path: str | Path, parts: list[FilePart]) -> None:
-        path = Path(path)
-        entry = self._entry(self.file_hash(path))
-        with atomic_dir(entry, replace=False) as tmp:   # a concurrent worker's entry wins
-            metas = []
-            for i, p in enumerate(parts):
-                frame = pd.DataFrame({"__depth__": p.depth,
-                                      **{n: v for n, (v, _, _) in p.curves.items()}})
-                frame.to_parquet(tmp / f"part{i}.parquet", index=False)
-                for k, im in enumerate(p.images):
-                    np.save(tmp / f"part{i}_img{k}.npy", im.values)
-                    np.save(tmp / f"part{i}_img{k}_depth.npy", im.depth)
-                if p.t2 is not None:
-                    np.save(tmp / f"part{i}_t2.npy", p.t2.amplitudes)
-                metas.append({
-                    "path": p.path, "header": p.header,
-                    "problems": [q.to_dict() for q in p.problems],
-                    "provenance": {n: asdict(pr) for n, (_, pr, _) in p.curves.items()},
-                    "rank": {n: r for n, (_, _, r) in p.curves.items()},
-                    "images": [{"kind": im.kind, "source": im.source, "stem": im.stem,
-                                "unit": im.unit} for im in p.images],
-                    "t2": None if p.t2 is None else {
-                        "edges_ms": np.asarray(p.t2.edges_ms).tolist(), "source": p.t2.source,
-                        "names": list(p.t2.names)}})
-            (tmp / "parts.json").write_text(json.dumps({"format": FORMAT, "parts": metas},
-                                                       default=str))
+    def _write(self, entry: Path, parts: list[FilePart], replace: bool) -> None:
+        with atomic_dir(entry, replace=replace) as tmp:   # else a concurrent worker's entry wins
+            metas = [_write_part(tmp, i, p) for i, p in enumerate(parts)]
+            record = {"format": FORMAT, "parts": metas, "files": file_checksums(tmp)}
+            (tmp / "parts.json").write_text(seal(record, default=str))
+
+
+class DamagedEntry(Exception):
+    """A cache entry that cannot be trusted: re-parse the file and replace it."""
+
+
+def _part_of(entry: Path, i: int, pm: dict) -> FilePart:
+    frame = pd.read_parquet(entry / f"part{i}.parquet")
+    depth = frame.pop("__depth__").to_numpy()
+    curves = {name: (frame[name].to_numpy(), Provenance(**pm["provenance"][name]),
+                     pm["rank"][name]) for name in frame.columns}
+    images = [Image(im["kind"], np.load(entry / f"part{i}_img{k}_depth.npy"),
+                    np.load(entry / f"part{i}_img{k}.npy"), source=im["source"],
+                    stem=im["stem"], unit=im["unit"])
+              for k, im in enumerate(pm["images"])]
+    t2 = None
+    if pm["t2"]:
+        t2 = T2Bins(np.load(entry / f"part{i}_t2.npy"), np.asarray(pm["t2"]["edges_ms"]),
+                    pm["t2"]["source"], tuple(pm["t2"]["names"]))
+    return FilePart(pm["path"], depth, curves, images, t2, pm["header"],
+                    [Problem.from_dict(q) for q in pm["problems"]])
+
+
+def _write_part(folder: Path, i: int, p: FilePart) -> dict:
+    """Write one part's arrays into ``folder``; its record for parts.json."""
+    frame = pd.DataFrame({"__depth__": p.depth, **{n: v for n, (v, _, _) in p.curves.items()}})
+    frame.to_parquet(folder / f"part{i}.parquet", index=False)
+    for k, im in enumerate(p.images):
+        np.save(folder / f"part{i}_img{k}.npy", im.values)
+        np.save(folder / f"part{i}_img{k}_depth.npy", im.depth)
+    if p.t2 is not None:
+        np.save(folder / f"part{i}_t2.npy", p.t2.amplitudes)
+    return {"path": p.path, "header": p.header,
+            "problems": [q.to_dict() for q in p.problems],
+            "provenance": {n: asdict(pr) for n, (_, pr, _) in p.curves.items()},
+            "rank": {n: r for n, (_, _, r) in p.curves.items()},
+            "images": [{"kind": im.kind, "source": im.source, "stem": im.stem, "unit": im.unit}
+                       for im in p.images],
+            "t2": None if p.t2 is None else {
+                "edges_ms": np.asarray(p.t2.edges_ms).tolist(), "source": p.t2.source,
+                "names": list(p.t2.names)}}

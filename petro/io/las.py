@@ -7,8 +7,12 @@ file; two threads on a file with more than 16 MB of rows where the process may r
 one CPU); ``DLM`` delimiters (SPACE, COMMA, TAB, SEMICOLON) and comma data without ``DLM`` are read
 correctly. Wrapped files and anything irregular (text values, comment lines) take the tolerant
 route: lasio for whitespace data, a row splitter for delimited data. Column names on the ``~A``
-line map the columns by name. lasio's warnings become problem records. Every failure is an
-:class:`~petro.errors.InputError` naming the file and, where known, the line and the curve.
+line map the columns by name (aliases resolved by the packaged alias table: ``Depth`` is DEPT).
+lasio's warnings become problem records. A hostile file is refused at a cost in proportion to
+it, before lasio or a whole-file read: header sections too long for lasio
+(:func:`~petro.io.las_header.check_header_size`), rows that are not numbers (from their first
+1 MB). Every failure is an :class:`~petro.errors.InputError` naming the file and, where known,
+the line and the curve.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import io
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import lasio
@@ -24,10 +29,11 @@ import pandas as pd
 
 from petro.errors import InputError
 from petro.io.las_data import (Irregular, Layout, a_line_names, column_order, delimiter_of, locate,
-                               parse_block, sniff_delimiter)
-from petro.io.las_header import (HEADER_LINE, header_via_lasio, listen_to_lasio, problems_of,
-                                 sections)
+                               parse_block, section_lines, sniff_delimiter)
+from petro.io.las_header import (HEADER_LINE, check_header_size, header_via_lasio,
+                                 listen_to_lasio, problems_of, sections)
 from petro.io.raw import DEFAULT_NULL, RawTable
+from petro.mnemonics import AliasTable
 from petro.problems import Problem, info, warning
 
 def decode(raw: bytes, path: str) -> str:
@@ -54,9 +60,10 @@ def decode(raw: bytes, path: str) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
-_SECTION = re.compile(r"^[ \t]*~", re.M)
-_DATA = re.compile(r"^[ \t]*~(?:A|LOG_DATA)[^\n]*", re.M | re.I)
-_OTHER_DATA = re.compile(r"^[ \t]*~(\w+_DATA\b[^|\n]*)", re.M | re.I)
+# section lines, matched at line starts by section_lines
+_SECTION = re.compile(r"[ \t]*~")
+_DATA = re.compile(r"[ \t]*~(?:A|LOG_DATA)[^\n]*", re.I)
+_OTHER_DATA = re.compile(r"[ \t]*~(\w+_DATA\b[^|\n]*)", re.I)
 _VERS = re.compile(r"^\s*VERS\s*\.[^\S\n]*(?:[^\s:]*)?\s+([0-9.]+)", re.M | re.I)
 _WRAP = re.compile(r"^\s*WRAP\s*\.\s*(\w+)", re.M | re.I)
 
@@ -68,13 +75,51 @@ def _check_text(text: str, path: str) -> None:
     bad = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\r\n\t\f\v") or ch == "\ufffd")
     if bad > max(8, len(sample) // 50):
         raise InputError("binary content, not a text LAS file", path=path)
-    if not _SECTION.search(text[:200000]):
+    if next(section_lines(text[:200000], _SECTION), None) is None:
         raise InputError("not a LAS file: no '~' section header (~Version, ~Well, ~Curve, ~A) "
                          "found", path=path)
 
 
 def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
+
+
+_FIRST_ROWS = 1 << 20       # bytes of rows looked at before a file is read whole
+_NUMBER = re.compile(r"[\"']?[-+]?\.?\d")      # a quoted index (LAS 3.0 text) too
+_VALUE_END = re.compile(r"[\s,;]")
+
+
+def _first_rows(path: str, layout: Layout) -> str:
+    """The first whole rows of the data section, about :data:`_FIRST_ROWS` bytes of them."""
+    with open(path, "rb") as fh:
+        fh.seek(layout.start)
+        raw = fh.read(min(_FIRST_ROWS, layout.end - layout.start))
+    if layout.start + len(raw) < layout.end and b"\n" in raw:
+        raw = raw[: raw.rfind(b"\n") + 1]
+    return decode(raw, path)
+
+
+def _check_first_rows(rows: str, path: str, first_line: int) -> None:
+    """Refuse a data section that is not log data from its first rows (the text of about
+    :data:`_FIRST_ROWS` bytes of them, ``first_line`` the line of the first), before the whole
+    file is read: more than half of the rows do not start with a number or a null marker (a LAS
+    row starts with its index, a depth or a time)."""
+    seen, bad, example = 0, 0, None
+    for i, line in enumerate(rows.split("\n")):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        seen += 1
+        first = _VALUE_END.split(s, 1)[0]
+        if not (_NUMBER.match(first) or first.lower() in TEXT_NULLS):
+            bad += 1
+            example = example or (i, s)
+    if example and 2 * bad > seen:
+        i, s = example
+        raise InputError(f"the data section does not hold log data: {bad:,} of its first "
+                         f"{seen:,} rows do not start with a number (this one reads "
+                         f"{s[:60]!r}); export the log again", path=path, line=first_line + i,
+                         code="not_log_data")
 
 
 def read_las(path: str | os.PathLike, *, fast: bool = True,
@@ -108,12 +153,14 @@ def read_las(path: str | os.PathLike, *, fast: bool = True,
     if layout is not None:
         header_text = decode(layout.header, path).replace("\r\n", "\n").replace("\r", "\n")
         _check_text(header_text + "\n" + layout.section_line, path)
+        check_header_size(header_text, path)
         version, wrapped = _version(header_text)
         if not wrapped:
             try:
                 return _read_fast(path, layout, header_text, version)
             except Irregular:
                 pass
+        _check_first_rows(_first_rows(path, layout), path, layout.first_line)
     try:
         raw = Path(path).read_bytes()
     except OSError as err:
@@ -166,23 +213,25 @@ def _read_text(path: str, raw: bytes) -> RawTable:
     _check_text(text, path)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    m_a = _DATA.search(text)
+    m_a = next(section_lines(text, _DATA), None)
     version, wrapped = _version(text[: m_a.start()] if m_a else text)
     if m_a is None:
-        others = [s.strip() for s in _OTHER_DATA.findall(text)]
+        others = [m.group(1).strip() for m in section_lines(text, _OTHER_DATA)]
         if others:
             raise InputError(f"no log data section (~Log_Data or ~A): the file holds only "
                              f"{', '.join(others)}; export the logs with their data", path=path)
         raise InputError("no ~A (data) section: the file holds headers only; export it with "
                          "its data", path=path)
+    check_header_size(text, path)
     header = text[: m_a.start()]
     nl = text.find("\n", m_a.start())
     data_start = len(text) if nl < 0 else nl + 1
-    nxt = _SECTION.search(text, data_start)
+    nxt = next(section_lines(text, _SECTION, data_start), None)
     body = text[data_start: nxt.start() if nxt else len(text)]
     if not any(s.strip() and not s.lstrip().startswith("#") for s in body.split("\n")):
         raise InputError(f"the data section ({m_a.group(0).strip()}) holds no data rows; export "
                          f"the log with its data", path=path, line=_line_of(text, m_a.start()))
+    _check_first_rows(body[:_FIRST_ROWS], path, _line_of(text, data_start))
     delim = _delimiter(header, path)
     if delim is None and not wrapped:
         delim = sniff_delimiter(body[:4096].encode("utf-8", "replace"))
@@ -194,11 +243,11 @@ def _read_text(path: str, raw: bytes) -> RawTable:
             rows = [_split_row(s, delim) for s in body.split("\n")
                     if s.strip() and not s.lstrip().startswith("#")]
             frame = pd.DataFrame(rows, columns=[c.mnemonic for c in curves], dtype=object)
-            return _finish(path, well, params, curves, frame, version, False, problems,
+            return _finish(path, well, params, curves, frame, False, problems,
                            m_a.group(0), delim, _line_of(text, data_start))
     if not wrapped:
         _check_rows(path, text, data_start, data_start + len(body), None, None)
-    return _read_lasio(path, text, version, wrapped)
+    return _read_lasio(path, text, wrapped)
 
 
 def _split_row(line: str, delim: str | None) -> list[str]:
@@ -222,10 +271,21 @@ def _null_of(well: dict, problems: list[Problem], path: str) -> float:
     return DEFAULT_NULL
 
 
+@lru_cache(maxsize=1)
+def _aliases() -> AliasTable:
+    return AliasTable()
+
+
+def _canonical(name: str) -> str | None:
+    """The canonical name of a mnemonic in the packaged alias table (``Depth`` -> DEPT)."""
+    hit = _aliases().canonical(name)
+    return hit[0] if hit else None
+
+
 def _order(path: str, names: list[str], section_line: str, delim: str | None,
            problems: list[Problem]) -> list[int] | None:
     try:
-        order, note = column_order(names, a_line_names(section_line, delim))
+        order, note = column_order(names, a_line_names(section_line, delim), _canonical)
     except ValueError as err:
         raise InputError(str(err), path=path, code="column_order") from err
     if note:
@@ -258,7 +318,7 @@ def _read_fast(path: str, layout: Layout, header: str, version: float) -> RawTab
     if order is not None:
         arr = arr[:, order]
     df = pd.DataFrame(arr, columns=names, copy=False)
-    return RawTable(path, "las", well, params, curves, df, null, version, False, True, problems)
+    return RawTable(path, "las", well, params, curves, df, null, problems)
 
 
 def _check_rows(path: str, text: str, start: int, end: int, n_curves: int | None,
@@ -292,7 +352,8 @@ def _check_rows(path: str, text: str, start: int, end: int, n_curves: int | None
                          path=path, line=first_line)
 
 
-def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> RawTable:
+def _read_lasio(path: str, text: str, wrapped: bool) -> RawTable:
+    check_header_size(text, path, curves_whole=True)
     try:
         with listen_to_lasio() as heard:
             las = lasio.read(io.StringIO(text), engine="normal", ignore_header_errors=False)
@@ -317,13 +378,13 @@ def _read_lasio(path: str, text: str, version: float, wrapped: bool) -> RawTable
         raise InputError("~A section holds no data rows", path=path)
     names = [c.mnemonic for c in las.curves]
     df.columns = names[: df.shape[1]]
-    m_a = _DATA.search(text)
+    m_a = next(section_lines(text, _DATA), None)
     line = _line_of(text, m_a.end()) + 1 if (m_a and not wrapped) else None
-    return _finish(path, well, params, curves, df, version, wrapped, problems,
+    return _finish(path, well, params, curves, df, wrapped, problems,
                    m_a.group(0) if m_a else "", None, line)
 
 
-def _finish(path, well, params, curves, df, version, wrapped, problems, section_line, delim,
+def _finish(path, well, params, curves, df, wrapped, problems, section_line, delim,
             first_line) -> RawTable:
     """Text nulls, non-numeric values, column order and NULL of a table read as text."""
     null = _null_of(well, problems, path)
@@ -360,4 +421,4 @@ def _finish(path, well, params, curves, df, version, wrapped, problems, section_
     frame = pd.DataFrame(out)
     frame = frame.mask(frame == null)
     keep = [c for c in curves if c.mnemonic in frame.columns]
-    return RawTable(path, "las", well, params, keep, frame, null, version, wrapped, False, problems)
+    return RawTable(path, "las", well, params, keep, frame, null, problems)

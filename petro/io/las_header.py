@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import lasio
 
 from petro.errors import InputError
+from petro.io.las_data import section_lines
 from petro.io.raw import CurveInfo
 from petro.problems import Problem, warning
 
@@ -55,10 +56,10 @@ def problems_of(messages: list[str], path: str) -> list[Problem]:
             raise InputError(f"{msg}: the data rows hold fewer values than the ~Curve section "
                              f"lists curves (a wrong delimiter or a damaged export)", path=path)
         units = _INDEX_UNITS.search(msg)
-        if units:
+        if units:     # lasio prints a set: its order changes from one process to the next
+            listed = ", ".join(sorted(u.strip() for u in units.group(1).split(",")))
             msg = (f"the depth unit differs between the ~Curve section and STRT/STOP/STEP in "
-                   f"~Well ({units.group(1)}); the depth curve's own unit in ~Curve is used: "
-                   f"check it")
+                   f"~Well ({listed}); the depth curve's own unit in ~Curve is used: check it")
         out.append(warning(f"lasio: {msg}", path=path, code="lasio_warning"))
     return out
 
@@ -84,6 +85,55 @@ def las3_header_as_las2(header: str) -> str:
             continue
         out.append(line)
     return "\n".join(out)
+
+
+# Most items a header section may list. A real log has at most a few hundred curves: a borehole
+# image exported to LAS is one curve per azimuthal sector (180 or 360 bins, 192 pads' buttons),
+# so a composite of two 360-sector images, a T2 distribution and the conventional logs stays
+# under 1,000; ~Parameter sections of vendor exports stay in the hundreds (the largest among the
+# 142 real files under ../shared: 211). DLIS arrays are not LAS curves (they stay arrays).
+# The limits bound lasio's reading, which costs the square of a section's items where lasio
+# reads the section whole (its duplicate-name check on each item added, and on the ~Curve
+# section a look-up by name for each curve: a wrapped file of 1,000 curves took 8.7 s, of 2,000
+# 34 s, on this loaded machine; a 100,000-curve file never finished). The ~Curve section of a
+# file read on the fast route goes to lasio in pieces (:func:`split_curves`: 0.5 s for 2,000
+# curves), so it may list more.
+MAX_CURVES = 5000               # ~Curve, read in pieces
+MAX_ITEMS_READ_WHOLE = 1000     # ~Version, ~Well, ~Parameter; ~Curve where lasio reads the file
+_ITEM_SECTION = re.compile(r"~(?!\w*_DATA)(?:[VWCP]|\w*_(?:PARAMETER|DEFINITION)\b)", re.I)
+_CURVES = re.compile(r"~(?:C|\w*_DEFINITION\b)", re.I)
+_ITEM_LINE = re.compile(r"^[ \t]*[^\s#~]", re.M)
+_ANY_SECTION = re.compile(r"[ \t]*~[^\n]*")
+
+
+def check_header_size(text: str, path: str, *, curves_whole: bool = False) -> None:
+    """Refuse a LAS file whose header sections (~Version, ~Well, ~Curve, ~Parameter, LAS 3.0
+    ``_Parameter`` / ``_Definition``) list more items than lasio can read in a time in
+    proportion to the file: :data:`MAX_CURVES` curves, :data:`MAX_ITEMS_READ_WHOLE` items in
+    the other sections, and curves too with ``curves_whole`` (lasio reads the whole file: a
+    wrapped file, or rows only its tolerant reader takes). Checked before lasio reads any of
+    them, in one pass over ``text`` (the header or the whole file: data sections skipped)."""
+    marks = list(section_lines(text, _ANY_SECTION))
+    for k, m in enumerate(marks):
+        title = m.group(0).strip()
+        if not _ITEM_SECTION.match(title):
+            continue
+        curves = bool(_CURVES.match(title))
+        limit = MAX_CURVES if curves and not curves_whole else MAX_ITEMS_READ_WHOLE
+        end = marks[k + 1].start() if k + 1 < len(marks) else len(text)
+        if text.count("\n", m.end(), end) <= limit:
+            continue                # fewer lines than the limit: no need to count the items
+        n = len(_ITEM_LINE.findall(text, m.end(), end))
+        if n <= limit:
+            continue
+        how = (" (a wrapped file, or rows only lasio's tolerant reader takes: its reading costs "
+               "the square of the curves; unwrapped numeric rows are read in pieces, up to "
+               f"{MAX_CURVES:,})") if curves and curves_whole else ""
+        raise InputError(f"the {title.split()[0]} section lists {n:,} "
+                         f"{'curves' if curves else 'items'}; petro reads at most {limit:,}"
+                         f"{how}; a real log has a few hundred: a generated or damaged file? "
+                         f"Check the export", path=path,
+                         line=text.count("\n", 0, m.start()) + 1, code="header_too_long")
 
 
 CURVES_PER_READ = 64

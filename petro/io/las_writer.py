@@ -27,7 +27,11 @@ def format_las(depth: np.ndarray, columns: dict[str, np.ndarray], *, units: dict
     columns : mapping mnemonic -> array of the same length (NaN written as ``null``)
     units, descriptions : per mnemonic
     well : extra ~Well items (WELL, UWI, FLD, COMP, ...), values as text
-    params : ~Parameter items mnemonic -> (value, unit, description)
+    params : ~Parameter items mnemonic -> (value, unit, description). One whose value holds a
+        ':' (a model URI ``models:/petro-x@champion``, ``runs:/...``, ``s3://...``) is written
+        in ~Well instead: lasio ends a ~Parameter value at its first ':' not inside a time
+        (``13:45``), so no spelling there reads back whole, while in ~Well it takes the value
+        up to the line's last ':' (the LAS 2.0 rule), and descriptions there hold none.
     fmt : printf format of the data values
     """
     descriptions = descriptions or {}
@@ -43,20 +47,24 @@ def format_las(depth: np.ndarray, columns: dict[str, np.ndarray], *, units: dict
              f" STOP.{depth_unit:<4}{depth[-1]:>16.4f} : STOP DEPTH",
              f" STEP.{depth_unit:<4}{(step[0] if regular else 0.0):>16.4f} : STEP",
              f" NULL.    {null:>16} : NULL VALUE"]
-    for key, value in (well or {}).items():
-        if key.upper() in ("STRT", "STOP", "STEP", "NULL"):
-            continue
-        value = str(value).replace(":", ";").replace("\n", " ")
-        lines.append(f" {key.upper():<4}.    {value:>16} : {key.upper()}")
+    well_items = {key.upper(): (value, "", key.upper()) for key, value in (well or {}).items()
+                  if key.upper() not in ("STRT", "STOP", "STEP", "NULL")}
+    params = dict(params or {})
+    for key in [k for k, (value, _, _) in params.items() if ":" in str(value)]:
+        if key.upper() in well_items:
+            raise ValueError(f"parameter {key} holds a ':' and goes to ~Well, which has a {key}")
+        well_items[key.upper()] = params.pop(key)
+    for key, (value, unit, desc) in well_items.items():
+        lines.append(f" {key:<4}.{unit:<4} {_text(value):>15} : {_text(desc, colon=True)}")
     lines.append("~Curve Information")
     lines.append(f" DEPT.{depth_unit:<8} : Measured depth")
     for name in columns:
-        desc = str(descriptions.get(name, name)).replace("\n", " ")
+        desc = _text(descriptions.get(name, name), colon=True)
         lines.append(f" {name:<10}.{units.get(name, ''):<8} : {desc}")
     if params:
         lines.append("~Parameter Information")
         for key, (value, unit, desc) in params.items():
-            lines.append(f" {key:<10}.{unit:<8} {str(value):>14} : {desc}")
+            lines.append(f" {key:<10}.{unit:<8} {_text(value):>14} : {_text(desc)}")
     lines.append("~A")
     mat = np.column_stack([np.asarray(v, dtype=float) for v in columns.values()]) if columns \
         else np.empty((depth.size, 0))
@@ -75,6 +83,13 @@ def format_las(depth: np.ndarray, columns: dict[str, np.ndarray], *, units: dict
     buf.write("\n".join(lines) + "\n")
     buf.write(body)
     return buf.getvalue()
+
+
+def _text(value, colon: bool = False) -> str:
+    """A header field on one line; ``colon``: a description where lasio ends the value at the
+    last ':' of the line (~Well, ~Curve), so it may hold none (':' becomes ';')."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    return text.replace(":", ";") if colon else text
 
 
 def write_las(path: str | os.PathLike, depth: np.ndarray, columns: dict[str, np.ndarray],

@@ -34,6 +34,9 @@ class IngestOptions:
     fast : parse the log data from the bytes at their offset (Arrow) where the file allows it
     csv_depth_unit : depth unit of CSV files whose depth header does not say
     dlis_null : value taken as missing in DLIS files without a NULL parameter (None: none)
+    quality : quality control of the input curves and images (petro/quality.py): a dead, flat,
+        stuck, noisy or mostly spiky input curve is left out of the well, dead image buttons are
+        masked; every curve gets a verdict (``Well.verdicts``)
     read_threads : threads that parse one large LAS file (None: the reader's choice,
         :func:`petro.io.las.default_threads`); the application sets 1 in the tasks of its local
         process pool. Like ``fast``, it changes how files are read, never what is read: it is
@@ -52,6 +55,7 @@ class IngestOptions:
     fast: bool = True
     csv_depth_unit: str = "m"
     dlis_null: float | None = -999.25
+    quality: bool = True
     read_threads: int | None = None
 
     def __post_init__(self):

@@ -39,9 +39,6 @@ class RawTable:
     curves: list[CurveInfo]
     data: pd.DataFrame
     null: float | None = None
-    version: float = 0.0                            # LAS version
-    wrapped: bool = False
-    fast_path: bool = False
     problems: list[Problem] = field(default_factory=list)
     arrays: dict[str, tuple[np.ndarray, str, str]] = field(default_factory=dict)
     # array channel name -> (values (rows, n), unit, description)

@@ -5,6 +5,7 @@ the ingest options): read each file (or take it from the cache), canonicalise it
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from petro.errors import InputError, PetroError
@@ -12,6 +13,7 @@ from petro.io.cache import PartCache
 from petro.io.canonical import read_file_parts
 from petro.io.merge import merge_parts
 from petro.io.options import IngestOptions
+from petro.io.verdicts import assess_well
 from petro.well import Well
 
 __all__ = ["IngestOptions", "load_well", "read_file_parts"]
@@ -22,8 +24,9 @@ def load_well(name: str, paths: list[str | Path], opts: IngestOptions | None = N
     """Read all files of one well and merge them (a pure function of files and options).
 
     Files that fail are reported in ``well.problems`` and skipped; if none can be read the first
-    error is raised. ``cache_dir``: the parsed-file cache (:class:`petro.io.cache.PartCache`),
-    None for none.
+    error is raised. With ``opts.quality`` every curve and image gets a verdict and dead ones are
+    left out (:mod:`petro.io.verdicts`). ``cache_dir``: the parsed-file cache
+    (:class:`petro.io.cache.PartCache`), None for none.
     """
     opts = opts or IngestOptions()
     table = opts.table()
@@ -31,12 +34,8 @@ def load_well(name: str, paths: list[str | Path], opts: IngestOptions | None = N
     parts, errors = [], []
     for p in sorted(map(str, paths)):
         try:
-            got = cache.get(p) if cache else None
-            if got is None:
-                got = read_file_parts(p, opts, table)
-                if cache:
-                    cache.put(p, got)
-            parts.extend(got)
+            parse = partial(read_file_parts, p, opts, table)
+            parts.extend(cache.load(p, parse) if cache else parse())
         except PetroError as err:
             errors.append(err)
     if not parts:
@@ -44,5 +43,5 @@ def load_well(name: str, paths: list[str | Path], opts: IngestOptions | None = N
     well = merge_parts(name, parts, opts)
     well.problems = [e.problem(well=name, code="file_failed") for e in errors] + well.problems
     well.files += [getattr(e, "path", "") or "" for e in errors]
-    return well
+    return assess_well(well, opts) if opts.quality else well
 

@@ -29,12 +29,14 @@ SIBLING_BLOCK = "logs_only:"
 def fit_petro(phid: np.ndarray, y: np.ndarray, spec: ModelSpec) -> dict:
     """The single-log petrophysical estimate, fitted on training rows (density porosity
     ``phid``, v/v, and targets ``y``): density porosity itself for porosity; for permeability a
-    log-linear poro-perm transform (the mean target where fewer than 5 rows have both)."""
-    if spec.target == "porosity":
-        return {"kind": "phid"}
+    log-linear poro-perm transform. Without density porosity in at least 5 training rows there
+    is no such estimate (``none``: no figure is reported; it is not the training mean under
+    another name)."""
     ok = np.isfinite(phid) & np.isfinite(y)
     if ok.sum() < 5:
-        return {"kind": "constant", "value": float(np.nanmean(y))}
+        return {"kind": "none"}
+    if spec.target == "porosity":
+        return {"kind": "phid"}
     a, b = np.polyfit(phid[ok], y[ok], 1)
     return {"kind": "linear", "a": a, "b": b}
 
@@ -43,8 +45,8 @@ def apply_petro(fit: dict, phid: np.ndarray) -> np.ndarray:
     """The petrophysical estimate of :func:`fit_petro` at rows of density porosity ``phid``."""
     if fit["kind"] == "phid":
         return np.clip(phid, 0.0, 0.5)
-    if fit["kind"] == "constant":
-        return np.full(len(phid), fit["value"])
+    if fit["kind"] == "none":
+        return np.full(len(phid), np.nan)
     return fit["a"] * phid + fit["b"]
 
 

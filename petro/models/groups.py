@@ -122,6 +122,9 @@ def decide_groups(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: lis
     if not s["select"] or len(groups) == 1:
         return GroupDecision(list(groups), {}, "every group kept (input_groups.select: false)"
                              if not s["select"] else "only the conventional logs")
+    if LOGS not in groups:
+        return GroupDecision(list(groups), {}, "no conventional-log input to measure a group's "
+                                               "gain against: every group kept")
     ok = np.isfinite(y)
     X, y, wells = X[ok], y[ok], np.asarray(wells)[ok]
     n_wells = np.unique(wells).size

@@ -21,6 +21,7 @@ import pandas as pd
 
 from petro.models.groups import GroupDecision, decide_groups, group_of, image_inputs, \
     sibling_inputs
+from petro.models.plausibility import input_plausibility
 from petro.models.record import ModelRecord
 from petro.models.rows import Placement, Rows
 from petro.models.runtime import SIBLING, Bundle
@@ -31,7 +32,7 @@ from petro.models.trust import trust_meta
 from petro.models.tuning import tune, tuning_problems, tuning_settings
 from petro.models.validation import CVResult, fit_final_model, validate
 from petro.problems import Problem
-from petro.vocab import WELL
+from petro.vocab import WELL, is_image_feature
 
 # progress stages
 FOLDS = "blind-well folds"
@@ -71,8 +72,10 @@ class TrainingContext:
     ood_policy: str = "widen"
     target_params: dict = field(default_factory=dict)
     recipe: dict | None = None
+    plausibility_table: dict | None = None   # petro/data/plausibility.yaml, parsed by the caller
     n_jobs: int = 1
     task_map: TaskMap | None = None
+    curve_verdicts: dict | None = None   # training well -> inputs left out or masked (QC)
 
 
 @dataclass
@@ -124,7 +127,9 @@ def _finished(record: ModelRecord, rows: Rows, placement: Placement, cv: CVResul
                                         cv.oof if spec.conformal else None,
                                         spec.nominal_coverage, context.ood_policy),
                    target_params=dict(context.target_params), recipe=context.recipe,
-                   training=rows.describe())
+                   curve_verdicts=context.curve_verdicts, training=rows.describe(),
+                   plausibility=(input_plausibility(record.features, context.plausibility_table)
+                                 if context.plausibility_table else None))
 
 
 def _with_sibling(record: ModelRecord, boosters: dict, rows: Rows, placement: Placement,
@@ -159,7 +164,9 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
     images. Progress: one ``FOLDS`` item per fold, the ``TUNING`` stage of the final search."""
     progress = progress or Quiet()
     nested = bool(spec.tuning) and tuning_settings(spec)["nested"]
-    comparator = logs_only if "image" in spec.features else None
+    # the logs-only ablation, when the model has image inputs to ablate
+    comparator = logs_only if "image" in spec.features and \
+        any(is_image_feature(f) for f in features) else None
     rows = placement.rows(spec.column, features, comparator, nested)
 
     def validated(s: ModelSpec) -> CVResult:

@@ -14,7 +14,8 @@ Nested fields stay JSON values (lists, dicts of numbers); their layout is docume
 are fitted: ``pca`` (the patch embedding, :mod:`petro.models.embedding`), ``linear_base``
 (:func:`petro.models.train.fit_linear_base`), ``novelty`` (:mod:`petro.models.novelty`),
 ``consistency`` (:mod:`petro.models.consistency`), ``aliases``, ``input_units``, ``missing``
-(:mod:`petro.models.trust`), ``conformal_bins`` (:mod:`petro.models.conformal`).
+(:mod:`petro.models.trust`), ``conformal_bins`` (:mod:`petro.models.conformal`),
+``plausibility`` (:mod:`petro.models.plausibility`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, fields
 from petro.models.runtime import MIN_INPUT_COVERAGE
 
 # keys the runtime adds to bundle.json when it saves a bundle (not part of the record)
-RUNTIME_KEYS = ("format", "boosters")
+RUNTIME_KEYS = ("format", "boosters", "files")
 
 
 @dataclass
@@ -57,6 +58,7 @@ class ModelRecord:
     missing: dict | None = None            # missing-input term: weights, requires, threshold
     consistency: dict | None = None        # cross-log relations (NOV_<curve>)
     ood_policy: str | None = None          # widen | withhold | keep (runtime default: keep)
+    plausibility: dict | None = None       # per input: [min, max, unit] no rock or tool exceeds
     # provenance
     cv: dict | None = None                 # {"pooled": blind metrics, "wells": [...]}
     target_params: dict | None = None      # the target computation's parameters
@@ -66,6 +68,8 @@ class ModelRecord:
     input_groups: dict | None = None       # the final decision: kept groups, gains, reason
     image_inputs: dict | None = None       # image prefix -> the model's inputs of that kind
     logs_only: dict | None = None          # the logs-only sibling's record (its own bundle)
+    curve_verdicts: dict | None = None     # training well -> its inputs left out or masked
+                                           # (petro.quality verdicts as dicts)
 
     def to_dict(self) -> dict:
         """The JSON dict of the record (``Bundle.meta``); fields that are None are left out."""

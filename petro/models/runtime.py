@@ -15,6 +15,12 @@ Prediction on a DataFrame of per-depth rows:
   of the quantity (kg/m3 density, us/m slowness, % porosity); an alias whose values fit no unit
   raises :class:`InputSchemaError` naming the canonical column. The canonical column wins over an
   alias. Other columns (WELL, DEPT, comments) are ignored (listed in ``ignored_columns``);
+- a value no rock, hole or tool can give (bundle key ``plausibility``: ``{input: [min, max,
+  unit]}``, the ranges of ``petro/data/plausibility.yaml`` stored at training time, log10 inputs
+  in log10 of the unit; ``+-inf`` counts as outside) raises :class:`InputSchemaError` naming the
+  column, the row and the range: a wrong unit or an unconverted null marker (-999.25) is refused,
+  not answered (bundles without the key are not checked). Messages quote at most
+  ``QUOTE_CHARS`` characters of a value;
 - ``{OUT}_ML`` is the P50 (median) prediction, ``{OUT}_P10`` / ``{OUT}_P90`` the conformalised
   10 % / 90 % quantiles, in the output unit (v/v porosity, mD permeability);
 - ``INPUT_COVERAGE`` is the share of the model's input columns present in the row; below
@@ -33,6 +39,9 @@ Prediction on a DataFrame of per-depth rows:
   least ``min_rows`` of them, each curve's median over the rows: a whole well shifted inside the
   training range (a miscalibrated or wrong-matrix log) is flagged. Without it a row's answer does
   not depend on the rows sent with it;
+- ``WELL_NOVELTY`` is that whole-well term (the same on every row with the checked curves), NaN
+  when the rows were taken one by one (``well`` not set, or fewer than ``min_rows``): it says
+  why the same depth can get another NOVELTY (and band) sent with its well than alone;
 - ``LOGS_ONLY`` is 1 where the answer comes from the conventional logs only. A model that uses
   image inputs carries its logs-only sibling (bundle key ``logs_only``: a whole bundle of its
   own, validated on the same blind wells, with its P10/P90 and novelty detector; its boosters
@@ -42,12 +51,24 @@ Prediction on a DataFrame of per-depth rows:
   from the logs (1 everywhere). The choice is made row by row;
 - ``NOVELTY`` is the largest, over input blocks (conventional logs; each image kind), robust
   Mahalanobis distance of the row's inputs to the training wells divided by that block's
-  threshold calibrated on blind wells (1.0 = edge of the domain); ``OOD_FLAG`` is 1 where
-  ``NOVELTY > 1``. Blocks keep a few unusual inputs from being diluted by a hundred usual ones.
+  threshold calibrated on blind wells (1.0 = edge of the domain), and of the terms above;
+  ``OOD_FLAG`` is 1 where ``NOVELTY > 1``. Blocks keep a few unusual inputs from being diluted
+  by a hundred usual ones;
+- the P50 is clipped to the bundle's ``clip`` range (the training targets +- a quarter of their
+  span); the P10-P90 band keeps its calibrated half-widths around it, and under
+  ``ood_policy: widen`` a flagged row's bounds move out with its novelty up to the ``clip``
+  range (never inside the calibrated band): a band is never narrower out of domain than in
+  domain.
+
+``Bundle.save`` records each booster file's size and sha256 in ``bundle.json`` (``files``);
+``Bundle.load`` checks them before LightGBM parses a file (LightGBM aborts the process on a
+truncated model), and raises :class:`BundleError` naming the file. Bundles saved before the record
+load unchecked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -75,10 +96,27 @@ LOGS_ONLY = "LOGS_ONLY"
 NOV_PREFIX = "NOV_"
 # the logs-only sibling: its record under this bundle key, its boosters as "<key>.<head>"
 SIBLING = "logs_only"
+WELL_NOVELTY = "WELL_NOVELTY"
+# an error message quotes at most this many characters of a value sent (a request's junk is
+# not echoed back)
+QUOTE_CHARS = 200
 
 
 class InputSchemaError(ValueError):
-    """The input rows cannot be used (no rows, no usable column, non-numeric values)."""
+    """The input rows cannot be used (no rows, no usable column, non-numeric or physically
+    impossible values)."""
+
+
+class BundleError(ValueError):
+    """The bundle's files are damaged or missing (checked before LightGBM reads them)."""
+
+
+def quote(value, limit: int = QUOTE_CHARS) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters with the full length said."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
 
 
 class Bundle:
@@ -105,29 +143,52 @@ class Bundle:
                           if f in self.features]
         self._miss_req = [(self.features.index(d), [self.features.index(c) for c in src])
                           for d, src in (miss.get("requires") or {}).items()]
+        # physically possible range of each checked input (None: an open bound)
+        self.plausibility: dict[str, list] = {f: r for f, r in
+                                              (meta.get("plausibility") or {}).items()
+                                              if f in self.features}
+        self._checked = np.asarray([self.features.index(f) for f in self.plausibility], dtype=int)
+        self._lo = np.asarray([-np.inf if r[0] is None else float(r[0])
+                               for r in self.plausibility.values()])
+        self._hi = np.asarray([np.inf if r[1] is None else float(r[1])
+                               for r in self.plausibility.values()])
 
     # ------------------------------------------------------------------ persistence
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Bundle":
+        """Read a bundle folder; each booster file is checked against the size and sha256
+        recorded when it was saved (when recorded) before LightGBM parses it."""
         path = Path(path)
-        meta = json.loads((path / "bundle.json").read_text())
+        try:
+            meta = json.loads((path / "bundle.json").read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise BundleError(f"{path / 'bundle.json'} cannot be read ({err}): the model's files "
+                              f"are damaged or incomplete; {REPAIR}") from err
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: bundle format {meta.get('format')} is not {FORMAT}; "
                              f"retrain or upgrade petro")
+        record = meta.pop("files", None) or {}   # the saved copy's, not the model's state
+        for k in meta["boosters"]:
+            name = f"booster_{k}.txt"
+            check_file(path / name, record.get(name))
         boosters = {k: lgb.Booster(model_file=str(path / f"booster_{k}.txt"))
                     for k in meta["boosters"]}
         return cls(meta, boosters)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the bundle folder atomically (a temporary sibling folder, then rename)."""
+        """Write the bundle folder atomically (a temporary sibling folder, then rename); the
+        booster files first, then ``bundle.json`` with their sizes and sha256 (``files``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
-            meta = dict(self.meta, boosters=sorted(self.boosters), format=FORMAT)
-            (tmp / "bundle.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+            files = {}
             for k, b in self.boosters.items():
-                b.save_model(str(tmp / f"booster_{k}.txt"))
+                name = f"booster_{k}.txt"
+                b.save_model(str(tmp / name))
+                files[name] = file_record(tmp / name)
+            meta = dict(self.meta, boosters=sorted(self.boosters), format=FORMAT, files=files)
+            (tmp / "bundle.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
             if path.exists():
                 shutil.rmtree(path)
             os.replace(tmp, path)
@@ -142,10 +203,12 @@ class Bundle:
         return self.meta["output"]
 
     def matrix(self, df: pd.DataFrame) -> np.ndarray:
-        """Model input matrix (rows, features) from a DataFrame; absent features are NaN."""
+        """Model input matrix (rows, features) from a DataFrame; absent features are NaN.
+        Raises :class:`InputSchemaError` for rows the model cannot use (module docstring)."""
         if not isinstance(df, pd.DataFrame):
             df = pd.DataFrame(df)
-        df = self.resolve_columns(df)
+        df, mapped, self.ignored_columns = self._resolve(df)
+        self.mapped_columns = mapped
         known = [c for c in self.features if c in df.columns]
         if not known:
             raise InputSchemaError(
@@ -163,21 +226,67 @@ class Bundle:
                     bad = col.isna() & df[c].notna()
                     if bad.any():
                         raise InputSchemaError(
-                            f"column {c!r}: non-numeric value {df[c][bad].iloc[0]!r} in row "
-                            f"{int(np.flatnonzero(bad)[0])}") from None
+                            f"column {quote(c)}: non-numeric value {quote(df[c][bad].iloc[0])} "
+                            f"in row {int(np.flatnonzero(bad)[0])}") from None
                     X[:, j] = col.to_numpy(dtype=float)
+        if self._checked.size:
+            self._check_plausible(X, df, mapped)
         X[~np.isfinite(X)] = np.nan
         return X
+
+    def _check_plausible(self, X: np.ndarray, df: pd.DataFrame, mapped: dict[str, str]) -> None:
+        """Raise :class:`InputSchemaError` for the first value (in row order) outside its input's
+        physically possible range; NaN is missing, +-inf is outside a bounded side."""
+        sub = X[:, self._checked]
+        with np.errstate(invalid="ignore"):
+            out = (sub < self._lo) | (sub > self._hi)
+        if not out.any():
+            return
+        row, k = (int(i) for i in np.argwhere(out)[0])
+        target = self.features[int(self._checked[k])]
+        sent = next((c for c, t in mapped.items() if t == target), None)
+        alias = (self.meta.get("aliases") or {}).get(str(sent).strip().upper(), [None, "value"])
+        how = "log10" if sent is not None and alias[1] == "log10" else "value"
+        value = float(10 ** sub[row, k]) if how == "log10" else float(sub[row, k])
+        raise InputSchemaError(self._impossible(sent, target, how, row, value, df,
+                                                int(out.sum())))
+
+    def _impossible(self, sent: str | None, target: str, how: str, row: int, value: float,
+                    df: pd.DataFrame, count: int) -> str:
+        """The message for an impossible value of input ``target`` (sent as column ``sent``, an
+        alias, or None: under its own name; ``how`` 'log10': ``value`` is as sent, before log10)."""
+        lo, hi, unit = self.plausibility[target]
+        if how == "log10":   # the range of the curve itself, in its own unit
+            unit = unit.removeprefix("log10").strip()
+            lo, hi = (None if b is None else 10.0 ** b for b in (lo, hi))
+        name = target if sent is None else f"{quote(sent)} (taken as {target}" + (
+            ", its log10)" if how == "log10" else ")")
+        depth = ""
+        if "DEPT" in df.columns:
+            d = pd.to_numeric(pd.Series([df["DEPT"].iloc[row]]), errors="coerce").iloc[0]
+            depth = f" (DEPT {d:g})" if np.isfinite(d) else ""
+        rng = f"{'-inf' if lo is None else f'{lo:g}'} .. {'inf' if hi is None else f'{hi:g}'}"
+        more = f"; {count} values of the request are outside their range" if count > 1 else ""
+        return (f"{name} = {value:g} {unit} in row {row}{depth} is not physically possible "
+                f"(possible: {rng} {unit}){more}. A wrong unit, a null marker such as -999.25 "
+                f"sent as a number, or a shifted column? Send a missing value as null")
 
     def resolve_columns(self, df: pd.DataFrame) -> pd.DataFrame:
         """Map case variants and known aliases of the model's inputs to the canonical columns
         (with log10 / unit conversion); other unknown columns are recorded in
-        ``ignored_columns``. Raises :class:`InputSchemaError` for an alias whose values fit no
-        unit of its quantity."""
+        ``ignored_columns``, the mapped ones in ``mapped_columns``. Raises
+        :class:`InputSchemaError` for an alias whose values fit no unit of its quantity, or
+        that a log10 input cannot take (zero or negative)."""
+        df, self.mapped_columns, self.ignored_columns = self._resolve(df)
+        return df
+
+    def _resolve(self, df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+        """:meth:`resolve_columns` without state (requests are served on several threads):
+        (the frame with the canonical columns added, {column sent: input}, ignored columns)."""
         feats = set(self.features)
         upper = {f.upper(): f for f in self.features}
         aliases = self.meta.get("aliases") or {}
-        self.ignored_columns, self.mapped_columns = [], {}
+        ignored, mapped = [], {}
         new = {}
         for c in df.columns:
             if c in feats:
@@ -189,23 +298,29 @@ class Bundle:
             elif key in aliases:
                 target, how = aliases[key]
             else:
-                self.ignored_columns.append(str(c))
+                ignored.append(str(c))
                 continue
             if target in df.columns or target in new:
-                self.ignored_columns.append(str(c))   # the canonical (or first) column wins
+                ignored.append(str(c))   # the canonical (or first) column wins
                 continue
             col = pd.to_numeric(df[c], errors="coerce")
             bad = col.isna() & df[c].notna()
             if bad.any():
-                raise InputSchemaError(f"column {c!r} (taken as {target}): non-numeric value "
-                                       f"{df[c][bad].iloc[0]!r} in row {int(np.flatnonzero(bad)[0])}")
+                raise InputSchemaError(f"column {quote(c)} (taken as {target}): non-numeric value "
+                                       f"{quote(df[c][bad].iloc[0])} in row "
+                                       f"{int(np.flatnonzero(bad)[0])}")
             v = col.to_numpy(dtype=float)
-            v = self._to_unit(str(c), target, how, v)
-            new[target] = v
-            self.mapped_columns[str(c)] = target
+            if how == "log10" and target in self.plausibility:
+                nonpos = np.flatnonzero(np.isfinite(v) & (v <= 0))
+                if nonpos.size:   # no log10: not a value the curve can take
+                    raise InputSchemaError(self._impossible(
+                        str(c), target, how, int(nonpos[0]), float(v[nonpos[0]]), df,
+                        int(nonpos.size)))
+            new[target] = self._to_unit(str(c), target, how, v)
+            mapped[str(c)] = target
         if not new:
-            return df
-        return pd.concat([df, pd.DataFrame(new, index=df.index)], axis=1)   # one block, not inserts
+            return df, mapped, ignored
+        return pd.concat([df, pd.DataFrame(new, index=df.index)], axis=1), mapped, ignored
 
     def _to_unit(self, name: str, target: str, how: str, v: np.ndarray) -> np.ndarray:
         """Values of an aliased column in the unit of input ``target`` (see module docstring)."""
@@ -230,7 +345,8 @@ class Bundle:
                     return v
                 return v + np.log10(scale) if target.startswith("LOG10_") else v * scale + offset
         raise InputSchemaError(
-            f"column {name!r} is taken as the model input {target} ({info.get('unit', '')}), but "
+            f"column {quote(name)} is taken as the model input {target} "
+            f"({info.get('unit', '')}), but "
             f"its median {med:g} is outside the training wells' range [{lo:g}, {hi:g}] in every "
             f"known unit; send it as {target} in {info.get('unit', 'the canonical unit')}")
 
@@ -269,21 +385,26 @@ class Bundle:
         thr = np.asarray([b["threshold"] for b in nov["blocks"]], dtype=float)
         return (self.novelty_distances(X, design=design) / thr).max(axis=1)
 
-    def predict(self, df: pd.DataFrame, well: bool = False) -> pd.DataFrame:
+    def predict(self, df: pd.DataFrame, well: bool = False, nulls: bool = False) -> pd.DataFrame:
         """Predict rows; ``well=True`` says the rows are one well (the per-well shift test of the
-        cross-log residuals then applies; without it every row's answer is its own)."""
+        cross-log residuals then applies; without it every row's answer is its own).
+        ``nulls=True``: a missing (NaN) or non-finite output is None, in an object column, so a
+        JSON writer gives ``null`` (the served reply); else float columns with NaN."""
         index = df.index if isinstance(df, pd.DataFrame) else None
         X = self.matrix(df)
         out = self.predict_matrix(X, index=index, well=well)
-        if "image_inputs" not in self.meta:   # a model of an older petro
-            return out
-        lacking = self.lacks_images(X)
-        out[LOGS_ONLY] = lacking.astype(np.int64)
-        if self.sibling is not None and lacking.any():   # the sibling answers there
-            alt = self.sibling.predict_matrix(self.sibling.matrix(df), index=index, well=well)
-            for c in out.columns:
-                if c in alt.columns:
-                    out[c] = np.where(lacking, alt[c].to_numpy(), out[c].to_numpy())
+        if "image_inputs" in self.meta:   # a model of this petro: which of the two answered
+            lacking = self.lacks_images(X)
+            if self.sibling is not None and lacking.any():   # the sibling answers there
+                alt = self.sibling.predict_matrix(self.sibling.matrix(df), index=index,
+                                                  well=well)
+                for c in out.columns:
+                    if c in alt.columns:
+                        out[c] = np.where(lacking, alt[c].to_numpy(), out[c].to_numpy())
+            out[LOGS_ONLY] = lacking.astype(np.int64)
+        if nulls:
+            out = pd.DataFrame({c: none_where_missing(out[c].to_numpy()) for c in out.columns},
+                               index=index)
         return out
 
     def lacks_images(self, X: np.ndarray) -> np.ndarray:
@@ -312,7 +433,8 @@ class Bundle:
             M[:, j] |= M[:, src].any(axis=1)
         return row_dot(M.astype(float), self._miss_w) / self._miss_w.sum()
 
-    def predict_matrix(self, X: np.ndarray, index=None, well: bool = False) -> pd.DataFrame:
+    def predict_matrix(self, X: np.ndarray, index=None, well: bool = False,
+                       nulls: bool = False) -> pd.DataFrame:
         coverage = self.input_coverage(X)
         missing = self.missing_share(X)
         lacking = coverage < float(self.meta.get("min_input_coverage", MIN_INPUT_COVERAGE))
@@ -324,20 +446,10 @@ class Bundle:
         if self._required:   # a curve every training row had is absent: out of domain
             gone = ~np.isfinite(X[:, self._required]).all(axis=1)
             nov = np.where(gone, np.fmax(nov, REQUIRED_MISSING_NOVELTY), nov)
-        resid, cons_nov = self.consistency(X, well)
+        resid, cons_nov, well_nov = self.consistency(X, well)
         nov = np.fmax(nov, cons_nov)
         policy = self.meta.get("ood_policy", "keep")
-        p50 = q["p50"]
-        adj_lo, adj_hi = self.conformal_adjustment(nov)
-        lo = q["p10"] - adj_lo
-        hi = q["p90"] + adj_hi
-        lo, hi = np.minimum(lo, p50), np.maximum(hi, p50)
-        if policy == "widen":   # flagged depths: the band grows with the novelty (x1 to x5)
-            f = np.clip(np.nan_to_num(nov, nan=1.0), 1.0, WIDEN_CAP)
-            lo, hi = p50 - (p50 - lo) * f, p50 + (hi - p50) * f
-        lim = self.meta.get("clip")
-        if lim:
-            p50, lo, hi = (np.clip(v, lim[0], lim[1]) for v in (p50, lo, hi))
+        p50, lo, hi = self.band(q, nov, policy)
         if self.meta.get("transform") == "log10":
             p50, lo, hi = 10 ** p50, 10 ** lo, 10 ** hi
         flag = ((nov > 1.0) | lacking).astype(np.int64)
@@ -346,10 +458,45 @@ class Bundle:
         p50, lo, hi = (np.where(hold, np.nan, v) for v in (p50, lo, hi))
         nov = np.where(lacking, np.nan, nov)
         o = self.output
-        return pd.DataFrame({f"{o}_ML": p50, f"{o}_P10": lo, f"{o}_P90": hi, NOVELTY: nov,
-                             OOD_FLAG: flag, INPUT_COVERAGE: coverage,
-                             KEY_INPUT_COVERAGE: 1.0 - missing,
-                             **{f"{NOV_PREFIX}{c}": r for c, r in resid.items()}}, index=index)
+        cols = {f"{o}_ML": p50, f"{o}_P10": lo, f"{o}_P90": hi, NOVELTY: nov, OOD_FLAG: flag,
+                INPUT_COVERAGE: coverage, KEY_INPUT_COVERAGE: 1.0 - missing,
+                WELL_NOVELTY: well_nov, **{f"{NOV_PREFIX}{c}": r for c, r in resid.items()}}
+        if nulls:
+            cols = {c: none_where_missing(v) for c, v in cols.items()}
+        return pd.DataFrame(cols, index=index)
+
+    def band(self, q: dict[str, np.ndarray], nov: np.ndarray, policy: str) \
+            -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P50, P10, P90 in model space from the raw quantiles ``q`` and the rows' novelty.
+
+        The band is conformalised (per novelty bin) and ordered around the P50. The P50 alone is
+        clipped to the training range (``clip``); a clipped row's band moves with it, keeping
+        its width (clipping the bounds too gave a row far out of domain a zero-width band).
+        Under ``widen`` a flagged row's half-widths are multiplied by its novelty (x1 to x5), a
+        bound stopping at the ``clip`` range but never inside the calibrated band: the band is
+        never narrower out of domain than in domain."""
+        p50 = q["p50"]
+        adj_lo, adj_hi = self.conformal_adjustment(nov)
+        lo = q["p10"] - adj_lo
+        hi = q["p90"] + adj_hi
+        lo, hi = np.minimum(lo, p50), np.maximum(hi, p50)
+        lim = self.meta.get("clip")
+        if lim:
+            kept = np.clip(p50, lim[0], lim[1])
+            moved = kept != p50
+            if moved.any():
+                lo = np.where(moved, kept - (p50 - lo), lo)
+                hi = np.where(moved, kept + (hi - p50), hi)
+            p50 = kept
+        if policy == "widen":   # flagged depths: the band grows with the novelty (x1 to x5)
+            f = np.clip(np.nan_to_num(nov, nan=1.0), 1.0, WIDEN_CAP)
+            wlo, whi = p50 - (p50 - lo) * f, p50 + (hi - p50) * f
+            if lim:
+                wide = f > 1.0
+                wlo = np.where(wide, np.minimum(lo, np.maximum(wlo, lim[0])), wlo)
+                whi = np.where(wide, np.maximum(hi, np.minimum(whi, lim[1])), whi)
+            lo, hi = wlo, whi
+        return p50, lo, hi
 
     def conformal_adjustment(self, nov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Conformal widening of P10/P90 per row: one adjustment, or (bundle key
@@ -362,12 +509,14 @@ class Bundle:
         return adj, adj
 
     def consistency(self, X: np.ndarray, well: bool = False) \
-            -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Cross-log residuals per checked curve (curve unit) and their novelty term per row."""
+            -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """Cross-log residuals per checked curve (curve unit), their novelty term per row, and
+        the whole-well part of it (NaN unless ``well`` and at least ``min_rows`` rows)."""
         cons = self.meta.get("consistency")
         n = X.shape[0]
+        well_term = np.full(n, np.nan)
         if not cons:
-            return {}, np.full(n, np.nan)
+            return {}, np.full(n, np.nan), well_term
         resid, Z = {}, []
         for m in cons["curves"]:
             t = self.features.index(m["target"])
@@ -388,8 +537,52 @@ class Bundle:
                 med = np.array([np.median(Z[ok[:, j], j]) if cnt[j] else 0.0
                                 for j in range(Z.shape[1])])
                 shift = np.abs(med) / cons["well_threshold"]
-                term = np.fmax(term, np.where(ok, shift, 0.0).max(axis=1, initial=0.0))
-        return resid, term
+                well_term = np.where(ok, shift, 0.0).max(axis=1, initial=0.0)
+                term = np.fmax(term, well_term)
+        return resid, term, well_term
+
+
+REPAIR = ("download the model again (a fresh `mlflow.pyfunc.load_model`, or delete the "
+          "partial local copy), or re-log and register it (`petro run`)")
+
+
+def file_record(path: Path) -> dict:
+    """Size (bytes) and sha256 of a file, as ``bundle.json`` records each booster file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return {"bytes": path.stat().st_size, "sha256": h.hexdigest()}
+
+
+def check_file(path: Path, want: dict | None) -> None:
+    """Raise :class:`BundleError` when a bundle file is absent or differs from its record
+    (``want``: size and sha256 from ``bundle.json``; None for bundles saved before the record:
+    only its presence is checked)."""
+    if not path.is_file():
+        raise BundleError(f"{path}: the model file is missing; {REPAIR}")
+    if not want:
+        return
+    size = path.stat().st_size
+    if size != want["bytes"]:
+        raise BundleError(f"{path}: {size:,} bytes, {want['bytes']:,} when the model was saved "
+                          f"(truncated or changed since); {REPAIR}")
+    if file_record(path)["sha256"] != want["sha256"]:
+        raise BundleError(f"{path}: its content differs from the model's record (sha256; the "
+                          f"file was changed or damaged since the model was saved); {REPAIR}")
+
+
+def none_where_missing(v: np.ndarray) -> np.ndarray:
+    """``v`` as objects with None where it is NaN or +-inf (JSON ``null``); ``v`` itself when
+    it has none (or is not float)."""
+    if v.dtype.kind != "f":
+        return v
+    bad = ~np.isfinite(v)
+    if not bad.any():
+        return v
+    out = v.astype(object)
+    out[bad] = None
+    return out
 
 
 def novelty_bin(edges, nov: np.ndarray) -> np.ndarray:

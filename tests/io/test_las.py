@@ -15,6 +15,7 @@ from petro.io.las import read_las
 from petro.io.las_writer import write_las
 from petro.io.wells import IngestOptions, load_well
 from tests.conftest import REAL
+from tests.io.routes import read_route
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "las"
 
@@ -26,8 +27,8 @@ def _lasio_values(path) -> np.ndarray:
 
 
 def test_good_file_fast_path_equals_lasio():
-    las = read_las(FIX / "good.las")
-    assert las.fast_path
+    las, route = read_route(FIX / "good.las")
+    assert route == "fast"
     np.testing.assert_array_equal(las.data.to_numpy(float), _lasio_values(FIX / "good.las"))
     w = load_well("W", [FIX / "good.las"])
     assert w.curves.index[0] == pytest.approx(1000.0)
@@ -89,8 +90,8 @@ def test_depth_in_feet_becomes_metres():
 
 
 def test_wrapped_goes_through_lasio():
-    las = read_las(FIX / "wrapped.las")
-    assert not las.fast_path and las.wrapped
+    las, route = read_route(FIX / "wrapped.las")
+    assert route == "tolerant"
     np.testing.assert_array_equal(las.data.to_numpy(float)[:, :2], [[1000.0, 45.0], [1000.1524, 50.5],
                                                                     [1000.3048, np.nan]])
 
@@ -123,8 +124,33 @@ def test_written_las_reads_back_with_lasio(tmp_path):
     las = lasio.read(path)
     np.testing.assert_allclose(las.index, depth)
     assert np.isnan(las["PHIE"][1]) and las["PHIE"][2] == pytest.approx(0.2)
-    assert las.well["WELL"].value == "X; 1"
+    assert las.well["WELL"].value == "X: 1"
     assert not list(tmp_path.glob(".*tmp"))          # the temporary file was renamed away
+
+
+URIS = ["models:/petro-x@champion", "runs:/0a1b2c3d4e5f/model", "s3://bucket/petro/x",
+        "sqlite:///tmp/mlruns/mlflow.db", "models:/a@b", "models:/petro-permeability/3"]
+
+
+def test_values_with_colons_read_back_whole_with_lasio_and_petro(tmp_path):
+    """Model URIs, a time and a description with a colon: lasio reads every value whole (it cut
+    a ~Parameter value at 'models', and took a description's colon for the value's end)."""
+    params = {f"MODEL{i + 1}": (uri, "", "petro model URI") for i, uri in enumerate(URIS)}
+    params["TCUT"] = ("92", "MS", "T2 cutoff: carbonate")
+    path = tmp_path / "uris.las"
+    write_las(path, np.array([2000.0, 2000.5]), {"NOVELTY": np.array([0.5, 1.5])},
+              units={"NOVELTY": ""}, descriptions={"NOVELTY": "distance (above 1: out of domain)"},
+              well={"WELL": "15/9-19 A", "DATE": "2026-12-06 13:45:00"}, params=params)
+    las = lasio.read(path)
+    for i, uri in enumerate(URIS):
+        item = las.well[f"MODEL{i + 1}"]
+        assert (item.value, item.descr) == (uri, "petro model URI")
+    assert las.well["DATE"].value == "2026-12-06 13:45:00" and las.well["WELL"].value == "15/9-19 A"
+    assert las.params["TCUT"].value == 92 and las.params["TCUT"].descr == "T2 cutoff: carbonate"
+    assert las.curves["NOVELTY"].descr == "distance (above 1; out of domain)"
+    np.testing.assert_array_equal(las["NOVELTY"], [0.5, 1.5])
+    raw = read_las(path)
+    assert [raw.well[f"MODEL{i + 1}"][0] for i in range(len(URIS))] == URIS
 
 
 @pytest.mark.parametrize("fmt", ["%.4g", "%.5g", "%10.3f"])

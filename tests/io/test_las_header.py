@@ -11,7 +11,7 @@ import pytest
 
 from petro.errors import InputError
 from petro.io.las import read_las
-from petro.io.las_header import CURVES_PER_READ, header_via_lasio, split_curves
+from petro.io.las_header import CURVES_PER_READ, header_via_lasio, problems_of, split_curves
 
 _HEAD = ("~Version\n VERS. 2.0 :\n WRAP. NO :\n~Well\n STRT.M 100.0 :\n STOP.M 100.2 :\n"
          " STEP.M 0.1 :\n NULL. -999.25 :\n~Curve\n DEPT.M : depth\n")
@@ -66,3 +66,10 @@ def test_a_wide_file_reads_with_the_pieced_header_and_equals_lasio(tmp_path):
     ref = lasio.read(path).df()
     assert list(got.data.columns)[-n:] == list(ref.columns)
     np.testing.assert_array_equal(got.data.to_numpy(float)[:, -n:], ref.to_numpy(float))
+
+
+def test_index_unit_warning_is_the_same_whatever_lasio_s_set_order():
+    """lasio prints the conflicting units as a set, whose order changes from process to process."""
+    a, b = (problems_of([f"Conflicting index units found: {units}"], "x.las")[0].message
+            for units in ("{'M', 'FT'}", "{'FT', 'M'}"))
+    assert a == b and "('FT', 'M')" in a

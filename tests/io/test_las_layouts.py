@@ -10,7 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from petro.errors import InputError
-from petro.io.las import read_las
+from petro.io.las import _canonical, read_las
+from petro.io.las_data import column_order
+from tests.io.routes import read_route
 from petro.io.wells import load_well
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "las"
@@ -27,14 +29,14 @@ def _hand_parsed(name: str, delim: str | None, null: float = -999.25) -> np.ndar
     return a
 
 
-@pytest.mark.parametrize("name,delim,version", [
-    ("comma_dlm_las2.las", ",", 2.0),
-    ("semicolon_las3.las", ";", 3.0),
-    ("comma_no_dlm.las", ",", 2.0),
+@pytest.mark.parametrize("name,delim", [
+    ("comma_dlm_las2.las", ","),
+    ("semicolon_las3.las", ";"),
+    ("comma_no_dlm.las", ","),
 ])
-def test_delimited_files_equal_hand_parsed(name, delim, version):
-    las = read_las(FIX / name)
-    assert las.version == version and las.fast_path
+def test_delimited_files_equal_hand_parsed(name, delim):
+    las, route = read_route(FIX / name)
+    assert route == "fast"
     np.testing.assert_array_equal(las.data.to_numpy(float), _hand_parsed(name, delim))
     slow = read_las(FIX / name, fast=False)           # the tolerant route agrees
     np.testing.assert_array_equal(slow.data.to_numpy(float), _hand_parsed(name, delim))
@@ -70,6 +72,50 @@ def test_a_line_names_that_cannot_be_matched_are_refused_naming_both_orders():
             read_las(FIX / "shuffled_unnamed_mismatch.las", fast=fast)
 
 
+def test_kgs_like_depth_alias_on_the_a_line_is_mapped_by_name():
+    """~A names Depth where ~Curve says DEPT, and lists ILD before RHOB and NPHI: the alias
+    table makes Depth the depth curve, so the columns are mapped by name (was refused)."""
+    ref = _hand_parsed("kgs_depth_named_a.las", None)         # Depth GR ILD RHOB NPHI
+    for fast in (True, False):
+        las = read_las(FIX / "kgs_depth_named_a.las", fast=fast)
+        assert list(las.data.columns) == ["DEPT", "GR", "RHOB", "NPHI", "ILD"]
+        for name, col in (("DEPT", 0), ("GR", 1), ("ILD", 2), ("RHOB", 3), ("NPHI", 4)):
+            np.testing.assert_array_equal(las.data[name], ref[:, col])
+        note = [p.message for p in las.problems if p.code == "column_order"]
+        assert len(note) == 1 and "RHOB, NPHI, ILD moved" in note[0] and "Depth as DEPT" in note[0]
+    w = load_well("K", [FIX / "kgs_depth_named_a.las"])
+    np.testing.assert_allclose(w.depth, np.arange(1000.0, 1002.01, 0.5) * 0.3048)
+    assert w.curves["RHOB"].iloc[0] == 2.45 and np.isnan(w.curves["RT"].iloc[2])
+
+
+def test_a_true_conflict_is_refused_naming_both_orders():
+    """NPHI stands where ~Curve lists RHOB, and DT matches no curve: refused, both orders named."""
+    for fast in (True, False):
+        with pytest.raises(InputError, match=r"kgs_true_conflict.las.*~Curve order: DEPT GR RHOB "
+                                             r"NPHI; ~A order: Depth GR NPHI DT"):
+            read_las(FIX / "kgs_true_conflict.las", fast=fast)
+
+
+@pytest.mark.parametrize("curves,a_names,order", [
+    ("DEPT GR RHOB", "Depth GR RHOB", None),            # spelling only, nothing moves
+    ("DEPT GR RHOB", "depth rhob gr", [0, 2, 1]),        # case and alias, two moved
+    ("DEPT GR RHOB", "Depth GR FOO", None),              # an unknown name where a curve stands
+    ("GR DEPT RHOB", "MD GR RHOB", [1, 0, 2]),           # depth listed second in ~Curve
+])
+def test_column_order_resolves_aliases(curves, a_names, order):
+    got, _ = column_order(curves.split(), a_names.split(), _canonical)
+    assert got == order
+
+
+@pytest.mark.parametrize("curves,a_names", [
+    ("DEPT GR RHOB", "Depth RHOB DT"),       # RHOB stands where GR is listed; DT matches nothing
+    ("DEPT MD GR", "DEPTH GR TDEP"),         # two depth names on each side: nothing by alias
+])
+def test_column_order_refuses_true_conflicts(curves, a_names):
+    with pytest.raises(ValueError, match="~Curve order"):
+        column_order(curves.split(), a_names.split(), _canonical)
+
+
 def test_las3_without_log_data_names_the_cause():
     with pytest.raises(InputError, match="no log data section.*Lithology_Data"):
         read_las(FIX / "las3_lithology_only.las")
@@ -100,8 +146,8 @@ def test_bytes_parser_equals_lasio_on_random_files(tmp_path, n_rows, n_cols, dat
     path.write_text(text)
     ref = lasio.read(path).df().reset_index().to_numpy(float)
     ref[ref == -999.25] = np.nan
-    got = read_las(path)
-    assert got.fast_path
+    got, route = read_route(path)
+    assert route == "fast"
     np.testing.assert_array_equal(got.data.to_numpy(float), ref)
 
 
@@ -123,8 +169,8 @@ def test_parts_and_blocks_boundaries_equal_lasio(tmp_path, monkeypatch, padded):
     path = tmp_path / "parts.las"
     path.write_text(text)
     assert len(las_data.locate(str(path), threads=2).parts) == 2
-    got = read_las(path, threads=2)
-    assert got.fast_path
+    got, route = read_route(path, threads=2)
+    assert route == "fast"
     np.testing.assert_array_equal(got.data.to_numpy(float), np.column_stack([depth, vals]))
 
 
@@ -158,8 +204,8 @@ def test_crlf_rows_take_the_fast_path_and_equal_lasio(tmp_path, small_parts, thr
     path = tmp_path / "crlf.las"
     path.write_bytes((_HEADER.format(null="-999.25") + "\n".join(_text(rows)) + "\n")
                      .replace("\n", "\r\n").encode())
-    got = read_las(path, threads=threads)
-    assert got.fast_path
+    got, route = read_route(path, threads=threads)
+    assert route == "fast"
     np.testing.assert_array_equal(got.data.to_numpy(float), rows)
     np.testing.assert_array_equal(got.data.to_numpy(float),
                                   lasio.read(path).df().reset_index().to_numpy(float))
@@ -174,8 +220,8 @@ def test_lone_carriage_return_takes_the_tolerant_route(tmp_path, small_parts, th
     path = tmp_path / "cr.las"
     path.write_text(_HEADER.format(null="-999.25") + "\n".join(lines[:70]) + "\r"
                     + "\n".join(lines[70:]) + "\n", newline="")
-    got = read_las(path, threads=threads)
-    assert not got.fast_path
+    got, route = read_route(path, threads=threads)
+    assert route == "tolerant"
     np.testing.assert_array_equal(got.data.to_numpy(float), rows)
 
 
@@ -186,8 +232,8 @@ def test_last_line_without_a_line_break_is_read(tmp_path, small_parts, threads):
     path.write_text(_HEADER.format(null="-999.25") + "\n".join(_text(rows)))
     layout = small_parts.locate(str(path), threads=threads)
     assert len(layout.parts) == threads and sum(n for _, _, n in layout.parts) == 50
-    got = read_las(path, threads=threads)
-    assert got.fast_path
+    got, route = read_route(path, threads=threads)
+    assert route == "fast"
     np.testing.assert_array_equal(got.data.to_numpy(float), rows)
     np.testing.assert_array_equal(got.data.to_numpy(float),
                                   lasio.read(path).df().reset_index().to_numpy(float))
@@ -204,8 +250,8 @@ def test_a_section_after_the_rows_ends_them_in_either_half(tmp_path, small_parts
     path.write_text(_HEADER.format(null="-999.25") + "\n".join(_text(rows)) + "\n" + tail)
     layout = small_parts.locate(str(path), threads=2)
     assert len(layout.parts) == n_parts and sum(n for _, _, n in layout.parts) == n_rows
-    got = read_las(path, threads=2)
-    assert got.fast_path
+    got, route = read_route(path, threads=2)
+    assert route == "fast"
     np.testing.assert_array_equal(got.data.to_numpy(float), rows)
 
 
@@ -217,8 +263,8 @@ def test_blank_lines_in_both_halves_leave_no_gap(tmp_path, small_parts):
     path = tmp_path / "blank.las"
     path.write_text(_HEADER.format(null="-999.25") + "\n".join(lines) + "\n")
     assert len(small_parts.locate(str(path), threads=2).parts) == 2
-    got = read_las(path, threads=2)
-    assert got.fast_path
+    got, route = read_route(path, threads=2)
+    assert route == "fast"
     np.testing.assert_array_equal(got.data.to_numpy(float), rows)
 
 
@@ -244,8 +290,8 @@ def test_text_null_marker_is_reported_not_silently_missing(tmp_path):
     lines[2] = lines[2].rsplit(" ", 1)[0] + " NA"
     path = tmp_path / "na.las"
     path.write_text(_HEADER.format(null="-999.25") + "\n".join(lines) + "\n")
-    got = read_las(path)
-    assert not got.fast_path and any(p.code == "text_null" for p in got.problems)
+    got, route = read_route(path)
+    assert route == "tolerant" and any(p.code == "text_null" for p in got.problems)
     want = rows.copy()
     want[2, 3] = np.nan
     np.testing.assert_array_equal(got.data.to_numpy(float), want)
@@ -276,8 +322,8 @@ def test_default_threads_split_large_rows_only_with_more_than_one_cpu(tmp_path, 
     rows = _rows(80)
     path = tmp_path / "auto.las"
     path.write_text(_HEADER.format(null="-999.25") + "\n".join(_text(rows)) + "\n")
-    got = read_las(path)
-    assert seen == [parts] and got.fast_path
+    got, route = read_route(path)
+    assert seen == [parts] and route == "fast"
     np.testing.assert_array_equal(got.data.to_numpy(float), rows)
 
 
@@ -325,8 +371,8 @@ def test_right_aligned_columns_as_lasio_writes_them_skip_the_split(tmp_path, sma
     assert b"\n  1000.0000" in path.read_bytes()       # the layout this test is about
     ref = lasio.read(path).df().reset_index().to_numpy(float)
     ref[ref == -999.25] = np.nan
-    got = read_las(path, threads=threads)
-    assert got.fast_path
+    got, route = read_route(path, threads=threads)
+    assert route == "fast"
     np.testing.assert_array_equal(got.data.to_numpy(float), ref)
     assert np.isnan(got.data["B"].to_numpy()[::7]).all()
 
@@ -341,8 +387,8 @@ def test_blank_runs_tabs_crlf_and_trailing_blanks_skip_the_split(tmp_path, small
             for i, r in enumerate(rows)]
     path = tmp_path / "runs.las"
     path.write_bytes((_HEADER.format(null="-999.25") + "\r\n".join(text) + "\r\n").encode())
-    got = read_las(path, threads=2)
-    assert got.fast_path
+    got, route = read_route(path, threads=2)
+    assert route == "fast"
     np.testing.assert_array_equal(got.data.to_numpy(float), rows)
 
 
@@ -355,8 +401,8 @@ def test_rows_with_and_without_leading_blanks_are_read_whole(tmp_path, small_par
     assert text[0].startswith(" ") and not text[-1].startswith(" ")
     path = tmp_path / "grow.las"
     path.write_text(_HEADER.format(null="-999.25") + "\n".join(text) + "\n")
-    got = read_las(path, threads=2)
-    assert got.fast_path
+    got, route = read_route(path, threads=2)
+    assert route == "fast"
     np.testing.assert_array_equal(got.data.to_numpy(float), rows)
 
 
