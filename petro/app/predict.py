@@ -485,10 +485,12 @@ def predict_well(name: str, files: list[str], out_dir: str | None,
                        {f"MODEL{i + 1}": (m.uri, "", "petro model URI")
                         for i, m in enumerate(models)},
                        worker=f"{socket.gethostname()}:{os.getpid()}")
-    if pw.n_predicted == 0:
-        out.problems.append(error(f"no depth has enough of the models' inputs (curves found: "
-                                f"{', '.join(first.summary.get('curves', [])) or 'none'}); "
-                                f"nothing written", well=name, code="no_inputs"))
+    images = image_kind_note(models, first.summary.get("images", {}))
+    if pw.n_predicted == 0:   # the images first when they are what is missing
+        out.problems.append(error(f"{images + '. ' if images else ''}no depth has enough of the "
+                                  f"models' inputs (curves found: "
+                                  f"{', '.join(first.summary.get('curves', [])) or 'none'}); "
+                                  f"nothing written", well=name, code="no_inputs"))
         return out
     cons = next((m.consistency for m in models if m.consistency), None)
     novelty = next((m.novelty for m in models if m.novelty), None)
@@ -500,7 +502,6 @@ def predict_well(name: str, files: list[str], out_dir: str | None,
     if answered:
         pw.problems.append(info("; ".join(answered), well=name, code="answered_by"))
         pw.diagnosis = "; ".join(t for t in (pw.diagnosis, *answered) if t)
-    images = image_kind_note(models, first.summary.get("images", {}))
     if images:
         pw.problems.append(warning(images, well=name, code="image_kind"))
         pw.diagnosis = "; ".join(t for t in (pw.diagnosis, images) if t)

@@ -1,0 +1,102 @@
+"""Input groups kept only where they help (petro.models.groups), the autoencoder embedding
+(petro.models.embedding) and the logs-only sibling answering rows without the model's images
+(petro.models.runtime)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from petro.models.embedding import fit_embedding
+from petro.models.groups import decide_groups, group_of, input_groups
+from petro.models.runtime import pca_scores
+from petro.models.spec import ModelSpec
+
+LOGS = ["GR", "RHOB", "NPHI"]
+AMP = ["amp_mean_w050", "amp_std_w050", "amp_p10_w050"]     # acoustic window statistics
+RES = ["res_mean_w050", "res_std_w050", "res_p10_w050"]     # resistive window statistics
+
+
+def _spec(**kw) -> ModelSpec:
+    return ModelSpec(name="t", target="porosity", params={"n_estimators": 80}, baselines=[],
+                     pca_components=0, conformal=False, **kw)
+
+
+def _field(amp_signal: float, seed: int = 0, wells: int = 5, rows: int = 150):
+    """``wells`` wells; porosity from the density plus ``amp_signal`` x a vug term that only
+    the acoustic statistics see; the resistive statistics are noise."""
+    rng = np.random.default_rng(seed)
+    X, y, w = [], [], []
+    for i in range(wells):
+        logs = rng.normal(size=(rows, len(LOGS)))
+        vug = rng.normal(size=rows)
+        amp = np.column_stack([vug + 0.1 * rng.normal(size=rows),
+                               rng.normal(size=(rows, len(AMP) - 1))])
+        res = rng.normal(size=(rows, len(RES)))
+        X.append(np.hstack([logs, amp, res]))
+        y.append(0.15 + 0.03 * logs[:, 1] + amp_signal * 0.03 * vug + 0.005 * rng.normal(size=rows))
+        w += [f"W{i}"] * rows
+    return np.vstack(X), np.concatenate(y), np.asarray(w), LOGS + AMP + RES
+
+
+def test_groups_by_kind_and_representation():
+    feats = ["GR", "RHOB_wmed_w050", "amp_mean_w050", "amp_patch_03", "res_vug_w150"]
+    assert [group_of(f) for f in feats] == ["logs", "windowed_logs", "amp_stats",
+                                            "amp_embedding", "res_stats"]
+    assert list(input_groups(feats)) == ["logs", "windowed_logs", "amp_stats", "amp_embedding",
+                                         "res_stats"]
+
+
+def test_an_image_kind_that_sees_the_porosity_is_kept_noise_is_dropped():
+    X, y, wells, feats = _field(amp_signal=1.0)
+    d = decide_groups(X, y, wells, feats, _spec())
+    assert d.kept == ["logs", "amp_stats"]
+    amp, res = d.groups["amp_stats"], d.groups["res_stats"]
+    assert amp["keep"] and amp["gain"] > 1.0          # p.u.: the vug term is 3 p.u. of spread
+    assert amp["positive_folds"] == len(amp["fold_gains"]) == 3
+    assert not res["keep"] and res["gain"] < res["floor"]
+    assert d.features(feats) == LOGS + AMP
+
+
+def test_images_that_carry_nothing_beyond_the_logs_are_all_dropped():
+    X, y, wells, feats = _field(amp_signal=0.0, seed=1)
+    d = decide_groups(X, y, wells, feats, _spec())
+    assert d.kept == ["logs"]
+    assert d.features(feats) == LOGS
+    assert all(not v["keep"] for v in d.groups.values())
+    # the decision is a function of the rows and the seed only
+    assert decide_groups(X, y, wells, feats, _spec()).to_dict() == d.to_dict()
+    every = decide_groups(X, y, wells, feats, _spec(input_groups={"select": False}))
+    assert every.kept == ["logs", "amp_stats", "res_stats"] and every.groups == {}
+
+
+def test_autoencoder_embedding_is_seeded_and_row_wise():
+    rng = np.random.default_rng(3)
+    cols = [f"amp_patch_{i:02d}" for i in range(32)]
+    latent = rng.normal(size=(400, 2))
+    P = latent @ rng.normal(size=(2, 32)) + 0.05 * rng.normal(size=(400, 32))
+    a = fit_embedding(P, cols, 3, method="autoencoder", seed=5)
+    b = fit_embedding(P, cols, 3, method="autoencoder", seed=5)
+    assert a == b                                    # same rows + seed -> the same encoder
+    assert fit_embedding(P, cols, 3, method="autoencoder", seed=6) != a
+    (g,) = a
+    assert g["method"] == "autoencoder" and g["names"] == [f"amp_pc{i}" for i in (1, 2, 3)]
+    S = pca_scores(P, g)
+    assert S.shape == (400, 3) and np.isfinite(S).all() and np.abs(S).max() <= 1.0   # tanh
+    np.testing.assert_array_equal(pca_scores(P[7:8], g), S[7:8])   # a row's own scores
+    # the bottleneck carries the two latent factors (linear fit of the latents on the scores)
+    A = np.column_stack([S, np.ones(len(S))])
+    resid = latent - A @ np.linalg.lstsq(A, latent, rcond=None)[0]
+    assert (resid.var(axis=0) / latent.var(axis=0)).max() < 0.2
+    Q = P.copy()
+    Q[:3] = np.nan                                   # no patch value: no score
+    assert np.isnan(pca_scores(Q, g)[:3]).all()
+
+
+@pytest.mark.parametrize("method", ["pca", "autoencoder"])
+def test_embedding_spec_is_checked(method):
+    assert _spec(embedding=method).embedding == method
+    from petro.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="embedding"):
+        _spec(embedding="umap")
