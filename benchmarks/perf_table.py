@@ -5,7 +5,7 @@ of the list ``"table"``: ``{"what": ..., "value": ..., "unit": ..., "target": ..
 A JSON without ``"table"`` contributes its numeric ``*_ratio`` fields. A benchmark whose JSON is
 missing or unreadable gets a row saying how to produce it, so the table never silently drops one.
 
-Run: python benchmarks/perf_table.py [--dir benchmarks/results] [--run image,serving,ingest,scale]
+Run: python benchmarks/perf_table.py [--dir benchmarks/results] [--run image,serving,ingest,scale,embedding]
   --run NAMES   run these benchmarks first (each with --json into --dir); serving needs a
                 registered model (`petro demo`), see bench_serving.py --help
 """
@@ -25,6 +25,7 @@ BENCHMARKS = {
     "image": ("bench_image_features.py", "image_features.json", "image features"),
     "serving": ("bench_serving.py", "serving.json", "served model"),
     "scale": ("bench_scale.py", "scale.json", "per-well work on Dask (wells/min, memory)"),
+    "embedding": ("bench_embedding.py", "embedding.json", "image embedding (PCA, autoencoder)"),
 }
 
 

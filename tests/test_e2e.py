@@ -175,7 +175,8 @@ def test_signature_lists_outputs_and_the_runtime_checks_inputs(perm_model):
     assert meta.get_input_schema() is None
     assert meta.get_output_schema().input_names() == ["PERM_ML", "PERM_P10", "PERM_P90",
                                                        "NOVELTY", "OOD_FLAG", "INPUT_COVERAGE",
-                                                       "KEY_INPUT_COVERAGE"] + [
+                                                       "KEY_INPUT_COVERAGE",
+                                                       "WELL_NOVELTY"] + [
         f"NOV_{c}" for c in residuals] + ["LOGS_ONLY"]
     assert model_info(model)["inputs"] == bundle.features == list(rows.columns)
     col = rows.columns[0]
@@ -282,3 +283,71 @@ def test_readme_python_example_runs(trained, tmp_path, env_with_venv):
     # then the cross-log residuals NOV_<curve>, density among them
     assert "NOV_RHOB" in pred.columns and all(c.startswith("NOV_") for c in pred.columns[8:])
     assert len(pred) > 100 and pred["PERM_ML"].notna().all()
+
+
+def test_served_rows_without_images_are_answered_by_the_logs_only_model(server, perm_model):
+    """Issue 25.5: rows without the model's image inputs get the logs-only sibling's P50 and
+    P10-P90 (LOGS_ONLY 1), served and in process alike; rows with them the model's (0)."""
+    from petro.vocab import is_image_feature
+
+    model, rows = perm_model
+    rows = rows.iloc[:40]
+    bundle = model.unwrap_python_model().bundle
+    logs = rows[[c for c in rows.columns if not is_image_feature(c)]]
+    assert logs.shape[1] < rows.shape[1]
+    local = model.predict(logs)
+    r = requests.post(f"{server}/invocations", json=dataframe_split(logs), timeout=60)
+    assert r.status_code == 200, r.text
+    served = pd.DataFrame(r.json()["predictions"])[list(local.columns)]
+    np.testing.assert_allclose(served.to_numpy(float), local.to_numpy(float), rtol=1e-12)
+    assert (local["LOGS_ONLY"] == 1).all()
+    assert local[["PERM_ML", "PERM_P10", "PERM_P90"]].notna().all().all()
+    assert (local["PERM_P10"] < local["PERM_P90"]).all()
+    full = model.predict(rows)
+    if bundle.meta["image_inputs"]:   # the model uses images: its sibling answered without them
+        sib = bundle.sibling.predict(logs)
+        np.testing.assert_allclose(local["PERM_ML"], sib["PERM_ML"], rtol=1e-12)
+        assert (full["LOGS_ONLY"] == 0).all()
+        assert not np.allclose(full["PERM_ML"], local["PERM_ML"])
+    else:                             # the model is logs-only itself
+        assert bundle.sibling is None and (full["LOGS_ONLY"] == 1).all()
+        np.testing.assert_allclose(full["PERM_ML"], local["PERM_ML"], rtol=1e-12)
+
+
+def test_a_well_without_image_files_gets_phie_perm_from_the_logs_only_model(
+        trained, tmp_path, env_with_venv):
+    """Issue 25.5: a well whose image files are removed gets PHIE and PERM with P10-P90, and
+    the LAS (``<OUT>_LOGS_ONLY``, ``<OUT>SRC``) and the report say which model answered."""
+    import shutil
+
+    import mlflow
+
+    well = tmp_path / "field" / "SYN-04"
+    well.mkdir(parents=True)
+    for f in (trained["field"] / "SYN-04").iterdir():
+        if not f.name.endswith(("_fmi.las", "_ubi.las")):   # the resistive and acoustic images
+            shutil.copy(f, well)
+    out = tmp_path / "pred"
+    env = dict(env_with_venv, MLFLOW_TRACKING_URI=trained["uri"], COLUMNS="250")
+    r = subprocess.run([sys.executable, "-m", "petro.cli", "predict", str(well.parent), "-o",
+                        str(out)], env=env, capture_output=True, text=True, timeout=600,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr + r.stdout
+    las = lasio.read(out / "SYN-04_petro.las")
+    mlflow.set_tracking_uri(trained["uri"])
+    for o, name in (("PHIE", "porosity"), ("PERM", "permeability")):
+        ml = las[f"{o}_ML"]
+        ok = np.isfinite(ml)
+        assert ok.mean() > 0.9
+        assert (las[f"{o}_LOGS_ONLY"][ok] == 1).all()
+        assert np.all(las[f"{o}_P10"][ok] <= ml[ok] + 1e-9)
+        assert np.all(ml[ok] <= las[f"{o}_P90"][ok] + 1e-9)
+        src = las.params[f"{o}SRC"]
+        assert src.value == 1.0 and "blind RMSE" in src.descr and "P10-P90 coverage" in src.descr
+        bundle = mlflow.pyfunc.load_model(f"models:/petro-{name}@champion") \
+            .unwrap_python_model().bundle
+        if bundle.meta["image_inputs"]:
+            assert "logs-only model at 100% of the depths" in src.descr
+        else:
+            assert "uses no image" in src.descr
+    assert "logs-only model at 100%" in r.stdout or "uses no image" in r.stdout
