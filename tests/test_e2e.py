@@ -307,6 +307,10 @@ def test_served_rows_without_images_are_answered_by_the_logs_only_model(server, 
     if bundle.meta["image_inputs"]:   # the model uses images: its sibling answered without them
         sib = bundle.sibling.predict(logs)
         np.testing.assert_allclose(local["PERM_ML"], sib["PERM_ML"], rtol=1e-12)
+        # its own novelty detector, calibrated on its blind distances (1.0 is the default
+        # threshold of a block without calibration): a training well is mostly in its domain
+        assert all(b["threshold"] != 1.0 for b in bundle.sibling.meta["novelty"]["blocks"])
+        assert (local["OOD_FLAG"] == 0).mean() > 0.5
         assert (full["LOGS_ONLY"] == 0).all()
         assert not np.allclose(full["PERM_ML"], local["PERM_ML"])
     else:                             # the model is logs-only itself

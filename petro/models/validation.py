@@ -222,7 +222,9 @@ def validate(rows: Rows, spec: ModelSpec, *, nested: bool = False, progress=None
     sibling = None
     if rows.logs_only:
         sib = [j for j, b in enumerate(blocks) if b.startswith(SIBLING_BLOCK)]
-        sibling = summarise(_sibling_oof(oof), D[:, sib], [blocks[j] for j in sib],
+        # the sibling's own block names (its detector looks its thresholds up by them)
+        sibling = summarise(_sibling_oof(oof), D[:, sib],
+                            [blocks[j][len(SIBLING_BLOCK):] for j in sib],
                             _mean_importance([r.logs_importance for r in done]), spec,
                             list(rows.logs_only), [], None)
     cv = summarise(oof, D[:, own], [blocks[j] for j in own],
