@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 VARIANTS = {"stats": "window statistics", "pca": "statistics + PCA",
-            "ae": "statistics + autoencoder", "sel": "selection (PCA)",
+            "ae": "statistics + autoencoder", "sel": "selection (PCA), 3 inner folds", "sello": "selection (PCA), shipped",
             "selae": "selection (autoencoder)"}
 ROW = re.compile(r"^\| (porosity|log10 permeability) RMSE[^|]*\| \*\*([\d.]+)\*\* \| ([\d.-]+) \|")
 COV = re.compile(r"^- (porosity|permeability): blind P10-P90 coverage ([\d.]+)")

@@ -178,7 +178,8 @@ def test_signature_lists_outputs_and_the_runtime_checks_inputs(perm_model):
                                                        "KEY_INPUT_COVERAGE",
                                                        "WELL_NOVELTY"] + [
         f"NOV_{c}" for c in residuals] + ["LOGS_ONLY"]
-    assert model_info(model)["inputs"] == bundle.features == list(rows.columns)
+    assert model_info(model)["inputs"] == bundle.inputs == list(rows.columns)
+    assert bundle.inputs[:len(bundle.features)] == bundle.features
     col = rows.columns[0]
     for bad, word in ((pd.DataFrame({col: ["abc"]}), col), (rows.iloc[:0], "no rows"),
                       (pd.DataFrame({"NOPE": [1.0]}), "input columns")):

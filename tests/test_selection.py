@@ -157,9 +157,10 @@ def test_logged_model_takes_the_selected_inputs_in_process_and_served(selected_r
     entry = run.models[0]
     mlflow.set_tracking_uri(selected_run["uri"])
     model = load_model(entry.model_uri)
-    inputs = model_info(model)["inputs"]
+    every = model_info(model)["inputs"]   # the model's inputs, then its logs-only sibling's
     bundle = model.unwrap_python_model().bundle
-    assert inputs == bundle.features
+    assert every == bundle.inputs and every[:len(bundle.features)] == bundle.features
+    inputs = bundle.features
     # the same selection, recomputed on the training table, gives the logged inputs
     table = training_table(run.wells)
     cfg = load_config(packaged_demo(), overrides={"data": str(run.cfg.data)})
@@ -181,17 +182,17 @@ def test_logged_model_takes_the_selected_inputs_in_process_and_served(selected_r
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=f"models:/{entry.registered}/{entry.version}", dst_path=str(tmp_path))
     example = mlflow.models.Model.load(local).load_input_example(local)
-    assert list(example.columns) == inputs
+    assert list(example.columns) == every
     assert set(bundle.meta["missing"]["weights"]) == set(inputs)
     assert {m["target"] for m in bundle.meta.get("consistency", {}).get("curves", [])} \
         <= set(inputs)
     # predict from those columns only, and from every column (the others ignored): same answer
     rows = table[table.WELL == table.WELL.iloc[0]]
-    only = model.predict(rows[inputs])
+    only = model.predict(rows[every])
     full = model.predict(rows[feats])
     pd.testing.assert_frame_equal(only, full)
     assert np.isfinite(only["PERM_ML"]).all() and (only["INPUT_COVERAGE"] == 1.0).all()
-    served = _serve_and_predict(selected_run, entry.model_uri, rows[inputs].iloc[:50])
+    served = _serve_and_predict(selected_run, entry.model_uri, rows[every].iloc[:50])
     np.testing.assert_allclose(served[list(only.columns)].to_numpy(float),
                                only.iloc[:50].to_numpy(float), rtol=1e-12)
 

@@ -51,7 +51,7 @@ def checked(trained):
     with mlflow.start_run(run_name="checked"):
         log_bundle_model(bundle, rows.iloc[:5], registered_name=CHECKED)
     model = load_model(f"models:/{CHECKED}/1")
-    assert model_info(model)["inputs"] == bundle.features
+    assert model_info(model)["inputs"] == bundle.inputs
     return model, rows
 
 

@@ -130,6 +130,9 @@ class Bundle:
         self.sibling = Bundle(sib, {k.split(".", 1)[1]: b for k, b in boosters.items()
                                     if k.startswith(SIBLING + ".")}) if sib else None
         self.features: list[str] = list(meta["features"])            # input columns
+        # every column the model reads: its inputs, then those only its logs-only sibling takes
+        self.inputs: list[str] = self.features + (
+            [f for f in self.sibling.features if f not in self.features] if self.sibling else [])
         self.model_features: list[str] = list(meta.get("model_features", self.features))
         self._keep = [self.features.index(f) for f in self.model_features
                       if f in self.features]

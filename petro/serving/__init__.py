@@ -57,7 +57,9 @@ def model_info(model) -> dict:
     except Exception:  # another pyfunc or flavour
         bundle_meta = {}
     sibling = bundle_meta.get("logs_only") or {}
-    return {"inputs": list(inputs), "novelty": bundle_meta.get("novelty"),
+    # the logs-only sibling's own inputs too: without them it cannot answer a well without images
+    inputs = list(inputs) + [f for f in sibling.get("features", []) if f not in inputs]
+    return {"inputs": inputs, "novelty": bundle_meta.get("novelty"),
             "output": extra.get("petro_output", ""), "unit": extra.get("petro_unit", ""),
             "recipe": extra.get("petro_recipe"), "consistency": extra.get("petro_consistency"),
             # which of the model and its logs-only sibling answers (None: an older model)

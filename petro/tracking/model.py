@@ -77,7 +77,7 @@ def log_bundle_model(bundle_dir: Path, input_example: pd.DataFrame | None = None
                     "image_inputs" in bundle.meta),
                 input_example=input_example, pip_requirements=pip_requirements(),
                 metadata={"petro_output": bundle.output, "petro_unit": bundle.meta["unit"],
-                          "petro_inputs": list(bundle.features),
+                          "petro_inputs": list(bundle.inputs),   # the sibling's too
                           "petro_columns": {
                               **{c: bundle.meta["unit"] for c in output_columns(bundle.output)},
                               NOVELTY: "distance / threshold", OOD_FLAG: "1 = out of domain",

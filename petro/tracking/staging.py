@@ -93,7 +93,8 @@ def _stage_model(result, tm, lineage: dict, folder: Path) -> None:
                                  name=f"{cfg.name}-training" +
                                  ("-sample" if lineage["sampled"] else ""), targets=spec.column)
     tm.bundle.save(folder / "bundle")
-    table[tm.features].head(5).astype(float).to_parquet(folder / "example.parquet")
+    inputs = tm.features + [f for f in tm.logs_only_features if f not in tm.features]
+    result.table[inputs].head(5).astype(float).to_parquet(folder / "example.parquet")   # + sibling's
     _write_validation(tm, lineage["hashes"], folder / "artifacts")
     key = TARGETS[spec.target].metric
     write_json(folder / "model.json", {
