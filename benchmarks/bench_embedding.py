@@ -88,7 +88,7 @@ def main(argv=None) -> int:
                   f"({rows} patch rows over {len(kinds)} image kinds)")
     pca, ae = res["pca"], res["autoencoder"]
     table = [{"what": "image embedding fit, per 1,000 image rows: PCA, autoencoder",
-              "value": f"{pca['fit_s_per_1000']:.3f} s, {ae['fit_s_per_1000']:.2f} s"},
+              "value": f"{pca['fit_s_per_1000']:.4f} s, {ae['fit_s_per_1000']:.2f} s"},
              {"what": "image embedding predict, per 1,000 rows: PCA, autoencoder",
               "value": f"{pca['predict_ms_per_1000']:.2f} ms, {ae['predict_ms_per_1000']:.2f} ms"},
              {"what": "autoencoder / PCA fit time", "value":
