@@ -189,6 +189,17 @@ def feature_block(name: str) -> str:
     return parse_feature(name).block
 
 
+def by_image_prefix(features, patches_only: bool = False) -> dict[str, list[str]]:
+    """The image columns of ``features`` (only the patch columns with ``patches_only``) by
+    image prefix, in their order."""
+    out: dict[str, list[str]] = {}
+    for f in features:
+        name = parse_feature(f)
+        if name.is_patch if patches_only else name.is_image:
+            out.setdefault(name.block, []).append(f)
+    return out
+
+
 def is_image_feature(name: str) -> bool:
     return parse_feature(name).is_image
 

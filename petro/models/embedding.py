@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 from sklearn.decomposition import PCA
 
-from petro.vocab import parse_feature, pc_feature
+from petro.vocab import by_image_prefix, pc_feature
 
 AE_HIDDEN = 16
 AE_MAX_ROWS = 4000
@@ -35,12 +35,7 @@ AE_ITERATIONS = 200
 
 def patch_groups(features: list[str]) -> dict[str, list[str]]:
     """The patch columns of ``features`` by image prefix."""
-    groups: dict[str, list[str]] = {}
-    for f in features:
-        name = parse_feature(f)
-        if name.is_patch:
-            groups.setdefault(name.block, []).append(f)
-    return groups
+    return by_image_prefix(features, patches_only=True)
 
 
 def _pca(P: np.ndarray, k: int) -> dict:

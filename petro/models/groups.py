@@ -40,7 +40,7 @@ from sklearn.model_selection import GroupKFold
 
 from petro.models.spec import ModelSpec
 from petro.models.train import fit_bundle
-from petro.vocab import is_windowed_log, parse_feature
+from petro.vocab import by_image_prefix, is_windowed_log, parse_feature
 
 LOGS, WINDOWED, IMAGES = "logs", "windowed_logs", "images"
 DEFAULT_INNER_FOLDS = 5
@@ -194,9 +194,4 @@ def sibling_inputs(features: list[str]) -> list[str]:
 
 def image_inputs(features: list[str]) -> dict[str, list[str]]:
     """The image inputs of ``features`` by image prefix (the runtime's ``image_inputs``)."""
-    out: dict[str, list[str]] = {}
-    for f in features:
-        name = parse_feature(f)
-        if name.is_image:
-            out.setdefault(name.block, []).append(f)
-    return out
+    return by_image_prefix(features)
