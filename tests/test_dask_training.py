@@ -90,7 +90,15 @@ def test_always_trains_with_lightgbm_dask_logs_a_model_that_loads_and_predicts(
     # one worker and the other two folds and the final model on two; 3 boosters, 2 models
     parts = [t for t in stream.data if str(t["key"]).startswith("_train_part")]
     assert len({t["worker"] for t in parts}) == 2
-    assert len(parts) == (2 + 1 + 2 + 2) * 3 * 2
+    # each model and fold that kept an image group also fits its logs-only sibling (3 heads)
+    from petro.models.groups import is_image_group
+
+    def sibling_parts(ref) -> int:
+        folds = sum((1 if blind == "SYN-02" else 2) for blind, d in ref.cv.groups.items()
+                    if any(is_image_group(g) for g in d["kept"]))
+        return folds + (2 if ref.bundle.sibling is not None else 0)
+
+    assert len(parts) == sum((2 + 1 + 2 + 2 + sibling_parts(ref)) * 3 for ref in local.models)
 
     mlflow.set_tracking_uri(uri)
     for entry, ref in zip(res.models, local.models):
@@ -102,7 +110,7 @@ def test_always_trains_with_lightgbm_dask_logs_a_model_that_loads_and_predicts(
         # input selection (max_inputs) ran on the sample, here every row: the local choice
         inputs = model.metadata.metadata["petro_inputs"]
         assert ref.spec.max_inputs and len(ref.features) < len(ref.cv.features)
-        assert inputs == ref.features
+        assert inputs == ref.bundle.inputs and inputs[:len(ref.features)] == ref.features
         folds = mlflow.artifacts.load_dict(f"runs:/{entry.run_id}/validation/fold_inputs.json")
         assert folds == {"final": ref.features, "folds": ref.cv.inputs} and len(folds["folds"]) == 3
         rows = pd.concat([w.table for w in wells[1] if w.has_targets], ignore_index=True)
