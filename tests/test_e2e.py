@@ -74,8 +74,9 @@ def test_load_in_fresh_process_gives_same_numbers(trained, tmp_path, env_with_ve
     local = model.predict(rows)
     assert list(local.columns)[:8] == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
                                      "INPUT_COVERAGE", "KEY_INPUT_COVERAGE", "WELL_NOVELTY"]
-    # then the cross-log residuals NOV_<curve>, density among them
-    assert "NOV_RHOB" in local.columns and all(c.startswith("NOV_") for c in local.columns[8:])
+    # then the cross-log residuals NOV_<curve>, density among them, and LOGS_ONLY (issue 25.5)
+    assert list(local.columns)[-1] == "LOGS_ONLY"
+    assert "NOV_RHOB" in local.columns and all(c.startswith("NOV_") for c in local.columns[8:-1])
     assert (local["PERM_P10"] <= local["PERM_ML"]).all() and (local["PERM_ML"] <= local["PERM_P90"]).all()
     rows.to_parquet(tmp_path / "rows.parquet")
     script = (
@@ -282,7 +283,8 @@ def test_readme_python_example_runs(trained, tmp_path, env_with_venv):
     assert list(pred.columns)[:8] == ["PERM_ML", "PERM_P10", "PERM_P90", "NOVELTY", "OOD_FLAG",
                                      "INPUT_COVERAGE", "KEY_INPUT_COVERAGE", "WELL_NOVELTY"]
     # then the cross-log residuals NOV_<curve>, density among them
-    assert "NOV_RHOB" in pred.columns and all(c.startswith("NOV_") for c in pred.columns[8:])
+    assert "NOV_RHOB" in pred.columns and all(c.startswith("NOV_") for c in pred.columns[8:-1])
+    assert list(pred.columns)[-1] == "LOGS_ONLY"
     assert len(pred) > 100 and pred["PERM_ML"].notna().all()
 
 

@@ -216,11 +216,12 @@ def image_kind_note(models: list[LoadedModel], well_images) -> str:
             f"on the other inputs (see KEY_INPUT_COVERAGE and OOD_FLAG)")
 
 
-def answer_notes(models: list[LoadedModel], pred: pd.DataFrame) \
+def answer_notes(models: list[LoadedModel], pred: pd.DataFrame, well_images=()) \
         -> tuple[list[str], dict[str, tuple[str, str, str]]]:
     """Which model answered, and why, in a petrophysicist's words (one line per model that
     says, :attr:`LoadedModel.answers`) and as LAS parameters (``<OUT>SRC``: the share of
-    predicted depths the logs-only model answered, its reason and blind figures)."""
+    predicted depths the logs-only model answered, its reason and blind figures).
+    ``well_images``: the well's image kinds (the missing ones are named)."""
     notes, params = [], {}
     for m in models:
         col = f"{m.output}_{LOGS_ONLY}"
@@ -229,8 +230,10 @@ def answer_notes(models: list[LoadedModel], pred: pd.DataFrame) \
         target = next((t for t in TARGETS.values() if t.output == m.output), None)
         ok = np.isfinite(pred[f"{m.output}_{ML}"].to_numpy(float))
         share = float(np.mean(pred.loc[ok, col].to_numpy(float) == 1)) if ok.any() else 0.0
-        kinds = " or ".join(PREFIX_KIND.get(k, k).replace("_", " ")
-                            for k in m.answers["image_inputs"])
+        used = [PREFIX_KIND.get(k, k) for k in m.answers["image_inputs"]]
+        absent = [k for k in used if k not in well_images]
+        kinds = " or ".join(k.replace("_", " ") for k in (absent if share > 0 and absent
+                                                           else used))
         if not m.answers["image_inputs"]:
             why, cv = ("the model uses no image: no image group helped on its training wells",
                        m.answers["cv"])
@@ -497,7 +500,7 @@ def predict_well(name: str, files: list[str], out_dir: str | None,
     pw.diagnosis = diagnose(pred, cons, tables[0][1], novelty)
     if pw.diagnosis:
         pw.problems.append(warning(pw.diagnosis, well=name, code="log_shift"))
-    answered, answer_params = answer_notes(models, pred)
+    answered, answer_params = answer_notes(models, pred, first.summary.get("images", {}))
     pw.params.update(answer_params)
     if answered:
         pw.problems.append(info("; ".join(answered), well=name, code="answered_by"))
