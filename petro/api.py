@@ -24,7 +24,7 @@ import pandas as pd
 from petro.app.batch import predict_batch
 from petro.app.events import EventHandler, reporter
 from petro.app.export import write_targets
-from petro.app.outdir import locked
+from petro.app.outdir import check_writable
 from petro.app.predict import LoadedModel, PredictedWell, load_models, predict_wells
 from petro.app.training import RunResult
 from petro.app.training import run as _run
@@ -138,8 +138,8 @@ def predict(data, *, models: list[str] | list[LoadedModel] | None = None,
     reported as error events (once each) and left out."""
     cfg = configure(pipeline, data=data, **settings)
     if out_dir is not None:
-        with locked(Path(os.path.abspath(out_dir))):   # writable and free: said before the
-            pass                                          # models load (predict_batch locks it)
+        # writable and free: said before the models load (predict_batch creates and locks it)
+        check_writable(Path(os.path.abspath(out_dir)))
     loaded = [m for m in (models or []) if isinstance(m, LoadedModel)]
     uris = [m for m in (models or []) if not isinstance(m, LoadedModel)]
     if uris or not loaded:
