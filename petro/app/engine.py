@@ -56,7 +56,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import as_completed
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -361,6 +361,12 @@ def local_pool(workers: int, shared: tuple = ()) -> Iterator[object]:
         yield pool
     finally:
         pool.shutdown(wait=True)
+
+
+def process_pool() -> Callable[[int], AbstractContextManager] | None:
+    """:func:`local_pool` as a factory of pools of N workers, or None in a daemonic process
+    (a Dask worker, a pool process), which may not start processes: work there is serial."""
+    return None if multiprocessing.current_process().daemon else local_pool
 
 
 # In a process of the local pool only: the shared arguments of the engine that started it, set

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from petro.app.engine import Reach, map_tasks, open_engine, task_failure
+from petro.app.engine import Reach, map_tasks, open_engine, process_pool, task_failure
 from petro.app.events import Reporter
 from petro.app.featurestore import FeatureStore, well_key
 from petro.config import PipelineConfig
@@ -219,7 +219,8 @@ def ensure_data(cfg: PipelineConfig, reporter: Reporter | None = None) -> Path:
 
         rep = reporter or Reporter()
         rep.start("synthetic wells", cfg.synthetic.wells)
-        write_field(data, cfg.synthetic, progress=rep.stepper("synthetic wells"))
+        write_field(data, cfg.synthetic, progress=rep.stepper("synthetic wells"),
+                    n_jobs=cfg.n_jobs, pool=process_pool())
         rep.end("synthetic wells")
     return data
 
