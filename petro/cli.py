@@ -29,13 +29,14 @@ def _settings(args) -> dict:
 
 def cmd_synth(args) -> int:
     from petro.app.engine import process_pool
+    from petro.config import DEFAULT_JOBS
     from petro.synth import SynthConfig, write_field
 
     given = {k: getattr(args, k) for k in ("image_source", "log_vug_visibility")
              if getattr(args, k) is not None}
     cfg = SynthConfig(wells=args.wells, seed=args.seed, thickness=args.thickness,
                       nmr_fraction=args.nmr_fraction, **given)
-    summaries = write_field(args.out_dir, cfg, pool=process_pool())
+    summaries = write_field(args.out_dir, cfg, n_jobs=DEFAULT_JOBS, pool=process_pool())
     _table(f"synthetic field in {args.out_dir}", ("well", "NMR", "files"),
            [(s["well"], "yes" if s["nmr"] else "no", ", ".join(s["files"])) for s in summaries])
     return 0

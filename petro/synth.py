@@ -548,7 +548,7 @@ def _make_and_write(out: Path, cfg: SynthConfig, index: int, column, has_nmr: bo
     return write_well(out, make_well(cfg, index, column), has_nmr=has_nmr)
 
 
-def write_field(out_dir: str | Path, cfg: SynthConfig, progress=None, n_jobs: int = 2,
+def write_field(out_dir: str | Path, cfg: SynthConfig, progress=None, n_jobs: int = 1,
                 pool: Callable[[int], AbstractContextManager[Executor]] | None = None) -> list[dict]:
     """Write the field's wells as LAS 2.0 files into ``out_dir`` (one sub-folder per well).
 
