@@ -69,7 +69,9 @@ def terms(b, X: np.ndarray) -> dict[str, np.ndarray]:
     return t
 
 
-def _specs(work: Path, quick: bool) -> str:
+def bench_specs(work: Path, quick: bool) -> str:
+    """The packaged specs in ``work/specs``, gated on nothing (a benchmark registers nothing and
+    reports every comparator); ``quick``: without the hyper-parameter search."""
     d = work / "specs"
     d.mkdir(parents=True, exist_ok=True)
     for name in ("porosity", "permeability"):
@@ -112,7 +114,7 @@ def main(argv=None):
                                        lithology=a.lithology), n_jobs=1)
     drop = [g for g in a.drop.split(",") if g]
     cfg = configure(REPO / "pipelines" / "demo.yaml", data=field,
-                    overrides={"models_dir": _specs(work, a.quick),
+                    overrides={"models_dir": bench_specs(work, a.quick),
                                "targets.lithology": a.lithology})
     cfg.synthetic = None
     groups = discover(field)

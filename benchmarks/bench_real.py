@@ -38,8 +38,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from bench_false_alarms import bench_specs   # benchmarks/: the script's own folder
 from petro.api import configure, targets
 from petro.app.training import train_models
 from petro.quality import LEFT_OUT, MASKED, USED
@@ -51,20 +51,6 @@ BLOCKS = 5
 SHORT = {"Bakken2": "JB 11-6TFH (CMR)", "B2": "B2 (MRIL)",
          "OCS-G 1634 NO. BA-5 ST": "CHEVRON (MRIL)"}
 COMPARATORS = ("model", "train_mean", "petrophysical", "ridge", "hist_gbm")
-
-
-def _specs(work: Path, tuning: bool) -> str:
-    """The packaged specs, without the search unless ``tuning``, gated on nothing (the
-    benchmark reports every comparator; it registers nothing)."""
-    d = work / "specs"
-    d.mkdir(parents=True, exist_ok=True)
-    for name in ("porosity", "permeability"):
-        spec = yaml.safe_load((REPO / "models" / f"{name}.yaml").read_text())
-        spec["criteria"]["must_beat"] = []
-        if not tuning:
-            spec.pop("tuning", None)
-        (d / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    return str(d)
 
 
 def vendor_agreement(report: dict) -> str:
@@ -132,7 +118,7 @@ def main(argv=None):
     work = Path(tempfile.mkdtemp(prefix="petro-bench-real-"))
     dirs = [str(Path(a.data) / f) for f in FOLDERS]
     cfg = configure(None, data=dirs[0], cache_dir="",
-                    overrides={"models_dir": _specs(work, a.tuning), "n_jobs": 1})
+                    overrides={"models_dir": bench_specs(work, not a.tuning), "n_jobs": 1})
     wells = [w for w in targets(dirs, cache_dir="", n_jobs=1) if w.has_targets]
     report = {}
     for w in wells:
