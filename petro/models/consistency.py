@@ -127,14 +127,15 @@ def well_levels(X: np.ndarray, wells: np.ndarray, min_rows: int) \
 
 
 def fit_levels(table: pd.DataFrame, curves: list[str], wells: np.ndarray, min_rows: int = 30,
-               factor: float = LEVEL_FACTOR, floor: float = LEVEL_FLOOR) -> dict:
+               factor: float = LEVEL_FACTOR, floor: float = LEVEL_FLOOR,
+               min_wells: int = LEVEL_MIN_WELLS) -> dict:
     """The whole-well level test of every conventional input curve (issue 23.3), whether or not
     a cross-log relation covers it: a well's median of the curve, in robust spreads (MAD x
     1.4826 of the training rows) from the training rows' median. Each curve's threshold is
     calibrated on the training wells left out one at a time: ``factor`` x the largest such
     distance of a left-out well (a genuine well as unlike the others as the most unusual
     training well stays in domain, with room for the wells not seen), at least ``floor``
-    spreads. A curve fewer than LEVEL_MIN_WELLS training wells have is not tested (two wells
+    spreads. A curve fewer than ``min_wells`` training wells have is not tested (two wells
     left out in turn give one distance twice: nothing to calibrate on)."""
     X = table[curves].to_numpy(dtype=float)
     med, cen, spr = well_levels(X, wells, min_rows)
@@ -146,7 +147,7 @@ def fit_levels(table: pd.DataFrame, curves: list[str], wells: np.ndarray, min_ro
     out = []
     for j, c in enumerate(curves):
         zj = z[:, j][np.isfinite(z[:, j])]
-        if zj.size < LEVEL_MIN_WELLS:
+        if zj.size < min_wells:
             continue
         out.append({"curve": c, "center": float(center[j]), "scale": float(scale[j]),
                     "threshold": float(max(floor, factor * zj.max()))})
