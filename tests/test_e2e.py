@@ -175,7 +175,7 @@ def test_signature_lists_outputs_and_the_runtime_checks_inputs(perm_model):
     assert meta.get_input_schema() is None
     assert meta.get_output_schema().input_names() == ["PERM_ML", "PERM_P10", "PERM_P90",
                                                        "NOVELTY", "OOD_FLAG", "INPUT_COVERAGE",
-                                                       "KEY_INPUT_COVERAGE"] + [
+                                                       "KEY_INPUT_COVERAGE", "WELL_NOVELTY"] + [
         f"NOV_{c}" for c in residuals]
     assert model_info(model)["inputs"] == bundle.features == list(rows.columns)
     col = rows.columns[0]
