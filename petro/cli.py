@@ -178,13 +178,17 @@ def cmd_predict(args) -> int:
 
     with Events() as ev:
         wells = predict(args.data_dir, models=args.model, out_dir=args.out_dir,
-                        resume=not args.no_resume, pipeline=args.pipeline,
+                        resume=not args.no_resume, plots=not args.no_plots,
+                        pipeline=args.pipeline,
                         tracking_uri=args.tracking_uri, on_event=ev, **_settings(args))
     if wells:   # none when every well was skipped as unchanged (the note above says so)
         _table("predicted wells", ("well", "rows", "predicted", "out of domain", "file", "diagnosis"),
                [(w.name, w.n_rows, w.n_predicted, f"{w.n_ood} ({w.ood_fraction:.0%})", w.path,
                  w.diagnosis or "-")
                 for w in wells])
+    index = Path(args.out_dir).resolve() / "index.html"
+    if not args.no_plots and index.is_file():
+        console.print(f"pictures of the wells: {index}")
     return ev.status
 
 
@@ -299,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--out-dir", required=True)
     c.add_argument("--no-resume", action="store_true", help="predict every well again (default: "
                    "skip wells whose inputs and models are unchanged since the last run)")
+    c.add_argument("--no-plots", action="store_true", help="no depth-track picture per well "
+                   "(OUT/plots/) and no OUT/index.html")
     c = cmd("serve", "serve a model over HTTP (MLflow's scoring app behind petro's request "
             "checks)", cmd_serve, tracking=True)
     c.add_argument("-m", "--model", required=True,

@@ -24,6 +24,7 @@ conventional logs (:func:`_conventional_logs`) and the NMR run (:func:`_t2_distr
 
 from __future__ import annotations
 
+import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -548,8 +549,10 @@ def _make_and_write(out: Path, cfg: SynthConfig, index: int, column, has_nmr: bo
 def write_field(out_dir: str | Path, cfg: SynthConfig, progress=None, n_jobs: int = 2) -> list[dict]:
     """Write the field's wells as LAS 2.0 files into ``out_dir`` (one sub-folder per well).
 
-    Wells are made in ``n_jobs`` processes; each well depends only on (seed, well index), so the
-    field is the same whatever the number of processes. Returns per-well summaries (name, files,
+    Wells are made in ``n_jobs`` processes (loky's: fresh interpreters that never import the
+    caller's script, so a plain script needs no ``if __name__ == "__main__":`` guard; serially
+    in a daemonic process such as a Dask worker); each well depends only on (seed, well index),
+    so the field is the same whatever the number of processes. Returns per-well summaries (name, files,
     NMR present). Files are written atomically; rerunning rewrites identical content.
     """
     out = Path(out_dir)
@@ -558,16 +561,17 @@ def write_field(out_dir: str | Path, cfg: SynthConfig, progress=None, n_jobs: in
     n_nmr = max(1, int(round(cfg.wells * cfg.nmr_fraction)))
     jobs = [(out, cfg, i, column, i < n_nmr) for i in range(cfg.wells)]
     summaries = []
-    if n_jobs <= 1 or cfg.wells <= 1:
+    if n_jobs <= 1 or cfg.wells <= 1 or multiprocessing.current_process().daemon:
         for job in jobs:
             summaries.append(_make_and_write(*job))
             if progress:
                 progress(summaries[-1]["well"])
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from multiprocessing import get_context
+        from concurrent.futures import as_completed
 
-        with ProcessPoolExecutor(min(n_jobs, cfg.wells), mp_context=get_context("spawn")) as ex:
+        from loky import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(n_jobs, cfg.wells)) as ex:
             for fut in as_completed([ex.submit(_make_and_write, *job) for job in jobs]):
                 summaries.append(fut.result())
                 if progress:
