@@ -220,3 +220,50 @@ def test_a_bad_well_in_predict_is_reported_once(trained, tmp_path, env_with_venv
     assert [w.name for w in wells] == ["SYN-04"]
     bad = [e.problem for e in events if e.kind == "problem" and e.problem.well == "BROKEN"]
     assert len(bad) == 1 and bad[0].is_error
+
+
+def test_set_gives_any_pipeline_setting_checked_as_the_yaml(tmp_path):
+    """Issue 26.5: ``--set KEY=VALUE`` on every command that reads a pipeline: the setting
+    applies (a unit petro does not know fails the file under ``ingest.unit_policy=strict``,
+    where by default the curve is dropped), and a bad key or value is refused before any well
+    is read, naming the item."""
+    from petro.io.las_writer import write_las
+
+    depth = 1000 + np.arange(10) * 0.1524
+    write_las(tmp_path / "W1" / "w1.las", depth, {"RHOB": np.full(10, 2.45),
+                                                  "GR": np.full(10, 40.0)},
+              units={"RHOB": "KG/L", "GR": "GAPI"}, well={"WELL": "W1"})
+    assert petro("ingest", tmp_path, "--no-cache").returncode == 0
+    r = petro("ingest", tmp_path, "--no-cache", "--set", "ingest.unit_policy=strict")
+    assert r.returncode == 1 and "KG/L" in r.stderr, r.stderr
+    bad = [(("ingest", tmp_path), "targets.lithology=granite", "choose one of"),
+           (("ingest", tmp_path), "n_jobs=two", "is not a number"),
+           (("ingest", tmp_path), "nosuch.key=1", "unknown sections ['nosuch']"),
+           (("ingest", tmp_path), "targets.lithology", "give KEY=VALUE")]
+    bad += [(cmd, "targets.foo=1", "unknown keys ['foo']") for cmd in (
+        ("predict", tmp_path, "-o", tmp_path / "o"), ("run", tmp_path / "none.yaml"),
+        ("demo", "--workdir", tmp_path / "d"), ("targets", tmp_path, "-o", tmp_path / "t"),
+        ("features", tmp_path, "-o", tmp_path / "f.csv"))]
+    for cmd, item, words in bad:
+        r = petro(*cmd, "--set", item)
+        assert r.returncode == 2, (cmd, item, r.stderr)
+        assert f"--set {item}" in r.stderr and words in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    assert not any((tmp_path / n).exists() for n in ("o", "d", "t", "f.csv"))
+
+
+def test_demo_prints_next_commands_that_work_from_any_folder(trained, tmp_path):
+    """Issue 26.5: the commands ``petro demo`` prints name the store, the field and the output
+    folder by absolute paths (the README's relative ones worked only where the demo ran)."""
+    import re
+
+    from petro.cli import _next_commands
+
+    lines = _next_commands(trained["run"], tmp_path)
+    text = "\n".join(lines)
+    assert f"MLFLOW_TRACKING_URI=sqlite:///{trained['store'] / 'mlflow.db'}" in text
+    assert f"petro predict {trained['field']} -o {tmp_path / 'predicted'}" in text
+    assert f"petro features {trained['field'] / 'SYN-04'} -o {tmp_path / 'rows.json'}" in text
+    for path in re.findall(r"(?<=[ @=])(/[^ ;]+)", text):     # every path is absolute...
+        if not path.startswith(str(tmp_path)):                  # ...and, but for outputs, there
+            assert Path(path.split("sqlite:///")[-1]).exists(), path

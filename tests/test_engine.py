@@ -89,6 +89,30 @@ def test_the_python_verbs_work_in_a_plain_script_without_a_main_guard(trained, t
     assert "bootstrapping" not in r.stderr and "BrokenProcessPool" not in r.stderr
     assert sorted(p.name for p in (tmp_path / "pred").glob("*.las")) == \
         ["SYN-01_petro.las", "SYN-04_petro.las"]
+    # the pictures too, drawn by the pool's workers (issue 26.1)
+    assert sorted(p.name for p in (tmp_path / "pred" / "plots").glob("*.png")) == \
+        ["SYN-01.png", "SYN-04.png"]
+
+
+SYNTH = '''from petro.synth import SynthConfig, write_field
+
+print(len(write_field("field", SynthConfig(wells=2, seed=3, thickness=4.0), n_jobs=2)), "wells")
+'''
+
+
+def test_a_synthetic_field_is_written_from_a_plain_script(tmp_path, env_with_venv):
+    """The synthetic field's processes (``petro demo``'s pipeline writes it through
+    ``api.train``) were spawned by multiprocessing, which re-ran a plain script without a main
+    guard in each of them and failed."""
+    import subprocess
+    import sys
+
+    (tmp_path / "s.py").write_text(SYNTH)
+    r = subprocess.run([sys.executable, "s.py"], cwd=tmp_path, env=env_with_venv,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and r.stdout.strip() == "2 wells", r.stderr[-3000:]
+    assert "bootstrapping" not in r.stderr
+    assert len(list((tmp_path / "field").rglob("*.las"))) >= 4
 
 
 def _engine_in_a_daemon(queue):
