@@ -164,5 +164,5 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 5000,
     from petro.serving.server import serve as _serve
     from petro.tracking import setup
 
-    setup(tracking_uri)
+    setup(tracking_uri, existing=True)
     _serve(model, host, port, MAX_BODY_MB if max_body_mb is None else max_body_mb)

@@ -90,11 +90,23 @@ def test_bad_usage_and_missing_pipeline_exit_2(tmp_path):
     assert r.returncode == 2 and "not a folder" in r.stderr
 
 
-def test_predict_with_unknown_model_is_a_clear_error(tmp_path, small_field):
-    env = dict(__import__("os").environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_predict_with_unknown_model_is_a_clear_error(tmp_path, small_field, trained):
+    env = dict(__import__("os").environ, MLFLOW_TRACKING_URI=trained["uri"])
     r = petro("predict", small_field, "-o", tmp_path / "o", "--model", "models:/nope@champion",
               env=env, cwd=tmp_path)
     assert r.returncode == 2 and "cannot load model" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_store_that_is_not_there_is_named_not_created(tmp_path, small_field):
+    """Issue 26.5: `petro predict` run from another folder than the demo's, with the README's
+    relative store: MLflow created an empty store there and said the model was not found."""
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MLFLOW_")}
+    for uri in (None, "sqlite:///mlruns/mlflow.db"):
+        r = petro("predict", small_field, "-o", tmp_path / "o", cwd=tmp_path,
+                  env=env if uri is None else dict(env, MLFLOW_TRACKING_URI=uri))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert f"no MLflow store at {tmp_path / 'mlruns' / 'mlflow.db'}" in r.stderr, r.stderr
+        assert not (tmp_path / "mlruns").exists()
 
 
 def test_a_bad_file_in_a_good_well_fails_the_exit_code_not_the_well(tmp_path, small_field):

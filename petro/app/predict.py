@@ -78,7 +78,7 @@ def load_models(uris: list[str] | None = None, tracking_uri: str | None = None) 
     from petro.serving import load_model, model_info
     from petro.tracking import setup
 
-    setup(tracking_uri)
+    setup(tracking_uri, existing=True)
     out = []
     for uri in uris or list(DEFAULT_MODELS):
         m = load_model(uri)
