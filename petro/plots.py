@@ -257,7 +257,8 @@ def predicted_well_plot(frame: pd.DataFrame, path: Path, *, title: str,
     # a fixed layout: tight_layout draws the figure once more to measure it (half the time)
     fig.subplots_adjust(left=0.6 / (1.45 * n + 0.6), right=0.99, top=1 - 0.75 / height,
                         bottom=0.55 / height, wspace=0.18)
-    fig.savefig(path, dpi=dpi, pil_kwargs={"compress_level": 3})   # zlib 6 costs 2x the time
+    # PNG whatever the file's name (an atomic write's temporary name); zlib 6 costs 2x the time
+    fig.savefig(path, dpi=dpi, format="png", pil_kwargs={"compress_level": 3})
     return path
 
 

@@ -89,6 +89,9 @@ def test_the_python_verbs_work_in_a_plain_script_without_a_main_guard(trained, t
     assert "bootstrapping" not in r.stderr and "BrokenProcessPool" not in r.stderr
     assert sorted(p.name for p in (tmp_path / "pred").glob("*.las")) == \
         ["SYN-01_petro.las", "SYN-04_petro.las"]
+    # the pictures too, drawn by the pool's workers (issue 26.1)
+    assert sorted(p.name for p in (tmp_path / "pred" / "plots").glob("*.png")) == \
+        ["SYN-01.png", "SYN-04.png"]
 
 
 def test_a_synthetic_field_is_written_from_a_plain_script(tmp_path, env_with_venv):

@@ -4,6 +4,8 @@ Layout (a Hive-partitioned Parquet dataset, readable by pandas, pyarrow, Dask or
 
     <root>/well=<well>/<key>.parquet   the well's feature (and target) table
     <root>/well=<well>/_<key>.json     its summary, target report and problems (written last)
+    <root>/well=<well>/_<key>.previews.npz  its images reduced for display, when a prediction
+                                       with pictures asked for them (:func:`previews`)
 
 ``key`` is a hash of the well's file contents, the feature recipe (ingest, target, feature and
 log parameters), whether targets were computed, and petro's version: an unchanged well is read
@@ -66,14 +68,38 @@ class FeatureStore:
             return None          # unreadable entry: recompute (and overwrite it)
         return table, meta
 
-    def put(self, name: str, key: str, table: pd.DataFrame | None, meta: dict) -> Path:
+    def put(self, name: str, key: str, table: pd.DataFrame | None, meta: dict,
+            previews: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> Path:
+        """Store an entry; ``previews`` (image kind -> (depth, reduced image)) beside it."""
         table_path, meta_path = self._paths(name, key)
         if table is not None:
             with atomic_file(table_path) as tmp:
                 table.to_parquet(tmp, index=False)
-        atomic_write_json(meta_path, {**meta, "has_table": table is not None, "key": key},
+        if previews is not None:
+            with atomic_file(self._previews_path(name, key)) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, **{f"{i}_{part}": arr for i, (d, v) in enumerate(previews.values())
+                                for part, arr in (("depth", d), ("values", v))})
+        atomic_write_json(meta_path, {**meta, "has_table": table is not None, "key": key,
+                                      **({"previews": list(previews)} if previews is not None
+                                         else {})},
                           default=_plain, sort_keys=True)
         return table_path
+
+    def _previews_path(self, name: str, key: str) -> Path:
+        return self._paths(name, key)[1].with_suffix(".previews.npz")
+
+    def previews(self, name: str, key: str, meta: dict) \
+            -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+        """The entry's images reduced for display (kind -> (depth, values)); None when the
+        entry was stored without them or they cannot be read."""
+        kinds = meta.get("previews")
+        if kinds is None:
+            return None
+        try:
+            with np.load(self._previews_path(name, key)) as z:
+                return {k: (z[f"{i}_depth"], z[f"{i}_values"]) for i, k in enumerate(kinds)}
+        except (OSError, ValueError, KeyError):
+            return None
 
     def entries(self) -> list[Path]:
         """Every complete table in the dataset."""

@@ -45,6 +45,8 @@ class WellResult:
     problems: list[Problem] = field(default_factory=list)
     error: Problem | None = None
     table_path: str | None = None   # the table's file in the feature dataset, when stored
+    # image kind -> (depth m, image reduced for display: petro.plots.image_preview), when asked
+    previews: dict = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -57,9 +59,14 @@ class WellResult:
 
 
 def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool = True,
-                 file_hashes: dict[str, str] | None = None) -> WellResult:
+                 file_hashes: dict[str, str] | None = None,
+                 previews: bool = False) -> WellResult:
     """Read one well, compute its targets (if it has NMR) and its features. ``file_hashes``
-    (file name -> content hash, for the lineage) when the caller has them already."""
+    (file name -> content hash, for the lineage) when the caller has them already;
+    ``previews``: every image reduced for display too (``res.previews``; the images
+    themselves never leave this function)."""
+    from petro.plots import image_preview
+
     res = WellResult(name, [str(f) for f in files])
     try:
         well = load_well(name, files, cfg.ingest, cache_dir=cfg.run.cache_dir)
@@ -67,6 +74,8 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
         res.error = err.problem(well=name, code="well_failed")
         return res
     res.problems = list(well.problems)
+    if previews:
+        res.previews = {k: image_preview(img.depth, img.values) for k, img in well.images.items()}
     table = well_features(well, cfg.features, cfg.logs)
     has_nmr = is_nmr(well.curves.columns, well.t2_bins is not None)
     if with_targets and has_nmr:
@@ -138,29 +147,39 @@ def task_config(cfg: PipelineConfig, threads: int | None) -> PipelineConfig:
 
 def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool,
                 root: str | None, keep_table: bool = True,
-                file_hashes: dict[str, str] | None = None) -> WellResult:
+                file_hashes: dict[str, str] | None = None,
+                previews: bool = False) -> WellResult:
     """:func:`process_well` through the per-well feature dataset: an entry for the same file
     contents and recipe is read back; a new result is written there (wells that failed are
     not stored, they are read again next time). ``keep_table=False``: a stored table is not
     sent back (``table`` None, ``table_path`` says where it is), e.g. for training on the
-    cluster, where the workers read the tables. ``file_hashes`` as for :func:`process_well`."""
+    cluster, where the workers read the tables. ``file_hashes`` and ``previews`` as for
+    :func:`process_well`; an entry stored without the previews asked for is computed again
+    (and stored with them)."""
     if root is None:
-        return process_well(name, files, cfg, with_targets, file_hashes=file_hashes)
+        return process_well(name, files, cfg, with_targets, file_hashes=file_hashes,
+                            previews=previews)
     hashes = file_hashes or _file_hashes(files, cfg)
     store = FeatureStore(root)
     key = well_key(name, hashes, cfg.recipe(), with_targets)
     hit = store.get(name, key)
+    shown = store.previews(name, key, hit[1]) if hit is not None and previews else {}
+    if shown is None:       # stored without them: computed again, and stored with them
+        hit = None
     if hit is not None:
         table, meta = hit
         res = WellResult(name, [str(f) for f in files], table, meta.get("target_report"),
                          meta.get("summary", {}),
-                         [Problem.from_dict(p) for p in meta.get("problems", [])])
+                         [Problem.from_dict(p) for p in meta.get("problems", [])],
+                         previews=shown)
     else:
-        res = process_well(name, files, cfg, with_targets, file_hashes=hashes)   # hashed once
+        res = process_well(name, files, cfg, with_targets, file_hashes=hashes,   # hashed once
+                           previews=previews)
         if not res.failed:
             store.put(name, key, res.table, {"summary": res.summary,
                                              "target_report": res.target_report,
-                                             "problems": [p.to_dict() for p in res.problems]})
+                                             "problems": [p.to_dict() for p in res.problems]},
+                      previews=res.previews if previews else None)
     if res.table is not None and not res.failed:
         res.table_path = str(store.table_path(name, key))
         if not keep_table:
