@@ -23,9 +23,10 @@ from petro.config import PipelineConfig
 from petro.errors import ConfigError, PetroError
 from petro.features.table import well_features
 from petro.io.cache import FileHashes, content_hash
+from petro.io.checksum import ChecksumError
 from petro.io.discovery import discover
 from petro.io.wells import load_well
-from petro.problems import Problem, Severity
+from petro.problems import Problem, Severity, info
 from petro.targets.nmr import compute_targets
 from petro.vocab import is_nmr
 
@@ -162,7 +163,10 @@ def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: 
     hashes = file_hashes or _file_hashes(files, cfg)
     store = FeatureStore(root)
     key = well_key(name, hashes, cfg.recipe(), with_targets)
-    hit = store.get(name, key)
+    try:
+        hit, damaged = store.get(name, key), None
+    except ChecksumError as err:
+        hit, damaged = None, err
     shown = store.previews(name, key, hit[1]) if hit is not None and previews else {}
     if shown is None:       # stored without them: computed again, and stored with them
         hit = None
@@ -180,6 +184,10 @@ def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: 
                                              "target_report": res.target_report,
                                              "problems": [p.to_dict() for p in res.problems]},
                       previews=res.previews if previews else None)
+        if damaged is not None:     # after the entry is written: the note is this run's only
+            res.problems.append(info(f"the stored features of this well were damaged "
+                                     f"({damaged}); they were computed again and the entry "
+                                     f"replaced", path=str(store.root), code="cache_damaged"))
     if res.table is not None and not res.failed:
         res.table_path = str(store.table_path(name, key))
         if not keep_table:
