@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from petro.api import configure
+from petro.app.engine import process_pool
 from petro.app.training import train_models
 from petro.app.wells import process_well
 from petro.features.table import well_features
@@ -77,7 +78,8 @@ def main(argv=None):
     work = Path(a.workdir or tempfile.mkdtemp(prefix="petro-bench-novelty-"))
     field = work / "field"
     if not any(field.glob("**/*.las")):
-        write_field(field, SynthConfig(wells=a.wells, seed=a.seed, thickness=a.thickness), n_jobs=2)
+        write_field(field, SynthConfig(wells=a.wells, seed=a.seed, thickness=a.thickness), n_jobs=2,
+                    pool=process_pool())
     cfg = configure(REPO / "pipelines" / "demo.yaml", data=field)
     cfg.synthetic = None
     groups = discover(field)

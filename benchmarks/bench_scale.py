@@ -208,6 +208,7 @@ def main(argv=None) -> int:
     from petro.app.wells import process_wells
     from petro.config import EngineOptions, load_config
     from petro.io.discovery import discover
+    from petro.app.engine import process_pool
     from petro.synth import SynthConfig, write_field
 
     load0 = os.getloadavg()
@@ -215,7 +216,7 @@ def main(argv=None) -> int:
     field = tmp / "field"
     t0 = time.perf_counter()
     write_field(field, SynthConfig(wells=args.wells, seed=5, thickness=args.thickness,
-                                   nmr_fraction=0.75), n_jobs=2)
+                                   nmr_fraction=0.75), n_jobs=2, pool=process_pool())
     groups = discover(field)
     files_mb = sum(Path(f).stat().st_size for fs in groups.values() for f in fs) / 2 ** 20
     base = load_config(None, require_data=False, overrides={"n_jobs": 1})

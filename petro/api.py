@@ -24,7 +24,7 @@ import pandas as pd
 from petro.app.batch import predict_batch
 from petro.app.events import EventHandler, reporter
 from petro.app.export import write_targets
-from petro.app.outdir import locked
+from petro.app.outdir import check_writable
 from petro.app.predict import LoadedModel, PredictedWell, load_models, predict_wells
 from petro.app.training import RunResult
 from petro.app.training import run as _run
@@ -126,26 +126,31 @@ def train(pipeline=None, *, data=None, tracking_uri: str | None = None,
 
 def predict(data, *, models: list[str] | list[LoadedModel] | None = None,
             out_dir: str | Path | None = None, pipeline=None, tracking_uri: str | None = None,
-            resume: bool = True, on_event: EventHandler | None = None,
-            **settings) -> list[PredictedWell]:
+            resume: bool = True, plots: bool | None = None,
+            on_event: EventHandler | None = None, **settings) -> list[PredictedWell]:
     """Predicted logs of every well (default models: the porosity and permeability champions).
 
     Each model's features are rebuilt from its own recipe; a ``pipeline`` or keyword that
     disagrees with it is an error. With ``out_dir``, each well is written as
     ``<well>_petro.las`` and into the Parquet dataset ``<out_dir>/predictions``; with ``resume``
     a well whose inputs and models are unchanged since the last run into ``out_dir`` is skipped
-    (a note event says how many; see petro.app.batch). Wells that cannot be predicted are
+    (a note event says how many; see petro.app.batch), and with ``plots`` (the default with
+    ``out_dir``) a depth-track picture of each well in ``<out_dir>/plots`` (``.picture``) and
+    ``<out_dir>/index.html`` (see petro.app.pictures). Wells that cannot be predicted are
     reported as error events (once each) and left out."""
+    if plots and out_dir is None:
+        raise ConfigError("plots=True needs out_dir: the pictures are files beside the LAS files")
     cfg = configure(pipeline, data=data, **settings)
     if out_dir is not None:
-        with locked(Path(os.path.abspath(out_dir))):   # writable and free: said before the
-            pass                                          # models load (predict_batch locks it)
+        # writable and free: said before the models load (predict_batch creates and locks it)
+        check_writable(Path(os.path.abspath(out_dir)))
     loaded = [m for m in (models or []) if isinstance(m, LoadedModel)]
     uris = [m for m in (models or []) if not isinstance(m, LoadedModel)]
     if uris or not loaded:
         loaded += load_models(uris or None, tracking_uri)
     if out_dir is not None:
-        return predict_batch(loaded, data, out_dir, cfg, resume=resume, on_event=on_event).wells
+        return predict_batch(loaded, data, out_dir, cfg, resume=resume, on_event=on_event,
+                             plots=plots is not False).wells
     return predict_wells(loaded, data, cfg, on_event=on_event)[0]
 
 
@@ -159,5 +164,5 @@ def serve(model: str, *, host: str = "127.0.0.1", port: int = 5000,
     from petro.serving.server import serve as _serve
     from petro.tracking import setup
 
-    setup(tracking_uri)
+    setup(tracking_uri, existing=True)
     _serve(model, host, port, MAX_BODY_MB if max_body_mb is None else max_body_mb)

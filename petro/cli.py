@@ -15,26 +15,59 @@ import sys
 import time
 from pathlib import Path
 
-from petro.errors import PetroError
+from petro.errors import ConfigError, PetroError
 from petro.render import (Events, console, err_console, print_input_groups, print_metrics,
                           print_verdicts, table as _table)
 
 
-def _settings(args) -> dict:
-    """The run-settings flags, as the keywords every verb of :mod:`petro.api` takes (None: not
-    given, the pipeline, the model's recipe or the default stands)."""
+def _settings(args, under: dict | None = None, over: dict | None = None) -> dict:
+    """The run-settings flags and the ``--set`` settings (over ``under``, under ``over``: a
+    command's own defaults and flags), as the keywords every verb of :mod:`petro.api` takes
+    (None: not given, the pipeline, the model's recipe or the default stands)."""
+    overrides = {**(under or {}), **_sets(getattr(args, "set", None) or []), **(over or {})}
     return {"n_jobs": getattr(args, "jobs", None), "scheduler": getattr(args, "scheduler", None),
-            "cache_dir": "" if getattr(args, "no_cache", False) else getattr(args, "cache_dir", None)}
+            "cache_dir": "" if getattr(args, "no_cache", False) else getattr(args, "cache_dir", None),
+            "overrides": overrides or None}
+
+
+def _sets(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` items as dotted pipeline settings (``targets.lithology``: the
+    ``lithology`` key of the ``targets:`` section; VALUE read as YAML: ``3``, ``0.5``, ``[0.15,
+    0.5]``, ``clastic``), each checked as the pipeline YAML is checked (a ConfigError naming
+    the item)."""
+    import yaml
+
+    from petro.config import load_config
+
+    out = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise ConfigError(f"--set {item!r}: give KEY=VALUE with a pipeline key, e.g. "
+                              f"--set targets.lithology=clastic")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--set {item}: the value is not YAML ({err})") from None
+        try:                       # alone on the defaults: the message names this item
+            load_config(None, overrides={key: value}, require_data=False)
+        except ConfigError as err:
+            raise ConfigError(f"--set {item}: {str(err).removeprefix('pipeline: ')}") from None
+        out[key] = value
+    return out
 
 
 def cmd_synth(args) -> int:
+    from petro.app.engine import process_pool
+    from petro.config import DEFAULT_JOBS
     from petro.synth import SynthConfig, write_field
 
     given = {k: getattr(args, k) for k in ("image_source", "log_vug_visibility")
              if getattr(args, k) is not None}
     cfg = SynthConfig(wells=args.wells, seed=args.seed, thickness=args.thickness,
                       nmr_fraction=args.nmr_fraction, **given)
-    summaries = write_field(args.out_dir, cfg)
+    summaries = write_field(args.out_dir, cfg, n_jobs=DEFAULT_JOBS, pool=process_pool())
     _table(f"synthetic field in {args.out_dir}", ("well", "NMR", "files"),
            [(s["well"], "yes" if s["nmr"] else "no", ", ".join(s["files"])) for s in summaries])
     return 0
@@ -97,10 +130,10 @@ def cmd_targets(args) -> int:
 
     flags = ("lithology", "t2_cutoff_ms", "coates_c", "porosity", "perm_porosity", "bvi", "source",
              "permeability", "convention", "bvi_floor", "ffi")
-    overrides = {f"targets.{k}": getattr(args, k) for k in flags if getattr(args, k) is not None}
+    given = {f"targets.{k}": getattr(args, k) for k in flags if getattr(args, k) is not None}
     with Events() as ev:
         results = targets(args.data_dir, out_dir=args.out_dir, pipeline=args.pipeline,
-                          on_event=ev, overrides=overrides, **_settings(args))
+                          on_event=ev, **_settings(args, over=given))
     from petro.targets.vendor import summary
 
     rows = []
@@ -136,7 +169,7 @@ def _train(pipeline, args, overrides=None) -> tuple[int, object]:
 
     with Events() as ev:
         run = train(pipeline, data=getattr(args, "data", None), tracking_uri=args.tracking_uri,
-                    on_event=ev, overrides=overrides, **_settings(args))
+                    on_event=ev, **_settings(args, under=overrides))
     print_verdicts(run.wells)
     print_metrics(run)
     print_input_groups(run)
@@ -152,26 +185,50 @@ def cmd_demo(args) -> int:
     from petro.config import packaged
 
     t0 = time.time()
-    work = Path(args.workdir)
+    work = Path(args.workdir).resolve()
     overrides = {"data": str(work / "field"), "ingest.cache_dir": str(work / "cache")}
     if args.wells:
         overrides["synthetic.wells"] = args.wells
     status, run = _train(args.pipeline or packaged("pipelines", "demo.yaml"), args, overrides)
     console.print(f"\n[bold]demo finished in {time.time() - t0:.0f} s[/bold]; MLflow store: "
-                  f"{run.tracking_uri}")
-    console.print("Serve a model (from this folder):")
-    for e in run.models:
-        if e.registered:
-            console.print(f"  MLFLOW_TRACKING_URI={run.tracking_uri} mlflow models serve -m "
-                          f"\"models:/{e.registered}@champion\" --env-manager local --port 5000")
-    no_nmr = [w.name for w in run.wells if not w.has_targets]
-    console.print("Predict logs as LAS for the wells without NMR:")
-    console.print(f"  petro predict {run.cfg.data} -o {work / 'predicted'}"
-                  + (f"   # {', '.join(no_nmr)} have no NMR" if no_nmr else ""))
-    ui = run.tracking_uri if run.tracking_uri.startswith(("http://", "https://")) \
-        else f"mlflow ui --backend-store-uri {run.tracking_uri}"
-    console.print(f"Open the MLflow UI:\n  {ui}")
+                  f"{_absolute(run.tracking_uri)}")
+    for line in _next_commands(run, work):
+        console.print(line, highlight=False, soft_wrap=True)
     return status
+
+
+def _absolute(uri: str) -> str:
+    """A SQLite store's URI with an absolute path: it works from any folder."""
+    from petro.tracking.staging import absolute_uri
+
+    return absolute_uri(uri)
+
+
+def _next_commands(run, work: Path) -> list[str]:
+    """What to run after the demo (the README's "What you can do next"), every path absolute:
+    the lines work from any folder."""
+    uri = _absolute(run.tracking_uri)
+    venv = Path(sys.executable).parent
+    no_nmr = [w.name for w in run.wells if not w.has_targets]
+    served = [e.registered for e in run.models if e.registered]
+    data = Path(run.cfg.data)
+    lines = ["What you can do next (absolute paths: from any folder):"]
+    if (venv / "activate").is_file():
+        lines.append(f"  source {venv / 'activate'}   # mlflow models serve needs uvicorn on PATH")
+    lines.append(f"  export MLFLOW_TRACKING_URI={uri}")
+    if served:
+        lines.append(f"  mlflow models serve -m \"models:/{served[-1]}@champion\" "
+                     f"--env-manager local --port 5000 &")
+        if no_nmr:
+            lines += [f"  petro features {data / no_nmr[0]} -o {work / 'rows.json'} --no-targets",
+                      f"  curl -s -X POST localhost:5000/invocations -H 'Content-Type: "
+                      f"application/json' -d @{work / 'rows.json'}"]
+    lines.append(f"  petro predict {data} -o {work / 'predicted'}"
+                 + (f"   # {', '.join(no_nmr)} have no NMR" if no_nmr else "")
+                 + f"; pictures: {work / 'predicted' / 'index.html'}")
+    lines.append("  " + (uri if uri.startswith(("http://", "https://"))
+                         else f"mlflow ui --backend-store-uri {uri}"))
+    return lines
 
 
 def cmd_predict(args) -> int:
@@ -179,13 +236,17 @@ def cmd_predict(args) -> int:
 
     with Events() as ev:
         wells = predict(args.data_dir, models=args.model, out_dir=args.out_dir,
-                        resume=not args.no_resume, pipeline=args.pipeline,
+                        resume=not args.no_resume, plots=not args.no_plots,
+                        pipeline=args.pipeline,
                         tracking_uri=args.tracking_uri, on_event=ev, **_settings(args))
     if wells:   # none when every well was skipped as unchanged (the note above says so)
         _table("predicted wells", ("well", "rows", "predicted", "out of domain", "file", "diagnosis"),
                [(w.name, w.n_rows, w.n_predicted, f"{w.n_ood} ({w.ood_fraction:.0%})", w.path,
                  w.diagnosis or "-")
                 for w in wells])
+    index = Path(args.out_dir).resolve() / "index.html"
+    if not args.no_plots and index.is_file():
+        console.print(f"pictures of the wells: {index}")
     return ev.status
 
 
@@ -227,11 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="petro", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def cmd(name, help_, func, *, data=False, settings=False, tracking=False):
+    def cmd(name, help_, func, *, data=False, settings=False, tracking=False, pipeline=False):
         c = sub.add_parser(name, help=help_)
         if data:
             c.add_argument("data_dir")
             c.add_argument("--pipeline", help="pipeline YAML (ingest/targets/features settings)")
+        if data or pipeline:
+            c.add_argument("--set", action="append", metavar="KEY=VALUE", help="a pipeline "
+                           "setting over the YAML (repeatable; VALUE as in YAML), e.g. --set "
+                           "targets.lithology=clastic --set features.windows_m=[0.15,0.5]")
         if settings:
             c.add_argument("--jobs", type=int, help="worker processes (default: pipeline, 2)")
             c.add_argument("--cache-dir", help="parsed-file cache (default: pipeline's "
@@ -285,11 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-targets", action="store_true", help="features only")
     c.add_argument("--model", help="build exactly this model's inputs, by its recipe (a URI)")
     r = cmd("run", "run a pipeline YAML (train, validate, log, register)", cmd_run,
-            settings=True, tracking=True)
+            settings=True, tracking=True, pipeline=True)
     r.add_argument("pipeline")
     r.add_argument("--data", help="override the pipeline's data folder")
     d = cmd("demo", "synthetic field -> demo pipeline -> registered models", cmd_demo,
-            settings=True, tracking=True)
+            settings=True, tracking=True, pipeline=True)
     d.add_argument("--workdir", default="petro-demo")
     d.add_argument("--pipeline", help="default: the packaged demo pipeline")
     d.add_argument("--wells", type=int)
@@ -300,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--out-dir", required=True)
     c.add_argument("--no-resume", action="store_true", help="predict every well again (default: "
                    "skip wells whose inputs and models are unchanged since the last run)")
+    c.add_argument("--no-plots", action="store_true", help="no depth-track picture per well "
+                   "(OUT/plots/) and no OUT/index.html")
     c = cmd("serve", "serve a model over HTTP (MLflow's scoring app behind petro's request "
             "checks)", cmd_serve, tracking=True)
     c.add_argument("-m", "--model", required=True,

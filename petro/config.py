@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 
-import yaml
 
+from petro.yamlfile import read_mapping
 from petro.errors import ConfigError
 from petro.features.image import ImageFeatureParams
 from petro.features.logs import LogFeatureParams, with_extra_inputs
@@ -283,15 +283,7 @@ def _apply(raw: dict, overrides: dict) -> dict:
 
 
 def read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise ConfigError(f"pipeline file {path} not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a pipeline is a mapping of sections")
-    return raw
+    return read_mapping(path, "pipeline file", "a pipeline is a mapping of sections")
 
 
 def _rel(value, base: Path) -> str | None:

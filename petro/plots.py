@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from petro.vocab import TARGETS
+from petro.vocab import DEPTH, TARGETS, WELL
 
 
 def _subplots(*args, **kwargs):
@@ -29,7 +29,7 @@ def _label(target: str) -> tuple[str, float, bool]:
 def crossplot(oof: pd.DataFrame, target: str, path: Path, title: str) -> Path:
     label, scale, log = _label(target)
     fig, ax = _subplots(figsize=(5.5, 5))
-    for w, g in oof.groupby("WELL"):
+    for w, g in oof.groupby(WELL):
         y, p = g["y"].to_numpy(), g["p50"].to_numpy()
         if log:
             y, p = 10 ** y, 10 ** p
@@ -55,11 +55,11 @@ def crossplot(oof: pd.DataFrame, target: str, path: Path, title: str) -> Path:
 def depth_tracks(oof: pd.DataFrame, target: str, path: Path, title: str, max_wells: int = 6) -> Path:
     """Per blind well: NMR target, prediction, P10-P90 band, out-of-domain depths shaded."""
     label, scale, log = _label(target)
-    wells = list(oof["WELL"].unique())[:max_wells]
+    wells = list(oof[WELL].unique())[:max_wells]
     fig, axes = _subplots(1, len(wells), figsize=(2.4 * len(wells) + 0.5, 7), squeeze=False)
     for ax, w in zip(axes[0], wells):
-        g = oof[oof["WELL"] == w].sort_values("DEPT")
-        z = g["DEPT"].to_numpy()
+        g = oof[oof[WELL] == w].sort_values(DEPTH)
+        z = g[DEPTH].to_numpy()
         conv = (lambda v: 10 ** v) if log else (lambda v: v * scale)
         ax.fill_betweenx(z, conv(g["lo_c"].to_numpy()), conv(g["hi_c"].to_numpy()),
                          color="tab:blue", alpha=0.25, lw=0, label="P10-P90")
@@ -87,9 +87,9 @@ def depth_tracks(oof: pd.DataFrame, target: str, path: Path, title: str, max_wel
 def residuals_vs_depth(oof: pd.DataFrame, target: str, path: Path, title: str) -> Path:
     _, scale, log = _label(target)
     fig, ax = _subplots(figsize=(5, 6))
-    for w, g in oof.groupby("WELL"):
+    for w, g in oof.groupby(WELL):
         r = (g["p50"] - g["y"]).to_numpy() * (1.0 if log else scale)
-        ax.plot(r, g["DEPT"], ".", ms=2, label=str(w))
+        ax.plot(r, g[DEPTH], ".", ms=2, label=str(w))
     ax.axvline(0, color="k", lw=0.8)
     ax.invert_yaxis()
     ax.set_xlabel("residual (decades)" if log else "residual (p.u.)")
@@ -220,7 +220,7 @@ def predicted_well_plot(frame: pd.DataFrame, path: Path, *, title: str,
     ``frame``: DEPT, the input log columns (canonical, LOG10_RT for resistivity), the predicted
     columns (PHIE_ML/_P10/_P90, PERM_ML/_P10/_P90, OOD_FLAG, NOV_<curve>); ``images``: kind ->
     (depth, preview array) from :func:`image_preview`."""
-    depth = frame["DEPT"].to_numpy(float)
+    depth = frame[DEPTH].to_numpy(float)
     flagged = frame.get("OOD_FLAG", pd.Series(0, index=frame.index)).fillna(0).to_numpy() > 0
     logs = [t for t in LOG_TRACKS if any(c in frame and frame[c].notna().any() for c in t[0])]
     nov = f"NOV_{residual}" if residual and f"NOV_{residual}" in frame else None
@@ -257,7 +257,8 @@ def predicted_well_plot(frame: pd.DataFrame, path: Path, *, title: str,
     # a fixed layout: tight_layout draws the figure once more to measure it (half the time)
     fig.subplots_adjust(left=0.6 / (1.45 * n + 0.6), right=0.99, top=1 - 0.75 / height,
                         bottom=0.55 / height, wspace=0.18)
-    fig.savefig(path, dpi=dpi, pil_kwargs={"compress_level": 3})   # zlib 6 costs 2x the time
+    # PNG whatever the file's name (an atomic write's temporary name); zlib 6 costs 2x the time
+    fig.savefig(path, dpi=dpi, format="png", pil_kwargs={"compress_level": 3})
     return path
 
 

@@ -24,6 +24,9 @@ conventional logs (:func:`_conventional_logs`) and the NMR run (:func:`_t2_distr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Executor, as_completed
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -545,12 +548,16 @@ def _make_and_write(out: Path, cfg: SynthConfig, index: int, column, has_nmr: bo
     return write_well(out, make_well(cfg, index, column), has_nmr=has_nmr)
 
 
-def write_field(out_dir: str | Path, cfg: SynthConfig, progress=None, n_jobs: int = 2) -> list[dict]:
+def write_field(out_dir: str | Path, cfg: SynthConfig, progress=None, n_jobs: int = 1,
+                pool: Callable[[int], AbstractContextManager[Executor]] | None = None) -> list[dict]:
     """Write the field's wells as LAS 2.0 files into ``out_dir`` (one sub-folder per well).
 
-    Wells are made in ``n_jobs`` processes; each well depends only on (seed, well index), so the
-    field is the same whatever the number of processes. Returns per-well summaries (name, files,
-    NMR present). Files are written atomically; rerunning rewrites identical content.
+    Wells are made in ``n_jobs`` processes of ``pool`` (a context manager factory giving an
+    executor of that many workers: the application's process pool,
+    :func:`petro.app.engine.local_pool`); without a pool, here, one after the other. Each well
+    depends only on (seed, well index), so the field is the same whatever the number of
+    processes. Returns per-well summaries (name, files, NMR present). Files are written
+    atomically; rerunning rewrites identical content.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -558,16 +565,13 @@ def write_field(out_dir: str | Path, cfg: SynthConfig, progress=None, n_jobs: in
     n_nmr = max(1, int(round(cfg.wells * cfg.nmr_fraction)))
     jobs = [(out, cfg, i, column, i < n_nmr) for i in range(cfg.wells)]
     summaries = []
-    if n_jobs <= 1 or cfg.wells <= 1:
+    if pool is None or n_jobs <= 1 or cfg.wells <= 1:
         for job in jobs:
             summaries.append(_make_and_write(*job))
             if progress:
                 progress(summaries[-1]["well"])
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from multiprocessing import get_context
-
-        with ProcessPoolExecutor(min(n_jobs, cfg.wells), mp_context=get_context("spawn")) as ex:
+        with pool(min(n_jobs, cfg.wells)) as ex:
             for fut in as_completed([ex.submit(_make_and_write, *job) for job in jobs]):
                 summaries.append(fut.result())
                 if progress:

@@ -15,7 +15,9 @@ from pathlib import Path
 class Faulty:
     """``fn`` (called with the well name first), after looking in ``folder`` for
     ``kill-once-<well>`` (the process running that task exits, once: only one process wins the
-    unlink) or ``oom-<well>`` (the task allocates memory until its worker is killed)."""
+    unlink), ``oom-<well>`` (the task allocates memory until its worker is killed) or
+    ``kill-pid-<well>`` (the task kills the process whose pid the file holds, e.g. the Dask
+    scheduler, then waits a minute)."""
 
     fn: Callable
     folder: str
@@ -27,6 +29,10 @@ class Faulty:
             pass
         else:
             os._exit(17)
+        pid_file = Path(self.folder) / f"kill-pid-{name}"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), 9)
+            time.sleep(60)
         if (Path(self.folder) / f"oom-{name}").exists():
             blocks = []
             for _ in range(80):            # bounded: 4 GB at most, then a MemoryError

@@ -90,11 +90,23 @@ def test_bad_usage_and_missing_pipeline_exit_2(tmp_path):
     assert r.returncode == 2 and "not a folder" in r.stderr
 
 
-def test_predict_with_unknown_model_is_a_clear_error(tmp_path, small_field):
-    env = dict(__import__("os").environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_predict_with_unknown_model_is_a_clear_error(tmp_path, small_field, trained):
+    env = dict(__import__("os").environ, MLFLOW_TRACKING_URI=trained["uri"])
     r = petro("predict", small_field, "-o", tmp_path / "o", "--model", "models:/nope@champion",
               env=env, cwd=tmp_path)
     assert r.returncode == 2 and "cannot load model" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_store_that_is_not_there_is_named_not_created(tmp_path, small_field):
+    """Issue 26.5: `petro predict` run from another folder than the demo's, with the README's
+    relative store: MLflow created an empty store there and said the model was not found."""
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MLFLOW_")}
+    for uri in (None, "sqlite:///mlruns/mlflow.db"):
+        r = petro("predict", small_field, "-o", tmp_path / "o", cwd=tmp_path,
+                  env=env if uri is None else dict(env, MLFLOW_TRACKING_URI=uri))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert f"no MLflow store at {tmp_path / 'mlruns' / 'mlflow.db'}" in r.stderr, r.stderr
+        assert not (tmp_path / "mlruns").exists()
 
 
 def test_a_bad_file_in_a_good_well_fails_the_exit_code_not_the_well(tmp_path, small_field):
@@ -227,3 +239,50 @@ def test_a_bad_well_in_predict_is_reported_once(trained, tmp_path, env_with_venv
     assert [w.name for w in wells] == ["SYN-04"]
     bad = [e.problem for e in events if e.kind == "problem" and e.problem.well == "BROKEN"]
     assert len(bad) == 1 and bad[0].is_error
+
+
+def test_set_gives_any_pipeline_setting_checked_as_the_yaml(tmp_path):
+    """Issue 26.5: ``--set KEY=VALUE`` on every command that reads a pipeline: the setting
+    applies (a unit petro does not know fails the file under ``ingest.unit_policy=strict``,
+    where by default the curve is dropped), and a bad key or value is refused before any well
+    is read, naming the item."""
+    from petro.io.las_writer import write_las
+
+    depth = 1000 + np.arange(10) * 0.1524
+    write_las(tmp_path / "W1" / "w1.las", depth, {"RHOB": np.full(10, 2.45),
+                                                  "GR": np.full(10, 40.0)},
+              units={"RHOB": "KG/L", "GR": "GAPI"}, well={"WELL": "W1"})
+    assert petro("ingest", tmp_path, "--no-cache").returncode == 0
+    r = petro("ingest", tmp_path, "--no-cache", "--set", "ingest.unit_policy=strict")
+    assert r.returncode == 1 and "KG/L" in r.stderr, r.stderr
+    bad = [(("ingest", tmp_path), "targets.lithology=granite", "choose one of"),
+           (("ingest", tmp_path), "n_jobs=two", "is not a number"),
+           (("ingest", tmp_path), "nosuch.key=1", "unknown sections ['nosuch']"),
+           (("ingest", tmp_path), "targets.lithology", "give KEY=VALUE")]
+    bad += [(cmd, "targets.foo=1", "unknown keys ['foo']") for cmd in (
+        ("predict", tmp_path, "-o", tmp_path / "o"), ("run", tmp_path / "none.yaml"),
+        ("demo", "--workdir", tmp_path / "d"), ("targets", tmp_path, "-o", tmp_path / "t"),
+        ("features", tmp_path, "-o", tmp_path / "f.csv"))]
+    for cmd, item, words in bad:
+        r = petro(*cmd, "--set", item)
+        assert r.returncode == 2, (cmd, item, r.stderr)
+        assert f"--set {item}" in r.stderr and words in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    assert not any((tmp_path / n).exists() for n in ("o", "d", "t", "f.csv"))
+
+
+def test_demo_prints_next_commands_that_work_from_any_folder(trained, tmp_path):
+    """Issue 26.5: the commands ``petro demo`` prints name the store, the field and the output
+    folder by absolute paths (the README's relative ones worked only where the demo ran)."""
+    import re
+
+    from petro.cli import _next_commands
+
+    lines = _next_commands(trained["run"], tmp_path)
+    text = "\n".join(lines)
+    assert f"MLFLOW_TRACKING_URI=sqlite:///{trained['store'] / 'mlflow.db'}" in text
+    assert f"petro predict {trained['field']} -o {tmp_path / 'predicted'}" in text
+    assert f"petro features {trained['field'] / 'SYN-04'} -o {tmp_path / 'rows.json'}" in text
+    for path in re.findall(r"(?<=[ @=])(/[^ ;]+)", text):     # every path is absolute...
+        if not path.startswith(str(tmp_path)):                  # ...and, but for outputs, there
+            assert Path(path.split("sqlite:///")[-1]).exists(), path

@@ -89,6 +89,29 @@ def test_the_python_verbs_work_in_a_plain_script_without_a_main_guard(trained, t
     assert "bootstrapping" not in r.stderr and "BrokenProcessPool" not in r.stderr
     assert sorted(p.name for p in (tmp_path / "pred").glob("*.las")) == \
         ["SYN-01_petro.las", "SYN-04_petro.las"]
+    # the pictures too, drawn by the pool's workers (issue 26.1)
+    assert sorted(p.name for p in (tmp_path / "pred" / "plots").glob("*.png")) == \
+        ["SYN-01.png", "SYN-04.png"]
+
+
+def test_a_synthetic_field_is_written_from_a_plain_script(tmp_path, env_with_venv):
+    """A pipeline with a ``synthetic:`` section writes its field on first use, in the local
+    pool: from a plain script without a main guard too (multiprocessing's spawn pool used there
+    re-ran the script in each child: every child died in its bootstrapping phase)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "p.yaml").write_text("name: s\nsynthetic: {wells: 3, seed: 2, thickness: 4.0}\n"
+                                     "n_jobs: 2\n")
+    (tmp_path / "s.py").write_text(   # what api.train / api.run do first
+        "from petro.api import configure\nfrom petro.app.wells import ensure_data\n"
+        "print('written', ensure_data(configure('p.yaml', data='field')))\n")
+    r = subprocess.run([sys.executable, "s.py"], cwd=tmp_path, env=env_with_venv,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "bootstrapping" not in r.stderr
+    assert sorted(p.name for p in (tmp_path / "field").iterdir()) == ["SYN-01", "SYN-02", "SYN-03"]
+    assert r.stdout.strip().endswith("/field"), r.stdout
 
 
 def _engine_in_a_daemon(queue):

@@ -16,8 +16,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.conftest import free_port
-from tests.test_shared_registry import _petro, _setup_field, server  # noqa: F401 (fixture)
+from tests.conftest import free_port, petro_cli, team_pipeline
+from tests.test_shared_registry import server  # noqa: F401 (fixture)
 
 BOUND_S = 30   # from the fault to petro's exit (the HTTP retries alone: < 9 s a request)
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade",
@@ -166,7 +166,7 @@ class Faults:
         return _env(self.base_env, url)
 
     def petro(self, *args, url: str):
-        return _petro(*args, cwd=self.work, env=self.env(url))
+        return petro_cli(*args, cwd=self.work, env=self.env(url))
 
     def failing(self, label: str, proxy: FaultProxy, *args):
         """Run petro through a faulty proxy: exit 2 and a message naming the command that logs
@@ -199,10 +199,10 @@ class Faults:
         return str(champ.version)
 
 
-def test_faults_never_promote_stop_in_time_and_keep_the_models(server, tmp_path,  # noqa: F811
-                                                                env_with_venv):
+def test_faults_never_promote_stop_in_time_and_keep_the_models(server, small_field,  # noqa: F811
+                                                                tmp_path, env_with_venv):
     f = Faults(server, tmp_path, env_with_venv)
-    _killed_during_training(f, _setup_field(tmp_path))
+    _killed_during_training(f, team_pipeline(tmp_path, small_field))
     _503_on_the_champion_lookup(f)
     _killed_after_created_version(f)
     _connections_dropped(f)

@@ -20,7 +20,7 @@ import requests
 from petro.io.tables import dataframe_split
 from tests.conftest import served_model
 
-CHECKED = "petro-permeability-checked"
+CHECKED = "models:/petro-permeability@champion"
 LIMIT_MB = 1
 
 
@@ -33,24 +33,18 @@ def strict_json(text: str):
 
 @pytest.fixture(scope="module")
 def checked(trained):
-    """The permeability champion's bundle with the plausibility ranges set (the key training
-    writes once the model record has it), logged and registered as another model."""
-    import mlflow
-
-    from petro.io.plausibility import table
-    from petro.models.plausibility import input_plausibility
+    """The permeability champion as training registered it: its record carries the
+    plausibility ranges of its inputs (petro/data/plausibility.yaml), which the served model
+    applies."""
     from petro.serving import load_model, model_info
-    from petro.tracking import log_bundle_model, setup
+    from petro.tracking import setup
     from tests.test_e2e import _rows
 
     setup(trained["uri"])
-    bundle = load_model("models:/petro-permeability@champion").unwrap_python_model().bundle
-    bundle.meta["plausibility"] = input_plausibility(bundle.features, table())
+    model = load_model(CHECKED)
+    bundle = model.unwrap_python_model().bundle
+    assert bundle.meta["plausibility"]["RHOB"][:2] == [1.0, 4.0], bundle.meta["plausibility"]
     rows = _rows(trained["field"], "SYN-01", bundle.features)
-    mlflow.set_experiment("petro-test")
-    with mlflow.start_run(run_name="checked"):
-        log_bundle_model(bundle, rows.iloc[:5], registered_name=CHECKED)
-    model = load_model(f"models:/{CHECKED}/1")
     assert model_info(model)["inputs"] == bundle.inputs
     return model, rows
 
@@ -58,7 +52,7 @@ def checked(trained):
 @pytest.fixture(scope="module")
 def petro_server(trained, checked, tmp_path_factory):
     """`petro serve --max-body-mb 1` of the checked model."""
-    with served_model(f"models:/{CHECKED}/1", trained["uri"], tmp_path_factory.mktemp("petro"),
+    with served_model(CHECKED, trained["uri"], tmp_path_factory.mktemp("petro"),
                       server="petro", extra=("--max-body-mb", str(LIMIT_MB))) as base:
         yield base
 
@@ -66,7 +60,7 @@ def petro_server(trained, checked, tmp_path_factory):
 @pytest.fixture(scope="module")
 def mlflow_server(trained, checked, tmp_path_factory):
     """`mlflow models serve` of the checked model."""
-    with served_model(f"models:/{CHECKED}/1", trained["uri"],
+    with served_model(CHECKED, trained["uri"],
                       tmp_path_factory.mktemp("mlflow")) as base:
         yield base
 
@@ -197,7 +191,7 @@ def test_damaged_model_is_a_message_not_a_crash(trained, checked, tmp_path, env_
     from petro.errors import ModelError
     from petro.serving import load_model
 
-    path = mlflow.artifacts.download_artifacts(f"models:/{CHECKED}/1", dst_path=str(tmp_path))
+    path = mlflow.artifacts.download_artifacts(CHECKED, dst_path=str(tmp_path))
     booster = next((tmp_path).rglob("booster_p90.txt"))
     booster.write_bytes(booster.read_bytes()[:1000])
     with pytest.raises(ModelError, match="booster_p90.txt: 1,000 bytes"):

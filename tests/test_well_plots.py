@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from petro.plots import image_preview, predicted_well_plot, predictions_index
 
@@ -54,3 +58,97 @@ def test_predictions_index_rows_and_escaping():
     assert "A&lt;1&gt;" in html and "&amp; more" in html and "62%" in html
     assert "class='bad'" in html and "NPHI: left out (dead)" in html
     assert "href='A_1.png'" in html and "no depth has enough inputs" in html
+
+
+# ------------------------------------------------------------------ in petro predict
+def _shift_density(folder, by: float) -> None:
+    """A miscalibrated density tool: RHOB + ``by`` g/cc in the well's file that has it."""
+    import lasio
+
+    for f in sorted(folder.glob("*.las")):
+        las = lasio.read(f)
+        if "RHOB" in las.keys():
+            las["RHOB"] = las["RHOB"] + by
+            las.write(str(f), version=2.0)
+            return
+    raise AssertionError(f"no RHOB in {folder}")
+
+
+def _index_rows(html: str) -> list[tuple[str, list[str]]]:
+    """(well, links) of each row of index.html."""
+    import re
+
+    rows = re.findall(r"<tr><td>(.*?)</td>(.*?)</tr>", html)
+    return [(w, re.findall(r"href='([^']*)'", rest)) for w, rest in rows]
+
+
+def test_predict_writes_a_picture_and_an_index_row_per_well(trained, tmp_path, env_with_venv):
+    """Issue 26.1, as a user runs it: every predicted well gets a readable PNG and a row of
+    index.html linking files that exist; a well with a shifted density gets its diagnosis and
+    the NOV_RHOB track (one track more); a well that fails is a row saying why; a picture that
+    cannot be written is a warning and the well's LAS file is kept."""
+    from urllib.parse import unquote
+
+    from matplotlib.image import imread
+
+    from tests.conftest import petro_cli
+
+    data = tmp_path / "data"
+    for w in ("SYN-01", "SYN-03", "SYN-04"):
+        shutil.copytree(trained["field"] / w, data / w)
+    _shift_density(data / "SYN-04", 0.15)
+    (data / "BAD").mkdir()
+    (data / "BAD" / "bad.las").write_text("~V\n VERS. 2.0 :\n~A\n1 2 3\n")
+    out = tmp_path / "out"
+    (out / "plots" / "SYN-03.png").mkdir(parents=True)    # a picture that cannot be written
+    env = dict(env_with_venv, MLFLOW_TRACKING_URI=trained["uri"])
+    r = petro_cli("predict", data, "-o", out, "--no-cache", cwd=tmp_path, env=env)
+    assert r.returncode == 1, r.stderr                    # BAD failed, the others went on
+    assert "no picture drawn" in r.stderr and "SYN-03" in r.stderr
+    assert (out / "SYN-03_petro.las").is_file()           # the LAS file stays
+    rows = dict(_index_rows((out / "index.html").read_text()))
+    assert sorted(rows) == ["BAD", "SYN-01", "SYN-03", "SYN-04"]
+    assert rows["BAD"] == []                              # failed: no links
+    assert rows["SYN-03"] == ["SYN-03_petro.las"]         # no picture, the LAS linked
+    for w in ("SYN-01", "SYN-04"):
+        assert rows[w] == [f"plots/{w}.png", f"{w}_petro.las"]
+        for link in rows[w]:
+            assert (out / unquote(link)).is_file()
+    html = (out / "index.html").read_text()
+    assert "RHOB reads about +0.1" in html                # SYN-04's diagnosis
+    pics = {w: imread(out / "plots" / f"{w}.png") for w in ("SYN-01", "SYN-04")}
+    for pic in pics.values():
+        assert pic.shape[0] > 300 and pic.shape[1] > 600 and pic[..., :3].std() > 0.1
+    # the same logs and images: SYN-04 has one track more, its NOV_RHOB residual
+    assert 80 <= pics["SYN-04"].shape[1] - pics["SYN-01"].shape[1] <= 130
+    row = json.loads((out / "plots" / "SYN-04.json").read_text())
+    assert row["flagged"] > 0.8 and row["coverage"] == pytest.approx(1.0)
+
+    # a rerun skips the wells done (the index kept whole); SYN-03, whose picture failed, is
+    # predicted again once its picture can be written
+    (out / "plots" / "SYN-03.png").rmdir()
+    r = petro_cli("predict", data, "-o", out, "--no-cache", cwd=tmp_path, env=env)
+    assert "2 wells skipped" in r.stderr, r.stderr
+    rows = dict(_index_rows((out / "index.html").read_text()))
+    assert sorted(rows) == ["BAD", "SYN-01", "SYN-03", "SYN-04"]
+    assert rows["SYN-03"] == ["plots/SYN-03.png", "SYN-03_petro.las"]
+    assert imread(out / "plots" / "SYN-03.png").shape == pics["SYN-01"].shape
+
+
+def test_no_plots_and_the_python_verb(trained, tmp_path):
+    """``--no-plots`` / ``plots=False`` writes no picture; ``api.predict(plots=True)`` the
+    same pictures as the command line; plots without an output folder is refused."""
+    from petro.api import predict
+    from petro.errors import ConfigError
+
+    one = tmp_path / "one"
+    shutil.copytree(trained["field"] / "SYN-01", one / "SYN-01")
+    kw = dict(tracking_uri=trained["uri"], n_jobs=1, cache_dir="")
+    [w] = predict(one, out_dir=tmp_path / "a", plots=False, **kw)
+    assert w.picture is None and not (tmp_path / "a" / "plots").exists()
+    assert not (tmp_path / "a" / "index.html").exists()
+    [w] = predict(one, out_dir=tmp_path / "b", plots=True, **kw)
+    assert w.picture == tmp_path / "b" / "plots" / "SYN-01.png" and w.picture.stat().st_size
+    assert "plots/SYN-01.png" in (tmp_path / "b" / "index.html").read_text()
+    with pytest.raises(ConfigError, match="needs out_dir"):
+        predict(one, plots=True, **kw)

@@ -7,13 +7,15 @@
   well's predictions (WELL, DEPT and the predicted columns);
 - ``_petro_manifest.json``: per well the hash of its input files' contents, the identity of
   the models (URI and the logged model's id) and the SHA-256 of its two files;
+- with ``plots``: ``plots/<well>.png`` (drawn by the well's task), ``plots/<well>.json`` and
+  ``index.html`` (:mod:`petro.app.pictures`);
 - ``.petro/``: the run's lock and the journal of finished wells (:mod:`petro.app.outdir`).
 
 The folder is locked and checked for writing before any well is read; a second run into it is
 refused. A rerun skips a well whose inputs and models are unchanged and whose files are as
-they were written, and says how many it skipped; a well that failed is not recorded, so the
-next run tries it again. Each remaining well is one task on the configured engine (local
-processes or Dask: read, features, the models applied, its LAS file and Parquet part written,
+they were written (and, with ``plots``, whose picture and index row are there), and says how
+many it skipped; a well that failed is not recorded, so the next run tries it again. Each
+remaining well is one task on the configured engine (local processes or Dask: read, features, the models applied, its LAS file and Parquet part written,
 by :func:`petro.app.predict.predict_well`, then its journal entry, :class:`RecordedWell`); a
 killed run loses only the wells in flight. The wells are submitted by chunks of ``CHUNK``
 (64): the calling process holds one chunk's predicted logs.
@@ -30,13 +32,15 @@ from pathlib import Path
 
 from petro.app.events import EventHandler, Reporter, reporter
 from petro.app.outdir import MANIFEST, complete, fold, locked, read_manifest, record
+from petro.app.engine import os_error_words
+from petro.app.pictures import INDEX, pictured, write_index
 from petro.app.predict import (DATASET, LoadedModel, Plan, PredictedWell, WellOutcome,
                                dataset_part, predict_chunks, predict_well, prediction_plan)
 from petro.app.wells import file_hasher
 from petro.config import PipelineConfig
 from petro.errors import ConfigError, PetroError
 from petro.io.discovery import discover_many
-from petro.problems import Problem
+from petro.problems import Problem, warning
 
 __all__ = ["MANIFEST", "BatchResult", "predict_batch", "read_manifest"]
 # wells submitted together (the calling process holds one chunk's predicted logs)
@@ -49,6 +53,7 @@ class BatchResult:
     skipped: list[str] = field(default_factory=list)
     failed: list[Problem] = field(default_factory=list)
     dataset: Path | None = None
+    index: Path | None = None        # index.html, with plots
 
 
 def model_identity(models: list[LoadedModel]) -> str:
@@ -87,16 +92,18 @@ class RecordedWell:
 
 def predict_batch(models: list[LoadedModel], data, out_dir: str | Path,
                   cfg: PipelineConfig | None = None, *, resume: bool = True, chunk: int = CHUNK,
+                  plots: bool = False,
                   on_event: EventHandler | Reporter | None = None) -> BatchResult:
     """Predict the wells of ``data`` into ``out_dir`` (see the module docstring) with the
-    settings of ``cfg`` (:func:`petro.app.predict.prediction_plan`; None: the defaults). The
-    files are hashed through the stat records of ``cfg.run.cache_dir`` when there is one (an
+    settings of ``cfg`` (:func:`petro.app.predict.prediction_plan`; None: the defaults), with
+    ``plots`` a picture of each well and the batch's ``index.html``. The files are hashed through the stat records of ``cfg.run.cache_dir`` when there is one (an
     unchanged file is not read again). Raises :class:`~petro.errors.ConfigError` before any
     well is read for a folder that cannot be written or that another run holds, and
     :class:`petro.app.outdir.OutputError` when the manifest cannot be written at the end."""
     rep = reporter(on_event)
     out_dir = Path(os.path.abspath(out_dir))       # the tasks may run in another folder
     plan = prediction_plan(models, cfg, rep)      # the settings checked before any file is read
+    plan.plots = plots
     with locked(out_dir, warn=rep.note):
         manifest = fold(out_dir)                    # a killed run's finished wells
         res = _predict(plan, model_identity(models), data, out_dir, manifest, resume, chunk,
@@ -115,13 +122,14 @@ def _predict(plan: Plan, mid: str, data, out_dir: Path, manifest: dict, resume: 
     inputs = {name: _inputs_hash(h) for name, h in hashes.items()}
     res = BatchResult(dataset=out_dir / DATASET)
     todo = {n: f for n, f in groups.items()
-            if not (resume and complete(out_dir, manifest.get(n), inputs[n], mid))}
+            if not (resume and complete(out_dir, manifest.get(n), inputs[n], mid)
+                    and (not plan.plots or pictured(out_dir, n)))}
     res.skipped = sorted(set(groups) - set(todo))
     if res.skipped:
         rep.note(f"{len(res.skipped)} wells skipped: inputs and models unchanged since the "
                  f"last run into {out_dir}")
     if not todo:
-        return res
+        return _indexed(res, plan, out_dir, groups, rep)
     known = {n: dict(hashes[n]) for n in todo}     # the tasks do not hash the files again
     try:
         for outcomes in predict_chunks(plan, todo, chunk=chunk, out_dir=out_dir, hashes=known,
@@ -135,4 +143,18 @@ def _predict(plan: Plan, mid: str, data, out_dir: Path, manifest: dict, resume: 
             fold(out_dir)
         raise
     fold(out_dir)
+    return _indexed(res, plan, out_dir, groups, rep)
+
+
+def _indexed(res: BatchResult, plan: Plan, out_dir: Path, groups: dict,
+             rep: Reporter) -> BatchResult:
+    """``res`` with the batch's ``index.html`` written, with ``plan.plots`` (a warning when it
+    cannot be: the wells' files are written and recorded)."""
+    if plan.plots:
+        try:
+            res.index = write_index(out_dir, sorted(groups), res.failed)
+        except OSError as err:
+            rep.problem(warning(f"the index of the pictures {out_dir / INDEX} could not be "
+                                f"written: {os_error_words(err)}; the wells' files are "
+                                f"written", code="index_failed"))
     return res

@@ -56,7 +56,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import as_completed
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,11 +172,12 @@ def open_engine(opts: EngineOptions, n_jobs: int, n_items: int, shared: tuple = 
         raise ConfigError(f"cannot reach the Dask scheduler {address} ({err}); start it "
                           f"(`dask scheduler`) or drop --scheduler / {ENV_ADDRESS}") from err
     try:
-        n = len(client.scheduler_info().get("workers", {}))
-        check_reach(client, reach)
-        with _scattered(client, shared) as data:
-            yield Engine("dask", f"dask {address} ({n} workers)", n, opts.retries, client,
-                         shared=data, address=address)
+        with client_errors_in_one_line():
+            n = len(client.scheduler_info().get("workers", {}))
+            check_reach(client, reach)
+            with _scattered(client, shared) as data:
+                yield Engine("dask", f"dask {address} ({n} workers)", n, opts.retries, client,
+                             shared=data, address=address)
     except SchedulerLost:
         raise
     except Exception as err:
@@ -184,7 +185,35 @@ def open_engine(opts: EngineOptions, n_jobs: int, n_items: int, shared: tuple = 
             raise SchedulerLost(lost_words(address, err)) from err
         raise
     finally:
-        client.close()
+        with client_errors_in_one_line():
+            client.close()
+
+
+class _OneLine:
+    """A logging filter: a record that carries an exception keeps its message and the
+    exception's type and text, on one line, without the traceback."""
+
+    def filter(self, record) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            err = record.exc_info[1]
+            record.msg = f"{record.getMessage()} {type(err).__name__}: {err}".strip()
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+@contextmanager
+def client_errors_in_one_line() -> Iterator[None]:
+    """While petro holds a client of an outside scheduler: the Dask client's errors without
+    their tracebacks (a scheduler that went away made the client log one per failed reconnect,
+    before petro's own message, :func:`lost_words`, said what happened and what to do)."""
+    import logging
+
+    logger, one_line = logging.getLogger("distributed.client"), _OneLine()
+    logger.addFilter(one_line)
+    try:
+        yield
+    finally:
+        logger.removeFilter(one_line)
 
 
 def lost(client, err: BaseException) -> bool:
@@ -361,6 +390,12 @@ def local_pool(workers: int, shared: tuple = ()) -> Iterator[object]:
         yield pool
     finally:
         pool.shutdown(wait=True)
+
+
+def process_pool() -> Callable[[int], AbstractContextManager] | None:
+    """:func:`local_pool` as a factory of pools of N workers, or None in a daemonic process
+    (a Dask worker, a pool process), which may not start processes: work there is serial."""
+    return None if multiprocessing.current_process().daemon else local_pool
 
 
 # In a process of the local pool only: the shared arguments of the engine that started it, set

@@ -110,6 +110,20 @@ def locked(folder: Path, warn: Callable[[str], None] | None = None) -> Iterator[
         os.close(fd)                 # releases the lock
 
 
+def check_writable(folder: Path) -> None:
+    """Before any work: raise :class:`ConfigError` when petro could not write ``folder`` (an
+    existing folder is probed and its lock tried, see :func:`locked`; a new one is not created
+    yet: its nearest existing parent is probed, so a command refused later leaves nothing
+    behind)."""
+    if folder.is_dir():
+        with locked(folder):
+            return
+    try:
+        _probe(next(p for p in folder.parents if p.is_dir()))
+    except OSError as err:
+        raise _unwritable(folder, err) from err
+
+
 def _unwritable(folder: Path, err: OSError) -> ConfigError:
     return ConfigError(f"cannot write in the output folder {folder}: {os_error_words(err)}. "
                        f"Give a folder you can write in (-o), or make this one writable; "

@@ -32,6 +32,7 @@ import pandas as pd
 
 from petro.app.engine import Reach, map_tasks, open_engine, task_failure
 from petro.app.events import EventHandler, Reporter, reporter
+from petro.app.pictures import image_kinds, picture
 from petro.app.wells import resolved, store_root, stored_well, task_config
 from petro.config import PipelineConfig, RunSettings, load_config
 from petro.errors import ConfigError, ModelError, PetroError
@@ -79,7 +80,7 @@ def load_models(uris: list[str] | None = None, tracking_uri: str | None = None) 
     from petro.serving import load_model, model_info
     from petro.tracking import setup
 
-    setup(tracking_uri)
+    setup(tracking_uri, existing=True)
     out = []
     for uri in uris or list(DEFAULT_MODELS):
         m = load_model(uri)
@@ -112,6 +113,7 @@ class PredictedWell:
     params: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     path: Path | None = None                   # where it was written, if it was
+    picture: Path | None = None                # its depth-track PNG, if drawn (app.pictures)
     diagnosis: str = ""                        # the worst log shift against the training wells
     engine: str = ""                           # where the per-well task ran (the run log's words)
     worker: str = ""                           # host:pid of the process that applied the models
@@ -401,6 +403,7 @@ class Plan:
     recipes: list[Recipe]
     models: list[WorkerModel]         # all of them, in the caller's order
     run: RunSettings                  # where the tasks run (the same for every recipe)
+    plots: bool = False               # a picture of each well written (petro.app.pictures)
 
 
 @dataclass
@@ -452,14 +455,17 @@ def predict_well(name: str, files: list[str], out_dir: str | None,
                  plan: Plan) -> WellOutcome:
     """One well, start to end, where the task runs: read, features (through the feature
     dataset), every model applied, the diagnosis, and with ``out_dir`` its LAS file and Parquet
-    part written (atomically). ``file_hashes``: the caller's content hashes of the files (file
-    name -> sha256), not computed again; ``read_threads``: the engine's for the LAS reader."""
+    part written (atomically), then, with ``plan.plots``, its picture and index row
+    (:mod:`petro.app.pictures`). ``file_hashes``: the caller's content hashes of the files
+    (file name -> sha256), not computed again; ``read_threads``: the engine's for the LAS
+    reader."""
     first = None
     problems: list[Problem] = []
     tables: list[tuple[Recipe, pd.DataFrame]] = []
+    previews = plan.plots and out_dir is not None and bool(image_kinds(plan.models))
     for rc in plan.recipes:
         r = stored_well(name, files, task_config(rc.cfg, read_threads), False, rc.root,
-                        file_hashes=file_hashes)
+                        file_hashes=file_hashes, previews=previews and first is None)
         first = first or r
         problems += [p.at(well=name) for p in ([r.error] if r.error else []) + r.problems
                      if p.severity >= Severity.WARNING]
@@ -514,6 +520,9 @@ def predict_well(name: str, files: list[str], out_dir: str | None,
                                    f"extrapolation", well=name, code="mostly_ood"))
     if out_dir is not None:
         write_outputs(pw, out_dir)
+        if plan.plots:
+            pw.picture = picture(pw, pred, tables[0][1], first.summary, first.previews,
+                                 models, out_dir)
     out.well = pw
     return out
 

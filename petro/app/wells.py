@@ -16,16 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from petro.app.engine import Reach, map_tasks, open_engine, task_failure
+from petro.app.engine import Reach, map_tasks, open_engine, process_pool, task_failure
 from petro.app.events import Reporter
 from petro.app.featurestore import FeatureStore, well_key
 from petro.config import PipelineConfig
 from petro.errors import ConfigError, PetroError
 from petro.features.table import well_features
 from petro.io.cache import FileHashes, content_hash
+from petro.io.checksum import ChecksumError
 from petro.io.discovery import discover
 from petro.io.wells import load_well
-from petro.problems import Problem, Severity
+from petro.problems import Problem, Severity, info
 from petro.targets.nmr import compute_targets
 from petro.vocab import is_nmr
 
@@ -45,6 +46,8 @@ class WellResult:
     problems: list[Problem] = field(default_factory=list)
     error: Problem | None = None
     table_path: str | None = None   # the table's file in the feature dataset, when stored
+    # image kind -> (depth m, image reduced for display: petro.plots.image_preview), when asked
+    previews: dict = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -57,9 +60,14 @@ class WellResult:
 
 
 def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool = True,
-                 file_hashes: dict[str, str] | None = None) -> WellResult:
+                 file_hashes: dict[str, str] | None = None,
+                 previews: bool = False) -> WellResult:
     """Read one well, compute its targets (if it has NMR) and its features. ``file_hashes``
-    (file name -> content hash, for the lineage) when the caller has them already."""
+    (file name -> content hash, for the lineage) when the caller has them already;
+    ``previews``: every image reduced for display too (``res.previews``; the images
+    themselves never leave this function)."""
+    from petro.plots import image_preview
+
     res = WellResult(name, [str(f) for f in files])
     try:
         well = load_well(name, files, cfg.ingest, cache_dir=cfg.run.cache_dir)
@@ -67,6 +75,8 @@ def process_well(name: str, files: list[str], cfg: PipelineConfig, with_targets:
         res.error = err.problem(well=name, code="well_failed")
         return res
     res.problems = list(well.problems)
+    if previews:
+        res.previews = {k: image_preview(img.depth, img.values) for k, img in well.images.items()}
     table = well_features(well, cfg.features, cfg.logs)
     has_nmr = is_nmr(well.curves.columns, well.t2_bins is not None)
     if with_targets and has_nmr:
@@ -138,29 +148,46 @@ def task_config(cfg: PipelineConfig, threads: int | None) -> PipelineConfig:
 
 def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: bool,
                 root: str | None, keep_table: bool = True,
-                file_hashes: dict[str, str] | None = None) -> WellResult:
+                file_hashes: dict[str, str] | None = None,
+                previews: bool = False) -> WellResult:
     """:func:`process_well` through the per-well feature dataset: an entry for the same file
     contents and recipe is read back; a new result is written there (wells that failed are
     not stored, they are read again next time). ``keep_table=False``: a stored table is not
     sent back (``table`` None, ``table_path`` says where it is), e.g. for training on the
-    cluster, where the workers read the tables. ``file_hashes`` as for :func:`process_well`."""
+    cluster, where the workers read the tables. ``file_hashes`` and ``previews`` as for
+    :func:`process_well`; an entry stored without the previews asked for is computed again
+    (and stored with them)."""
     if root is None:
-        return process_well(name, files, cfg, with_targets, file_hashes=file_hashes)
+        return process_well(name, files, cfg, with_targets, file_hashes=file_hashes,
+                            previews=previews)
     hashes = file_hashes or _file_hashes(files, cfg)
     store = FeatureStore(root)
     key = well_key(name, hashes, cfg.recipe(), with_targets)
-    hit = store.get(name, key)
+    try:
+        hit, damaged = store.get(name, key), None
+    except ChecksumError as err:
+        hit, damaged = None, err
+    shown = store.previews(name, key, hit[1]) if hit is not None and previews else {}
+    if shown is None:       # stored without them: computed again, and stored with them
+        hit = None
     if hit is not None:
         table, meta = hit
         res = WellResult(name, [str(f) for f in files], table, meta.get("target_report"),
                          meta.get("summary", {}),
-                         [Problem.from_dict(p) for p in meta.get("problems", [])])
+                         [Problem.from_dict(p) for p in meta.get("problems", [])],
+                         previews=shown)
     else:
-        res = process_well(name, files, cfg, with_targets, file_hashes=hashes)   # hashed once
+        res = process_well(name, files, cfg, with_targets, file_hashes=hashes,   # hashed once
+                           previews=previews)
         if not res.failed:
             store.put(name, key, res.table, {"summary": res.summary,
                                              "target_report": res.target_report,
-                                             "problems": [p.to_dict() for p in res.problems]})
+                                             "problems": [p.to_dict() for p in res.problems]},
+                      previews=res.previews if previews else None)
+        if damaged is not None:     # after the entry is written: the note is this run's only
+            res.problems.append(info(f"the stored features of this well were damaged "
+                                     f"({damaged}); they were computed again and the entry "
+                                     f"replaced", path=str(store.root), code="cache_damaged"))
     if res.table is not None and not res.failed:
         res.table_path = str(store.table_path(name, key))
         if not keep_table:
@@ -219,7 +246,8 @@ def ensure_data(cfg: PipelineConfig, reporter: Reporter | None = None) -> Path:
 
         rep = reporter or Reporter()
         rep.start("synthetic wells", cfg.synthetic.wells)
-        write_field(data, cfg.synthetic, progress=rep.stepper("synthetic wells"))
+        write_field(data, cfg.synthetic, progress=rep.stepper("synthetic wells"),
+                    n_jobs=cfg.n_jobs, pool=process_pool())
         rep.end("synthetic wells")
     return data
 

@@ -31,7 +31,7 @@ from petro.io.checksum import file_checksums, first_mismatch, seal, unseal
 from petro.problems import Problem, info
 from petro.well import Image, Provenance, T2Bins
 
-FORMAT = 4                # 4: checksums in parts.json
+FORMAT = 5                # 4: checksums in parts.json; 5: the record in its own key order
 
 
 # options that change how a file is read, never what is read: not in the key

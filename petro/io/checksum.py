@@ -52,7 +52,9 @@ def seal(record: dict, default=None) -> str:
     if "sha256" in record:
         raise ValueError("a sealed record has its own 'sha256' key")
     plain = json.loads(json.dumps(record, default=default))
-    return json.dumps({**plain, "sha256": _digest(plain)}, sort_keys=True)
+    # written in the record's own key order (a LAS header read back from the parse cache keeps
+    # the file's order); the digest is of the sorted text, whatever the order
+    return json.dumps({**plain, "sha256": _digest(plain)})
 
 
 def unseal(text: str) -> dict:

@@ -18,6 +18,7 @@ import pandas as pd
 from petro.errors import InputError
 from petro.io.raw import CurveInfo, RawTable
 from petro.problems import info, warning
+from petro.vocab import DEPTH
 
 _UNIT_IN_NAME = re.compile(r"^\s*([A-Za-z_]+?)[\s_]*[\[\(]?\s*(m|ft|f|feet|meters?|metres?)\s*[\]\)]?\s*$",
                            re.I)
@@ -47,9 +48,9 @@ def read_csv_table(path: str | Path, depth_unit: str = "m") -> RawTable:
     stem = re.sub(r"[^A-Za-z]", "", Path(path).stem).upper() or "IMG"
     rename = {c: f"{stem}{int(c) + 1:03d}" for c in names if c.isdigit()}
     df = df.rename(columns=rename)
-    curves = [CurveInfo("DEPT" if c == dcol else c, unit if c == dcol else "", "")
+    curves = [CurveInfo(DEPTH if c == dcol else c, unit if c == dcol else "", "")
               for c in df.columns if c not in bad]
-    table = df[[c for c in df.columns if c not in bad]].astype(float).rename(columns={dcol: "DEPT"})
+    table = df[[c for c in df.columns if c not in bad]].astype(float).rename(columns={dcol: DEPTH})
     if rename:
         problems.append(info(f"{len(rename)} numbered columns read as image bins {stem}001..",
                              path=path, code="csv_bins"))

@@ -12,8 +12,8 @@ import os
 import re
 from pathlib import Path
 
-import yaml
 
+from petro.yamlfile import read_mapping
 from petro.errors import ConfigError
 from petro.io.dlis import dlis_well_name
 from petro.io.las import decode
@@ -80,12 +80,7 @@ def _manifest(root: Path, manifest: str | Path | None) -> dict[Path, str]:
     assigned: dict[Path, str] = {}
     if not man_path.is_file():
         return assigned
-    try:
-        man = yaml.safe_load(man_path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{man_path}: not valid YAML ({err})") from err
-    if not isinstance(man, dict):
-        raise ConfigError(f"{man_path}: expected a mapping well -> list of files")
+    man = read_mapping(man_path, "well manifest", "expected a mapping well -> list of files")
     for well, files in man.items():
         for f in files or []:
             p = (root / f).resolve()

@@ -9,10 +9,22 @@ off in a petrophysicist's words.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from petro.models.novelty import robust_center_scale
+
+# the whole-well level test (fit_levels): a curve's threshold is LEVEL_FACTOR x the largest
+# distance of a training well left out, in robust spreads, at least LEVEL_FLOOR; a curve fewer
+# than LEVEL_MIN_WELLS training wells have is not tested. Calibrated on 39 genuine blind wells
+# of 9 synthetic fields (benchmarks/bench_false_alarms.py, docs/trust.md): at x1.5 a whole
+# genuine well was flagged 26-36 % of the time (wells differ in porosity, hence neutron level,
+# as much as a 0.05 v/v shift), at x3 5-8 %
+LEVEL_FACTOR = 3.0
+LEVEL_FLOOR = 2.0
+LEVEL_MIN_WELLS = 3
 
 # conventional curves checked against the others, and the words a petrophysicist uses for them
 CONSISTENCY_CURVES = {"RHOB": "density", "NPHI": "neutron", "DT": "sonic", "LOG10_RT":
@@ -47,13 +59,14 @@ def _apply(X: np.ndarray, t: int, inp: list[int], m: dict) -> np.ndarray:
 
 def fit_consistency(table: pd.DataFrame, features: list[str], wells: np.ndarray,
                     quantile: float = 0.99, min_rows: int = 30) -> dict:
-    """Cross-log consistency: each conventional curve predicted from the others by a ridge on
+    """Cross-log consistency (at least two curves): each conventional curve predicted from the
+    others by a ridge on
     robust-scaled inputs, fitted on all training wells; the residual scale (robust, in the curve's
     unit) and the thresholds come from leave-one-well-out residuals. Per depth, the largest
     |residual| / scale over curves against ``depth_threshold``; per well (a request of at least
     ``min_rows`` rows), the median residual / scale of each curve against ``well_threshold``."""
     curves = [c for c in CONSISTENCY_CURVES if c in features]
-    if len(curves) < 3:
+    if len(curves) < 2:
         return {}
     X = table[curves].to_numpy(dtype=float)
     uniq = np.unique(wells)
@@ -90,3 +103,52 @@ def fit_consistency(table: pd.DataFrame, features: list[str], wells: np.ndarray,
     wthr = float(max(1.0, 1.5 * (wmax if np.isfinite(wmax) else 0.0)))
     return {"curves": out, "depth_threshold": max(dthr, 1.0), "well_threshold": wthr,
             "min_rows": min_rows}
+
+
+def well_levels(X: np.ndarray, wells: np.ndarray, min_rows: int) \
+        -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per well (rows of ``X`` labelled by ``wells``) and column: the well's median, and the
+    median and robust spread of the other wells' rows; NaN where a well has fewer than
+    ``min_rows`` values of a column. Returns (well medians, other medians, other spreads), each
+    (wells x columns)."""
+    uniq = np.unique(wells)
+    med, cen, spr = (np.full((len(uniq), X.shape[1]), np.nan) for _ in range(3))
+    for i, w in enumerate(uniq):
+        te = wells == w
+        enough = np.isfinite(X[te]).sum(axis=0) >= min_rows
+        if not enough.any() or (~te).sum() == 0:
+            continue
+        with warnings.catch_warnings():   # columns a well lacks: NaN, said by ``enough``
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med[i] = np.where(enough, np.nanmedian(X[te], axis=0), np.nan)
+            c, s = robust_center_scale(X[~te])
+        cen[i], spr[i] = c, s
+    return med, cen, spr
+
+
+def fit_levels(table: pd.DataFrame, curves: list[str], wells: np.ndarray, min_rows: int = 30,
+               factor: float = LEVEL_FACTOR, floor: float = LEVEL_FLOOR,
+               min_wells: int = LEVEL_MIN_WELLS) -> dict:
+    """The whole-well level test of every conventional input curve (issue 23.3), whether or not
+    a cross-log relation covers it: a well's median of the curve, in robust spreads (MAD x
+    1.4826 of the training rows) from the training rows' median. Each curve's threshold is
+    calibrated on the training wells left out one at a time: ``factor`` x the largest such
+    distance of a left-out well (a genuine well as unlike the others as the most unusual
+    training well stays in domain, with room for the wells not seen), at least ``floor``
+    spreads. A curve fewer than ``min_wells`` training wells have is not tested (two wells
+    left out in turn give one distance twice: nothing to calibrate on)."""
+    X = table[curves].to_numpy(dtype=float)
+    med, cen, spr = well_levels(X, wells, min_rows)
+    with np.errstate(invalid="ignore"):
+        z = np.abs(med - cen) / spr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        center, scale = robust_center_scale(X)
+    out = []
+    for j, c in enumerate(curves):
+        zj = z[:, j][np.isfinite(z[:, j])]
+        if zj.size < min_wells:
+            continue
+        out.append({"curve": c, "center": float(center[j]), "scale": float(scale[j]),
+                    "threshold": float(max(floor, factor * zj.max()))})
+    return {"curves": out, "min_rows": min_rows} if out else {}

@@ -20,6 +20,14 @@ _ADVICE = {"RHOB": "check calibration/matrix", "NPHI": "check the neutron's matr
            "PEF": "check barite mud and calibration", "DTS": "check the shear pick"}
 
 
+def related(relation: dict, have: set[str]) -> str | None:
+    """The input of a cross-log ``relation`` that weighs most (largest coefficient on robust
+    units) among the curves the well reads, ``have``; None when it reads none of them. A
+    relation is cited only between curves both the well and the training wells have."""
+    inputs = [(abs(c), f) for f, c in zip(relation["inputs"], relation["coef"]) if f in have]
+    return max(inputs)[1] if inputs else None
+
+
 def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
     """Which curve is off, for one well's predicted rows (``NOV_<curve>`` columns).
 
@@ -27,7 +35,9 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
     input, every other curve k's residual by -beta_kc d. For each candidate c, d is fitted to the
     well's median residuals (robust units) by least squares; the candidate that explains them best
     is the culprit (a shifted density also puts the neutron off its relation with density; the
-    pattern tells which of the two moved). Sorted, best explanation first."""
+    pattern tells which of the two moved). A curve's ``top`` is its relation's main input among
+    the curves the well reads (a residual with finite values). Sorted, best explanation
+    first."""
     curves = [m for m in (cons or {}).get("curves", []) if NOV_PREFIX + m["target"] in out]
     if not curves:
         return []
@@ -44,6 +54,7 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
     if not ok.any():
         return []
     z = np.where(ok, med / scale, 0.0)
+    have = {n for n, o in zip(names, ok) if o}   # curves the well reads (and the training wells)
     res = []
     for c, mc in enumerate(curves):
         if not ok[c]:
@@ -58,7 +69,8 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
         d = float(p @ z / (p @ p))
         rss = float(np.sum((z - d * p) ** 2))
         res.append({"curve": names[c], "shift": d, "share": float(share[c]), "rss": rss,
-                    "score": abs(d) / scale[c] / cons["well_threshold"], "top": mc["top"],
+                    "score": abs(d) / scale[c] / cons["well_threshold"],
+                    "top": related(mc, have),
                     "flagged": bool(np.max(np.abs(z)) / cons["well_threshold"] > 1.0)})
     return sorted(res, key=lambda x: (x["rss"], -x["score"]))
 
@@ -72,18 +84,33 @@ _LEVEL_WORDS = {"CALI": ("in", "a hole size the model was not trained on (logs a
                                "predictions as extrapolation")}
 
 
-def level_shift(rows: pd.DataFrame, novelty: dict | None) -> str:
-    """One sentence naming a conventional input (caliper, spectral gamma ray, SP, ...) whose level
-    over the whole well lies far outside the training wells' (its median more than
-    LEVEL_SHIFT_SPREADS robust spreads from the training median), or ''. The curves of the
-    cross-log check (CONSISTENCY_CURVES) and derived columns are left to :func:`diagnose`."""
+def _level_candidates(novelty: dict | None, cons: dict | None) -> list[tuple]:
+    """(curve, training median, robust spread, threshold in spreads) of each curve the level
+    test reads: the calibrated level test of the model (``consistency.levels``: every input
+    curve), else (models logged before it) the inputs outside the cross-log check at
+    LEVEL_SHIFT_SPREADS."""
+    lev = (cons or {}).get("levels")
+    if lev:
+        return [(c["curve"], c["center"], c["scale"], c["threshold"]) for c in lev["curves"]]
     block = next((b for b in (novelty or {}).get("blocks", []) if b.get("name") == "logs"), None)
-    if block is None or len(rows) < LEVEL_MIN_ROWS:
+    if block is None:
+        return []
+    return [(f, c, sc, LEVEL_SHIFT_SPREADS)
+            for f, c, sc in zip(block["features"], block["center"], block["scale"])
+            if f not in CONSISTENCY_CURVES and f not in DERIVED_SOURCES]
+
+
+def level_shift(rows: pd.DataFrame, novelty: dict | None, cons: dict | None = None) -> str:
+    """One sentence naming the input curve whose level over the whole well lies furthest
+    beyond its threshold (its median, in robust spreads of the training rows, from the training
+    median: :func:`petro.models.consistency.fit_levels`), or ''. Every input curve is read,
+    whether or not a cross-log relation covers it (a shifted neutron in a field without
+    density)."""
+    if len(rows) < LEVEL_MIN_ROWS:
         return ""
-    derived = set(DERIVED_SOURCES)
     worst = None
-    for f, c, sc in zip(block["features"], block["center"], block["scale"]):
-        if f in CONSISTENCY_CURVES or f in derived or f not in rows or not sc > 0:
+    for f, c, sc, thr in _level_candidates(novelty, cons):
+        if f not in rows or not sc > 0:
             continue
         v = rows[f].to_numpy(dtype=float)
         v = v[np.isfinite(v)]
@@ -91,26 +118,35 @@ def level_shift(rows: pd.DataFrame, novelty: dict | None) -> str:
             continue
         med = float(np.median(v))
         z = (med - float(c)) / float(sc)
-        if abs(z) >= LEVEL_SHIFT_SPREADS and (worst is None or abs(z) > abs(worst[3])):
-            worst = (f, med, float(c), z)
-    if worst is None:
-        return ""
-    f, med, c, z = worst
-    unit, advice = _LEVEL_WORDS.get(f, ("", "a level the training wells never had: check the "
-                                            "tool, its calibration and units"))
+        if abs(z) > thr and (worst is None or abs(z) / thr > abs(worst[3]) / worst[4]):
+            worst = (f, med, float(c), z, thr)
+    return _level_words(*worst) if worst else ""
+
+
+def _level_words(f: str, med: float, c: float, z: float, thr: float) -> str:
+    if f.startswith("LOG10_"):   # a resistivity: said in ohm.m
+        f, med, c, unit = f[6:], 10 ** med, 10 ** c, "ohm.m"
+        advice = _ADVICE.get("LOG10_" + f, "check calibration")
+    else:
+        unit = (_LEVEL_WORDS.get(f) or _UNIT_WORDS.get(f, ("",)))[0]
+        advice = _LEVEL_WORDS[f][1] if f in _LEVEL_WORDS else _ADVICE.get(
+            f, "a level the training wells never had: check the tool, its calibration and units")
     return (f"{f} reads about {med:.3g} {unit} over the well, the training wells {c:.3g} {unit} "
-            f"({z:+.0f} robust spreads): {advice}").replace("  ", " ")
+            f"({z:+.1f} robust spreads, beyond the {thr:.1f} the training wells' own levels "
+            f"allow): {advice}").replace("  ", " ")
 
 
 def diagnose(out: pd.DataFrame, cons: dict | None, rows: pd.DataFrame | None = None,
              novelty: dict | None = None) -> str:
     """One sentence a petrophysicist acts on, for the worst-shifted curve of one well's predicted
-    rows (``NOV_<curve>`` columns), else (given the well's input ``rows`` and the model's
-    ``novelty`` parameters) for an input whose level the training wells never had
-    (:func:`level_shift`), or '' when nothing is off."""
+    rows (``NOV_<curve>`` columns) against a relation with a curve the well reads, else (given
+    the well's input ``rows``) for an input whose level lies beyond the training wells'
+    (:func:`level_shift`: the level test in ``cons``, or for older models the ``novelty``
+    parameters), or '' when nothing is off."""
     shifts = well_shifts(out, cons)
-    if not shifts or not shifts[0]["flagged"]:   # the runtime's well-level consistency rule
-        return level_shift(rows, novelty) if rows is not None else ""
+    if not shifts or not shifts[0]["flagged"] or shifts[0]["top"] is None:
+        # the runtime's well-level consistency rule did not flag: the level test
+        return level_shift(rows, novelty, cons) if rows is not None else ""
     s = shifts[0]
     c = s["curve"]
     if c.startswith("LOG10_"):

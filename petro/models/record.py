@@ -56,7 +56,7 @@ class ModelRecord:
     aliases: dict | None = None            # vendor mnemonic -> [input column, value | log10]
     input_units: dict | None = None        # per input: quantity, unit, range, other units
     missing: dict | None = None            # missing-input term: weights, requires, threshold
-    consistency: dict | None = None        # cross-log relations (NOV_<curve>)
+    consistency: dict | None = None        # cross-log relations (NOV_<curve>), levels
     ood_policy: str | None = None          # widen | withhold | keep (runtime default: keep)
     plausibility: dict | None = None       # per input: [min, max, unit] no rock or tool exceeds
     # provenance

@@ -37,8 +37,11 @@ Prediction on a DataFrame of per-depth rows:
   per depth over the threshold is a novelty term, and so is, when the caller says the rows are
   one well (``predict(df, well=True)``; served: ``"params": {"well": true}``) and there are at
   least ``min_rows`` of them, each curve's median over the rows: a whole well shifted inside the
-  training range (a miscalibrated or wrong-matrix log) is flagged. Without it a row's answer does
-  not depend on the rows sent with it;
+  training range (a miscalibrated or wrong-matrix log) is flagged. So is (``consistency.levels``)
+  a well whose median of any input curve, cross-log relation or not, lies further from the
+  training median, in robust spreads, than that curve's threshold (calibrated on training wells
+  left out one at a time): a shifted neutron in a field without density, sonic or resistivity.
+  Without ``well`` a row's answer does not depend on the rows sent with it;
 - ``WELL_NOVELTY`` is that whole-well term (the same on every row with the checked curves), NaN
   when the rows were taken one by one (``well`` not set, or fewer than ``min_rows``): it says
   why the same depth can get another NOVELTY (and band) sent with its well than alone;
@@ -450,7 +453,8 @@ class Bundle:
             gone = ~np.isfinite(X[:, self._required]).all(axis=1)
             nov = np.where(gone, np.fmax(nov, REQUIRED_MISSING_NOVELTY), nov)
         resid, cons_nov, well_nov = self.consistency(X, well)
-        nov = np.fmax(nov, cons_nov)
+        well_nov = np.fmax(well_nov, self.level_term(X, well))   # whole-well terms
+        nov = np.fmax(np.fmax(nov, cons_nov), well_nov)
         policy = self.meta.get("ood_policy", "keep")
         p50, lo, hi = self.band(q, nov, policy)
         if self.meta.get("transform") == "log10":
@@ -515,10 +519,10 @@ class Bundle:
             -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """Cross-log residuals per checked curve (curve unit), their novelty term per row, and
         the whole-well part of it (NaN unless ``well`` and at least ``min_rows`` rows)."""
-        cons = self.meta.get("consistency")
+        cons = self.meta.get("consistency") or {}
         n = X.shape[0]
         well_term = np.full(n, np.nan)
-        if not cons:
+        if not cons.get("curves"):
             return {}, np.full(n, np.nan), well_term
         resid, Z = {}, []
         for m in cons["curves"]:
@@ -543,6 +547,26 @@ class Bundle:
                 well_term = np.where(ok, shift, 0.0).max(axis=1, initial=0.0)
                 term = np.fmax(term, well_term)
         return resid, term, well_term
+
+    def level_term(self, X: np.ndarray, well: bool = False) -> np.ndarray:
+        """The whole-well level test (bundle key ``consistency.levels``): per input curve with
+        at least ``min_rows`` values, the well's median in robust spreads from the training
+        median, over the curve's threshold (calibrated on training wells left out); the largest
+        over curves, the same on every row. NaN unless ``well`` and at least ``min_rows``
+        rows, or when no curve is tested."""
+        lev = (self.meta.get("consistency") or {}).get("levels") or {}
+        n = X.shape[0]
+        min_rows = int(lev.get("min_rows", 30))
+        if not well or n < min_rows or not lev.get("curves"):
+            return np.full(n, np.nan)
+        worst = np.nan
+        for c in lev["curves"]:
+            v = X[:, self.features.index(c["curve"])]
+            v = v[np.isfinite(v)]
+            if v.size >= min_rows:
+                z = abs(float(np.median(v)) - c["center"]) / c["scale"] / c["threshold"]
+                worst = z if not np.isfinite(worst) else max(worst, z)
+        return np.full(n, worst)
 
 
 REPAIR = ("download the model again (a fresh `mlflow.pyfunc.load_model`, or delete the "

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
+from petro.yamlfile import read_mapping
 from petro.errors import ConfigError
 from petro.vocab import TARGETS, Target
 
@@ -125,14 +125,7 @@ def load_spec(ref: str, models_dir: str | Path = "models") -> ModelSpec:
     path = Path(ref)
     if not path.suffix:
         path = Path(models_dir) / f"{ref}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"model spec {ref!r}: file {path} not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a model spec is a mapping")
+    raw = read_mapping(path, f"model spec {ref!r}: file", "a model spec is a mapping")
     known = set(ModelSpec.__dataclass_fields__) - {"source"}
     unknown = set(raw) - known
     if unknown:

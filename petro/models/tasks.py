@@ -27,7 +27,10 @@ def run_tasks(fn: Callable, per_task: Sequence[tuple], shared: tuple, *, n_jobs:
     if n_jobs > 1 and len(per_task) > 1:
         from joblib import Parallel, delayed
 
-        return Parallel(n_jobs=min(n_jobs, len(per_task)), return_as="generator")(
+        # max_nbytes=None: arguments are pickled, not memory-mapped from /dev/shm (joblib's
+        # resource tracker printed KeyError tracebacks unlinking those files: joblib #1243)
+        return Parallel(n_jobs=min(n_jobs, len(per_task)), return_as="generator",
+                        max_nbytes=None)(
             delayed(fn)(*p, *shared) for p in per_task)
     return (fn(*p, *shared) for p in per_task)
 

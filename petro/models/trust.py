@@ -11,9 +11,9 @@ import pandas as pd
 
 from petro.mnemonics import AliasTable
 from petro.models.conformal import fit_mondrian
-from petro.models.consistency import CONSISTENCY_CURVES, fit_consistency
+from petro.models.consistency import CONSISTENCY_CURVES, fit_consistency, fit_levels
 from petro.units import unit_conversions
-from petro.vocab import WELL
+from petro.vocab import WELL, feature_block
 
 # derived log columns and the curves they are computed from (petro/features/logs.py)
 DERIVED_SOURCES = {"PHID": ("RHOB",), "PHIS": ("DT",), "NPHI_PHID": ("NPHI", "RHOB"),
@@ -92,6 +92,12 @@ def missing_weights(importance: pd.Series | None, features: list[str], pca: list
     return {k: v / total for k, v in w.items()} if total > 0 else w
 
 
+def level_curves(features: list[str]) -> list[str]:
+    """The measured conventional input curves (not the derived columns, not image features):
+    each gets the whole-well level test (:func:`petro.models.consistency.fit_levels`)."""
+    return [f for f in features if feature_block(f) == "logs" and f not in DERIVED_SOURCES]
+
+
 def requires(features: list[str]) -> dict[str, list[str]]:
     """Derived input columns and the input curves they are computed from."""
     return {d: [s for s in src if s in features] for d, src in DERIVED_SOURCES.items()
@@ -121,8 +127,9 @@ def trust_meta(table: pd.DataFrame, features: list[str], importance: pd.Series |
                oof: pd.DataFrame | None = None, nominal: float = 0.8,
                ood_policy: str = "widen") -> dict:
     """The trust fields of the model record (:class:`petro.models.record.ModelRecord`):
-    ``aliases``, ``input_units``, ``missing``, ``consistency`` (absent when no cross-log
-    relation could be fitted), ``ood_policy`` and (from the out-of-fold rows ``oof`` of
+    ``aliases``, ``input_units``, ``missing``, ``consistency`` (the cross-log relations and,
+    under ``levels``, the whole-well level test of every input curve; absent when neither
+    could be fitted), ``ood_policy`` and (from the out-of-fold rows ``oof`` of
     blind-well validation: y, lo, hi, dist) the Mondrian ``conformal_bins``; fitted on the
     training rows in memory ``table`` (model inputs ``features``)."""
     w = missing_weights(importance, features, pca)
@@ -138,7 +145,11 @@ def trust_meta(table: pd.DataFrame, features: list[str], importance: pd.Series |
                        "threshold": missing_threshold(missing_mask(X, features, req), warr,
                                                       quantile)}}
     if WELL in table:
-        cons = fit_consistency(table, features, table[WELL].astype(str).to_numpy())
+        wells = table[WELL].astype(str).to_numpy()
+        cons = fit_consistency(table, features, wells)
+        levels = fit_levels(table, level_curves(features), wells)
+        if levels:
+            cons["levels"] = levels
         if cons:
             out["consistency"] = cons
     out["ood_policy"] = ood_policy

@@ -28,7 +28,7 @@ import pandas as pd
 from petro.io.atomic import atomic_dir, atomic_write_text, safe_name
 from petro.tracking.gate import check_criteria
 from petro.tracking.model import _pin
-from petro.vocab import TARGETS, metric_name
+from petro.vocab import DEPTH, TARGETS, WELL, metric_name
 
 FORMAT = 1
 PENDING_ROOT = Path("petro-pending")
@@ -87,7 +87,7 @@ def _stage_model(result, tm, lineage: dict, folder: Path) -> None:
     import mlflow
 
     cfg, spec, cv = result.cfg, tm.spec, tm.cv
-    table = result.table[["WELL", "DEPT"] + tm.features + [spec.column]]
+    table = result.table[[WELL, DEPTH] + tm.features + [spec.column]]
     # lightgbm.dask path: the table is the in-memory sample, named so
     ds = mlflow.data.from_pandas(table, source=str(Path(cfg.data).resolve()),
                                  name=f"{cfg.name}-training" +

@@ -72,6 +72,21 @@ def resolve_uri(uri: str | None = None) -> str:
     return uri
 
 
+def existing_store(uri: str | None = None) -> None:
+    """Refuse a local SQLite store that does not exist where a model is read from it (MLflow
+    would create an empty one and then not find the model): a relative path is relative to the
+    current folder, and a new user runs from another folder than the demo's."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri[len("sqlite:///"):]).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"no MLflow store at {path} (tracking URI {uri}, relative to the current "
+                          f"folder {Path.cwd()}): run from the folder where the models were "
+                          f"trained, or give the store's absolute path (MLFLOW_TRACKING_URI="
+                          f"sqlite:////absolute/path/mlflow.db, as `petro demo` prints it)")
+
+
 def artifact_root(uri: str, experiment: str = "petro") -> str | None:
     """Where a new experiment's artifacts go: beside a local SQLite file; the server's artifact
     store for a tracking server (None). A team database used directly is refused: MLflow would
@@ -144,15 +159,19 @@ def brief_error(err: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def setup(uri: str | None = None, experiment: str | None = None) -> str:
+def setup(uri: str | None = None, experiment: str | None = None, *,
+          existing: bool = False) -> str:
     """Point MLflow's tracking and registry at the store (checked, :func:`check_server`; HTTP
     retries bounded, :func:`bound_http_retries`) and, if given, at ``experiment`` (created when
-    missing); returns the URI."""
+    missing); returns the URI. ``existing``: a local store must exist (models are read from
+    it, :func:`existing_store`)."""
     import mlflow
 
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    if existing:
+        existing_store(uri)
     uri = resolve_uri(uri)
     check_server(uri)
     if uri.startswith(("http://", "https://")):

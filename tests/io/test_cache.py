@@ -34,6 +34,7 @@ def test_cache_round_trip_and_invalidation(small_field, tmp_path):
     np.testing.assert_array_equal(first.t2_bins.amplitudes, again.t2_bins.amplitudes)
     assert first.provenance["RHOB"] == again.provenance["RHOB"]
     assert first.problems == again.problems
+    assert list(first.header.items()) == list(again.header.items())    # the file's order too
     # change the content of one file: its entry is re-parsed, the others are reused
     combo = next(f for f in files if "triple_combo" in f.name)
     text = combo.read_text().replace("~A\n", "~A\n", 1)

@@ -1,0 +1,84 @@
+"""The numbers behind LEVEL_FACTOR (issue 23.4): whole-well level and cross-log statistics of
+genuine and neutron-shifted blind wells over many synthetic fields, no model trained.
+
+Each NMR well of each field (``SEED:WELLS:LITHOLOGY``, 20 m) is blind against the other NMR
+wells: its level distance over the largest distance of a training well left out (max over
+curves; the threshold at factor 1, no floor), for the genuine well and with NPHI +-0.05 v/v,
+on all logs ("full") and on GR, NPHI, CALI, spectral gamma, SP ("lean": no density, sonic, PEF,
+resistivity); the cross-log well term over the largest training-well median likewise. Writes
+``--out`` (CSV) and prints the share of genuine wells flagged and of shifted wells caught per
+factor (docs/trust.md's table).
+
+    .venv/bin/python benchmarks/bench_levels.py 1:6:carbonate 2:6:carbonate 3:6:carbonate \
+        4:5:carbonate 5:8:carbonate 7:8:carbonate 8:4:carbonate 9:6:clastic 10:5:clastic
+"""
+import sys
+import tempfile
+
+import numpy as np
+import pandas as pd
+from pathlib import Path
+
+from petro.api import configure
+from petro.app.wells import process_well
+from petro.io.discovery import discover
+from petro.models.consistency import fit_consistency, fit_levels
+from petro.models.runtime import Bundle
+from petro.synth import SynthConfig, write_field
+
+CURVES = ["GR", "RHOB", "NPHI", "DT", "LOG10_RT", "LOG10_RXO", "CALI", "PEF", "DTS", "K", "TH",
+          "U", "SP"]
+LEAN = ["GR", "NPHI", "CALI", "K", "TH", "U", "SP"]
+
+
+def main():
+    rows = []
+    work = Path(tempfile.gettempdir()) / "petro-bench-levels"
+    for spec in sys.argv[1:]:
+        seed, wells, lith = spec.split(":")
+        f = work / f"st-{seed}-{wells}-{lith}"
+        if not any(f.glob("**/*.las")):
+            write_field(f, SynthConfig(wells=int(wells), seed=int(seed), thickness=20, lithology=lith), n_jobs=1)
+        cfg = configure(Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml", data=f, overrides={"targets.lithology": lith})
+        cfg.synthetic = None
+        res = {n: process_well(n, g, cfg) for n, g in sorted(discover(f).items())}
+        nmr = [n for n, r in res.items() if r.has_targets]
+        for kind, cols in (("full", CURVES), ("lean", LEAN)):
+            for b in nmr:
+                tr = pd.concat([res[n].table for n in nmr if n != b], ignore_index=True)
+                cs = [c for c in cols if c in tr and np.isfinite(tr[c]).mean() > 0.5]
+                w = tr["WELL"].astype(str).to_numpy()
+                lev = fit_levels(tr, cs, w, factor=1.0, floor=0.0, min_wells=2)
+                cons = fit_consistency(tr, cs, w)
+                bt = res[b].table
+                for pert, d in (("none", 0.0), ("NPHI +0.05", 0.05), ("NPHI -0.05", -0.05)):
+                    t = bt.assign(NPHI=bt["NPHI"] + d)
+                    lv = {c["curve"]: abs(np.nanmedian(t[c["curve"]]) - c["center"]) / c["scale"] / c["threshold"]
+                          for c in lev["curves"] if np.isfinite(t[c["curve"]]).sum() >= 30}
+                    cw = np.nan
+                    if cons:
+                        bb = Bundle({"features": cs, "consistency": cons}, {})
+                        X = t.reindex(columns=cs).to_numpy(float)
+                        # the well term over the largest training-well median (1.5 x it is the rule)
+                        cw = float(bb.consistency(X, True)[2][0]) * 1.5
+                    worst = max(lv, key=lv.get)
+                    rows.append({"field": spec, "kind": kind, "blind": b, "n_train": len(nmr) - 1, "pert": pert,
+                                 "level_ratio": lv[worst], "level_curve": worst, "nphi_ratio": lv.get("NPHI", np.nan),
+                                 "cross_ratio": cw})
+        print(spec, "done", flush=True)
+    df = pd.DataFrame(rows)
+    df.to_csv(work / "levels.csv", index=False)
+    for kind in ("lean", "full"):
+        d = df[df.kind == kind]
+        g = d[d.pert == "none"]
+        print(f"{kind}: {len(g)} genuine blind wells")
+        for f in (1.0, 1.5, 2.0, 2.5, 3.0):
+            caught = {p: (d[d.pert == p].level_ratio > f).mean() for p in ("NPHI +0.05", "NPHI -0.05")}
+            xc = {p: (d[d.pert == p].cross_ratio > f).mean() for p in ("NPHI +0.05", "NPHI -0.05")}
+            print(f"  x{f}: level: genuine flagged {(g.level_ratio > f).mean():.0%}, caught "
+                  + ", ".join(f"{p} {v:.0%}" for p, v in caught.items())
+                  + f"; cross-log: genuine {(g.cross_ratio > f).mean():.0%}, caught "
+                  + ", ".join(f"{p} {v:.0%}" for p, v in xc.items()))
+
+if __name__ == "__main__":
+    main()

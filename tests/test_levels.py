@@ -1,0 +1,141 @@
+"""Issue 23.3: every input curve gets the whole-well level test, cross-log relation or not; the
+cross-log fit works with two curves; a diagnosis cites only relations between curves the well
+reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from petro.models.consistency import fit_consistency, fit_levels
+from petro.models.diagnosis import diagnose, related
+from petro.models.runtime import Bundle
+from petro.models.spec import ModelSpec
+from petro.models.train import fit_bundle, sklearn_estimator
+from petro.models.trust import trust_meta
+
+
+def _well(rng, name: str, n: int = 300, phi_mean: float = 0.15, rt: bool = False) -> pd.DataFrame:
+    """A well of GR and NPHI (a shaly carbonate: the neutron reads porosity plus shale)."""
+    vsh = np.clip(rng.beta(1.2, 12.0, n), 0, 1)
+    phi = np.clip(phi_mean + 0.01 * rng.standard_normal(n), 0.01, 0.35)
+    t = pd.DataFrame({"WELL": name, "GR": 20 + 120 * vsh + rng.normal(0, 3, n),
+                      "NPHI": phi + 0.1 * vsh + rng.normal(0, 0.005, n), "PHIE": phi})
+    if rt:
+        t["LOG10_RT"] = 1.6 - 4.0 * phi + rng.normal(0, 0.05, n)
+    return t
+
+
+def _bundle(train: pd.DataFrame, feats: list[str]) -> Bundle:
+    """A porosity model of ``feats`` with its trust metadata, as training makes it."""
+    spec = ModelSpec(name="t", target="porosity", params={"n_estimators": 30})
+    b = fit_bundle(train[feats].to_numpy(float), train["PHIE"].to_numpy(float), feats, spec,
+                   novelty_thresholds={"logs": 3.0})
+    imp = pd.Series(b.boosters["p50"].feature_importance("gain"), index=b.model_features)
+    return Bundle({**b.meta, **trust_meta(train, feats, imp, [], 0.95)}, b.boosters)
+
+
+@pytest.fixture(scope="module")
+def field():
+    rng = np.random.default_rng(5)
+    means = [0.15, 0.152, 0.148, 0.151, 0.149]   # wells whose porosity levels agree
+    return [_well(rng, f"W{i}", phi_mean=m) for i, m in enumerate(means)]
+
+
+def test_two_curves_make_a_cross_log_fit(field):
+    train = pd.concat(field[:4], ignore_index=True)
+    cons = fit_consistency(train, ["GR", "NPHI"], train["WELL"].to_numpy())
+    assert [m["target"] for m in cons["curves"]] == ["NPHI", "GR"]
+    assert cons["curves"][0]["inputs"] == ["GR"]
+    assert fit_consistency(train, ["GR"], train["WELL"].to_numpy()) == {}   # one curve: none
+
+
+def test_level_threshold_lets_every_training_well_in(field):
+    """Each curve's threshold is 3 x the largest distance of a training well left out (at least
+    2 spreads), so no training well, left out, would be flagged; a curve fewer than three
+    training wells have is not tested."""
+    train = pd.concat(field[:4], ignore_index=True)
+    sp = np.where(train["WELL"].isin(["W0", "W1"]), rng_sp(len(train)), np.nan)
+    lev = fit_levels(train.assign(SP=sp), ["GR", "NPHI", "SP"], train["WELL"].to_numpy())
+    names = [c["curve"] for c in lev["curves"]]
+    assert names == ["GR", "NPHI"]
+    for c in lev["curves"]:
+        for w, g in train.groupby("WELL"):
+            rest = train[train["WELL"] != w][c["curve"]]
+            spread = 1.4826 * np.median(np.abs(rest - rest.median()))
+            z = abs(g[c["curve"]].median() - rest.median()) / spread
+            assert z <= c["threshold"] / 3 + 1e-9 or c["threshold"] == 2.0
+
+
+def rng_sp(n: int) -> np.ndarray:
+    return np.random.default_rng(4).normal(-20, 4, n)
+
+
+def test_shifted_neutron_without_density_is_flagged_and_named(field):
+    """The JB case: GR and NPHI only. The neutron of a blind well read 0.05 v/v high is flagged at
+    every depth as one well and named; the genuine blind well is not flagged."""
+    b = _bundle(pd.concat(field[:4], ignore_index=True), ["GR", "NPHI"])
+    blind = field[4][["GR", "NPHI"]]
+    genuine = b.predict(blind, well=True)
+    assert genuine["WELL_NOVELTY"].iloc[0] < 1.0 and genuine["OOD_FLAG"].mean() <= 0.1
+    assert diagnose(genuine, b.meta["consistency"], blind) == ""
+    shifted = blind.assign(NPHI=blind["NPHI"] + 0.05)
+    out = b.predict(shifted, well=True)
+    assert (out["OOD_FLAG"] == 1).all()
+    assert out["WELL_NOVELTY"].iloc[0] > 1.0
+    assert b.level_term(b.matrix(shifted), well=True)[0] > 1.0   # the level test alone
+    assert diagnose(out, b.meta["consistency"], shifted).startswith("NPHI reads about")
+    # rows taken one by one: no whole-well test
+    assert np.isnan(b.predict(shifted)["WELL_NOVELTY"]).all()
+
+
+def test_level_test_reads_a_curve_no_relation_covers():
+    """A curve outside the cross-log check (SP) far from the training level over the whole well
+    is flagged by the level test alone."""
+    rng = np.random.default_rng(2)
+    train = pd.concat([pd.DataFrame({"WELL": w, "SP": rng.normal(-20 + i, 4, 200)})
+                       for i, w in enumerate("ABCD")], ignore_index=True)
+    b = Bundle({"features": ["SP"], "consistency": {"levels": fit_levels(
+        train, ["SP"], train["WELL"].to_numpy())}}, {})
+    ok = rng.normal(-19, 4, (100, 1))
+    assert b.level_term(ok, well=True)[0] < 1.0
+    assert b.level_term(ok - 40.0, well=True)[0] > 1.0
+    assert np.isnan(b.level_term(ok[:20] - 40.0, well=True)).all()   # too few rows to judge
+    assert "SP reads about -58" in diagnose(pd.DataFrame(index=range(100)), b.meta["consistency"],
+                                            pd.DataFrame({"SP": ok[:, 0] - 40.0}))
+
+
+def test_diagnosis_cites_only_curves_the_well_reads():
+    """Training wells with GR, NPHI and deep resistivity; the blind well has no resistivity and
+    a neutron 0.06 v/v high: the diagnosis cites no resistivity relation (it named a
+    "neutron-deep resistivity relation" for wells without resistivity). Which curve it blames
+    is not asserted there: without the resistivity, the relations read it at the training
+    median and the pattern of residuals is blurred."""
+    rng = np.random.default_rng(11)
+    train = pd.concat([_well(rng, f"W{i}", phi_mean=0.13 + 0.01 * i, rt=True) for i in range(4)],
+                      ignore_index=True)
+    feats = ["GR", "NPHI", "LOG10_RT"]
+    b = _bundle(train, feats)
+    nphi = next(m for m in b.meta["consistency"]["curves"] if m["target"] == "NPHI")
+    assert nphi["top"] == "LOG10_RT"        # with resistivity, the neutron's main relation
+    assert related(nphi, {"GR", "NPHI", "LOG10_RT"}) == "LOG10_RT"
+    assert related(nphi, {"GR", "NPHI"}) == "GR"
+    assert related(nphi, {"NPHI"}) is None
+    blind = _well(rng, "B", phi_mean=0.15, rt=True).drop(columns="WELL")
+    blind["NPHI"] += 0.06
+    blind["LOG10_RT"] = np.nan
+    out = b.predict(blind[feats], well=True)
+    text = diagnose(out, b.meta["consistency"], blind)
+    assert text and "resistivity" not in text and "relation" in text
+
+
+def test_hist_gbm_comparator_fits_without_a_curve_only_the_blind_well_has():
+    """Leave-one-well-out over wells with different logs: a column empty in the training fold
+    used to fail the whole run inside scikit-learn's binning."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=200), np.full(200, np.nan)])
+    y = 2 * X[:, 0] + rng.normal(0, 0.1, 200)
+    est = sklearn_estimator("hist_gbm", {"max_iter": 20}).fit(X, y)
+    p = est.predict(np.column_stack([X[:5, 0], np.ones(5)]))
+    assert np.corrcoef(p, y[:5])[0, 1] > 0.9
