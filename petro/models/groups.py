@@ -134,6 +134,9 @@ def _verdict(without: tuple[float, np.ndarray], with_: tuple[float, np.ndarray],
             "keep": keep}
 
 
+MIN_WELLS = 3   # training wells below which no group is dropped
+
+
 def decide_groups(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: list[str],
                   spec: ModelSpec) -> GroupDecision:
     """Keep or drop each input group of ``features`` (the columns of ``X``) by its gain on
@@ -149,9 +152,10 @@ def decide_groups(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: lis
     ok = np.isfinite(y)
     X, y, wells = X[ok], y[ok], np.asarray(wells)[ok]
     n_wells = np.unique(wells).size
-    if n_wells < 2:
-        return GroupDecision(list(groups), {}, f"{n_wells} training well: nothing to measure a "
-                                               f"gain on; every group kept")
+    if n_wells < MIN_WELLS:   # two wells: each predicts the other, no spread to judge a gain by
+        return GroupDecision(list(groups), {}, f"{n_wells} training well(s): too few to measure "
+                                               f"a gain beyond the noise (>= {MIN_WELLS}); every "
+                                               f"group kept")
     folds = list(GroupKFold(n_splits=min(s["inner_folds"], n_wells)).split(X, groups=wells))
     fit_spec = decision_spec(spec, s["trees"])
     measured: dict[tuple[str, ...], tuple[float, np.ndarray]] = {}

@@ -15,6 +15,8 @@ memory (:func:`cross_validate`), or on a Dask cluster (``petro.app.disttrain``).
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -257,7 +259,11 @@ def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec:
         -> tuple[float, dict[str, float]]:
     """The conformal adjustment and novelty thresholds of every out-of-fold row, and (columns
     added to ``oof``: dist, lo_c, hi_c, covered, in_domain) each well's band, coverage and
-    in-domain flags with the adjustment and thresholds of the other wells only (blind)."""
+    in-domain flags with the adjustment and thresholds of the other wells only (blind). A
+    block the other wells' fold models do not have (their folds dropped that input group) has
+    no blind evidence: the pooled threshold stands in there (this well's own distances, the only
+    evidence), not the 1.0 of a block without any distance (a raw Mahalanobis distance: that
+    flagged 72 % of such a well's depths)."""
     wells = oof[WELL].astype(str).to_numpy()
     scores = np.maximum(oof["lo"] - oof["y"], oof["y"] - oof["hi"]).to_numpy()
     nominal = spec.nominal_coverage
@@ -266,7 +272,9 @@ def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec:
     D = D[:, have]
     block_names = [b for b, h in zip(block_names, have) if h]
     thr = calibrate_thresholds(D, spec.novelty_quantile)
-    oof["dist"] = (D / thr).max(axis=1) if D.shape[1] else np.nan
+    with warnings.catch_warnings():      # a row without any block's distance: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        oof["dist"] = np.nanmax(D / thr, axis=1) if D.shape[1] else np.nan
     covered = np.zeros(len(oof), dtype=bool)
     in_dom = np.zeros(len(oof), dtype=bool)
     oof["lo_c"], oof["hi_c"] = np.nan, np.nan
@@ -278,7 +286,10 @@ def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec:
         oof.loc[m, "lo_c"], oof.loc[m, "hi_c"] = lo, hi
         covered[m] = (oof.loc[m, "y"] >= lo) & (oof.loc[m, "y"] <= hi)
         if D.shape[1]:
-            t = calibrate_thresholds(D[~m], spec.novelty_quantile)
+            seen = np.isfinite(D[~m]).any(axis=0)
+            t = thr.copy()
+            if seen.any():
+                t[seen] = calibrate_thresholds(D[~m][:, seen], spec.novelty_quantile)
             in_dom[m] = ~((D[m] / t).max(axis=1) > 1.0)
         else:
             in_dom[m] = True
