@@ -284,6 +284,39 @@ TRACKING_HELP = ("MLflow store: a team server http://host:5000 or sqlite:///file
                  "MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)")
 
 
+def _target_flags(c: argparse.ArgumentParser) -> None:
+    """`petro targets`' output folder and the target settings as flags."""
+    c.add_argument("-o", "--out-dir", required=True)
+    c.add_argument("--lithology", choices=["carbonate", "clastic", "sandstone"])
+    c.add_argument("--cutoff", dest="t2_cutoff_ms", type=float, help="T2 cutoff, ms")
+    c.add_argument("--coates-c", type=float)
+    c.add_argument("--porosity", choices=["effective", "total"], help="the porosity target")
+    c.add_argument("--perm-porosity", choices=["total", "effective"], help="phi in Timur-Coates/SDR")
+    c.add_argument("--bvi", choices=["auto", "curve", "total_minus_ffi", "effective_minus_ffi", "t2"])
+    c.add_argument("--source", choices=["auto", "curves", "t2"])
+    c.add_argument("--permeability", choices=["timur_coates", "sdr"])
+    c.add_argument("--convention", choices=["auto", "fixed"], help="BVI floor and FFI rule: auto "
+                   "(read from the file's KTIM/MPERM where it has one) or fixed (the two below)")
+    c.add_argument("--bvi-floor", type=float, help="BVI floor in Timur-Coates, v/v (0: none)")
+    c.add_argument("--ffi", choices=["measured", "phi_minus_bvi"], help="FFI in Timur-Coates")
+
+
+def _models_commands(m: argparse.ArgumentParser) -> None:
+    """`petro models list | promote | log-pending`."""
+    ms = m.add_subparsers(dest="models_cmd", required=True)
+    ml = ms.add_parser("list")
+    ml.add_argument("--tracking-uri", help=TRACKING_HELP)
+    mp = ms.add_parser("promote")
+    mp.add_argument("name")
+    mp.add_argument("version")
+    mp.add_argument("--alias", default="champion")
+    mp.add_argument("--tracking-uri", help=TRACKING_HELP)
+    lp = ms.add_parser("log-pending", help="log trained models a failed or interrupted run kept "
+                       "(./petro-pending/...), from where it stopped")
+    lp.add_argument("folder")
+    lp.add_argument("--tracking-uri", help="default: the store the run was logging to")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="petro", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -330,19 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="the report as JSON on stdout")
     c = cmd("targets", "compute NMR targets and write them as LAS", cmd_targets, data=True,
             settings=True)
-    c.add_argument("-o", "--out-dir", required=True)
-    c.add_argument("--lithology", choices=["carbonate", "clastic", "sandstone"])
-    c.add_argument("--cutoff", dest="t2_cutoff_ms", type=float, help="T2 cutoff, ms")
-    c.add_argument("--coates-c", type=float)
-    c.add_argument("--porosity", choices=["effective", "total"], help="the porosity target")
-    c.add_argument("--perm-porosity", choices=["total", "effective"], help="phi in Timur-Coates/SDR")
-    c.add_argument("--bvi", choices=["auto", "curve", "total_minus_ffi", "effective_minus_ffi", "t2"])
-    c.add_argument("--source", choices=["auto", "curves", "t2"])
-    c.add_argument("--permeability", choices=["timur_coates", "sdr"])
-    c.add_argument("--convention", choices=["auto", "fixed"], help="BVI floor and FFI rule: auto "
-                   "(read from the file's KTIM/MPERM where it has one) or fixed (the two below)")
-    c.add_argument("--bvi-floor", type=float, help="BVI floor in Timur-Coates, v/v (0: none)")
-    c.add_argument("--ffi", choices=["measured", "phi_minus_bvi"], help="FFI in Timur-Coates")
+    _target_flags(c)
     c = cmd("features", "export the model-ready feature table", cmd_features, data=True,
             settings=True, tracking=True)
     c.add_argument("-o", "--output", required=True)
@@ -376,18 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--max-body-mb", type=float, help="largest request body in MB (default 64); "
                    "larger ones get HTTP 413")
     m = cmd("models", "registered models", cmd_models)
-    ms = m.add_subparsers(dest="models_cmd", required=True)
-    ml = ms.add_parser("list")
-    ml.add_argument("--tracking-uri", help=TRACKING_HELP)
-    mp = ms.add_parser("promote")
-    mp.add_argument("name")
-    mp.add_argument("version")
-    mp.add_argument("--alias", default="champion")
-    mp.add_argument("--tracking-uri", help=TRACKING_HELP)
-    lp = ms.add_parser("log-pending", help="log trained models a failed or interrupted run kept "
-                       "(./petro-pending/...), from where it stopped")
-    lp.add_argument("folder")
-    lp.add_argument("--tracking-uri", help="default: the store the run was logging to")
+    _models_commands(m)
     return p
 
 
