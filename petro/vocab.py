@@ -96,6 +96,8 @@ OUTPUT_DESCRIPTIONS = {
     INPUT_COVERAGE: "Share of the model's inputs present at this depth",
     KEY_INPUT_COVERAGE: "Importance-weighted share of the model's inputs present at this depth",
     LOGS_ONLY: "1 = answered from the conventional logs only (no image input of the model here)",
+    WELL_NOVELTY: "Whole-well part of the novelty (cross-log shift and level tests; rows sent as "
+                  "one well, else missing)",
 }
 
 # ------------------------------------------------------------------------------ metrics

@@ -13,7 +13,7 @@ import pandas as pd
 from petro.models.runtime import Bundle
 from petro.serving import MODEL_CODE
 from petro.vocab import (INPUT_COVERAGE, KEY_INPUT_COVERAGE, LOGS_ONLY, NOV_PREFIX, NOVELTY,
-                         OOD_FLAG, WELL_NOVELTY, output_columns)
+                         OOD_FLAG, OUTPUT_DESCRIPTIONS, WELL_NOVELTY, output_columns)
 
 
 def _pin(pkg: str) -> str:
@@ -81,10 +81,9 @@ def log_bundle_model(bundle_dir: Path, input_example: pd.DataFrame | None = None
                           "petro_columns": {
                               **{c: bundle.meta["unit"] for c in output_columns(bundle.output)},
                               NOVELTY: "distance / threshold", OOD_FLAG: "1 = out of domain",
-                              INPUT_COVERAGE: "share of inputs present",
-                              KEY_INPUT_COVERAGE: "importance-weighted share of inputs present",
-                              WELL_NOVELTY: "whole-well level term (rows sent as one well)",
-                              **({LOGS_ONLY: "1 = answered by the logs-only model"}
+                              **{c: OUTPUT_DESCRIPTIONS[c] for c in
+                                 (INPUT_COVERAGE, KEY_INPUT_COVERAGE, WELL_NOVELTY)},
+                              **({LOGS_ONLY: OUTPUT_DESCRIPTIONS[LOGS_ONLY]}
                                  if "image_inputs" in bundle.meta else {})},
                           "petro_consistency": bundle.meta.get("consistency"),
                           "petro_recipe": bundle.meta.get("recipe")})
