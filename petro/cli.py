@@ -63,7 +63,7 @@ def cmd_synth(args) -> int:
     from petro.config import DEFAULT_JOBS
     from petro.synth import SynthConfig, write_field
 
-    given = {k: getattr(args, k) for k in ("image_source", "log_vug_visibility")
+    given = {k: getattr(args, k) for k in ("image_source", "log_vug_visibility", "log_noise")
              if getattr(args, k) is not None}
     cfg = SynthConfig(wells=args.wells, seed=args.seed, thickness=args.thickness,
                       nmr_fraction=args.nmr_fraction, **given)
@@ -354,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--log-vug-visibility", type=float, metavar="SHARE",
                    help="share (0-1) of the vug porosity the density, neutron, sonic and "
                         "resistivity read (default 1; 0: only the images and the NMR see vugs)")
+    s.add_argument("--log-noise", type=float, metavar="FACTOR",
+                   help="multiplier of the conventional logs' noise (default 1: density "
+                        "+/-0.012 g/cc; 1.7: +/-0.02 g/cc, a noisier tool string)")
     i = cmd("init", "write a starter pipeline and model specs to edit", cmd_init)
     i.add_argument("dir")
     i.add_argument("--force", action="store_true", help="overwrite existing files")

@@ -120,6 +120,11 @@ class SynthConfig:
         either (an Archie saturation, a density-sonic secondary porosity): those carry no more
         information, but a booster with few wells learns from them what it would not find in
         the logs alone (measured in ``benchmarks/research``).
+    log_noise : multiplier (> 0) of the conventional logs' random noise. 1 (default): density
+        +/-0.012 g/cc, neutron +/-0.008 v/v, GR +/-3 API, sonic +/-1 us/ft, log10 resistivity
+        +/-0.02, caliper +/-0.03 in, PEF +/-0.08 (one standard deviation per sample). 1.7: a
+        noisier tool string (density +/-0.02 g/cc, about +/-1.2 p.u. of porosity per sample),
+        where single samples are noisy and only averages over a bed tell the porosity.
     log_vug_visibility : share (0-1) of the vug porosity that density, neutron, sonic and deep
         resistivity read. 1 (default): the density and neutron read all of it, the sonic a
         fifth (first arrivals travel through the matrix), the resistivity all of it. 0: none;
@@ -146,18 +151,20 @@ class SynthConfig:
     lithology: str = "carbonate"     # or "clastic": a sandstone / shale sequence
     image_source: str = "rock"       # or "logs": images that carry nothing beyond the logs
     log_vug_visibility: float = 1.0  # 0: vug porosity visible only in the images (and NMR)
+    log_noise: float = 1.0           # multiplier of the conventional logs' noise
 
     def __post_init__(self):
         ints = ("wells", "seed", "amp_bins", "res_bins", "res_pads")
         for name in ints + ("thickness", "nmr_fraction", "amp_step", "res_step", "res_pad_cover",
-                            "log_vug_visibility"):
+                            "log_vug_visibility", "log_noise"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or \
                     (name in ints and not float(v).is_integer()):
                 raise ConfigError(f"synthetic.{name}: {v!r} is not a "
                                   f"{'whole ' if name in ints else ''}number")
-        if self.wells < 1 or self.thickness <= 0 or self.amp_step <= 0 or self.res_step <= 0:
-            raise ConfigError("synthetic: wells, thickness and steps must be positive")
+        if self.wells < 1 or self.thickness <= 0 or self.amp_step <= 0 or self.res_step <= 0 \
+                or self.log_noise <= 0:
+            raise ConfigError("synthetic: wells, thickness, steps and log_noise must be positive")
         if not 0.0 <= self.nmr_fraction <= 1.0 or not 0.0 < self.res_pad_cover <= 1.0:
             raise ConfigError("synthetic: nmr_fraction and res_pad_cover are shares (0-1)")
         if not 0.0 <= self.log_vug_visibility <= 1.0:
@@ -449,12 +456,12 @@ def _log_drivers(rng, lithology: str, beds: _Beds, wall: _Wall, log: _Logging,
     return _ImageDrivers(phi, vsh, tex, tex_w, np.zeros(beds.z.size), wash, vug_mask)
 
 
-def _conventional_logs(rng, log: _Logging, lithology: str, rock: _Rock, phi_vug: np.ndarray) \
-        -> dict[str, np.ndarray]:
+def _conventional_logs(rng, log: _Logging, lithology: str, rock: _Rock, phi_vug: np.ndarray,
+                       noise: float = 1.0) -> dict[str, np.ndarray]:
     """GR, density, neutron, sonic (matrix porosity, a fifth of the vugs), Archie deep
     resistivity (water saturation from pore size and shale), caliper and PEF, each at its
     tool's vertical resolution and with its noise. ``phi_vug``: the vug porosity the tools
-    read (``log_vug_visibility`` times the rock's)."""
+    read (``log_vug_visibility`` times the rock's); ``noise``: multiplier of every tool's noise."""
     rho_ma, dt_ma, pef_ma = _MATRIX[lithology]
     phi_m, vsh = rock.phi_m, rock.vsh
     phi_t = phi_m + phi_vug
@@ -466,13 +473,13 @@ def _conventional_logs(rng, log: _Logging, lithology: str, rock: _Rock, phi_vug:
     rt = 0.04 / (np.clip(phi_t, 0.02, None) ** 2.0 * sw ** 2.0)
     gr = 18.0 + 150.0 * vsh
     return {
-        "GR": at(gr, 0.4) + rng.normal(0, 3.0, n),
-        "RHOB": at(rho, 0.45) + rng.normal(0, 0.012, n),
-        "NPHI": at(nphi, 0.6) + rng.normal(0, 0.008, n),
-        "DT": at(dt, 0.6) + rng.normal(0, 1.0, n),
-        "RT": 10 ** (at(np.log10(rt), 1.0) + rng.normal(0, 0.02, n)),
-        "CALI": at(2 * 39.37 * (BIT_RADIUS + rock.wash), 0.3) + rng.normal(0, 0.03, n),
-        "PEF": at(pef_ma + (3.4 - pef_ma) * vsh, 0.3) + rng.normal(0, 0.08, n),
+        "GR": at(gr, 0.4) + rng.normal(0, 3.0 * noise, n),
+        "RHOB": at(rho, 0.45) + rng.normal(0, 0.012 * noise, n),
+        "NPHI": at(nphi, 0.6) + rng.normal(0, 0.008 * noise, n),
+        "DT": at(dt, 0.6) + rng.normal(0, 1.0 * noise, n),
+        "RT": 10 ** (at(np.log10(rt), 1.0) + rng.normal(0, 0.02 * noise, n)),
+        "CALI": at(2 * 39.37 * (BIT_RADIUS + rock.wash), 0.3) + rng.normal(0, 0.03 * noise, n),
+        "PEF": at(pef_ma + (3.4 - pef_ma) * vsh, 0.3) + rng.normal(0, 0.08 * noise, n),
     }
 
 
@@ -515,9 +522,9 @@ def make_well(cfg: SynthConfig, index: int, column: tuple[np.ndarray, np.ndarray
     seen = phi_vug if cfg.log_vug_visibility == 1.0 else cfg.log_vug_visibility * phi_vug
     if cfg.image_source == "rock":
         images = _images(cfg, rng, beds, wall, _rock_drivers(beds, rock, P, vug_mask))
-        logs = _conventional_logs(rng, log, cfg.lithology, rock, seen)
+        logs = _conventional_logs(rng, log, cfg.lithology, rock, seen, cfg.log_noise)
     else:   # the images are made from the logs as recorded
-        logs = _conventional_logs(rng, log, cfg.lithology, rock, seen)
+        logs = _conventional_logs(rng, log, cfg.lithology, rock, seen, cfg.log_noise)
         images = _images(cfg, rng, beds, wall,
                          _log_drivers(rng, cfg.lithology, beds, wall, log, logs))
     dist = _t2_distribution(rng, log, rock, phi_vug, P["micro"][f_of])

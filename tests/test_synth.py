@@ -78,6 +78,9 @@ def _corr(a, b) -> float:
     ("log_vug_visibility", -0.1, "log_vug_visibility"),
     ("log_vug_visibility", "none", "log_vug_visibility"),
     ("log_vug_visibility", True, "log_vug_visibility"),
+    ("log_noise", 0.0, "log_noise"),
+    ("log_noise", -1.0, "log_noise"),
+    ("log_noise", "loud", "log_noise"),
 ])
 def test_settings_are_validated_in_a_pipeline(key, value, words):
     with pytest.raises(ConfigError, match=words):

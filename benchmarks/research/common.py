@@ -57,7 +57,7 @@ def field_table(name: str, workdir: str | Path) -> tuple[pd.DataFrame, dict]:
         table.to_parquet(cached)
     cols = {}
     for spec in cfg.specs:
-        feats, logs_only, _, _ = spec_columns(table, spec, cfg.logs)
+        feats, logs_only = spec_columns(table, spec, cfg.logs)
         cols[spec.target] = {"spec": spec, "features": feats, "logs_only": logs_only}
     return table, cols
 
