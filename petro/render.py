@@ -112,12 +112,27 @@ def print_verdicts(wells) -> None:
               ("well", "verdicts"), rows)
 
 
+def _rounds_rows(model: str, final: dict, folds: dict, unit: str) -> list[tuple]:
+    """Rows of the input-group table for the P50's boosting rounds (model and logs-only
+    sibling): the rounds kept of the decision's, the inner gain of the cut, the blind folds
+    that cut."""
+    rows = []
+    for who, r in (final.get("rounds") or {}).items():
+        fold_rounds = [((d or {}).get("rounds") or {}).get(who) for d in folds.values()]
+        cut = sum(f is not None and f["rounds"] < f["of"] for f in fold_rounds)
+        rows.append((model, f"P50 boosting rounds ({who.replace('_', '-')})",
+                     f"{r['rounds']} of {r['of']}", f"{r['rmse_all'] - r['rmse']:+.3f} {unit}",
+                     "-", "-", f"{cut}/{len(folds)} cut" if folds else "-"))
+    return rows
+
+
 def print_input_groups(run) -> None:
     """Which input groups each model kept (the final decision on every training well), the gain
     that decided it (inner grouped CV) and how many blind-well folds kept each group."""
     rows = []
     for e in run.models:
-        if not e.groups or not e.groups["final"].get("groups"):
+        if not e.groups or not (e.groups["final"].get("groups") or
+                                e.groups["final"].get("rounds")):
             continue
         unit = TARGETS[e.target].report_unit
         final, folds = e.groups["final"], e.groups.get("folds") or {}
@@ -129,6 +144,7 @@ def print_input_groups(run) -> None:
                          f"{v['gain']:+.3f} {unit}", f"{v['floor']:.3f}",
                          f"{v['positive_folds']}/{len(v['fold_gains'])}",
                          f"{kept}/{len(folds)}" if folds else "-"))
+        rows += _rounds_rows(e.model, final, folds, unit)
     if rows:
         table("input groups (kept where they help, decided on training wells only)",
               ["model", "group", "kept", "gain (inner CV)", "needed", "inner folds +",

@@ -100,3 +100,42 @@ def test_embedding_spec_is_checked(method):
 
     with pytest.raises(ConfigError, match="embedding"):
         _spec(embedding="umap")
+
+
+def test_boosters_that_only_fit_noise_are_cut_back_towards_the_linear_base():
+    """Porosity linear in the density (the ridge base is the whole answer): the P50's rounds
+    are cut, to what the inner folds measured; the quantile heads keep every round."""
+    from petro.models.train import fit_bundle, lgb_params
+    X, y, wells, _ = _field(amp_signal=0.0, seed=1)
+    X = X[:, :len(LOGS)]
+    d = decide_groups(X, y, wells, LOGS, _spec())
+    assert d.kept == ["logs"] and "logs_only" not in d.rounds   # no image: no sibling
+    r = d.rounds["model"]
+    assert r["of"] == 80 and r["rounds"] <= 8               # at most a tenth of the rounds
+    assert r["rmse"] < r["rmse_all"] and r["rmse"] <= min(r["curve"].values()) * 1.005
+    spec = d.spec_for(_spec())
+    assert lgb_params(spec, "regression")[1] == r["rounds"]  # same learning rate: same rounds
+    assert lgb_params(spec, "quantile", 0.1)[1] == 80
+    b = fit_bundle(X, y, LOGS, spec)
+    assert b.heads["p50"].num_trees() == r["rounds"] and b.heads["p10"].num_trees() == 80
+
+
+def test_a_rock_the_logs_explain_nonlinearly_keeps_its_rounds():
+    """Porosity a step function of the density (two facies): a linear base cannot follow it,
+    the boosters must, and the decision keeps most of their rounds."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(5 * 150, len(LOGS)))
+    y = 0.15 + 0.04 * np.where(X[:, 1] > 0.3, 1.0, -1.0) * np.abs(X[:, 2]) \
+        + 0.003 * rng.normal(size=X.shape[0])
+    wells = np.repeat([f"W{i}" for i in range(5)], 150)
+    d = decide_groups(X, y, wells, LOGS, _spec())
+    r = d.rounds["model"]
+    assert r["rounds"] == r["of"] == 80                       # every round helps
+    assert r["curve"]["80"] < 0.6 * r["curve"]["1"]           # the first round: ~the base
+    assert d.spec_for(_spec()) == _spec()                     # nothing to cut
+
+
+def test_rounds_are_left_alone_when_asked():
+    X, y, wells, _ = _field(amp_signal=0.0, seed=1)
+    d = decide_groups(X[:, :len(LOGS)], y, wells, LOGS, _spec(input_groups={"rounds": False}))
+    assert d.rounds == {} and d.spec_for(_spec()) == _spec()

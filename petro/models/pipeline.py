@@ -133,10 +133,11 @@ def _finished(record: ModelRecord, rows: Rows, placement: Placement, cv: CVResul
 
 
 def _with_sibling(record: ModelRecord, boosters: dict, rows: Rows, placement: Placement,
-                  cv: CVResult, spec: ModelSpec, context: TrainingContext) -> list[str]:
+                  cv: CVResult, spec: ModelSpec, context: TrainingContext,
+                  decision: GroupDecision) -> list[str]:
     """The logs-only sibling fitted on every training well into the model's ``record`` and
     ``boosters`` (when the model uses an image input; else the model is logs-only itself):
-    its inputs (the kept log groups, selected), or the model's own."""
+    its inputs (the kept log groups, selected; its own P50 rounds), or the model's own."""
     record.image_inputs = image_inputs(record.features)
     decided = (record.input_groups or {}).get("kept")
     logs = [f for f in sibling_inputs(rows.features)
@@ -145,7 +146,8 @@ def _with_sibling(record: ModelRecord, boosters: dict, rows: Rows, placement: Pl
         return list(record.features)
     every = rows.everything()
     logs = select_inputs(rows.inputs(every, logs), rows.target(every), logs, spec)
-    sib, sib_boosters = fit_final_model(rows, logs, spec, cv.logs_only)
+    sib, sib_boosters = fit_final_model(rows, logs, decision.spec_for(spec, SIBLING),
+                                        cv.logs_only)
     record.logs_only = _finished(sib, rows, placement, cv.logs_only, spec, context).to_dict()
     boosters.update({f"{SIBLING}.{k}": b for k, b in sib_boosters.items()})
     return logs
@@ -181,10 +183,10 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
         spec, trials = _final_search(placement.table, inputs, spec, context, progress)
     if cv is None:
         cv = validated(spec)
-    record, boosters = fit_final_model(rows, inputs, spec, cv)
+    record, boosters = fit_final_model(rows, inputs, decision.spec_for(spec), cv)
     record = _finished(record, rows, placement, cv, spec, context)
     record.input_groups = decision.to_dict()
-    sibling = _with_sibling(record, boosters, rows, placement, cv, spec, context)
+    sibling = _with_sibling(record, boosters, rows, placement, cv, spec, context, decision)
     problems = cv.problems + (tuning_problems(spec.name, trials) if trials is not None else [])
     return TrainedModel(spec, inputs, cv, Bundle(record.to_dict(), boosters), sibling, trials,
                         problems, decision)

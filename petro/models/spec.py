@@ -16,7 +16,7 @@ BASELINE_ESTIMATORS = ("ridge", "random_forest", "hist_gbm", "ridge_windowed")  
 FEATURE_SETS = ("logs", "image")
 TUNING_KEYS = ("trials", "n_iter", "inner_folds", "nested", "budget_s", "space")
 EMBEDDINGS = ("pca", "autoencoder")
-GROUP_KEYS = ("select", "inner_folds", "min_gain", "trees")
+GROUP_KEYS = ("select", "rounds", "inner_folds", "min_gain", "trees")
 
 
 @dataclass

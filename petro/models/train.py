@@ -40,12 +40,20 @@ DEFAULT_LGB = dict(n_estimators=300, learning_rate=0.04, num_leaves=15, min_chil
                    subsample=0.8, subsample_freq=1, colsample_bytree=0.7, reg_lambda=1.0,
                    max_bin=63)
 LGB_THREADS = 1
+# a petro parameter, not LightGBM's: the P50 (L2) head's rounds x learning rate, chosen on inner
+# folds (petro.models.groups.choose_rounds); the quantile heads keep every round
+P50_REACH = "p50_reach"
 
 
 def lgb_params(spec: ModelSpec, objective: str, alpha: float | None = None) -> tuple[dict, int]:
+    """LightGBM parameters and boosting rounds of one head of ``spec`` (objective
+    ``regression``: the P50, whose rounds ``P50_REACH`` may cut; ``quantile`` with ``alpha``)."""
     p = dict(DEFAULT_LGB)
     p.update(spec.params)
     rounds = int(p.pop("n_estimators"))
+    reach = p.pop(P50_REACH, None)
+    if reach is not None and objective == "regression":
+        rounds = int(min(rounds, max(1, round(float(reach) / float(p["learning_rate"])))))
     ren = {"subsample": "bagging_fraction", "subsample_freq": "bagging_freq",
            "colsample_bytree": "feature_fraction", "reg_lambda": "lambda_l2",
            "reg_alpha": "lambda_l1", "min_child_samples": "min_data_in_leaf"}

@@ -24,7 +24,7 @@ import pandas as pd
 
 from petro.models.blind import SIBLING_BLOCK, FoldModel, fit_petro
 from petro.models.conformal import conformal_quantile
-from petro.models.groups import decide_groups, sibling_inputs
+from petro.models.groups import SIBLING, GroupDecision, decide_groups, sibling_inputs
 from petro.models.novelty import calibrate_thresholds, novelty_blocks
 from petro.models.rows import Fold, InMemory, Rows
 from petro.models.runtime import Bundle
@@ -117,17 +117,17 @@ def baseline_columns(name: str, columns: list[str]) -> list[int]:
 
 
 def _sibling(fold: Fold, rows: Rows, y: np.ndarray, candidates: list[str], features: list[str],
-             bundle: Bundle, spec: ModelSpec) -> tuple[list[str], Bundle]:
+             bundle: Bundle, spec: ModelSpec, decision: GroupDecision) -> tuple[list[str], Bundle]:
     """The fold's logs-only sibling: its inputs and bundle. The model itself when no image
     group was kept (the same inputs); else the kept log groups, selected and fitted the same
-    way (with the fold's parameters)."""
+    way (with the fold's parameters and the sibling's own P50 rounds)."""
     logs = sibling_inputs(candidates)
     if logs == candidates:
         return features, bundle
     if spec.max_inputs:
         logs = select_inputs(rows.inputs(fold, logs), y, logs, spec)
-    return logs, fit_bundle(rows.inputs(fold, logs), y, logs, spec, fitter=rows.fitter(fold),
-                            stats=rows.stats(fold))
+    return logs, fit_bundle(rows.inputs(fold, logs), y, logs, decision.spec_for(spec, SIBLING),
+                            fitter=rows.fitter(fold), stats=rows.stats(fold))
 
 
 def fold_blocks(rows: Rows) -> list[str]:
@@ -155,14 +155,14 @@ def _fold(fold: Fold, rows: Rows, spec: ModelSpec, nested: bool,
             features = select_inputs(rows.inputs(fold, features), y, features, spec)
         spec, tuned, problems = _search(fold, rows, features, spec, nested, trial_map)
         stats = rows.stats(fold)
-        bundle = fit_bundle(rows.inputs(fold, features), y, features, spec,
+        bundle = fit_bundle(rows.inputs(fold, features), y, features, decision.spec_for(spec),
                             fitter=rows.fitter(fold), stats=stats)
         phid = train["PHID"].to_numpy(dtype=float) if "PHID" in train else np.full(y.size, np.nan)
         model = FoldModel(bundle, features, fold_blocks(rows), fit_petro(phid, y, spec),
                           stats.mean)
         if rows.logs_only:
             model.logs_features, model.logs_bundle = _sibling(fold, rows, y, candidates,
-                                                              features, bundle, spec)
+                                                              features, bundle, spec, decision)
         for b in spec.baselines:
             idx = baseline_columns(b, rows.baseline_columns)
             model.baselines[b] = (sklearn_estimator(b, {}, seed=spec.seed).fit(

@@ -153,7 +153,8 @@ def _model_metrics(tm) -> dict[str, float]:
 def _group_metrics(tm) -> dict[str, float]:
     """The input-group decisions (:mod:`petro.models.groups`): per group the final model's
     verdict (``group_<g>_kept`` 0/1), its inner-CV gain and the floor it had to pass (report
-    unit), and the share of blind folds that kept it (``group_<g>_folds_kept``)."""
+    unit), and the share of blind folds that kept it (``group_<g>_folds_kept``); the share of
+    the decision's boosting rounds the P50 kept (``p50_rounds_share_model`` / ``_logs_only``)."""
     if tm.groups is None:
         return {}
     out = {}
@@ -167,6 +168,8 @@ def _group_metrics(tm) -> dict[str, float]:
         if g != "images":
             out[_metric_name(f"group_{g}_folds_kept")] = \
                 sum(g in d["kept"] for d in folds) / len(folds)
+    for who, r in tm.groups.rounds.items():   # the P50's boosting rounds (share of all)
+        out[_metric_name(f"p50_rounds_share_{who}")] = r["rounds"] / r["of"]
     return out
 
 
