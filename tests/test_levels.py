@@ -122,6 +122,10 @@ def test_shale_point_catches_a_neutron_shift_the_whole_well_level_cannot():
     text = diagnose(pd.DataFrame(index=shifted.index), b.meta["consistency"], shifted)
     assert text.startswith("NPHI reads about 0.34") and "v/v in the well's shale" in text
     assert diagnose(pd.DataFrame(index=blind.index), b.meta["consistency"], blind) == ""
+    # with a density, the cross-log relation pins the neutron: no shale-point test
+    dens = train.assign(RHOB=2.71 - 1.7 * train["PHIE"])
+    assert not any("shale" in c for c in fit_levels(dens, ["GR", "NPHI", "RHOB"],
+                                                    dens["WELL"].to_numpy())["curves"])
 
 
 def test_level_test_reads_a_curve_no_relation_covers():

@@ -29,12 +29,13 @@ def _predict(model, well):
 
 def test_blind_in_domain_rate_is_near_the_documented_95_percent(trained):
     """Three wells of 14 m: each well's thresholds come from the other two only. With the
-    windowed logs and image groups (issue 25) the pooled rate is 0.83 (SYN-02, unlike the other
-    two, 0.62); the thresholds' per-well calibration is the known weakness (issue 23.4 note). A
-    block without blind evidence once fell back to a raw distance of 1.0: 0.75 pooled, SYN-02
-    0.28."""
+    windowed logs and image groups (issue 25) the pooled rate is 0.848 (porosity 0.866): the
+    thresholds are calibrated so that every blind training well, not the depths pooled, is
+    95 % in domain (issue 23.4); pooled, one unlike well (SYN-02) carried most flags and the
+    rate was 0.83. A block without blind evidence once fell back to a raw distance of 1.0:
+    0.75 pooled, SYN-02 0.28."""
     m = trained["entries"]["permeability"].metrics["model"]
-    assert 0.80 <= m["in_domain_rate"] <= 1.0
+    assert 0.82 <= m["in_domain_rate"] <= 1.0
 
 
 def test_field_well_mostly_in_domain_shifted_density_mostly_out(model, trained):

@@ -26,9 +26,12 @@ from petro.models.runtime import shale_rows
 LEVEL_FACTOR = 3.0
 LEVEL_FLOOR = 2.0
 LEVEL_MIN_WELLS = 3
-# the shale-point level test (fit_levels): curves that read the shale's own properties, a well's
-# shale rows (GR at or above this quantile of the well's GR) and how many it needs
-SHALE_POINT_CURVES = ("NPHI", "RHOB", "DT")
+# the shale-point level test (fit_levels): the neutron in the well's shale rows (GR at or above
+# this quantile of the well's GR; at least SHALE_MIN_ROWS of them), fitted only when none of the
+# logs whose cross-log relation pins the neutron's level is there (with a density or sonic the
+# relation catches a neutron shift at 92-100 % of wells and the shale point only adds false
+# alarms: benchmarks/bench_levels.py, docs/trust.md)
+SHALE_POINT_CURVES = {"NPHI": ("RHOB", "DT")}
 SHALE_GR_QUANTILE = 0.9
 SHALE_MIN_ROWS = 10
 
@@ -157,16 +160,19 @@ def fit_levels(table: pd.DataFrame, curves: list[str], wells: np.ndarray, min_ro
     spreads. A curve fewer than ``min_wells`` training wells have is not tested (two wells
     left out in turn give one distance twice: nothing to calibrate on).
 
-    With a GR among ``curves``, the neutron, density and sonic (:data:`SHALE_POINT_CURVES`) are
-    also tested at their shale point, as a petrophysicist normalises them: the median over the
-    well's shale rows (GR at or above the well's :data:`SHALE_GR_QUANTILE`; at least
-    :data:`SHALE_MIN_ROWS` of them), against the training wells' shale rows, calibrated the
-    same way (entries with ``shale``: :func:`petro.models.runtime.level_values`). A whole-well
-    median follows the porosity, which differs between the wells of a field; in shale a
-    neutron reads the shale's hydrogen index, a density its bulk density."""
+    With a GR and no density or sonic among ``curves`` (:data:`SHALE_POINT_CURVES`: the JB case,
+    where no cross-log relation pins the neutron), the neutron is also tested at its shale
+    point, as a petrophysicist normalises it: the median over the well's shale rows (GR at or
+    above the well's :data:`SHALE_GR_QUANTILE`; at least :data:`SHALE_MIN_ROWS` of them),
+    against the training wells' shale rows, calibrated the same way (entries with ``shale``:
+    :func:`petro.models.runtime.level_values`). A whole-well median follows the porosity, which
+    differs between the wells of a field; in shale a neutron reads the shale's hydrogen index.
+    It helps where the wells' shales agree better than their porosities; on petro's own
+    synthetic fields they do not (docs/trust.md)."""
     X = table[curves].to_numpy(dtype=float)
     out = _levels(X, curves, wells, min_rows, factor, floor, min_wells, {})
-    shale = [c for c in SHALE_POINT_CURVES if c in curves]
+    shale = [c for c, pins in SHALE_POINT_CURVES.items()
+             if c in curves and not any(p in curves for p in pins)]
     if "GR" in curves and shale:
         g = table["GR"].to_numpy(dtype=float)
         mask = np.zeros(len(g), dtype=bool)
