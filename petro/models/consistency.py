@@ -73,8 +73,9 @@ def fit_consistency(table: pd.DataFrame, features: list[str], wells: np.ndarray,
     robust-scaled inputs, fitted on all training wells; the residual scale (robust, in the curve's
     unit) and the thresholds come from leave-one-well-out residuals. Per depth, the largest
     |residual| / scale over curves against ``depth_threshold`` (:func:`depth_threshold`: every
-    training well left out has at most ``1 - quantile`` of its depths beyond it); per well (a request of at least
-    ``min_rows`` rows), the median residual / scale of each curve against ``well_threshold``."""
+    training well left out has at most ``1 - quantile`` of its depths beyond it); per well (a
+    request of at least ``min_rows`` rows), the median residual / scale of each curve against
+    ``well_threshold``."""
     curves = [c for c in CONSISTENCY_CURVES if c in features]
     if len(curves) < 2:
         return {}

@@ -72,20 +72,22 @@ def fit_detector(Xm: np.ndarray, model_features: list[str],
     return nov
 
 
-def calibrate_thresholds(D: np.ndarray, quantile: float,
-                         wells: np.ndarray | None = None) -> np.ndarray:
+def calibrate_thresholds(D: np.ndarray, quantile: float, wells: np.ndarray | None = None,
+                         min_rows: int = 30) -> np.ndarray:
     """Per-block thresholds at one common per-block quantile level of the rows of ``D``
     (out-of-fold distances, rows x blocks), the lowest level at which a share ``quantile`` of
     the rows is in domain in every block at once: of the rows pooled, or (``wells``: each
-    row's well) of every well's rows. Per well, one well unlike the others cannot carry most
-    of the flags while the others stay in domain: a well as unlike the others as the most
-    unusual training well is flagged at no more than ``1 - quantile`` of its depths."""
+    row's well) of every well with at least ``min_rows`` rows (pooled when none has). Per
+    well, one well unlike the others cannot carry most of the flags while the others stay in
+    domain: a well as unlike the others as the most unusual training well is flagged at no
+    more than ``1 - quantile`` of its depths."""
     ok = np.isfinite(D).all(axis=1)
     D = D[ok]
     if D.shape[0] == 0:
         return np.ones(D.shape[1])
-    groups = [np.ones(len(D), dtype=bool)] if wells is None else \
-        [wells[ok] == w for w in np.unique(wells[ok])]
+    groups = [] if wells is None else [g for g in (wells[ok] == w for w in np.unique(wells[ok]))
+                                       if g.sum() >= min_rows]
+    groups = groups or [np.ones(len(D), dtype=bool)]
 
     def inside(level: float) -> float:
         thr = np.quantile(D, level, axis=0)

@@ -586,8 +586,7 @@ def level_values(X: np.ndarray, features: list[str], test: dict) -> np.ndarray:
     """The finite values of one well's rows ``X`` (columns ``features``) that a level test
     (an entry of ``consistency.levels.curves``) reads: the curve over the whole well, or, with
     ``shale`` (a GR quantile), only on the well's shale rows (:func:`shale_rows`), where a
-    neutron, density or sonic reads the shale's properties, which vary less between the wells
-    of a field than the porosity does."""
+    neutron reads the shale's hydrogen index rather than the rock's porosity."""
     v = X[:, features.index(test["curve"])]
     if test.get("shale") is not None:
         v = v[shale_rows(X[:, features.index("GR")], float(test["shale"]))]
