@@ -3,7 +3,8 @@ genuine and neutron-shifted blind wells over many synthetic fields, no model tra
 
 Each NMR well of each field (``SEED:WELLS:LITHOLOGY``, 20 m) is blind against the other NMR
 wells: its level distance over the largest distance of a training well left out (max over
-curves; the threshold at factor 1, no floor), for the genuine well and with NPHI +-0.05 v/v,
+curves and their shale points; the threshold at factor 1, no floor; NPHI's median and shale
+point also alone), for the genuine well and with NPHI +-0.05 v/v,
 on all logs ("full") and on GR, NPHI, CALI, spectral gamma, SP ("lean": no density, sonic, PEF,
 resistivity); the cross-log well term over the largest training-well median likewise. Writes
 ``--out`` (CSV) and prints the share of genuine wells flagged and of shifted wells caught per
@@ -23,7 +24,7 @@ from petro.api import configure
 from petro.app.wells import process_well
 from petro.io.discovery import discover
 from petro.models.consistency import fit_consistency, fit_levels
-from petro.models.runtime import Bundle
+from petro.models.runtime import Bundle, level_values
 from petro.synth import SynthConfig, write_field
 
 CURVES = ["GR", "RHOB", "NPHI", "DT", "LOG10_RT", "LOG10_RXO", "CALI", "PEF", "DTS", "K", "TH",
@@ -53,8 +54,13 @@ def main():
                 bt = res[b].table
                 for pert, d in (("none", 0.0), ("NPHI +0.05", 0.05), ("NPHI -0.05", -0.05)):
                     t = bt.assign(NPHI=bt["NPHI"] + d)
-                    lv = {c["curve"]: abs(np.nanmedian(t[c["curve"]]) - c["center"]) / c["scale"] / c["threshold"]
-                          for c in lev["curves"] if np.isfinite(t[c["curve"]]).sum() >= 30}
+                    X = t.reindex(columns=cs).to_numpy(float)
+                    lv = {}
+                    for c in lev["curves"]:   # whole-well and shale-point tests, as the runtime reads them
+                        v = level_values(X, cs, c)
+                        if v.size >= c.get("min_rows", 30):
+                            name = c["curve"] + (":shale" if c.get("shale") is not None else "")
+                            lv[name] = abs(np.median(v) - c["center"]) / c["scale"] / c["threshold"]
                     cw = np.nan
                     if cons:
                         bb = Bundle({"features": cs, "consistency": cons}, {})
@@ -64,7 +70,8 @@ def main():
                     worst = max(lv, key=lv.get)
                     rows.append({"field": spec, "kind": kind, "blind": b, "n_train": len(nmr) - 1, "pert": pert,
                                  "level_ratio": lv[worst], "level_curve": worst, "nphi_ratio": lv.get("NPHI", np.nan),
-                                 "cross_ratio": cw})
+                                 "nphi_shale_ratio": lv.get("NPHI:shale", np.nan),
+                                 "cross_ratio": cw, **{f"r:{k}": v for k, v in lv.items()}})
         print(spec, "done", flush=True)
     df = pd.DataFrame(rows)
     df.to_csv(work / "levels.csv", index=False)
@@ -74,11 +81,15 @@ def main():
         print(f"{kind}: {len(g)} genuine blind wells")
         for f in (1.0, 1.5, 2.0, 2.5, 3.0):
             caught = {p: (d[d.pert == p].level_ratio > f).mean() for p in ("NPHI +0.05", "NPHI -0.05")}
+            sh = {p: (d[d.pert == p].nphi_shale_ratio > f).mean() for p in ("none", "NPHI +0.05")}
+            md = {p: (d[d.pert == p].nphi_ratio > f).mean() for p in ("none", "NPHI +0.05")}
             xc = {p: (d[d.pert == p].cross_ratio > f).mean() for p in ("NPHI +0.05", "NPHI -0.05")}
             print(f"  x{f}: level: genuine flagged {(g.level_ratio > f).mean():.0%}, caught "
                   + ", ".join(f"{p} {v:.0%}" for p, v in caught.items())
                   + f"; cross-log: genuine {(g.cross_ratio > f).mean():.0%}, caught "
-                  + ", ".join(f"{p} {v:.0%}" for p, v in xc.items()))
+                  + ", ".join(f"{p} {v:.0%}" for p, v in xc.items())
+                  + f"; NPHI alone: median genuine {md['none']:.0%} / +0.05 {md['NPHI +0.05']:.0%}, "
+                  f"shale point genuine {sh['none']:.0%} / +0.05 {sh['NPHI +0.05']:.0%}")
 
 if __name__ == "__main__":
     main()

@@ -58,9 +58,10 @@ def test_level_threshold_lets_every_training_well_in(field):
     train = pd.concat(field[:4], ignore_index=True)
     sp = np.where(train["WELL"].isin(["W0", "W1"]), rng_sp(len(train)), np.nan)
     lev = fit_levels(train.assign(SP=sp), ["GR", "NPHI", "SP"], train["WELL"].to_numpy())
-    names = [c["curve"] for c in lev["curves"]]
-    assert names == ["GR", "NPHI"]
-    for c in lev["curves"]:
+    whole = [c for c in lev["curves"] if "shale" not in c]
+    assert [c["curve"] for c in whole] == ["GR", "NPHI"]
+    assert [c["curve"] for c in lev["curves"] if "shale" in c] == ["NPHI"]   # its shale point
+    for c in whole:
         for w, g in train.groupby("WELL"):
             rest = train[train["WELL"] != w][c["curve"]]
             spread = 1.4826 * np.median(np.abs(rest - rest.median()))
@@ -88,6 +89,43 @@ def test_shifted_neutron_without_density_is_flagged_and_named(field):
     assert diagnose(out, b.meta["consistency"], shifted).startswith("NPHI reads about")
     # rows taken one by one: no whole-well test
     assert np.isnan(b.predict(shifted)["WELL_NOVELTY"]).all()
+
+
+def _shaly_well(rng, name: str, phi_mean: float, n: int = 300) -> pd.DataFrame:
+    """A well of clean limestone (porosity ``phi_mean``) and shale beds (a fifth of the rows):
+    the neutron reads the porosity in the clean rock and the shale's hydrogen index (0.30)
+    in the shale, the GR the shale volume."""
+    vsh = np.where(rng.random(n) < 0.2, rng.uniform(0.8, 1.0, n), rng.uniform(0.0, 0.1, n))
+    phi = np.clip(phi_mean + 0.02 * rng.standard_normal(n), 0.01, 0.35)
+    return pd.DataFrame({"WELL": name, "GR": 20 + 120 * vsh + rng.normal(0, 3, n),
+                         "NPHI": phi * (1 - vsh) + 0.30 * vsh + rng.normal(0, 0.005, n),
+                         "PHIE": phi * (1 - vsh)})
+
+
+def test_shale_point_catches_a_neutron_shift_the_whole_well_level_cannot():
+    """Wells whose porosity differs (median neutron 0.08 to 0.16 v/v: as much as a 0.05 shift)
+    but whose shales agree: the whole-well median test lets a neutron read 0.05 v/v high pass,
+    the shale-point test (the neutron in the well's high-GR rows) flags it and names the
+    neutron in its shale; the genuine well passes both."""
+    rng = np.random.default_rng(8)
+    train = pd.concat([_shaly_well(rng, f"W{i}", m) for i, m in
+                       enumerate([0.08, 0.16, 0.11, 0.14])], ignore_index=True)
+    lev = fit_levels(train, ["GR", "NPHI"], train["WELL"].to_numpy())
+    b = Bundle({"features": ["GR", "NPHI"], "consistency": {"levels": lev}}, {})
+    blind = _shaly_well(rng, "B", 0.12)[["GR", "NPHI"]]
+    shifted = blind.assign(NPHI=blind["NPHI"] + 0.05)
+    assert b.level_term(blind.to_numpy(float), well=True)[0] < 1.0
+    assert b.level_term(shifted.to_numpy(float), well=True)[0] > 1.0
+    median_only = Bundle({"features": ["GR", "NPHI"], "consistency": {"levels": {
+        **lev, "curves": [c for c in lev["curves"] if "shale" not in c]}}}, {})
+    assert median_only.level_term(shifted.to_numpy(float), well=True)[0] < 1.0
+    text = diagnose(pd.DataFrame(index=shifted.index), b.meta["consistency"], shifted)
+    assert text.startswith("NPHI reads about 0.34") and "v/v in the well's shale" in text
+    assert diagnose(pd.DataFrame(index=blind.index), b.meta["consistency"], blind) == ""
+    # with a density, the cross-log relation pins the neutron: no shale-point test
+    dens = train.assign(RHOB=2.71 - 1.7 * train["PHIE"])
+    assert not any("shale" in c for c in fit_levels(dens, ["GR", "NPHI", "RHOB"],
+                                                    dens["WELL"].to_numpy())["curves"])
 
 
 def test_level_test_reads_a_curve_no_relation_covers():

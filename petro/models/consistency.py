@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from petro.models.novelty import robust_center_scale
+from petro.models.runtime import shale_rows
 
 # the whole-well level test (fit_levels): a curve's threshold is LEVEL_FACTOR x the largest
 # distance of a training well left out, in robust spreads, at least LEVEL_FLOOR; a curve fewer
@@ -25,6 +26,14 @@ from petro.models.novelty import robust_center_scale
 LEVEL_FACTOR = 3.0
 LEVEL_FLOOR = 2.0
 LEVEL_MIN_WELLS = 3
+# the shale-point level test (fit_levels): the neutron in the well's shale rows (GR at or above
+# this quantile of the well's GR; at least SHALE_MIN_ROWS of them), fitted only when none of the
+# logs whose cross-log relation pins the neutron's level is there (with a density or sonic the
+# relation catches a neutron shift at 92-100 % of wells and the shale point only adds false
+# alarms: benchmarks/bench_levels.py, docs/trust.md)
+SHALE_POINT_CURVES = {"NPHI": ("RHOB", "DT")}
+SHALE_GR_QUANTILE = 0.9
+SHALE_MIN_ROWS = 10
 
 # conventional curves checked against the others, and the words a petrophysicist uses for them
 CONSISTENCY_CURVES = {"RHOB": "density", "NPHI": "neutron", "DT": "sonic", "LOG10_RT":
@@ -63,8 +72,10 @@ def fit_consistency(table: pd.DataFrame, features: list[str], wells: np.ndarray,
     others by a ridge on
     robust-scaled inputs, fitted on all training wells; the residual scale (robust, in the curve's
     unit) and the thresholds come from leave-one-well-out residuals. Per depth, the largest
-    |residual| / scale over curves against ``depth_threshold``; per well (a request of at least
-    ``min_rows`` rows), the median residual / scale of each curve against ``well_threshold``."""
+    |residual| / scale over curves against ``depth_threshold`` (:func:`depth_threshold`: every
+    training well left out has at most ``1 - quantile`` of its depths beyond it); per well (a
+    request of at least ``min_rows`` rows), the median residual / scale of each curve against
+    ``well_threshold``."""
     curves = [c for c in CONSISTENCY_CURVES if c in features]
     if len(curves) < 2:
         return {}
@@ -95,14 +106,26 @@ def fit_consistency(table: pd.DataFrame, features: list[str], wells: np.ndarray,
     if not out:
         return {}
     Z = np.column_stack(Zoof)
-    depth = np.nanmax(np.abs(Z), axis=1)
-    depth = depth[np.isfinite(depth)]
-    dthr = float(np.quantile(depth, quantile)) if depth.size else 4.0
+    dthr = depth_threshold(np.nanmax(np.abs(Z), axis=1), wells, quantile, min_rows)
     # per training well: the median standardized residual of each curve (its calibration offset)
     wmax = np.nanmax(np.abs(np.array([np.nanmedian(Z[wells == w], axis=0) for w in uniq])))
     wthr = float(max(1.0, 1.5 * (wmax if np.isfinite(wmax) else 0.0)))
     return {"curves": out, "depth_threshold": max(dthr, 1.0), "well_threshold": wthr,
             "min_rows": min_rows}
+
+
+def depth_threshold(depth: np.ndarray, wells: np.ndarray, quantile: float, min_rows: int) -> float:
+    """The per-depth threshold of the cross-log test: the largest over training wells (with at
+    least ``min_rows`` left-out residuals) of the well's ``quantile`` of its depths' largest
+    standardized residual ``depth``, so that every training well left out is flagged at no more
+    than ``1 - quantile`` of its depths (pooled, one unlike well would carry most of the
+    flags); the pooled quantile when no well has enough rows, 4 without any."""
+    ok = np.isfinite(depth)
+    per_well = [np.quantile(depth[ok & (wells == w)], quantile) for w in np.unique(wells)
+                if (ok & (wells == w)).sum() >= min_rows]
+    if per_well:
+        return float(max(per_well))
+    return float(np.quantile(depth[ok], quantile)) if ok.any() else 4.0
 
 
 def well_levels(X: np.ndarray, wells: np.ndarray, min_rows: int) \
@@ -136,8 +159,37 @@ def fit_levels(table: pd.DataFrame, curves: list[str], wells: np.ndarray, min_ro
     distance of a left-out well (a genuine well as unlike the others as the most unusual
     training well stays in domain, with room for the wells not seen), at least ``floor``
     spreads. A curve fewer than ``min_wells`` training wells have is not tested (two wells
-    left out in turn give one distance twice: nothing to calibrate on)."""
+    left out in turn give one distance twice: nothing to calibrate on).
+
+    With a GR and no density or sonic among ``curves`` (:data:`SHALE_POINT_CURVES`: the JB case,
+    where no cross-log relation pins the neutron), the neutron is also tested at its shale
+    point, as a petrophysicist normalises it: the median over the well's shale rows (GR at or
+    above the well's :data:`SHALE_GR_QUANTILE`; at least :data:`SHALE_MIN_ROWS` of them),
+    against the training wells' shale rows, calibrated the same way (entries with ``shale``:
+    :func:`petro.models.runtime.level_values`). A whole-well median follows the porosity, which
+    differs between the wells of a field; in shale a neutron reads the shale's hydrogen index.
+    It helps where the wells' shales agree better than their porosities; on petro's own
+    synthetic fields they do not (docs/trust.md)."""
     X = table[curves].to_numpy(dtype=float)
+    out = _levels(X, curves, wells, min_rows, factor, floor, min_wells, {})
+    shale = [c for c, pins in SHALE_POINT_CURVES.items()
+             if c in curves and not any(p in curves for p in pins)]
+    if "GR" in curves and shale:
+        g = table["GR"].to_numpy(dtype=float)
+        mask = np.zeros(len(g), dtype=bool)
+        for w in np.unique(wells):
+            m = wells == w
+            mask[m] = shale_rows(g[m], SHALE_GR_QUANTILE)
+        Xs = np.where(mask[:, None], table[shale].to_numpy(dtype=float), np.nan)
+        out += _levels(Xs, shale, wells, SHALE_MIN_ROWS, factor, floor, min_wells,
+                       {"shale": SHALE_GR_QUANTILE, "min_rows": SHALE_MIN_ROWS})
+    return {"curves": out, "min_rows": min_rows} if out else {}
+
+
+def _levels(X: np.ndarray, curves: list[str], wells: np.ndarray, min_rows: int, factor: float,
+            floor: float, min_wells: int, extra: dict) -> list[dict]:
+    """The level-test entries of the columns of ``X`` (rows not read: NaN), calibrated on the
+    training wells left out (:func:`fit_levels`), each with the keys of ``extra``."""
     med, cen, spr = well_levels(X, wells, min_rows)
     with np.errstate(invalid="ignore"):
         z = np.abs(med - cen) / spr
@@ -150,5 +202,5 @@ def fit_levels(table: pd.DataFrame, curves: list[str], wells: np.ndarray, min_ro
         if zj.size < min_wells:
             continue
         out.append({"curve": c, "center": float(center[j]), "scale": float(scale[j]),
-                    "threshold": float(max(floor, factor * zj.max()))})
-    return {"curves": out, "min_rows": min_rows} if out else {}
+                    "threshold": float(max(floor, factor * zj.max())), **extra})
+    return out

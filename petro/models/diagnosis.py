@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from petro.models.consistency import CONSISTENCY_CURVES
+from petro.models.runtime import level_values
 from petro.models.trust import DERIVED_SOURCES
 from petro.vocab import NOV_PREFIX
 
@@ -84,46 +85,48 @@ _LEVEL_WORDS = {"CALI": ("in", "a hole size the model was not trained on (logs a
                                "predictions as extrapolation")}
 
 
-def _level_candidates(novelty: dict | None, cons: dict | None) -> list[tuple]:
-    """(curve, training median, robust spread, threshold in spreads) of each curve the level
-    test reads: the calibrated level test of the model (``consistency.levels``: every input
-    curve), else (models logged before it) the inputs outside the cross-log check at
-    LEVEL_SHIFT_SPREADS."""
+def _level_candidates(novelty: dict | None, cons: dict | None) -> list[dict]:
+    """The tests the level diagnosis reads, as entries of ``consistency.levels.curves`` (curve,
+    center, scale, threshold in spreads; ``shale``: a shale-point test): the calibrated level
+    test of the model (every input curve), else (models logged before it) the inputs outside
+    the cross-log check at LEVEL_SHIFT_SPREADS."""
     lev = (cons or {}).get("levels")
     if lev:
-        return [(c["curve"], c["center"], c["scale"], c["threshold"]) for c in lev["curves"]]
+        return list(lev["curves"])
     block = next((b for b in (novelty or {}).get("blocks", []) if b.get("name") == "logs"), None)
     if block is None:
         return []
-    return [(f, c, sc, LEVEL_SHIFT_SPREADS)
+    return [{"curve": f, "center": c, "scale": sc, "threshold": LEVEL_SHIFT_SPREADS}
             for f, c, sc in zip(block["features"], block["center"], block["scale"])
             if f not in CONSISTENCY_CURVES and f not in DERIVED_SOURCES]
 
 
 def level_shift(rows: pd.DataFrame, novelty: dict | None, cons: dict | None = None) -> str:
-    """One sentence naming the input curve whose level over the whole well lies furthest
-    beyond its threshold (its median, in robust spreads of the training rows, from the training
-    median: :func:`petro.models.consistency.fit_levels`), or ''. Every input curve is read,
-    whether or not a cross-log relation covers it (a shifted neutron in a field without
-    density)."""
+    """One sentence naming the input curve whose level over the whole well (or in its shale:
+    a shale-point test) lies furthest beyond its threshold (its median, in robust spreads of
+    the training rows, from the training median: :func:`petro.models.consistency.fit_levels`),
+    or ''. Every input curve is read, whether or not a cross-log relation covers it (a shifted
+    neutron in a field without density)."""
     if len(rows) < LEVEL_MIN_ROWS:
         return ""
     worst = None
-    for f, c, sc, thr in _level_candidates(novelty, cons):
-        if f not in rows or not sc > 0:
+    for t in _level_candidates(novelty, cons):
+        f, sc, thr = t["curve"], float(t["scale"]), float(t["threshold"])
+        cols = [f] + (["GR"] if t.get("shale") is not None else [])
+        if any(c not in rows for c in cols) or not sc > 0:
             continue
-        v = rows[f].to_numpy(dtype=float)
-        v = v[np.isfinite(v)]
-        if v.size < LEVEL_MIN_ROWS:
+        v = level_values(rows[cols].to_numpy(dtype=float), cols, t)
+        if v.size < int(t.get("min_rows", LEVEL_MIN_ROWS)):
             continue
         med = float(np.median(v))
-        z = (med - float(c)) / float(sc)
+        z = (med - float(t["center"])) / sc
         if abs(z) > thr and (worst is None or abs(z) / thr > abs(worst[3]) / worst[4]):
-            worst = (f, med, float(c), z, thr)
+            worst = (f, med, float(t["center"]), z, thr, t.get("shale"))
     return _level_words(*worst) if worst else ""
 
 
-def _level_words(f: str, med: float, c: float, z: float, thr: float) -> str:
+def _level_words(f: str, med: float, c: float, z: float, thr: float,
+                 shale: float | None = None) -> str:
     if f.startswith("LOG10_"):   # a resistivity: said in ohm.m
         f, med, c, unit = f[6:], 10 ** med, 10 ** c, "ohm.m"
         advice = _ADVICE.get("LOG10_" + f, "check calibration")
@@ -131,7 +134,11 @@ def _level_words(f: str, med: float, c: float, z: float, thr: float) -> str:
         unit = (_LEVEL_WORDS.get(f) or _UNIT_WORDS.get(f, ("",)))[0]
         advice = _LEVEL_WORDS[f][1] if f in _LEVEL_WORDS else _ADVICE.get(
             f, "a level the training wells never had: check the tool, its calibration and units")
-    return (f"{f} reads about {med:.3g} {unit} over the well, the training wells {c:.3g} {unit} "
+    where, theirs = "over the well", "the training wells"
+    if shale is not None:
+        where = f"in the well's shale (its GR top {100 * (1 - shale):.0f} %)"
+        theirs = "the training wells' shale"
+    return (f"{f} reads about {med:.3g} {unit} {where}, {theirs} {c:.3g} {unit} "
             f"({z:+.1f} robust spreads, beyond the {thr:.1f} the training wells' own levels "
             f"allow): {advice}").replace("  ", " ")
 

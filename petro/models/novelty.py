@@ -4,9 +4,9 @@ One robust Mahalanobis detector per input block (the conventional logs; each ima
 :func:`novelty_blocks`): median / MAD standardisation, Ledoit-Wolf covariance, fitted on the
 boosters' matrix (model features). Each block's threshold is calibrated on blind-well distances
 (:func:`calibrate_thresholds`, called by :mod:`petro.models.validation`), so that a share
-``novelty_quantile`` of blind training-like depths is "in domain" in every block at once. The
-runtime (:mod:`petro.models.runtime`) applies it from the plain numbers stored in the model's
-JSON (``novelty``).
+``novelty_quantile`` of the depths of every blind training well (not of the depths pooled) is
+"in domain" in every block at once. The runtime (:mod:`petro.models.runtime`) applies it from
+the plain numbers stored in the model's JSON (``novelty``).
 """
 
 from __future__ import annotations
@@ -72,18 +72,33 @@ def fit_detector(Xm: np.ndarray, model_features: list[str],
     return nov
 
 
-def calibrate_thresholds(D: np.ndarray, quantile: float) -> np.ndarray:
-    """Per-block thresholds at one common per-block quantile level, chosen so that a share
-    ``quantile`` of the rows of ``D`` (out-of-fold distances, rows x blocks) is in domain in
-    every block at once."""
-    D = D[np.isfinite(D).all(axis=1)]
+def calibrate_thresholds(D: np.ndarray, quantile: float, wells: np.ndarray | None = None,
+                         min_rows: int = 30) -> np.ndarray:
+    """Per-block thresholds at one common per-block quantile level of the rows of ``D``
+    (out-of-fold distances, rows x blocks), the lowest level at which a share ``quantile`` of
+    the rows is in domain in every block at once: of the rows pooled, or (``wells``: each
+    row's well) of every well with at least ``min_rows`` rows (pooled when none has). Per
+    well, one well unlike the others cannot carry most of the flags while the others stay in
+    domain: a well as unlike the others as the most unusual training well is flagged at no
+    more than ``1 - quantile`` of its depths."""
+    ok = np.isfinite(D).all(axis=1)
+    D = D[ok]
     if D.shape[0] == 0:
         return np.ones(D.shape[1])
+    groups = [] if wells is None else [g for g in (wells[ok] == w for w in np.unique(wells[ok]))
+                                       if g.sum() >= min_rows]
+    groups = groups or [np.ones(len(D), dtype=bool)]
+
+    def inside(level: float) -> float:
+        thr = np.quantile(D, level, axis=0)
+        within = ((D / np.where(thr > 0, thr, 1.0)) <= 1.0).all(axis=1)
+        return min(float(within[g].mean()) for g in groups)
+
     lo, hi = quantile, 1.0
-    for _ in range(40):
+    if inside(lo) >= quantile:
+        hi = lo
+    for _ in range(40 if hi > lo else 0):
         mid = (lo + hi) / 2
-        thr = np.quantile(D, mid, axis=0)
-        inside = ((D / np.where(thr > 0, thr, 1.0)) <= 1.0).all(axis=1).mean()
-        lo, hi = (mid, hi) if inside < quantile else (lo, mid)
+        lo, hi = (mid, hi) if inside(mid) < quantile else (lo, mid)
     thr = np.quantile(D, hi, axis=0)
     return np.where(thr > 0, thr, 1.0)

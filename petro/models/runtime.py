@@ -550,9 +550,10 @@ class Bundle:
 
     def level_term(self, X: np.ndarray, well: bool = False) -> np.ndarray:
         """The whole-well level test (bundle key ``consistency.levels``): per input curve with
-        at least ``min_rows`` values, the well's median in robust spreads from the training
+        at least ``min_rows`` values (:func:`level_values`: over the whole well, or only in its
+        shale for a shale-point test), the well's median in robust spreads from the training
         median, over the curve's threshold (calibrated on training wells left out); the largest
-        over curves, the same on every row. NaN unless ``well`` and at least ``min_rows``
+        over tests, the same on every row. NaN unless ``well`` and at least ``min_rows``
         rows, or when no curve is tested."""
         lev = (self.meta.get("consistency") or {}).get("levels") or {}
         n = X.shape[0]
@@ -561,9 +562,8 @@ class Bundle:
             return np.full(n, np.nan)
         worst = np.nan
         for c in lev["curves"]:
-            v = X[:, self.features.index(c["curve"])]
-            v = v[np.isfinite(v)]
-            if v.size >= min_rows:
+            v = level_values(X, self.features, c)
+            if v.size >= int(c.get("min_rows", min_rows)):
                 z = abs(float(np.median(v)) - c["center"]) / c["scale"] / c["threshold"]
                 worst = z if not np.isfinite(worst) else max(worst, z)
         return np.full(n, worst)
@@ -571,6 +571,26 @@ class Bundle:
 
 REPAIR = ("download the model again (a fresh `mlflow.pyfunc.load_model`, or delete the "
           "partial local copy), or re-log and register it (`petro run`)")
+
+
+def shale_rows(gr: np.ndarray, quantile: float) -> np.ndarray:
+    """The shale rows of one well: its gamma ray ``gr`` at or above the well's own
+    ``quantile`` of it (a well's own scale: a GR miscalibrated by a factor keeps its shale)."""
+    ok = np.isfinite(gr)
+    if not ok.any():
+        return ok
+    return ok & (gr >= np.quantile(gr[ok], quantile))
+
+
+def level_values(X: np.ndarray, features: list[str], test: dict) -> np.ndarray:
+    """The finite values of one well's rows ``X`` (columns ``features``) that a level test
+    (an entry of ``consistency.levels.curves``) reads: the curve over the whole well, or, with
+    ``shale`` (a GR quantile), only on the well's shale rows (:func:`shale_rows`), where a
+    neutron reads the shale's hydrogen index rather than the rock's porosity."""
+    v = X[:, features.index(test["curve"])]
+    if test.get("shale") is not None:
+        v = v[shale_rows(X[:, features.index("GR")], float(test["shale"]))]
+    return v[np.isfinite(v)]
 
 
 def file_record(path: Path) -> dict:

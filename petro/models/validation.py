@@ -6,8 +6,9 @@ score of a sample is ``max(q_lo - y, y - q_hi)`` from its out-of-fold quantiles;
 the ``(1 - alpha)(1 + 1/n)`` quantile of the scores. The reported coverage is itself blind: the
 adjustment applied to a well is computed from the other wells' scores only. The novelty
 thresholds (one per input block) are calibrated on the out-of-fold distances so that a share
-``novelty_quantile`` of blind-well depths is "in domain" in every block at once; the reported
-in-domain rate is blind the same way (thresholds from the other wells).
+``novelty_quantile`` of the depths of every blind well is "in domain" in every block at once
+(per well, not pooled: one unlike well cannot carry most of the flags); the reported in-domain
+rate is blind the same way (thresholds from the other wells).
 
 The folds are written once, against :class:`petro.models.rows.Rows` (where the rows live): in
 memory (:func:`cross_validate`), or on a Dask cluster (``petro.app.disttrain``).
@@ -271,7 +272,7 @@ def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec:
     have = np.isfinite(D).any(axis=0)
     D = D[:, have]
     block_names = [b for b, h in zip(block_names, have) if h]
-    thr = calibrate_thresholds(D, spec.novelty_quantile)
+    thr = calibrate_thresholds(D, spec.novelty_quantile, wells)
     with warnings.catch_warnings():      # a row without any block's distance: NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         oof["dist"] = np.nanmax(D / thr, axis=1) if D.shape[1] else np.nan
@@ -289,7 +290,8 @@ def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec:
             seen = np.isfinite(D[~m]).any(axis=0)
             t = thr.copy()
             if seen.any():
-                t[seen] = calibrate_thresholds(D[~m][:, seen], spec.novelty_quantile)
+                t[seen] = calibrate_thresholds(D[~m][:, seen], spec.novelty_quantile,
+                                               wells[~m])
             in_dom[m] = ~((D[m] / t).max(axis=1) > 1.0)
         else:
             in_dom[m] = True
