@@ -39,6 +39,7 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from petro.models.spec import ModelSpec
+from petro.models.tasks import TaskMap, run_tasks
 from petro.models.train import fit_bundle
 from petro.vocab import by_image_prefix, is_windowed_log, parse_feature
 
@@ -108,15 +109,33 @@ class GroupDecision:
         return {"kept": list(self.kept), "groups": self.groups, "reason": self.reason}
 
 
-def _inner_rmse(X: np.ndarray, y: np.ndarray, folds, features: list[str], columns: list[str],
-                spec: ModelSpec) -> tuple[float, np.ndarray]:
-    """Pooled and per-inner-fold RMSE (report unit) of a P50 model on ``columns``."""
+def inner_splits(wells: np.ndarray, inner_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The decision's inner folds over rows of ``wells``: grouped K-fold, at most one per well
+    (rows' positions; a function of the wells' labels and row counts only)."""
+    k = min(inner_folds, np.unique(wells).size)
+    return list(GroupKFold(n_splits=k).split(wells, groups=wells))
+
+
+def _fit_predict(Xtr: np.ndarray, ytr: np.ndarray, Xte: list[np.ndarray], features: list[str],
+                 columns: list[str], spec: ModelSpec) -> list[np.ndarray]:
+    """P50 of a decision fit on rows ``Xtr`` (columns ``features``) restricted to ``columns``,
+    at each block of rows of ``Xte``."""
     idx = [features.index(c) for c in columns]
+    b = fit_bundle(Xtr[:, idx], ytr, columns, spec, with_novelty=False, p50_only=True)
+    return [b.raw_quantiles(x[:, idx])["p50"] for x in Xte]
+
+
+def _inner_rmse(X: np.ndarray, y: np.ndarray, wells: np.ndarray, folds, features: list[str],
+                names: tuple[str, ...], columns: list[str], spec: ModelSpec,
+                fits: "DecisionFits | None") -> tuple[float, np.ndarray]:
+    """Pooled and per-inner-fold RMSE (report unit) of a P50 model on ``columns`` (the input
+    groups ``names``): each inner fold's predictions from ``fits`` when it has them, else
+    fitted here."""
     pred = np.full(y.size, np.nan)
     for tr, te in folds:
-        b = fit_bundle(X[np.ix_(tr, idx)], y[tr], columns, spec, with_novelty=False,
-                       p50_only=True)
-        pred[te] = b.raw_quantiles(X[np.ix_(te, idx)])["p50"]
+        got = fits.get(wells[tr], names, wells[te]) if fits is not None else None
+        pred[te] = got if got is not None else \
+            _fit_predict(X[tr], y[tr], [X[te]], features, columns, spec)[0]
     err = (pred - y) * spec.report_scale
     per_fold = np.array([np.sqrt(np.nanmean(err[te] ** 2)) for _, te in folds])
     return float(np.sqrt(np.nanmean(err ** 2))), per_fold
@@ -137,10 +156,100 @@ def _verdict(without: tuple[float, np.ndarray], with_: tuple[float, np.ndarray],
 MIN_WELLS = 3   # training wells below which no group is dropped
 
 
+def _reference(groups: dict[str, list[str]]) -> tuple[str, ...]:
+    """What an image group is measured against: the logs with their windowed statistics."""
+    return (LOGS, WINDOWED) if WINDOWED in groups else (LOGS,)
+
+
+def _measured(groups: dict[str, list[str]]) -> list[tuple[str, ...]]:
+    """The group combinations every decision measures (the logs alone, the reference, the
+    reference with each image group); all image groups together only when none passes alone."""
+    ref = _reference(groups)
+    return [(LOGS,)] + ([ref] if ref != (LOGS,) else []) + \
+        [ref + (g,) for g in groups if is_image_group(g)]
+
+
+@dataclass
+class DecisionFits:
+    """Inner fits shared by several decisions on the same rows (:func:`decision_fits`): the
+    P50 predictions of each held-out well set by the fit on each training well set and group
+    combination. Decisions of different blind-well folds share most of them: leaving out well
+    A in the fold of blind well B trains on the same wells as leaving out B in A's."""
+
+    features: list[str]
+    spec: ModelSpec            # the decision fits' (:func:`decision_spec`)
+    preds: dict[tuple, np.ndarray] = field(default_factory=dict)
+
+    def serves(self, features: list[str], spec: ModelSpec) -> bool:
+        """Whether these fits are a decision's on ``features`` with fit spec ``spec``."""
+        return self.features == list(features) and self.spec == spec
+
+    def get(self, train: np.ndarray, names: tuple[str, ...], test: np.ndarray) \
+            -> np.ndarray | None:
+        """The predictions of the rows of wells ``test`` by the fit on wells ``train`` and
+        groups ``names`` (wells: per row; None: not fitted here)."""
+        key = (tuple(np.unique(train).tolist()), names, tuple(np.unique(test).tolist()))
+        return self.preds.get(key)
+
+
+def _decision_task(train: tuple[str, ...], tests: list[tuple[str, ...]], Xtr: np.ndarray,
+                   ytr: np.ndarray, Xte: list[np.ndarray], features: list[str],
+                   groups: dict[str, list[str]], spec: ModelSpec) -> dict[tuple, np.ndarray]:
+    """Every measured combination of ``groups`` fitted on rows ``Xtr`` (wells ``train``) and
+    applied to the rows of each held-out well set of ``tests``; one thread (the result never
+    depends on cores)."""
+    from threadpoolctl import threadpool_limits
+
+    out = {}
+    with threadpool_limits(1):
+        for names in _measured(groups):
+            cols = [f for g in names for f in groups[g]]
+            for test, p in zip(tests, _fit_predict(Xtr, ytr, Xte, features, cols, spec)):
+                out[(train, names, test)] = p
+    return out
+
+
+def decision_fits(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: list[str],
+                  spec: ModelSpec, decisions: list[tuple[str, ...]], *, n_jobs: int = 1,
+                  task_map: TaskMap | None = None) -> DecisionFits | None:
+    """The inner fits of the decisions on the training wells ``decisions`` (each a set of
+    wells among ``wells``, the well of each row of ``X``: each blind-well fold's training wells
+    and every well for the final model), each distinct fit done once, as the tasks of
+    ``task_map`` or in ``n_jobs`` processes (:mod:`petro.models.tasks`). With leave-one-well-out
+    inner folds the decisions of N blind-well folds need N(N-1)/2 fits per combination, not
+    N(N-1). The same rows, columns and seed give the same booster wherever it is fitted, so
+    :func:`decide_groups` decides exactly as without them. None: nothing to decide."""
+    groups = input_groups(features)
+    s = group_settings(spec)
+    if not s["select"] or len(groups) == 1 or LOGS not in groups:
+        return None
+    ok = np.isfinite(y)
+    X, y, wells = X[ok], y[ok], np.asarray(wells).astype(str)[ok]
+    need: dict[tuple[str, ...], set] = {}
+    for train in decisions:
+        w = wells[np.isin(wells, list(train))]
+        if np.unique(w).size < MIN_WELLS:
+            continue
+        for tr, te in inner_splits(w, s["inner_folds"]):
+            need.setdefault(tuple(np.unique(w[tr]).tolist()), set()).add(
+                tuple(np.unique(w[te]).tolist()))
+    tasks = []
+    for train, tests in need.items():
+        at = np.isin(wells, list(train))
+        tests = sorted(tests)
+        tasks.append((train, tests, X[at], y[at], [X[np.isin(wells, list(t))] for t in tests]))
+    fits = DecisionFits(list(features), decision_spec(spec, s["trees"]))
+    for r in run_tasks(_decision_task, tasks, (features, groups, fits.spec),
+                       n_jobs=n_jobs, task_map=task_map):
+        fits.preds.update(r)
+    return fits
+
+
 def decide_groups(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: list[str],
-                  spec: ModelSpec) -> GroupDecision:
+                  spec: ModelSpec, fits: DecisionFits | None = None) -> GroupDecision:
     """Keep or drop each input group of ``features`` (the columns of ``X``) by its gain on
-    these rows (targets ``y``, well of each row ``wells``; module docstring)."""
+    these rows (targets ``y``, well of each row ``wells``; module docstring). ``fits``: inner
+    fits already done (:func:`decision_fits`; the others are done here)."""
     groups = input_groups(features)
     s = group_settings(spec)
     if not s["select"] or len(groups) == 1:
@@ -150,26 +259,27 @@ def decide_groups(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: lis
         return GroupDecision(list(groups), {}, "no conventional-log input to measure a group's "
                                                "gain against: every group kept")
     ok = np.isfinite(y)
-    X, y, wells = X[ok], y[ok], np.asarray(wells)[ok]
+    X, y, wells = X[ok], y[ok], np.asarray(wells).astype(str)[ok]
     n_wells = np.unique(wells).size
     if n_wells < MIN_WELLS:   # two wells: each predicts the other, no spread to judge a gain by
         return GroupDecision(list(groups), {}, f"{n_wells} training well(s): too few to measure "
                                                f"a gain beyond the noise (>= {MIN_WELLS}); every "
                                                f"group kept")
-    folds = list(GroupKFold(n_splits=min(s["inner_folds"], n_wells)).split(X, groups=wells))
+    folds = inner_splits(wells, s["inner_folds"])
     fit_spec = decision_spec(spec, s["trees"])
+    fits = fits if fits is not None and fits.serves(features, fit_spec) else None
     measured: dict[tuple[str, ...], tuple[float, np.ndarray]] = {}
 
     def rmse(names: tuple[str, ...]):
         if names not in measured:
             cols = [f for g in names for f in groups[g]]
-            measured[names] = _inner_rmse(X, y, folds, features, cols, fit_spec)
+            measured[names] = _inner_rmse(X, y, wells, folds, features, names, cols, fit_spec,
+                                          fits)
         return measured[names]
 
     verdicts, kept = {}, [LOGS]
-    ref = (LOGS,)
+    ref = _reference(groups)
     if WINDOWED in groups:
-        ref = (LOGS, WINDOWED)
         verdicts[WINDOWED] = _verdict(rmse((LOGS,)), rmse(ref), s["min_gain"])
         if verdicts[WINDOWED]["keep"]:
             kept.append(WINDOWED)

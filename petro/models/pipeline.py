@@ -19,8 +19,8 @@ from typing import Protocol
 
 import pandas as pd
 
-from petro.models.groups import GroupDecision, decide_groups, group_of, image_inputs, \
-    sibling_inputs
+from petro.models.groups import DecisionFits, GroupDecision, decide_groups, decision_fits, \
+    group_of, image_inputs, sibling_inputs
 from petro.models.plausibility import input_plausibility
 from petro.models.record import ModelRecord
 from petro.models.rows import Placement, Rows
@@ -108,13 +108,25 @@ def _final_search(table: pd.DataFrame, inputs: list[str], spec: ModelSpec,
     return replace(spec, params=best), trials
 
 
-def _final_inputs(rows: Rows, features: list[str], spec: ModelSpec) \
-        -> tuple[GroupDecision, list[str]]:
+def _decision_fits(rows: Rows, spec: ModelSpec, context: TrainingContext) \
+        -> DecisionFits | None:
+    """The inner fits of every input-group decision of ``spec`` on ``rows`` (each blind-well
+    fold's and the final model's), each done once, in parallel (``context``)."""
+    every = rows.everything()
+    return decision_fits(rows.inputs(every, rows.features), rows.target(every),
+                         rows.frame(every)[WELL].astype(str).to_numpy(), rows.features, spec,
+                         [f.train for f in rows.folds(spec)] + [every.train],
+                         n_jobs=context.n_jobs, task_map=context.task_map)
+
+
+def _final_inputs(rows: Rows, features: list[str], spec: ModelSpec,
+                  fits: DecisionFits | None = None) -> tuple[GroupDecision, list[str]]:
     """The final model's input groups and inputs: the same decision and selection as in each
     fold (:func:`petro.models.validation.validate`), on every training well."""
     every = rows.everything()
     X, y = rows.inputs(every, features), rows.target(every)
-    decision = decide_groups(X, y, rows.frame(every)[WELL].astype(str).to_numpy(), features, spec)
+    decision = decide_groups(X, y, rows.frame(every)[WELL].astype(str).to_numpy(), features, spec,
+                             fits)
     candidates = decision.features(features)
     return decision, select_inputs(rows.inputs(every, candidates), y, candidates, spec)
 
@@ -168,14 +180,15 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
     comparator = logs_only if "image" in spec.features and \
         any(is_image_feature(f) for f in features) else None
     rows = placement.rows(spec.column, features, comparator, nested)
+    fits = _decision_fits(rows, spec, context)
 
     def validated(s: ModelSpec) -> CVResult:
         return validate(rows, s, nested=nested, n_jobs=context.n_jobs,
-                        task_map=context.task_map,
+                        task_map=context.task_map, fits=fits,
                         progress=lambda f: progress.advance(FOLDS, f"{s.name}: {f}"))
 
     cv = validated(spec) if nested else None   # blind figures first: tuning inside each fold
-    decision, inputs = _final_inputs(rows, features, spec)
+    decision, inputs = _final_inputs(rows, features, spec, fits)
     trials = None
     if spec.tuning:   # the final model's parameters: the same search on every well
         spec, trials = _final_search(placement.table, inputs, spec, context, progress)
