@@ -134,7 +134,7 @@ def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,
         on_event: EventHandler | Reporter | None = None) -> RunResult:
     """The whole pipeline: data (written first if the pipeline is synthetic), per-well work,
     training and validation, MLflow logging and registration with the promotion gate."""
-    from petro.tracking import check_server, log_training, resolve_uri
+    from petro.tracking import check_server, create_store_early, log_training, resolve_uri
 
     check_server(resolve_uri(tracking_uri))   # a team server that does not answer: before the work
     rep = reporter(on_event)
@@ -143,8 +143,12 @@ def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,
     # path is chosen (the lightgbm.dask path never reads them here)
     keep = cfg.engine.distributed_training == "never" or scheduler_address(cfg.engine) is None \
         or store_root(cfg) is None
-    wells = read_wells(cfg, reporter=rep, keep_tables=keep)
-    trained = train_models(cfg, wells, rep)
+    store_ready = create_store_early(resolve_uri(tracking_uri))   # a new store, meanwhile
+    try:
+        wells = read_wells(cfg, reporter=rep, keep_tables=keep)
+        trained = train_models(cfg, wells, rep)
+    finally:
+        store_ready()
     rep.start(TRACKING, len(trained.models))
     logged = log_training(trained, uri=tracking_uri, progress=rep.stepper(TRACKING))
     rep.end(TRACKING)

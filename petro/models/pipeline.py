@@ -27,7 +27,7 @@ from petro.models.rows import Placement, Rows
 from petro.models.runtime import SIBLING, Bundle
 from petro.models.selection import select_inputs
 from petro.models.spec import ModelSpec
-from petro.models.tasks import TaskMap
+from petro.models.tasks import TaskMap, run_tasks
 from petro.models.trust import trust_meta
 from petro.models.tuning import tune, tuning_problems, tuning_settings
 from petro.models.validation import CVResult, fit_final_model, validate
@@ -144,23 +144,40 @@ def _finished(record: ModelRecord, rows: Rows, placement: Placement, cv: CVResul
                                  if context.plausibility_table else None))
 
 
-def _with_sibling(record: ModelRecord, boosters: dict, rows: Rows, placement: Placement,
-                  cv: CVResult, spec: ModelSpec, context: TrainingContext) -> list[str]:
-    """The logs-only sibling fitted on every training well into the model's ``record`` and
-    ``boosters`` (when the model uses an image input; else the model is logs-only itself):
-    its inputs (the kept log groups, selected), or the model's own."""
-    record.image_inputs = image_inputs(record.features)
-    decided = (record.input_groups or {}).get("kept")
-    logs = [f for f in sibling_inputs(rows.features)
-            if decided is None or group_of(f) in decided]
-    if not record.image_inputs or cv.logs_only is None:
-        return list(record.features)
-    every = rows.everything()
-    logs = select_inputs(rows.inputs(every, logs), rows.target(every), logs, spec)
-    sib, sib_boosters = fit_final_model(rows, logs, spec, cv.logs_only)
-    record.logs_only = _finished(sib, rows, placement, cv.logs_only, spec, context).to_dict()
-    boosters.update({f"{SIBLING}.{k}": b for k, b in sib_boosters.items()})
-    return logs
+def _sibling_candidates(rows: Rows, decision: GroupDecision, cv: CVResult,
+                        inputs: list[str]) -> list[str] | None:
+    """The logs-only sibling's candidate inputs (the kept log groups), or None when the model
+    uses no image input (it is logs-only itself) or was validated without a sibling."""
+    if not image_inputs(inputs) or cv.logs_only is None:
+        return None
+    return [f for f in sibling_inputs(rows.features) if group_of(f) in decision.kept]
+
+
+def _final_fit(features: list[str], cv: CVResult, select: bool, rows: Rows,
+               spec: ModelSpec) -> tuple[list[str], ModelRecord, dict]:
+    """A final fit on every training well (inputs ``features``, selected first when
+    ``select``; conformal adjustment and novelty thresholds from ``cv``), on one thread
+    wherever it runs: its inputs, record and boosters."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        if select:
+            every = rows.everything()
+            features = select_inputs(rows.inputs(every, features), rows.target(every), features,
+                                     spec)
+        record, boosters = fit_final_model(rows, features, spec, cv)
+    return features, record, boosters
+
+
+def _final_fits(rows: Rows, inputs: list[str], siblings: list[str] | None, spec: ModelSpec,
+                cv: CVResult, context: TrainingContext) -> list[tuple]:
+    """The final model and its logs-only sibling (candidates ``siblings``, selected; None: no
+    sibling) fitted at once: two tasks of ``context`` when the rows travel, else here."""
+    jobs = [(inputs, cv, False)] + ([(siblings, cv.logs_only, True)] if siblings else [])
+    if rows.portable:
+        return list(run_tasks(_final_fit, jobs, (rows, spec), n_jobs=context.n_jobs,
+                              task_map=context.task_map))
+    return [_final_fit(*job, rows, spec) for job in jobs]
 
 
 def train_model(spec: ModelSpec, placement: Placement, features: list[str],
@@ -194,10 +211,17 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
         spec, trials = _final_search(placement.table, inputs, spec, context, progress)
     if cv is None:
         cv = validated(spec)
-    record, boosters = fit_final_model(rows, inputs, spec, cv)
+    fitted = _final_fits(rows, inputs, _sibling_candidates(rows, decision, cv, inputs), spec, cv,
+                         context)
+    _, record, boosters = fitted[0]
     record = _finished(record, rows, placement, cv, spec, context)
     record.input_groups = decision.to_dict()
-    sibling = _with_sibling(record, boosters, rows, placement, cv, spec, context)
+    record.image_inputs = image_inputs(record.features)
+    sibling = list(record.features)
+    if len(fitted) > 1:   # the logs-only sibling, carried by the model
+        sibling, sib, sib_boosters = fitted[1]
+        record.logs_only = _finished(sib, rows, placement, cv.logs_only, spec, context).to_dict()
+        boosters.update({f"{SIBLING}.{k}": b for k, b in sib_boosters.items()})
     problems = cv.problems + (tuning_problems(spec.name, trials) if trials is not None else [])
     return TrainedModel(spec, inputs, cv, Bundle(record.to_dict(), boosters), sibling, trials,
                         problems, decision)
