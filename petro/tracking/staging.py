@@ -34,9 +34,10 @@ FORMAT = 1
 PENDING_ROOT = Path("petro-pending")
 
 
-def stage_training(result, uri: str, root: Path = PENDING_ROOT) -> Path:
+def stage_training(result, uri: str, root: Path = PENDING_ROOT, task_map=None) -> Path:
     """Write ``result`` (a :class:`petro.app.trained.TrainResult`) to a new folder under ``root``
-    for logging to ``uri``; returns the folder."""
+    for logging to ``uri``; returns the folder. The plots are drawn as the tasks of ``task_map``
+    (:mod:`petro.models.tasks`), else in the run's ``n_jobs`` processes."""
     cfg = result.cfg
     lineage = _lineage(result)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -52,21 +53,21 @@ def stage_training(result, uri: str, root: Path = PENDING_ROOT) -> Path:
         atomic_write_text(tmp / "parent" / "data" / "wells.json", json.dumps(
             [{**w.summary, "error": w.error, "problems": [p.to_dict() for p in w.problems],
               "targets": w.target_report} for w in result.wells], indent=1, default=str))
-        _plots(result, tmp / "models")
+        _plots(result, tmp / "models", task_map)
         for tm in result.models:
             _stage_model(result, tm, lineage, tmp / "models" / safe_name(tm.spec.name))
     return folder
 
 
-def _plots(result, folder: Path) -> None:
-    """Every model's plots (``<model>/artifacts/plots/``), one model per process of the run's
-    ``n_jobs`` (matplotlib is single-threaded: ~2 s a model)."""
+def _plots(result, folder: Path, task_map=None) -> None:
+    """Every model's plots (``<model>/artifacts/plots/``), one model per task (matplotlib is
+    single-threaded: ~2 s a model)."""
     from petro.models.tasks import run_tasks
     from petro.plots import model_plots
 
     jobs = [(tm.cv, folder / safe_name(tm.spec.name) / "artifacts" / "plots", tm.spec.name)
             for tm in result.models]
-    for _ in run_tasks(model_plots, jobs, (), n_jobs=result.cfg.n_jobs):
+    for _ in run_tasks(model_plots, jobs, (), n_jobs=result.cfg.n_jobs, task_map=task_map):
         pass
 
 
