@@ -63,12 +63,18 @@ def _plots(result, folder: Path, task_map=None) -> None:
     """Every model's plots (``<model>/artifacts/plots/``), one model per task (matplotlib is
     single-threaded: ~2 s a model)."""
     from petro.models.tasks import run_tasks
-    from petro.plots import model_plots
 
     jobs = [(tm.cv, folder / safe_name(tm.spec.name) / "artifacts" / "plots", tm.spec.name)
             for tm in result.models]
-    for _ in run_tasks(model_plots, jobs, (), n_jobs=result.cfg.n_jobs, task_map=task_map):
+    for _ in run_tasks(_model_plots, jobs, (), n_jobs=result.cfg.n_jobs, task_map=task_map):
         pass
+
+
+def _model_plots(cv, out_dir: Path, name: str) -> None:
+    """:func:`petro.plots.model_plots`, matplotlib imported where the task runs (not here)."""
+    from petro.plots import model_plots
+
+    model_plots(cv, out_dir, name)
 
 
 def absolute_uri(uri: str) -> str:
