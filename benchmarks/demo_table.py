@@ -124,9 +124,10 @@ def main(argv=None) -> int:
     else:
         run = call()
     wall = time.perf_counter() - t0
-    from joblib.externals.loky import get_reusable_executor
+    from joblib.externals.loky import reusable_executor
 
-    get_reusable_executor().shutdown(wait=True)   # reap the fold workers: their CPU counts
+    if reusable_executor._executor is not None:   # joblib's workers (a run without the run's
+        reusable_executor._executor.shutdown(wait=True)   # pool): reaped, their CPU counts
     cpu = cpu_seconds() - c0
     load1 = os.getloadavg()
     n_wells = sum(1 for w in run.wells if w.has_targets)

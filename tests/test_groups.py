@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from petro.models.embedding import fit_embedding
-from petro.models.groups import decide_groups, group_of, input_groups
+from petro.models.groups import decide_groups, decision_fits, group_of, input_groups
 from petro.models.runtime import pca_scores
 from petro.models.spec import ModelSpec
 
@@ -68,6 +70,28 @@ def test_images_that_carry_nothing_beyond_the_logs_are_all_dropped():
     assert decide_groups(X, y, wells, feats, _spec()).to_dict() == d.to_dict()
     every = decide_groups(X, y, wells, feats, _spec(input_groups={"select": False}))
     assert every.kept == ["logs", "amp_stats", "res_stats"] and every.groups == {}
+
+
+def test_decisions_share_their_inner_fits_and_decide_exactly_as_alone():
+    """The blind-well folds' and the final decision's inner fits done once (decision_fits):
+    each decision is the one it makes fitting its own, gains to the bit; a leave-one-out pair
+    of two folds is one fit, not two; fits of other inputs or another spec are not used."""
+    X, y, wells, feats = _field(amp_signal=0.5, seed=2, wells=6, rows=80)
+    names = sorted(set(wells))
+    decisions = [tuple(w for w in names if w != b) for b in names] + [tuple(names)]
+    fits = decision_fits(X, y, wells, feats, _spec(), decisions, n_jobs=2)
+    # 6 folds of 5 wells: 15 pairs left out; the final 5-fold over 6 wells adds 4 well sets
+    assert len({k[0] for k in fits.preds}) == 15 + 4
+    for train in decisions:
+        at = np.isin(wells, train)
+        alone = decide_groups(X[at], y[at], wells[at], feats, _spec())
+        shared = decide_groups(X[at], y[at], wells[at], feats, _spec(), fits)
+        assert shared.to_dict() == alone.to_dict()
+    # pairs: the fit without wells A and B predicts A in B's fold and B in A's
+    assert fits.get(np.array(names[2:]), ("logs",), np.array(names[:1])) is not None
+    assert fits.get(np.array(names[2:]), ("logs",), np.array(names[1:2])) is not None
+    assert not fits.serves(feats[:-1], fits.spec)
+    assert not fits.serves(feats, replace(fits.spec, params={"n_estimators": 60}))
 
 
 def test_autoencoder_embedding_is_seeded_and_row_wise():

@@ -56,8 +56,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import as_completed
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from petro.config import EngineOptions
@@ -135,11 +136,12 @@ def scheduler_address(opts: EngineOptions) -> str | None:
 
 @contextmanager
 def open_engine(opts: EngineOptions, n_jobs: int, n_items: int, shared: tuple = (),
-                reach: Reach | None = None) -> Iterator[Engine]:
+                reach: Reach | None = None, pool: "RunPool | None" = None) -> Iterator[Engine]:
     """The engine for ``n_items`` tasks (see the module docstring); closed on exit.
     ``shared``: the arguments every task of :func:`map_tasks` gets after its own, sent to each
     worker once. ``reach``: the files and folders the tasks open, checked on every Dask worker
-    before any task (:func:`check_reach`; local work sees this process's files)."""
+    before any task (:func:`check_reach`; local work sees this process's files). ``pool``: the
+    run's local pool (:func:`run_pool`), used for local processes when nothing is shared."""
     address = scheduler_address(opts)
     if address is None:
         if n_jobs <= 1 or n_items <= 1 or multiprocessing.current_process().daemon:
@@ -148,7 +150,9 @@ def open_engine(opts: EngineOptions, n_jobs: int, n_items: int, shared: tuple = 
             yield Engine("serial", where, 1, opts.retries, shared=shared)
             return
         workers = min(n_jobs, n_items)
-        with local_pool(workers, shared) as pool:
+        opened = pool.lend if pool is not None and not shared else partial(local_pool,
+                                                                           shared=shared)
+        with opened(workers) as pool:
             yield Engine(PROCESSES, f"local process pool ({workers} processes)", workers,
                          opts.retries, pool=pool, task_threads=1)
         return
@@ -390,6 +394,47 @@ def local_pool(workers: int, shared: tuple = ()) -> Iterator[object]:
         yield pool
     finally:
         pool.shutdown(wait=True)
+
+
+@dataclass
+class RunPool:
+    """A local pool kept for a whole run (:func:`run_pool`): lent to each step as if it were
+    its own (:meth:`lend`), and a :data:`petro.models.tasks.TaskMap` over it (:meth:`task_map`)."""
+
+    pool: object
+    workers: int
+
+    def lend(self, workers: int) -> AbstractContextManager:
+        """The pool, as :func:`local_pool` would give one (left open on exit)."""
+        return nullcontext(self.pool)
+
+    def task_map(self, fn: Callable, per_task, shared: tuple):
+        """``fn(*p, *shared)`` for each ``p`` of ``per_task`` in the pool, results in that
+        order (tasks not yet run are cancelled when the results are closed)."""
+        return _in_order([self.pool.submit(fn, *p, *shared) for p in per_task])
+
+
+def _in_order(futures: list):
+    try:
+        for f in futures:
+            yield f.result()
+    finally:
+        for f in futures:
+            f.cancel()
+
+
+@contextmanager
+def run_pool(opts: EngineOptions, n_jobs: int) -> Iterator[RunPool | None]:
+    """One local pool of ``n_jobs`` processes for a whole run: writing a synthetic field, the
+    per-well work, training's fits and the plots, so its processes start once (each start
+    imports numpy, pandas, LightGBM and petro: ~1-2 s). None (each step opens what it needs)
+    with a Dask scheduler, one job, or in a daemonic process."""
+    if scheduler_address(opts) is not None or n_jobs <= 1 or \
+            multiprocessing.current_process().daemon:
+        yield None
+        return
+    with local_pool(n_jobs) as pool:
+        yield RunPool(pool, n_jobs)
 
 
 def process_pool() -> Callable[[int], AbstractContextManager] | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from petro.app.disttrain import TrainingPlan, choose_path, on_cluster, training_wells
-from petro.app.engine import dask_task_map, open_engine, scheduler_address
+from petro.app.engine import RunPool, dask_task_map, open_engine, run_pool, scheduler_address
 from petro.app.events import EventHandler, Reporter, reporter
 from petro.app.trained import FOLDS, TrainResult, spec_columns
 from petro.app.wells import WellResult, read_wells, store_root
@@ -74,7 +74,8 @@ def training_table(wells: list[WellResult]) -> pd.DataFrame:
 
 
 def train_models(cfg: PipelineConfig, wells: list[WellResult],
-                 on_event: EventHandler | Reporter | None = None) -> TrainResult:
+                 on_event: EventHandler | Reporter | None = None,
+                 pool: RunPool | None = None) -> TrainResult:
     """Tune, validate on blind wells and fit each model of ``cfg`` (no MLflow).
 
     One pipeline (:func:`petro.models.pipeline.train_model`) trains every model; the path,
@@ -84,12 +85,14 @@ def train_models(cfg: PipelineConfig, wells: list[WellResult],
     and tuning trials run on the configured engine (``engine.scheduler``, as for the per-well
     work: a Dask cluster, else ``n_jobs`` local processes), the final fit of each model here,
     and the result is the same wherever they ran. ``lightgbm.dask`` path: the wells' partitions
-    on the workers (:func:`petro.app.disttrain.on_cluster`)."""
+    on the workers (:func:`petro.app.disttrain.on_cluster`). ``pool``: the run's local pool
+    (:func:`petro.app.engine.run_pool`; None: ``n_jobs`` processes of joblib's)."""
     rep = reporter(on_event)
     if scheduler_address(cfg.engine) is None:
         plan = choose_path(cfg.engine, wells, None)
         rep.note(plan.message())
-        return _train(cfg, wells, rep, plan, InMemory(training_table(wells)), None)
+        return _train(cfg, wells, rep, plan, InMemory(training_table(wells)),
+                      pool.task_map if pool is not None else None)
     with open_engine(cfg.engine, cfg.n_jobs, 2) as engine:
         rep.note(f"training fits on {engine.where}")
         plan = choose_path(cfg.engine, wells, engine.client)
@@ -134,7 +137,7 @@ def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,
         on_event: EventHandler | Reporter | None = None) -> RunResult:
     """The whole pipeline: data (written first if the pipeline is synthetic), per-well work,
     training and validation, MLflow logging and registration with the promotion gate."""
-    from petro.tracking import check_server, log_training, resolve_uri
+    from petro.tracking import check_server, create_store_early, log_training, resolve_uri
 
     check_server(resolve_uri(tracking_uri))   # a team server that does not answer: before the work
     rep = reporter(on_event)
@@ -143,11 +146,17 @@ def run(cfg: PipelineConfig, *, tracking_uri: str | None = None,
     # path is chosen (the lightgbm.dask path never reads them here)
     keep = cfg.engine.distributed_training == "never" or scheduler_address(cfg.engine) is None \
         or store_root(cfg) is None
-    wells = read_wells(cfg, reporter=rep, keep_tables=keep)
-    trained = train_models(cfg, wells, rep)
-    rep.start(TRACKING, len(trained.models))
-    logged = log_training(trained, uri=tracking_uri, progress=rep.stepper(TRACKING))
-    rep.end(TRACKING)
+    store_ready = create_store_early(resolve_uri(tracking_uri))   # a new store, meanwhile
+    with run_pool(cfg.engine, cfg.n_jobs) as pool:   # one local pool for every step
+        try:
+            wells = read_wells(cfg, reporter=rep, keep_tables=keep, pool=pool)
+            trained = train_models(cfg, wells, rep, pool)
+        finally:
+            store_ready()
+        rep.start(TRACKING, len(trained.models))
+        logged = log_training(trained, uri=tracking_uri, progress=rep.stepper(TRACKING),
+                              task_map=pool.task_map if pool is not None else None)
+        rep.end(TRACKING)
     entries = [ModelEntry(model=e["model"], target=tm.spec.target, metrics=e["metrics"],
                           run_id=e["run_id"], model_uri=e["model_uri"],
                           registered=e["registered"], version=e["version"], alias=e["alias"],

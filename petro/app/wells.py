@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from petro.app.engine import Reach, map_tasks, open_engine, process_pool, task_failure
+from petro.app.engine import Reach, RunPool, map_tasks, open_engine, process_pool, task_failure
 from petro.app.events import Reporter
 from petro.app.featurestore import FeatureStore, well_key
 from petro.config import PipelineConfig
@@ -197,14 +197,16 @@ def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: 
 
 def process_wells(groups: dict[str, list[Path]], cfg: PipelineConfig, *, with_targets=True,
                   reporter: Reporter | None = None, keep_tables: bool = True,
-                  task: Callable[..., WellResult] = stored_well) -> list[WellResult]:
+                  task: Callable[..., WellResult] = stored_well,
+                  pool: RunPool | None = None) -> list[WellResult]:
     """:func:`process_well` over wells on the configured engine (local processes, or Dask:
     see :mod:`petro.app.engine`), each result through the feature dataset; results sorted by
     well name, whatever order the workers finish in. A well whose task failed for good (its
     worker died repeatedly, e.g. out of memory) comes back with ``error`` set.
     ``keep_tables=False``: stored tables stay in the feature dataset (:func:`stored_well`).
     ``task``: the per-well task, called as :func:`stored_well` (a test wraps it to make a
-    worker die or run out of memory)."""
+    worker die or run out of memory). ``pool``: the run's local pool (:func:`petro.app.engine
+    .run_pool`; None: one is started for these wells)."""
     rep = reporter or Reporter()
     cfg = resolved(cfg)
     items = [(name, [os.path.abspath(f) for f in files]) for name, files in groups.items()]
@@ -213,7 +215,8 @@ def process_wells(groups: dict[str, list[Path]], cfg: PipelineConfig, *, with_ta
                      feature_dataset=root)
     rep.start(WELLS, len(items))
     results = []
-    with open_engine(cfg.run.engine, cfg.run.n_jobs, len(items), reach=reach) as engine:
+    with open_engine(cfg.run.engine, cfg.run.n_jobs, len(items), reach=reach,
+                     pool=pool) as engine:
         rep.note(f"per-well work on {engine.where}")
         tcfg = task_config(cfg, engine.task_threads)
         tasks = [(name, (name, files, tcfg, with_targets,
@@ -235,9 +238,11 @@ def process_wells(groups: dict[str, list[Path]], cfg: PipelineConfig, *, with_ta
     return results
 
 
-def ensure_data(cfg: PipelineConfig, reporter: Reporter | None = None) -> Path:
+def ensure_data(cfg: PipelineConfig, reporter: Reporter | None = None,
+                pool: RunPool | None = None) -> Path:
     """The data folder; a ``synthetic:`` section writes the synthetic field there if it is
-    absent (deterministic in the section's seed)."""
+    absent (deterministic in the section's seed; in ``pool``, the run's, else a pool of its
+    own)."""
     if cfg.data is None:
         raise ConfigError("no data folder: give one (DATA_DIR, `data:` in the pipeline)")
     data = Path(cfg.data)
@@ -247,18 +252,19 @@ def ensure_data(cfg: PipelineConfig, reporter: Reporter | None = None) -> Path:
         rep = reporter or Reporter()
         rep.start("synthetic wells", cfg.synthetic.wells)
         write_field(data, cfg.synthetic, progress=rep.stepper("synthetic wells"),
-                    n_jobs=cfg.n_jobs, pool=process_pool())
+                    n_jobs=cfg.n_jobs, pool=pool.lend if pool is not None else process_pool())
         rep.end("synthetic wells")
     return data
 
 
 def read_wells(cfg: PipelineConfig, *, with_targets: bool = True,
-               reporter: Reporter | None = None, keep_tables: bool = True) -> list[WellResult]:
-    """Discover the wells of ``cfg.data`` and process each one (``keep_tables``: see
-    :func:`process_wells`)."""
-    data = ensure_data(cfg, reporter)
+               reporter: Reporter | None = None, keep_tables: bool = True,
+               pool: RunPool | None = None) -> list[WellResult]:
+    """Discover the wells of ``cfg.data`` and process each one (``keep_tables``, ``pool``:
+    see :func:`process_wells`)."""
+    data = ensure_data(cfg, reporter, pool)
     groups = discover(data)
     if not groups:
         raise ConfigError(f"{data}: no well files (.las, .dlis, .csv) found")
     return process_wells(groups, cfg, with_targets=with_targets, reporter=reporter,
-                         keep_tables=keep_tables)
+                         keep_tables=keep_tables, pool=pool)

@@ -35,9 +35,13 @@ sets the P10-P90 band, which the blind conformal step then calibrates).
 
 Blind-well validation decides inside each outer fold on that fold's training wells only
 (:func:`petro.models.validation.validate`), so the blind figures are free of the decision; the
-final model decides the same way on every training well. The cost: (image groups + 3) x inner
-folds P50 fits per decision (45 for 3 image kinds, 6 groups, and 5 inner folds), of at most
-``trees`` rounds, without input selection. With 3 inner folds over 4 training wells (one fold
+final model decides the same way on every training well. The cost: (image groups + 2) x inner
+folds P50 fits per decision (40 for 3 image kinds, 6 groups, and 5 inner folds; one more
+combination when no image group passes alone), of at most ``trees`` rounds, without input
+selection. The decisions of one model share their fits (:func:`decision_fits`): with
+leave-one-well-out inner folds, N blind-well folds train on N(N-1)/2 well sets, not N(N-1),
+and the final decision's on one more per inner fold at most (the demo: 19 well sets, 152 fits
+a model instead of 280). With 3 inner folds over 4 training wells (one fold
 trained on 2 wells) the gains were noise enough that image groups were kept in 2-4 of 5 blind
 folds on a field whose images carry nothing beyond the logs (permeability 0.569 decades against
 0.557 logs only); leave-one-well-out kept none beyond one fold in five (0.542 against 0.542).
@@ -52,6 +56,7 @@ from sklearn.model_selection import GroupKFold
 
 from petro.models.runtime import SIBLING
 from petro.models.spec import ModelSpec
+from petro.models.tasks import TaskMap, run_tasks
 from petro.models.train import P50_REACH, fit_bundle, lgb_params
 from petro.vocab import by_image_prefix, is_windowed_log, parse_feature
 
@@ -154,20 +159,40 @@ class Inner:
     curve: np.ndarray
 
 
-def _inner_rmse(X: np.ndarray, y: np.ndarray, folds, features: list[str], columns: list[str],
-                spec: ModelSpec) -> Inner:
-    """The inner-CV errors of a P50 model on ``columns``, read after every round of the grid
-    (:func:`rounds_grid`; the linear base with the boosters' first rounds, up to all)."""
+def inner_splits(wells: np.ndarray, inner_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The decision's inner folds over rows of ``wells``: grouped K-fold, at most one per well
+    (rows' positions; a function of the wells' labels and row counts only)."""
+    k = min(inner_folds, np.unique(wells).size)
+    return list(GroupKFold(n_splits=k).split(wells, groups=wells))
+
+
+def _fit_predict(Xtr: np.ndarray, ytr: np.ndarray, Xte: list[np.ndarray], features: list[str],
+                 columns: list[str], spec: ModelSpec) -> list[np.ndarray]:
+    """P50 of a decision fit on rows ``Xtr`` (columns ``features``) restricted to ``columns``,
+    at each block of rows of ``Xte``, read after each round of :func:`rounds_grid` (the linear
+    base with the boosters' first rounds, up to all): one (grid, rows) array per block."""
     idx = [features.index(c) for c in columns]
+    b = fit_bundle(Xtr[:, idx], ytr, columns, spec, with_novelty=False, p50_only=True)
+    booster, out = b.heads["p50"], []
+    for x in Xte:
+        Xm = b.design(x[:, idx])
+        base = b.base(Xm)
+        out.append(np.vstack([base + booster.predict(Xm, num_iteration=k, num_threads=1)
+                              for k in rounds_grid(spec)]))
+    return out
+
+
+def _inner_rmse(X: np.ndarray, y: np.ndarray, wells: np.ndarray, folds, features: list[str],
+                names: tuple[str, ...], columns: list[str], spec: ModelSpec,
+                fits: "DecisionFits | None") -> Inner:
+    """The inner-CV errors of a P50 model on ``columns`` (the input groups ``names``): each
+    inner fold's predictions from ``fits`` when it has them, else fitted here."""
     grid = rounds_grid(spec)
     pred = np.full((len(grid), y.size), np.nan)
     for tr, te in folds:
-        b = fit_bundle(X[np.ix_(tr, idx)], y[tr], columns, spec, with_novelty=False,
-                       p50_only=True)
-        Xm = b.design(X[np.ix_(te, idx)])
-        base, booster = b.base(Xm), b.heads["p50"]
-        for i, k in enumerate(grid):
-            pred[i, te] = base + booster.predict(Xm, num_iteration=k, num_threads=1)
+        got = fits.get(wells[tr], names, wells[te]) if fits is not None else None
+        pred[:, te] = got if got is not None else \
+            _fit_predict(X[tr], y[tr], [X[te]], features, columns, spec)[0]
     err = (pred - y) * spec.report_scale
     per_fold = np.array([np.sqrt(np.nanmean(err[-1, te] ** 2)) for _, te in folds])
     curve = np.sqrt(np.nanmean(err ** 2, axis=1))
@@ -206,29 +231,130 @@ def _verdict(without: Inner, with_: Inner, min_gain: float) -> dict:
 MIN_WELLS = 3   # training wells below which no group is dropped
 
 
+def _reference(groups: dict[str, list[str]]) -> tuple[str, ...]:
+    """What an image group is measured against: the logs with their windowed statistics."""
+    return (LOGS, WINDOWED) if WINDOWED in groups else (LOGS,)
+
+
+def _measured(groups: dict[str, list[str]], settings: dict) -> list[tuple[str, ...]]:
+    """The group combinations every decision measures. Selecting (``select``, groups beyond
+    the logs, the logs among them): the logs alone, the reference, the reference with each
+    image group (all image groups together only when none passes alone). Otherwise, when the
+    P50's rounds are chosen (``rounds``): every group, and the log groups without the images
+    (the logs-only sibling's)."""
+    if settings["select"] and len(groups) > 1 and LOGS in groups:
+        ref = _reference(groups)
+        return [(LOGS,)] + ([ref] if ref != (LOGS,) else []) + \
+            [ref + (g,) for g in groups if is_image_group(g)]
+    if not settings["rounds"]:
+        return []
+    every = tuple(groups)
+    logs = tuple(g for g in every if not is_image_group(g))
+    return [every] + ([logs] if logs and logs != every else [])
+
+
+@dataclass
+class DecisionFits:
+    """Inner fits shared by several decisions on the same rows (:func:`decision_fits`): the
+    P50 predictions of each held-out well set by the fit on each training well set and group
+    combination. Decisions of different blind-well folds share most of them: leaving out well
+    A in the fold of blind well B trains on the same wells as leaving out B in A's."""
+
+    features: list[str]
+    spec: ModelSpec            # the decision fits' (:func:`decision_spec`)
+    preds: dict[tuple, np.ndarray] = field(default_factory=dict)
+
+    def serves(self, features: list[str], spec: ModelSpec) -> bool:
+        """Whether these fits are a decision's on ``features`` with fit spec ``spec``."""
+        return self.features == list(features) and self.spec == spec
+
+    def get(self, train: np.ndarray, names: tuple[str, ...], test: np.ndarray) \
+            -> np.ndarray | None:
+        """The predictions of the rows of wells ``test`` by the fit on wells ``train`` and
+        groups ``names`` (wells: per row; None: not fitted here)."""
+        key = (tuple(np.unique(train).tolist()), names, tuple(np.unique(test).tolist()))
+        return self.preds.get(key)
+
+
+def _decision_task(train: tuple[str, ...], tests: list[tuple[str, ...]], Xtr: np.ndarray,
+                   ytr: np.ndarray, Xte: list[np.ndarray], features: list[str],
+                   groups: dict[str, list[str]], spec: ModelSpec) -> dict[tuple, np.ndarray]:
+    """Every measured combination of ``groups`` fitted on rows ``Xtr`` (wells ``train``) and
+    applied to the rows of each held-out well set of ``tests``; one thread (the result never
+    depends on cores)."""
+    from threadpoolctl import threadpool_limits
+
+    out = {}
+    with threadpool_limits(1):
+        for names in _measured(groups, group_settings(spec)):
+            cols = [f for g in names for f in groups[g]]
+            for test, p in zip(tests, _fit_predict(Xtr, ytr, Xte, features, cols, spec)):
+                out[(train, names, test)] = p
+    return out
+
+
+def decision_fits(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: list[str],
+                  spec: ModelSpec, decisions: list[tuple[str, ...]], *, n_jobs: int = 1,
+                  task_map: TaskMap | None = None) -> DecisionFits | None:
+    """The inner fits of the decisions on the training wells ``decisions`` (each a set of
+    wells among ``wells``, the well of each row of ``X``: each blind-well fold's training wells
+    and every well for the final model), each distinct fit done once, as the tasks of
+    ``task_map`` or in ``n_jobs`` processes (:mod:`petro.models.tasks`). With leave-one-well-out
+    inner folds the decisions of N blind-well folds need N(N-1)/2 fits per combination, not
+    N(N-1). The same rows, columns and seed give the same booster wherever it is fitted, so
+    :func:`decide_groups` decides exactly as without them. None: nothing to decide."""
+    groups = input_groups(features)
+    s = group_settings(spec)
+    if not _measured(groups, s):
+        return None
+    ok = np.isfinite(y)
+    X, y, wells = X[ok], y[ok], np.asarray(wells).astype(str)[ok]
+    need: dict[tuple[str, ...], set] = {}
+    for train in decisions:
+        w = wells[np.isin(wells, list(train))]
+        if np.unique(w).size < MIN_WELLS:
+            continue
+        for tr, te in inner_splits(w, s["inner_folds"]):
+            need.setdefault(tuple(np.unique(w[tr]).tolist()), set()).add(
+                tuple(np.unique(w[te]).tolist()))
+    tasks = []
+    for train, tests in need.items():
+        at = np.isin(wells, list(train))
+        tests = sorted(tests)
+        tasks.append((train, tests, X[at], y[at], [X[np.isin(wells, list(t))] for t in tests]))
+    fits = DecisionFits(list(features), decision_spec(spec, s["trees"]))
+    for r in run_tasks(_decision_task, tasks, (features, groups, fits.spec),
+                       n_jobs=n_jobs, task_map=task_map):
+        fits.preds.update(r)
+    return fits
+
+
 def decide_groups(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: list[str],
-                  spec: ModelSpec) -> GroupDecision:
+                  spec: ModelSpec, fits: DecisionFits | None = None) -> GroupDecision:
     """Keep or drop each input group of ``features`` (the columns of ``X``) by its gain on
     these rows (targets ``y``, well of each row ``wells``; module docstring), and choose the
     P50's boosting rounds of the model and of its logs-only sibling on the same inner folds
-    (:func:`choose_rounds`; ``input_groups.rounds``, default on)."""
+    (:func:`choose_rounds`; ``input_groups.rounds``, default on). ``fits``: inner fits already
+    done (:func:`decision_fits`; the others are done here)."""
     groups = input_groups(features)
     s = group_settings(spec)
     ok = np.isfinite(y)
-    X, y, wells = X[ok], y[ok], np.asarray(wells)[ok]
+    X, y, wells = X[ok], y[ok], np.asarray(wells).astype(str)[ok]
     n_wells = np.unique(wells).size
     if n_wells < MIN_WELLS:   # two wells: each predicts the other, no spread to judge a gain by
         return GroupDecision(list(groups), {}, f"{n_wells} training well(s): too few to measure "
                                                f"a gain beyond the noise (>= {MIN_WELLS}); every "
                                                f"group kept")
-    folds = list(GroupKFold(n_splits=min(s["inner_folds"], n_wells)).split(X, groups=wells))
+    folds = inner_splits(wells, s["inner_folds"])
     fit_spec = decision_spec(spec, s["trees"])
+    fits = fits if fits is not None and fits.serves(features, fit_spec) else None
     measured: dict[tuple[str, ...], Inner] = {}
 
     def rmse(names: tuple[str, ...]) -> Inner:
         if names not in measured:
             cols = [f for g in names for f in groups[g]]
-            measured[names] = _inner_rmse(X, y, folds, features, cols, fit_spec)
+            measured[names] = _inner_rmse(X, y, wells, folds, features, names, cols, fit_spec,
+                                          fits)
         return measured[names]
 
     if not s["select"] or len(groups) == 1:
@@ -252,9 +378,8 @@ def decide_groups(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: lis
 def _keep(groups: dict[str, list[str]], rmse, min_gain: float) -> GroupDecision:
     """The groups kept, measured by ``rmse`` (group names -> :class:`Inner`)."""
     verdicts, kept = {}, [LOGS]
-    ref = (LOGS,)
+    ref = _reference(groups)
     if WINDOWED in groups:
-        ref = (LOGS, WINDOWED)
         verdicts[WINDOWED] = _verdict(rmse((LOGS,)), rmse(ref), min_gain)
         if verdicts[WINDOWED]["keep"]:
             kept.append(WINDOWED)

@@ -19,15 +19,15 @@ from typing import Protocol
 
 import pandas as pd
 
-from petro.models.groups import GroupDecision, decide_groups, group_of, image_inputs, \
-    sibling_inputs
+from petro.models.groups import DecisionFits, GroupDecision, decide_groups, decision_fits, \
+    group_of, image_inputs, sibling_inputs
 from petro.models.plausibility import input_plausibility
 from petro.models.record import ModelRecord
 from petro.models.rows import Placement, Rows
 from petro.models.runtime import SIBLING, Bundle
 from petro.models.selection import select_inputs
 from petro.models.spec import ModelSpec
-from petro.models.tasks import TaskMap
+from petro.models.tasks import TaskMap, run_tasks
 from petro.models.trust import trust_meta
 from petro.models.tuning import tune, tuning_problems, tuning_settings
 from petro.models.validation import CVResult, fit_final_model, validate
@@ -108,13 +108,25 @@ def _final_search(table: pd.DataFrame, inputs: list[str], spec: ModelSpec,
     return replace(spec, params=best), trials
 
 
-def _final_inputs(rows: Rows, features: list[str], spec: ModelSpec) \
-        -> tuple[GroupDecision, list[str]]:
+def _decision_fits(rows: Rows, spec: ModelSpec, context: TrainingContext) \
+        -> DecisionFits | None:
+    """The inner fits of every input-group decision of ``spec`` on ``rows`` (each blind-well
+    fold's and the final model's), each done once, in parallel (``context``)."""
+    every = rows.everything()
+    return decision_fits(rows.inputs(every, rows.features), rows.target(every),
+                         rows.frame(every)[WELL].astype(str).to_numpy(), rows.features, spec,
+                         [f.train for f in rows.folds(spec)] + [every.train],
+                         n_jobs=context.n_jobs, task_map=context.task_map)
+
+
+def _final_inputs(rows: Rows, features: list[str], spec: ModelSpec,
+                  fits: DecisionFits | None = None) -> tuple[GroupDecision, list[str]]:
     """The final model's input groups and inputs: the same decision and selection as in each
     fold (:func:`petro.models.validation.validate`), on every training well."""
     every = rows.everything()
     X, y = rows.inputs(every, features), rows.target(every)
-    decision = decide_groups(X, y, rows.frame(every)[WELL].astype(str).to_numpy(), features, spec)
+    decision = decide_groups(X, y, rows.frame(every)[WELL].astype(str).to_numpy(), features, spec,
+                             fits)
     candidates = decision.features(features)
     return decision, select_inputs(rows.inputs(every, candidates), y, candidates, spec)
 
@@ -132,25 +144,44 @@ def _finished(record: ModelRecord, rows: Rows, placement: Placement, cv: CVResul
                                  if context.plausibility_table else None))
 
 
-def _with_sibling(record: ModelRecord, boosters: dict, rows: Rows, placement: Placement,
-                  cv: CVResult, spec: ModelSpec, context: TrainingContext,
-                  decision: GroupDecision) -> list[str]:
-    """The logs-only sibling fitted on every training well into the model's ``record`` and
-    ``boosters`` (when the model uses an image input; else the model is logs-only itself):
-    its inputs (the kept log groups, selected; its own P50 rounds), or the model's own."""
-    record.image_inputs = image_inputs(record.features)
-    decided = (record.input_groups or {}).get("kept")
-    logs = [f for f in sibling_inputs(rows.features)
-            if decided is None or group_of(f) in decided]
-    if not record.image_inputs or cv.logs_only is None:
-        return list(record.features)
-    every = rows.everything()
-    logs = select_inputs(rows.inputs(every, logs), rows.target(every), logs, spec)
-    sib, sib_boosters = fit_final_model(rows, logs, decision.spec_for(spec, SIBLING),
-                                        cv.logs_only)
-    record.logs_only = _finished(sib, rows, placement, cv.logs_only, spec, context).to_dict()
-    boosters.update({f"{SIBLING}.{k}": b for k, b in sib_boosters.items()})
-    return logs
+def _sibling_candidates(rows: Rows, decision: GroupDecision, cv: CVResult,
+                        inputs: list[str]) -> list[str] | None:
+    """The logs-only sibling's candidate inputs (the kept log groups), or None when the model
+    uses no image input (it is logs-only itself) or was validated without a sibling."""
+    if not image_inputs(inputs) or cv.logs_only is None:
+        return None
+    return [f for f in sibling_inputs(rows.features) if group_of(f) in decision.kept]
+
+
+def _final_fit(features: list[str], cv: CVResult, select: bool, fit_spec: ModelSpec,
+               rows: Rows, spec: ModelSpec) -> tuple[list[str], ModelRecord, dict]:
+    """A final fit on every training well (inputs ``features``, selected first with ``spec``
+    when ``select``; fitted with ``fit_spec``, the spec with its P50 rounds; conformal
+    adjustment and novelty thresholds from ``cv``), on one thread wherever it runs: its
+    inputs, record and boosters."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        if select:
+            every = rows.everything()
+            features = select_inputs(rows.inputs(every, features), rows.target(every), features,
+                                     spec)
+        record, boosters = fit_final_model(rows, features, fit_spec, cv)
+    return features, record, boosters
+
+
+def _final_fits(rows: Rows, inputs: list[str], siblings: list[str] | None, spec: ModelSpec,
+                cv: CVResult, context: TrainingContext, decision: GroupDecision) -> list[tuple]:
+    """The final model and its logs-only sibling (candidates ``siblings``, selected; None: no
+    sibling; each with its own P50 rounds from ``decision``) fitted at once: two tasks of
+    ``context`` when the rows travel, else here."""
+    jobs = [(inputs, cv, False, decision.spec_for(spec))] + \
+        ([(siblings, cv.logs_only, True, decision.spec_for(spec, SIBLING))]
+         if siblings else [])
+    if rows.portable:
+        return list(run_tasks(_final_fit, jobs, (rows, spec), n_jobs=context.n_jobs,
+                              task_map=context.task_map))
+    return [_final_fit(*job, rows, spec) for job in jobs]
 
 
 def train_model(spec: ModelSpec, placement: Placement, features: list[str],
@@ -170,23 +201,31 @@ def train_model(spec: ModelSpec, placement: Placement, features: list[str],
     comparator = logs_only if "image" in spec.features and \
         any(is_image_feature(f) for f in features) else None
     rows = placement.rows(spec.column, features, comparator, nested)
+    fits = _decision_fits(rows, spec, context)
 
     def validated(s: ModelSpec) -> CVResult:
         return validate(rows, s, nested=nested, n_jobs=context.n_jobs,
-                        task_map=context.task_map,
+                        task_map=context.task_map, fits=fits,
                         progress=lambda f: progress.advance(FOLDS, f"{s.name}: {f}"))
 
     cv = validated(spec) if nested else None   # blind figures first: tuning inside each fold
-    decision, inputs = _final_inputs(rows, features, spec)
+    decision, inputs = _final_inputs(rows, features, spec, fits)
     trials = None
     if spec.tuning:   # the final model's parameters: the same search on every well
         spec, trials = _final_search(placement.table, inputs, spec, context, progress)
     if cv is None:
         cv = validated(spec)
-    record, boosters = fit_final_model(rows, inputs, decision.spec_for(spec), cv)
+    fitted = _final_fits(rows, inputs, _sibling_candidates(rows, decision, cv, inputs), spec, cv,
+                         context, decision)
+    _, record, boosters = fitted[0]
     record = _finished(record, rows, placement, cv, spec, context)
     record.input_groups = decision.to_dict()
-    sibling = _with_sibling(record, boosters, rows, placement, cv, spec, context, decision)
+    record.image_inputs = image_inputs(record.features)
+    sibling = list(record.features)
+    if len(fitted) > 1:   # the logs-only sibling, carried by the model
+        sibling, sib, sib_boosters = fitted[1]
+        record.logs_only = _finished(sib, rows, placement, cv.logs_only, spec, context).to_dict()
+        boosters.update({f"{SIBLING}.{k}": b for k, b in sib_boosters.items()})
     problems = cv.problems + (tuning_problems(spec.name, trials) if trials is not None else [])
     return TrainedModel(spec, inputs, cv, Bundle(record.to_dict(), boosters), sibling, trials,
                         problems, decision)

@@ -25,7 +25,8 @@ import pandas as pd
 
 from petro.models.blind import SIBLING_BLOCK, FoldModel, fit_petro
 from petro.models.conformal import conformal_quantile
-from petro.models.groups import SIBLING, GroupDecision, decide_groups, sibling_inputs
+from petro.models.groups import SIBLING, DecisionFits, GroupDecision, decide_groups, \
+    sibling_inputs
 from petro.models.novelty import calibrate_thresholds, novelty_blocks
 from petro.models.rows import Fold, InMemory, Rows
 from petro.models.runtime import Bundle
@@ -139,7 +140,7 @@ def fold_blocks(rows: Rows) -> list[str]:
 
 
 def _fold(fold: Fold, rows: Rows, spec: ModelSpec, nested: bool,
-          trial_map: TaskMap | None = None) -> FoldResult:
+          trial_map: TaskMap | None = None, fits: DecisionFits | None = None) -> FoldResult:
     """One outer fold, on the fold's training wells only: the input groups kept, the input
     selection and (nested) tuning, then the model, its logs-only sibling and the baselines
     fitted and applied to the blind well(s)."""
@@ -149,7 +150,7 @@ def _fold(fold: Fold, rows: Rows, spec: ModelSpec, nested: bool,
         y = rows.target(fold)
         train = rows.frame(fold)
         decision = decide_groups(rows.inputs(fold, rows.features), y,
-                                 train[WELL].astype(str).to_numpy(), rows.features, spec)
+                                 train[WELL].astype(str).to_numpy(), rows.features, spec, fits)
         candidates = decision.features(rows.features)
         features = candidates
         if spec.max_inputs:   # input selection on the fold's training wells only
@@ -190,7 +191,8 @@ def _mean_importance(parts: list[pd.Series | None]) -> pd.Series:
 
 
 def validate(rows: Rows, spec: ModelSpec, *, nested: bool = False, progress=None,
-             n_jobs: int = 1, task_map: TaskMap | None = None) -> CVResult:
+             n_jobs: int = 1, task_map: TaskMap | None = None,
+             fits: DecisionFits | None = None) -> CVResult:
     """Blind-well cross-validation of ``spec`` on ``rows`` (:class:`petro.models.rows.Rows`).
 
     Each outer fold decides on its training wells only which input groups to keep
@@ -204,14 +206,16 @@ def validate(rows: Rows, spec: ModelSpec, *, nested: bool = False, progress=None
     tasks of ``task_map`` (e.g. on a Dask cluster, see :mod:`petro.models.tasks`); else the
     folds run here and the trials of their searches are the tasks of ``task_map``. Each fold's
     result depends only on its data and the seed and the folds are pooled in row order, so the
-    result is the same wherever they ran. ``progress(fold name)`` after each fold.
+    result is the same wherever they ran. ``progress(fold name)`` after each fold. ``fits``:
+    the inner fits of the folds' input-group decisions, done once for all of them
+    (:func:`petro.models.groups.decision_fits`; without them each fold fits its own).
     """
     fl = rows.folds(spec)
     if rows.portable:
-        results = run_tasks(_fold, [(f,) for f in fl], (rows, spec, nested), n_jobs=n_jobs,
-                            task_map=task_map)
+        results = run_tasks(_fold, [(f,) for f in fl], (rows, spec, nested, None, fits),
+                            n_jobs=n_jobs, task_map=task_map)
     else:
-        results = (_fold(f, rows, spec, nested, task_map) for f in fl)
+        results = (_fold(f, rows, spec, nested, task_map, fits) for f in fl)
     done = []
     for fold, r in zip(fl, results):
         done.append(r)

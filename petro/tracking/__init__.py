@@ -33,7 +33,7 @@ _EXPORTS = {
     "registry": ("list_models", "promote"),
     "runs": ("log_pending", "log_training"),
     "store": ("DEFAULT_URI", "SERVER_DATABASES", "artifact_root", "check_server",
-              "quiet_mlflow_logging", "resolve_uri", "setup"),
+              "create_store_early", "quiet_mlflow_logging", "resolve_uri", "setup"),
 }
 _MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE)

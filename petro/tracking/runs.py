@@ -25,14 +25,15 @@ from petro.tracking.store import brief_error, one_attempt, resolve_uri, setup
 
 
 def log_training(result, *, uri: str | None = None, progress=None,
-                 pending_root: Path = PENDING_ROOT) -> list[dict]:
+                 pending_root: Path = PENDING_ROOT, task_map=None) -> list[dict]:
     """Log a :class:`petro.app.trained.TrainResult`: one parent run, one child run per model.
 
     The result is first written to a folder under ``pending_root`` (``./petro-pending``), then
     logged from it (:func:`log_pending`). Returns one dict per model: name, registered name,
-    version, alias, reason, run id, model URI, pooled metrics.
+    version, alias, reason, run id, model URI, pooled metrics. ``task_map``: where the plots
+    are drawn (:func:`petro.tracking.staging.stage_training`).
     """
-    folder = stage_training(result, resolve_uri(uri), Path(pending_root))
+    folder = stage_training(result, resolve_uri(uri), Path(pending_root), task_map)
     return log_pending(folder, progress=progress)
 
 

@@ -34,9 +34,10 @@ FORMAT = 1
 PENDING_ROOT = Path("petro-pending")
 
 
-def stage_training(result, uri: str, root: Path = PENDING_ROOT) -> Path:
+def stage_training(result, uri: str, root: Path = PENDING_ROOT, task_map=None) -> Path:
     """Write ``result`` (a :class:`petro.app.trained.TrainResult`) to a new folder under ``root``
-    for logging to ``uri``; returns the folder."""
+    for logging to ``uri``; returns the folder. The plots are drawn as the tasks of ``task_map``
+    (:mod:`petro.models.tasks`), else in the run's ``n_jobs`` processes."""
     cfg = result.cfg
     lineage = _lineage(result)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -52,9 +53,28 @@ def stage_training(result, uri: str, root: Path = PENDING_ROOT) -> Path:
         atomic_write_text(tmp / "parent" / "data" / "wells.json", json.dumps(
             [{**w.summary, "error": w.error, "problems": [p.to_dict() for p in w.problems],
               "targets": w.target_report} for w in result.wells], indent=1, default=str))
+        _plots(result, tmp / "models", task_map)
         for tm in result.models:
             _stage_model(result, tm, lineage, tmp / "models" / safe_name(tm.spec.name))
     return folder
+
+
+def _plots(result, folder: Path, task_map=None) -> None:
+    """Every model's plots (``<model>/artifacts/plots/``), one model per task (matplotlib is
+    single-threaded: ~2 s a model)."""
+    from petro.models.tasks import run_tasks
+
+    jobs = [(tm.cv, folder / safe_name(tm.spec.name) / "artifacts" / "plots", tm.spec.name)
+            for tm in result.models]
+    for _ in run_tasks(_model_plots, jobs, (), n_jobs=result.cfg.n_jobs, task_map=task_map):
+        pass
+
+
+def _model_plots(cv, out_dir: Path, name: str) -> None:
+    """:func:`petro.plots.model_plots`, matplotlib imported where the task runs (not here)."""
+    from petro.plots import model_plots
+
+    model_plots(cv, out_dir, name)
 
 
 def absolute_uri(uri: str) -> str:
@@ -179,10 +199,8 @@ def _metric_name(s: str) -> str:
 
 def _write_validation(tm, hashes: dict, folder: Path) -> None:
     """The model's validation files (``validation/``: per-well metrics, blind predictions,
-    importance, tuning trials, the inputs each fold kept, source file hashes) and plots
-    (``plots/``) in ``folder``, laid out as in the run's artifacts."""
-    from petro.plots import model_plots
-
+    importance, tuning trials, the inputs each fold kept, source file hashes) in ``folder``,
+    laid out as in the run's artifacts (the plots beside them: :func:`_plots`)."""
     cv, spec = tm.cv, tm.spec
     val = folder / "validation"
     val.mkdir(parents=True, exist_ok=True)
@@ -200,4 +218,3 @@ def _write_validation(tm, hashes: dict, folder: Path) -> None:
         (val / "input_groups.json").write_text(json.dumps(
             {"final": tm.groups.to_dict(), "folds": cv.groups}, indent=1, default=float))
     (val / "source_files.json").write_text(json.dumps(hashes, indent=1))
-    model_plots(cv, folder / "plots", spec.name)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -157,6 +158,30 @@ def brief_error(err: BaseException) -> str:
     """An error's first line, at most 300 characters (MLflow's may hold a whole HTML page)."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def create_store_early(uri: str) -> Callable[[], None]:
+    """Start creating a new local SQLite store ``uri`` in a background thread and return what
+    waits for it. MLflow creates and migrates a new store's tables when it first opens it: ~5 s
+    on a fresh demo folder, mostly waiting on the disk; a run does it while it reads its wells
+    and trains instead of after. A server, another database or a store that exists: nothing to
+    do. Whatever fails here is left to :func:`setup`, which opens the store again and reports
+    it; the thread is not a daemon, so a run that stops early never leaves a half-made store."""
+    if not uri.startswith("sqlite:///") or Path(uri[len("sqlite:///"):]).exists():
+        return lambda: None
+
+    def create() -> None:
+        try:
+            from mlflow import MlflowClient
+
+            with sqlite_creation_lock(uri):
+                MlflowClient(uri, uri)      # creates and migrates the tables
+        except Exception:   # reported by setup(), which opens the store again
+            pass
+
+    thread = threading.Thread(target=create, name="petro-new-store")
+    thread.start()
+    return thread.join
 
 
 def setup(uri: str | None = None, experiment: str | None = None, *,
