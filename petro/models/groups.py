@@ -276,21 +276,73 @@ class DecisionFits:
         return self.preds.get(key)
 
 
-def _decision_task(train: tuple[str, ...], tests: list[tuple[str, ...]], Xtr: np.ndarray,
-                   ytr: np.ndarray, Xte: list[np.ndarray], features: list[str],
-                   groups: dict[str, list[str]], spec: ModelSpec) -> dict[tuple, np.ndarray]:
-    """Every measured combination of ``groups`` fitted on rows ``Xtr`` (wells ``train``) and
+def _decision_task(train: tuple[str, ...], tests: list[tuple[str, ...]],
+                   combos: list[tuple[str, ...]], Xtr: np.ndarray, ytr: np.ndarray,
+                   Xte: list[np.ndarray], features: list[str], groups: dict[str, list[str]],
+                   spec: ModelSpec) -> dict[tuple, np.ndarray]:
+    """Each group combination of ``combos`` fitted on rows ``Xtr`` (wells ``train``) and
     applied to the rows of each held-out well set of ``tests``; one thread (the result never
     depends on cores)."""
     from threadpoolctl import threadpool_limits
 
     out = {}
     with threadpool_limits(1):
-        for names in _measured(groups, group_settings(spec)):
+        for names in combos:
             cols = [f for g in names for f in groups[g]]
             for test, p in zip(tests, _fit_predict(Xtr, ytr, Xte, features, cols, spec)):
                 out[(train, names, test)] = p
     return out
+
+
+class _NotFitted(Exception):
+    """A decision needs a fit the shared fits do not have (yet)."""
+
+
+def _rounds_combos(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: list[str],
+                   groups: dict[str, list[str]], s: dict, fits: "DecisionFits",
+                   decisions: list[tuple[str, ...]]) -> dict[tuple, dict[tuple, set]]:
+    """The fits the decisions' P50 rounds still need: each decision's kept groups (and its
+    logs-only groups), decided from ``fits`` as :func:`decide_groups` will, where the shared
+    fits lack them: inner training wells -> combination -> held-out well sets."""
+    need: dict[tuple, dict[tuple, set]] = {}
+    for train in decisions:
+        rows = np.isin(wells, list(train))
+        w = wells[rows]
+        if np.unique(w).size < MIN_WELLS:
+            continue
+        folds = inner_splits(w, s["inner_folds"])
+
+        def rmse(names: tuple[str, ...]) -> Inner:
+            if any(fits.get(w[tr], names, w[te]) is None for tr, te in folds):
+                raise _NotFitted(names)
+            return _inner_rmse(X[rows], y[rows], w, folds, features, names, [], fits.spec, fits)
+
+        try:
+            kept = tuple(_decide(groups, s, rmse).kept)
+        except _NotFitted:      # "every image group together": left to the decision itself
+            continue
+        for names in {kept, tuple(g for g in kept if not is_image_group(g))}:
+            for tr, te in folds:
+                if names and fits.get(w[tr], names, w[te]) is None:
+                    need.setdefault(tuple(np.unique(w[tr]).tolist()), {}).setdefault(
+                        names, set()).add(tuple(np.unique(w[te]).tolist()))
+    return need
+
+
+def _fit_all(need: dict[tuple, dict[tuple, set]], X: np.ndarray, y: np.ndarray,
+             wells: np.ndarray, features: list[str], groups: dict[str, list[str]],
+             fits: "DecisionFits", n_jobs: int, task_map: TaskMap | None) -> None:
+    """The fits of ``need`` (inner training wells -> combination -> held-out well sets) into
+    ``fits``, one task per training well set."""
+    tasks = []
+    for train, combos in need.items():
+        at = np.isin(wells, list(train))
+        tests = sorted(set().union(*combos.values()))
+        tasks.append((train, tests, sorted(combos), X[at], y[at],
+                      [X[np.isin(wells, list(t))] for t in tests]))
+    for r in run_tasks(_decision_task, tasks, (features, groups, fits.spec),
+                       n_jobs=n_jobs, task_map=task_map):
+        fits.preds.update(r)
 
 
 def decision_fits(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: list[str],
@@ -301,31 +353,31 @@ def decision_fits(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: lis
     and every well for the final model), each distinct fit done once, as the tasks of
     ``task_map`` or in ``n_jobs`` processes (:mod:`petro.models.tasks`). With leave-one-well-out
     inner folds the decisions of N blind-well folds need N(N-1)/2 fits per combination, not
-    N(N-1). The same rows, columns and seed give the same booster wherever it is fitted, so
-    :func:`decide_groups` decides exactly as without them. None: nothing to decide."""
+    N(N-1). Then, for the P50's rounds, the fits of each decision's kept groups that the first
+    ones lack (decided from them as the decision will). The same rows, columns and seed give
+    the same booster wherever it is fitted, so :func:`decide_groups` decides exactly as
+    without them. None: nothing to decide."""
     groups = input_groups(features)
     s = group_settings(spec)
-    if not _measured(groups, s):
+    combos = _measured(groups, s)
+    if not combos:
         return None
     ok = np.isfinite(y)
     X, y, wells = X[ok], y[ok], np.asarray(wells).astype(str)[ok]
-    need: dict[tuple[str, ...], set] = {}
+    need: dict[tuple, dict[tuple, set]] = {}
     for train in decisions:
         w = wells[np.isin(wells, list(train))]
         if np.unique(w).size < MIN_WELLS:
             continue
         for tr, te in inner_splits(w, s["inner_folds"]):
-            need.setdefault(tuple(np.unique(w[tr]).tolist()), set()).add(
-                tuple(np.unique(w[te]).tolist()))
-    tasks = []
-    for train, tests in need.items():
-        at = np.isin(wells, list(train))
-        tests = sorted(tests)
-        tasks.append((train, tests, X[at], y[at], [X[np.isin(wells, list(t))] for t in tests]))
+            for names in combos:
+                need.setdefault(tuple(np.unique(w[tr]).tolist()), {}).setdefault(
+                    names, set()).add(tuple(np.unique(w[te]).tolist()))
     fits = DecisionFits(list(features), decision_spec(spec, s["trees"]))
-    for r in run_tasks(_decision_task, tasks, (features, groups, fits.spec),
-                       n_jobs=n_jobs, task_map=task_map):
-        fits.preds.update(r)
+    _fit_all(need, X, y, wells, features, groups, fits, n_jobs, task_map)
+    if s["rounds"]:
+        _fit_all(_rounds_combos(X, y, wells, features, groups, s, fits, decisions), X, y, wells,
+                 features, groups, fits, n_jobs, task_map)
     return fits
 
 
@@ -357,14 +409,8 @@ def decide_groups(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: lis
                                           fits)
         return measured[names]
 
-    if not s["select"] or len(groups) == 1:
-        decision = GroupDecision(list(groups), {}, "every group kept (input_groups.select: "
-                                 "false)" if not s["select"] else "only the conventional logs")
-    elif LOGS not in groups:
-        decision = GroupDecision(list(groups), {}, "no conventional-log input to measure a "
-                                                   "group's gain against: every group kept")
-    else:
-        decision = _keep(groups, rmse, s["min_gain"])
+    decision = _decide(groups, s, rmse)
+    if decision.groups:
         decision.reason = f"grouped {len(folds)}-fold over {n_wells} wells; " + decision.reason
     if s["rounds"]:
         kept = tuple(decision.kept)
@@ -373,6 +419,18 @@ def decide_groups(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: lis
         if logs and logs != kept:
             decision.rounds[SIBLING] = choose_rounds(rmse(logs), fit_spec, s["min_gain"])
     return decision
+
+
+def _decide(groups: dict[str, list[str]], s: dict, rmse) -> GroupDecision:
+    """The groups kept with settings ``s``, measured by ``rmse`` (group names ->
+    :class:`Inner`): every group without a selection or without the logs to measure against."""
+    if not s["select"] or len(groups) == 1:
+        return GroupDecision(list(groups), {}, "every group kept (input_groups.select: false)"
+                             if not s["select"] else "only the conventional logs")
+    if LOGS not in groups:
+        return GroupDecision(list(groups), {}, "no conventional-log input to measure a group's "
+                                               "gain against: every group kept")
+    return _keep(groups, rmse, s["min_gain"])
 
 
 def _keep(groups: dict[str, list[str]], rmse, min_gain: float) -> GroupDecision:
