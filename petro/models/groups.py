@@ -253,6 +253,28 @@ def _measured(groups: dict[str, list[str]], settings: dict) -> list[tuple[str, .
     return [every] + ([logs] if logs and logs != every else [])
 
 
+def _well_set(wells: np.ndarray) -> tuple[str, ...]:
+    """The wells of some rows (``wells``: the well of each row) as a sorted key."""
+    return tuple(np.unique(wells).tolist())
+
+
+def _decision_folds(wells: np.ndarray, decisions: list[tuple[str, ...]], inner_folds: int):
+    """Each decision that can be made (at least ``MIN_WELLS`` of its wells among the rows of
+    ``wells``): its rows (mask), their wells and its inner folds (:func:`inner_splits`)."""
+    for train in decisions:
+        rows = np.isin(wells, list(train))
+        w = wells[rows]
+        if np.unique(w).size >= MIN_WELLS:
+            yield rows, w, inner_splits(w, inner_folds)
+
+
+def _add_need(need: dict[tuple, dict[tuple, set]], w: np.ndarray, tr: np.ndarray,
+              te: np.ndarray, names: tuple[str, ...]) -> None:
+    """Record that the fit of ``names`` on the wells of rows ``tr`` must predict those of
+    ``te`` (``need``: inner training wells -> combination -> held-out well sets)."""
+    need.setdefault(_well_set(w[tr]), {}).setdefault(names, set()).add(_well_set(w[te]))
+
+
 @dataclass
 class DecisionFits:
     """Inner fits shared by several decisions on the same rows (:func:`decision_fits`): the
@@ -272,7 +294,7 @@ class DecisionFits:
             -> np.ndarray | None:
         """The predictions of the rows of wells ``test`` by the fit on wells ``train`` and
         groups ``names`` (wells: per row; None: not fitted here)."""
-        key = (tuple(np.unique(train).tolist()), names, tuple(np.unique(test).tolist()))
+        key = (_well_set(train), names, _well_set(test))
         return self.preds.get(key)
 
 
@@ -305,12 +327,7 @@ def _rounds_combos(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: li
     logs-only groups), decided from ``fits`` as :func:`decide_groups` will, where the shared
     fits lack them: inner training wells -> combination -> held-out well sets."""
     need: dict[tuple, dict[tuple, set]] = {}
-    for train in decisions:
-        rows = np.isin(wells, list(train))
-        w = wells[rows]
-        if np.unique(w).size < MIN_WELLS:
-            continue
-        folds = inner_splits(w, s["inner_folds"])
+    for rows, w, folds in _decision_folds(wells, decisions, s["inner_folds"]):
 
         def rmse(names: tuple[str, ...]) -> Inner:
             if any(fits.get(w[tr], names, w[te]) is None for tr, te in folds):
@@ -324,8 +341,7 @@ def _rounds_combos(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: li
         for names in {kept, tuple(g for g in kept if not is_image_group(g))}:
             for tr, te in folds:
                 if names and fits.get(w[tr], names, w[te]) is None:
-                    need.setdefault(tuple(np.unique(w[tr]).tolist()), {}).setdefault(
-                        names, set()).add(tuple(np.unique(w[te]).tolist()))
+                    _add_need(need, w, tr, te, names)
     return need
 
 
@@ -365,14 +381,10 @@ def decision_fits(X: np.ndarray, y: np.ndarray, wells: np.ndarray, features: lis
     ok = np.isfinite(y)
     X, y, wells = X[ok], y[ok], np.asarray(wells).astype(str)[ok]
     need: dict[tuple, dict[tuple, set]] = {}
-    for train in decisions:
-        w = wells[np.isin(wells, list(train))]
-        if np.unique(w).size < MIN_WELLS:
-            continue
-        for tr, te in inner_splits(w, s["inner_folds"]):
+    for _, w, folds in _decision_folds(wells, decisions, s["inner_folds"]):
+        for tr, te in folds:
             for names in combos:
-                need.setdefault(tuple(np.unique(w[tr]).tolist()), {}).setdefault(
-                    names, set()).add(tuple(np.unique(w[te]).tolist()))
+                _add_need(need, w, tr, te, names)
     fits = DecisionFits(list(features), decision_spec(spec, s["trees"]))
     _fit_all(need, X, y, wells, features, groups, fits, n_jobs, task_map)
     if s["rounds"]:
