@@ -50,6 +50,7 @@ def main():
                 cs = [c for c in cols if c in tr and np.isfinite(tr[c]).mean() > 0.5]
                 w = tr["WELL"].astype(str).to_numpy()
                 lev = fit_levels(tr, cs, w, factor=1.0, floor=0.0, min_wells=2)
+                shipped = Bundle({"features": cs, "consistency": {"levels": fit_levels(tr, cs, w)}}, {})
                 cons = fit_consistency(tr, cs, w)
                 bt = res[b].table
                 for pert, d in (("none", 0.0), ("NPHI +0.05", 0.05), ("NPHI -0.05", -0.05)):
@@ -67,11 +68,13 @@ def main():
                         X = t.reindex(columns=cs).to_numpy(float)
                         # the well term over the largest training-well median (1.5 x it is the rule)
                         cw = float(bb.consistency(X, True)[2][0]) * 1.5
+                    shipped_term = float(shipped.level_term(X, True)[0])
                     worst = max(lv, key=lv.get)
                     rows.append({"field": spec, "kind": kind, "blind": b, "n_train": len(nmr) - 1, "pert": pert,
                                  "level_ratio": lv[worst], "level_curve": worst, "nphi_ratio": lv.get("NPHI", np.nan),
                                  "nphi_shale_ratio": lv.get("NPHI:shale", np.nan),
-                                 "cross_ratio": cw, **{f"r:{k}": v for k, v in lv.items()}})
+                                 "cross_ratio": cw, "shipped": shipped_term,
+                                 **{f"r:{k}": v for k, v in lv.items()}})
         print(spec, "done", flush=True)
     df = pd.DataFrame(rows)
     df.to_csv(work / "levels.csv", index=False)
@@ -79,6 +82,11 @@ def main():
         d = df[df.kind == kind]
         g = d[d.pert == "none"]
         print(f"{kind}: {len(g)} genuine blind wells")
+        s = d[d.n_train >= 3]   # as shipped: 3 x, the floors, curves of >= 3 training wells
+        print(f"  as shipped ({s.groupby(['field', 'blind']).ngroups} wells of >= 3 training "
+              f"wells): genuine flagged {(s[s.pert == 'none'].shipped > 1).mean():.0%}, NPHI "
+              f"+0.05 caught {(s[s.pert == 'NPHI +0.05'].shipped > 1).mean():.0%}, NPHI -0.05 "
+              f"{(s[s.pert == 'NPHI -0.05'].shipped > 1).mean():.0%}")
         for f in (1.0, 1.5, 2.0, 2.5, 3.0):
             caught = {p: (d[d.pert == p].level_ratio > f).mean() for p in ("NPHI +0.05", "NPHI -0.05")}
             sh = {p: (d[d.pert == p].nphi_shale_ratio > f).mean() for p in ("none", "NPHI +0.05")}
