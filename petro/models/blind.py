@@ -82,8 +82,11 @@ def blind_rows(model: FoldModel, X: np.ndarray, Xl: np.ndarray | None, Xb: np.nd
     without one), ``Xb`` (the baselines'), targets ``y``, ``wells``, ``depth`` and density
     porosity ``phid``; and their novelty distances per block (rows x ``model.block_names``,
     the sibling's blocks named ``logs_only:<block>``; NaN for a block the fold's detectors do
-    not have)."""
-    q = model.bundle.raw_quantiles(X)
+    not have). The P50s are clipped to the fold's training range as the runtime answers
+    (:meth:`~petro.models.runtime.Bundle.clipped`): a model is scored on what it answers,
+    not on a linear trend extended far beyond the training wells (110 p.u. on an unlike real
+    well); the scikit-learn baselines are held to the same range, like for like."""
+    q = model.bundle.clipped(model.bundle.raw_quantiles(X))
     out = pd.DataFrame({WELL: wells, DEPTH: depth, "y": y, "p50": q["p50"], "lo": q["p10"],
                         "hi": q["p90"], "dist": np.nan, "mean": model.mean,
                         "petro": apply_petro(model.petro, phid), "logs_only": np.nan,
@@ -91,9 +94,10 @@ def blind_rows(model: FoldModel, X: np.ndarray, Xl: np.ndarray | None, Xb: np.nd
     D = np.full((len(y), len(model.block_names)), np.nan)
     _distances(model.bundle, X, model.block_names, "", D)
     if model.logs_bundle is not None:
-        ql = model.logs_bundle.raw_quantiles(Xl)
+        ql = model.logs_bundle.clipped(model.logs_bundle.raw_quantiles(Xl))
         out["logs_only"], out["logs_lo"], out["logs_hi"] = ql["p50"], ql["p10"], ql["p90"]
         _distances(model.logs_bundle, Xl, model.block_names, SIBLING_BLOCK, D)
+    lim = model.bundle.meta.get("clip") or [-np.inf, np.inf]
     for name, (est, idx) in model.baselines.items():
-        out[f"sk_{name}"] = est.predict(Xb[:, idx])
+        out[f"sk_{name}"] = np.clip(est.predict(Xb[:, idx]), lim[0], lim[1])
     return out, D

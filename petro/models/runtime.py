@@ -378,6 +378,17 @@ class Bundle:
         base = self.base(Xm)
         return {k: base + b.predict(Xm, num_threads=1) for k, b in self.heads.items()}
 
+    def clipped(self, q: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The quantiles ``q`` (model space) with the P50 clipped to the training range
+        (``clip``) and the P10 and P90 moved with it, keeping their distance from it (as
+        :meth:`band` answers and blind validation scores them); ``q`` itself without a
+        ``clip``."""
+        lim = self.meta.get("clip")
+        if not lim:
+            return q
+        shift = np.clip(q["p50"], lim[0], lim[1]) - q["p50"]
+        return {k: v + shift for k, v in q.items()}
+
     def novelty_distances(self, X: np.ndarray, *, design: bool = True) -> np.ndarray:
         """Raw robust Mahalanobis distance per novelty block (rows, blocks)."""
         Xm = self.design(X) if design else X
@@ -482,19 +493,13 @@ class Bundle:
         Under ``widen`` a flagged row's half-widths are multiplied by its novelty (x1 to x5), a
         bound stopping at the ``clip`` range but never inside the calibrated band: the band is
         never narrower out of domain than in domain."""
+        q = self.clipped(q)
         p50 = q["p50"]
         adj_lo, adj_hi = self.conformal_adjustment(nov)
         lo = q["p10"] - adj_lo
         hi = q["p90"] + adj_hi
         lo, hi = np.minimum(lo, p50), np.maximum(hi, p50)
         lim = self.meta.get("clip")
-        if lim:
-            kept = np.clip(p50, lim[0], lim[1])
-            moved = kept != p50
-            if moved.any():
-                lo = np.where(moved, kept - (p50 - lo), lo)
-                hi = np.where(moved, kept + (hi - p50), hi)
-            p50 = kept
         if policy == "widen":   # flagged depths: the band grows with the novelty (x1 to x5)
             f = np.clip(np.nan_to_num(nov, nan=1.0), 1.0, WIDEN_CAP)
             wlo, whi = p50 - (p50 - lo) * f, p50 + (hi - p50) * f
