@@ -7,7 +7,10 @@ other NMR wells (no MLflow; ``--quick``: no tuning) and predict the blind well a
 is and with one log shifted over the whole well (neutron +0.05 v/v, density +0.10 g/cm3, sonic
 +10 us/ft, GR x1.6, deep resistivity x3: those its curves allow). Printed per blind well and
 perturbation: the share of depths flagged by either model (``petro predict``'s OOD_FLAG), the
-term that flags most of them, and the well-level diagnosis.
+term that flags most of them, and the well-level diagnosis. For the well as it is, per model
+(``poro``, ``perm``): its share of depths flagged and how much larger its blind error is there
+than at its in-domain depths (``err_x``: mean absolute error flagged / in domain, in model space;
+above 1 the flags point at worse answers).
 
     .venv/bin/python benchmarks/bench_false_alarms.py --workdir /tmp/fa --seed 3 --wells 6 \
         --drop density,sonic,pef,resistivity,images --quick
@@ -35,7 +38,7 @@ from petro.io.wells import load_well
 from petro.models.diagnosis import diagnose
 from petro.models.runtime import REQUIRED_MISSING_NOVELTY
 from petro.synth import SynthConfig, write_field
-from petro.vocab import OOD_FLAG, feature_block
+from petro.vocab import DEPTH, OOD_FLAG, feature_block
 
 REPO = Path(__file__).resolve().parents[1]
 GROUPS = {"density": ["RHOB", "PHID", "NPHI_PHID", "SPI"], "sonic": ["DT", "DTS", "PHIS", "SPI"],
@@ -95,6 +98,24 @@ def blind_rows(b, well, cfg, drop, shift) -> tuple[pd.DataFrame, pd.DataFrame, n
     return tab, b.predict(rows, well=True), b.matrix(rows)
 
 
+def flag_error(b, spec, out: pd.DataFrame, tab: pd.DataFrame, target: pd.DataFrame) \
+        -> tuple[float, float]:
+    """One model's share of depths flagged and its blind error ratio (mean absolute error at
+    flagged depths / at in-domain depths, model space; NaN without both) against ``target``
+    (the blind well's table with the model's target column)."""
+    y = tab[[DEPTH]].merge(target[[DEPTH, spec.column]], on=DEPTH, how="left")[spec.column]
+    p = out[f"{b.output}_ML"].to_numpy(float)
+    if b.meta.get("transform") == "log10":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.log10(p)
+    e = np.abs(p - y.to_numpy(float))
+    f = out[OOD_FLAG].to_numpy() == 1
+    ok = np.isfinite(e)
+    if not (ok & f).any() or not (ok & ~f).any():
+        return float(f.mean()), float("nan")
+    return float(f.mean()), float(e[ok & f].mean() / e[ok & ~f].mean())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", default=None)
@@ -133,18 +154,22 @@ def main(argv=None):
                                       shift[0] in dropped_columns([shift[0]], drop) or
                                       (shift[0] == "RT" and "resistivity" in drop)):
                 continue
-            flags, why = [], {}
+            flags, why, own = [], {}, {}
             for tm in tr.models:
                 b = tm.bundle
                 tab, out, X = blind_rows(b, well, cfg, drop, shift)
                 flags.append(out[OOD_FLAG].to_numpy() == 1)
+                if shift is None:
+                    key = tm.spec.name[:4]
+                    own[f"{key}"], own[f"{key}_err_x"] = flag_error(b, tm.spec, out, tab,
+                                                                    results[name].table)
                 for k, v in terms(b, X).items():
                     why[k] = np.fmax(why.get(k, np.full(len(v), np.nan)), v)
                 diag = diagnose(out, b.meta.get("consistency"), tab, b.meta.get("novelty"))
             flag = np.logical_or.reduce(flags)
             share = {k: float(np.mean(np.nan_to_num(v) > 1.0)) for k, v in why.items()}
             rows.append({"blind": name, "perturbation": pert, "flagged": float(flag.mean()),
-                         **{f"by_{k}": s for k, s in share.items()},
+                         **{f"by_{k}": s for k, s in share.items()}, **own,
                          "diagnosis": diag or "-"})
     df = pd.DataFrame(rows)
     pd.set_option("display.width", 250, "display.max_colwidth", 120)
