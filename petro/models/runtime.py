@@ -541,8 +541,9 @@ class Bundle:
             Z.append(r / m["resid_scale"])
         Z = np.column_stack(Z)
         ok = np.isfinite(Z)
+        Zd = np.abs(depth_residuals(Z, cons["curves"]))
         with np.errstate(invalid="ignore"):
-            term = np.where(ok.any(axis=1), np.nanmax(np.where(ok, np.abs(Z), -1.0), axis=1),
+            term = np.where(ok.any(axis=1), np.nanmax(np.where(ok, Zd, -1.0), axis=1),
                             np.nan) / cons["depth_threshold"]
             if well and n >= cons.get("min_rows", 30):
                 cnt = ok.sum(axis=0)
@@ -576,6 +577,18 @@ class Bundle:
 
 REPAIR = ("download the model again (a fresh `mlflow.pyfunc.load_model`, or delete the "
           "partial local copy), or re-log and register it (`petro run`)")
+
+
+def depth_residuals(Z: np.ndarray, relations: list[dict]) -> np.ndarray:
+    """The standardized cross-log residuals ``Z`` (rows x ``relations``) as the per-depth test
+    reads them: a relation marked ``one_sided: slow`` (a sonic) counts only a curve reading
+    slower than the others expect; faster is the rock's secondary porosity (vugs, fractures),
+    which the sonic does not see, and reads 0."""
+    out = np.array(Z, dtype=float, copy=True)
+    for j, m in enumerate(relations):
+        if m.get("one_sided") == "slow":
+            out[:, j] = np.where(out[:, j] < 0, 0.0, out[:, j])
+    return out
 
 
 def shale_rows(gr: np.ndarray, quantile: float) -> np.ndarray:
