@@ -127,7 +127,9 @@ def fit_consistency(table: pd.DataFrame, features: list[str], wells: np.ndarray,
     if not out:
         return {}
     Z = np.column_stack(Zoof)
-    depth = np.nanmax(np.abs(depth_residuals(Z, out)), axis=1)
+    with warnings.catch_warnings():   # a row no relation reads: NaN, left out by depth_threshold
+        warnings.simplefilter("ignore", RuntimeWarning)
+        depth = np.nanmax(np.abs(depth_residuals(Z, out)), axis=1)
     dthr = depth_threshold(depth, wells, quantile, min_rows)
     # per training well: the median standardized residual of each curve (its calibration offset)
     wmax = np.nanmax(np.abs(np.array([np.nanmedian(Z[wells == w], axis=0) for w in uniq])))
