@@ -128,3 +128,27 @@ def test_thresholds_let_every_blind_training_well_in_not_the_depths_pooled():
     # the cross-log depth threshold likewise: the largest well's 99 % quantile
     depth = D[:, 0]
     assert depth_threshold(depth, wells, 0.99, 30) == np.quantile(depth[400:], 0.99)
+
+
+def test_final_detector_thresholds_come_from_detectors_of_its_own_columns():
+    """Each blind fold selects its own inputs (here 4 of 12, a different set where well C is
+    blind), so the folds' detectors read other columns than the final model's: the final
+    detector is calibrated on leave-one-well-out detectors of its own columns
+    (novelty.blind_thresholds), and no training well has more than a few of its own depths
+    out of domain (per well, the calibration's 95 %), nor, being in the final detector's
+    training rows, more than its leave-one-out share."""
+    from petro.models.novelty import blind_thresholds
+    from petro.models.validation import cross_validate, fit_final
+    from tests.test_selection import FEATS, _leaky_field, _spec
+
+    table = _leaky_field(seed=3)
+    spec = _spec(4)
+    cv = cross_validate(table, FEATS, spec)
+    b = fit_final(table, FEATS, spec, cv)
+    wells = table["WELL"].to_numpy()
+    X = b.matrix(table[b.features])
+    thr = blind_thresholds(b.design(X), b.model_features, wells, spec.novelty_quantile)
+    assert {k["name"]: k["threshold"] for k in b.meta["novelty"]["blocks"]} == thr
+    nov = b.novelty(X)
+    for w in "ABC":
+        assert (nov[wells == w] > 1.0).mean() <= 0.05

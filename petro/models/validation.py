@@ -27,7 +27,7 @@ from petro.models.blind import SIBLING_BLOCK, FoldModel, fit_petro
 from petro.models.conformal import conformal_quantile
 from petro.models.groups import SIBLING, DecisionFits, GroupDecision, decide_groups, \
     sibling_inputs
-from petro.models.novelty import calibrate_thresholds, novelty_blocks
+from petro.models.novelty import blind_thresholds, calibrate_thresholds, novelty_blocks
 from petro.models.rows import Fold, InMemory, Rows
 from petro.models.runtime import Bundle
 from petro.models.selection import select_inputs
@@ -353,12 +353,23 @@ def summarise(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], importan
 
 def fit_final_model(rows: Rows, features: list[str], spec: ModelSpec, cv: CVResult):
     """The record and boosters of the model fitted on every training well (inputs
-    ``features``), with the conformal adjustment and novelty thresholds from ``cv``."""
+    ``features``), with the conformal adjustment from ``cv`` and its novelty detector's
+    thresholds calibrated on leave-one-well-out detectors of its own columns
+    (:func:`petro.models.novelty.blind_thresholds`; ``cv``'s, of the folds' detectors, where
+    that cannot be done)."""
     every = rows.everything()
-    record, boosters = fit_model(rows.inputs(every, features), rows.target(every), features, spec,
+    X, y = rows.inputs(every, features), rows.target(every)
+    record, boosters = fit_model(X, y, features, spec,
                                  fitter=rows.fitter(every), stats=rows.stats(every),
                                  conformal={"lo": cv.conformal_adj, "hi": cv.conformal_adj},
                                  novelty_thresholds=cv.novelty_thresholds)
+    if record.novelty:
+        ok = np.isfinite(y)
+        wells = rows.frame(every)[WELL].astype(str).to_numpy()[ok]
+        Xm = Bundle(record.to_dict(), boosters).design(X[ok])
+        thr = blind_thresholds(Xm, record.model_features, wells, spec.novelty_quantile)
+        for b in record.novelty["blocks"] if thr else []:
+            b["threshold"] = thr.get(b["name"], b["threshold"])
     record.cv = {"pooled": cv.pooled["model"], "wells": sorted(cv.oof[WELL].unique())}
     return record, boosters
 

@@ -154,7 +154,11 @@ def _model_metrics(tm) -> dict[str, float]:
             metrics[f"{name}_{key}"] = vals[key] - cv.pooled["model"][key]
     metrics["conformal_adjustment"] = cv.conformal_adj
     metrics.update(_group_metrics(tm))
+    # the thresholds the model flags with (its detector's, calibrated on detectors of its own
+    # columns; the blind folds' where the model has none)
+    blocks = (tm.bundle.meta.get("novelty") or {}).get("blocks") or []
     metrics.update({f"novelty_threshold_{b}": t for b, t in cv.novelty_thresholds.items()})
+    metrics.update({f"novelty_threshold_{b['name']}": b["threshold"] for b in blocks})
     for _, row in cv.per_well[cv.per_well.model == "model"].iterrows():
         for k, v in row.items():
             if k not in ("well", "model", "n") and pd.notna(v):
