@@ -106,30 +106,30 @@ def calibrate_thresholds(D: np.ndarray, quantile: float, wells: np.ndarray | Non
 
 
 def blind_thresholds(Xm: np.ndarray, features: list[str], wells: np.ndarray, quantile: float,
+                     folds: list[tuple[np.ndarray, np.ndarray]] | None = None,
                      min_rows: int = 30) -> dict[str, float] | None:
     """Per-block thresholds for the detector of columns ``features`` fitted on the rows ``Xm``
     (the final model's matrix; each row's well ``wells``), calibrated like the blind folds'
-    (:func:`calibrate_thresholds`, per well) on the distances of every well's rows to a detector
-    with the *same columns* fitted on the other wells' rows. The blind folds' own detectors read
-    their own models' columns (each fold decides its input groups and inputs): their distances
-    are on another scale than the final detector's, and on a clastic field the final porosity
-    detector, given the folds' thresholds, flagged 35-44 % of its own training wells' depths.
-    None with fewer than two wells."""
+    (:func:`calibrate_thresholds`, per well) on the distances of each fold's blind rows to a
+    detector with the *same columns* fitted on its other rows (``folds``: (training rows,
+    blind rows) index pairs; default: each well left out in turn). The blind folds' own
+    detectors read their own models' columns (each fold decides its input groups and inputs):
+    their distances are on another scale than the final detector's, and on a clastic field the
+    final porosity detector, given the folds' thresholds, flagged 35-44 % of its own training
+    wells' depths. None with fewer than two wells."""
     uniq = np.unique(wells)
-    full = fit_novelty(Xm, features)
-    if uniq.size < 2 or not full:
+    if uniq.size < 2:
         return None
-    names = [b["name"] for b in full["blocks"]]
+    if folds is None:
+        folds = [(np.flatnonzero(wells != w), np.flatnonzero(wells == w)) for w in uniq]
+    names = list(novelty_blocks(features))
     D = np.full((len(Xm), len(names)), np.nan)
-    for w in uniq:
-        te = wells == w
-        det = fit_novelty(Xm[~te], features)
-        if not det:
-            continue
-        cols = [names.index(b["name"]) for b in det["blocks"] if b["name"] in names]
-        got = [b["name"] in names for b in det["blocks"]]
-        d = block_distances(det, Xm[te], features)
-        D[np.ix_(te, cols)] = d[:, got]
+    for tr, te in folds:
+        det = fit_novelty(Xm[tr], features)
+        if det:
+            d = block_distances(det, Xm[te], features)
+            for k, b in enumerate(det["blocks"]):
+                D[te, names.index(b["name"])] = d[:, k]
     have = np.isfinite(D).any(axis=0)
     if not have.any():
         return None

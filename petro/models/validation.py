@@ -28,7 +28,7 @@ from petro.models.conformal import conformal_quantile
 from petro.models.groups import SIBLING, DecisionFits, GroupDecision, decide_groups, \
     sibling_inputs
 from petro.models.novelty import blind_thresholds, calibrate_thresholds, novelty_blocks
-from petro.models.rows import Fold, InMemory, Rows
+from petro.models.rows import Fold, InMemory, Rows, blind_folds
 from petro.models.runtime import Bundle
 from petro.models.selection import select_inputs
 from petro.models.spec import ModelSpec
@@ -367,7 +367,8 @@ def fit_final_model(rows: Rows, features: list[str], spec: ModelSpec, cv: CVResu
         ok = np.isfinite(y)
         wells = rows.frame(every)[WELL].astype(str).to_numpy()[ok]
         Xm = Bundle(record.to_dict(), boosters).design(X[ok])
-        thr = blind_thresholds(Xm, record.model_features, wells, spec.novelty_quantile)
+        folds = [(f.tr, f.te) for f in blind_folds(wells, spec)]   # as validation splits
+        thr = blind_thresholds(Xm, record.model_features, wells, spec.novelty_quantile, folds)
         for b in record.novelty["blocks"] if thr else []:
             b["threshold"] = thr.get(b["name"], b["threshold"])
     record.cv = {"pooled": cv.pooled["model"], "wells": sorted(cv.oof[WELL].unique())}
