@@ -286,3 +286,34 @@ def test_demo_prints_next_commands_that_work_from_any_folder(trained, tmp_path):
     for path in re.findall(r"(?<=[ @=])(/[^ ;]+)", text):     # every path is absolute...
         if not path.startswith(str(tmp_path)):                  # ...and, but for outputs, there
             assert Path(path.split("sqlite:///")[-1]).exists(), path
+
+
+def test_predict_says_when_a_wells_stored_features_were_damaged(trained, tmp_path):
+    """A stored feature table damaged between two predictions (a flipped bit) is computed
+    again, and the prediction warns so for that well, as every command shows a warning (it
+    used to be an info, which `petro predict` and the terminal kept to themselves); the
+    answer is the one from undamaged features."""
+    from petro.api import predict
+    from petro.app.featurestore import FeatureStore
+    from petro.problems import Severity
+
+    d = tmp_path / "data"
+    shutil.copytree(trained["field"] / "SYN-04", d / "SYN-04")
+    cache = tmp_path / "cache"
+    first = predict(d, tracking_uri=trained["uri"], n_jobs=1, cache_dir=str(cache))
+    entries = FeatureStore(cache / "features").entries()
+    assert entries
+    for entry in entries:
+        b = bytearray(entry.read_bytes())
+        b[len(b) // 2] ^= 0x04
+        entry.write_bytes(bytes(b))
+    events = []
+    again = predict(d, tracking_uri=trained["uri"], n_jobs=1, cache_dir=str(cache),
+                    on_event=events.append)
+    notes = [e.problem for e in events if e.kind == "problem" and e.problem.code == "cache_damaged"]
+    assert notes and all(n.well == "SYN-04" and "computed again" in n.message and
+                         n.severity == Severity.WARNING for n in notes)
+    for col in first[0].columns:
+        np.testing.assert_array_equal(np.asarray(again[0].columns[col]),
+                                      np.asarray(first[0].columns[col]))
+

@@ -26,7 +26,7 @@ from petro.io.cache import FileHashes, content_hash
 from petro.io.checksum import ChecksumError
 from petro.io.discovery import discover
 from petro.io.wells import load_well
-from petro.problems import Problem, Severity, info
+from petro.problems import Problem, Severity, warning
 from petro.targets.nmr import compute_targets
 from petro.vocab import is_nmr
 
@@ -185,9 +185,13 @@ def stored_well(name: str, files: list[str], cfg: PipelineConfig, with_targets: 
                                              "problems": [p.to_dict() for p in res.problems]},
                       previews=res.previews if previews else None)
         if damaged is not None:     # after the entry is written: the note is this run's only
-            res.problems.append(info(f"the stored features of this well were damaged "
-                                     f"({damaged}); they were computed again and the entry "
-                                     f"replaced", path=str(store.root), code="cache_damaged"))
+            # a warning, not an info: every command shows it (something overwrote the store:
+            # a disk, another process), though no answer changes
+            res.problems.append(warning(f"the stored features of this well were damaged "
+                                        f"({damaged}); they were computed again and the entry "
+                                        f"replaced: check the disk and that no other process "
+                                        f"writes to {store.root}", path=str(store.root),
+                                        code="cache_damaged"))
     if res.table is not None and not res.failed:
         res.table_path = str(store.table_path(name, key))
         if not keep_table:

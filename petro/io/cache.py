@@ -28,7 +28,7 @@ from petro import __version__
 from petro.io.atomic import atomic_dir, atomic_write_json
 from petro.io.canonical import FilePart
 from petro.io.checksum import file_checksums, first_mismatch, seal, unseal
-from petro.problems import Problem, info
+from petro.problems import Problem, warning
 from petro.well import Image, Provenance, T2Bins
 
 FORMAT = 5                # 4: checksums in parts.json; 5: the record in its own key order
@@ -92,8 +92,8 @@ class PartCache:
 
     def load(self, path: str | Path, parse: Callable[[], list[FilePart]]) -> list[FilePart]:
         """The parts of ``path`` from its entry, else ``parse()`` (then stored). A damaged entry
-        is parsed again and replaced, with an info problem (code ``cache_damaged``) on the
-        first part saying so."""
+        is parsed again and replaced, with a warning (code ``cache_damaged``: something overwrote
+        the cache, a disk or another process) on the first part saying so."""
         entry = self._entry(self.file_hash(Path(path)))
         try:
             parts = self._read(entry)
@@ -101,9 +101,10 @@ class PartCache:
             parts = parse()
             self._write(entry, parts, replace=True)
             if parts:       # after the entry is written: the note belongs to this run only
-                parts[0].problems.append(info(
+                parts[0].problems.append(warning(
                     f"the cached copy of this file was damaged ({err}); the file was read again "
-                    f"and its cache entry replaced", path=str(path), code="cache_damaged"))
+                    f"and its cache entry replaced: check the disk and that no other process "
+                    f"writes to {self.root}", path=str(path), code="cache_damaged"))
             return parts
         if parts is None:
             parts = parse()

@@ -116,7 +116,7 @@ def _same_well(w, ref) -> None:
 
 def _damaged_then_repaired(cached, tmp_path, source, name, damage) -> str:
     """Damage one file of a copy of the pristine cache; the well read from it equals the
-    reference, with one info problem; read again, the entry was replaced (no problem)."""
+    reference, with one warning; read again, the entry was replaced (no problem)."""
     files, ref, pristine = cached
     cache = tmp_path / "cache"
     shutil.copytree(pristine, cache)
@@ -124,7 +124,7 @@ def _damaged_then_repaired(cached, tmp_path, source, name, damage) -> str:
     w = load_well("SYN-01", files, IngestOptions(), cache_dir=cache)
     _same_well(w, ref)
     notes = [p for p in w.problems if p.code == "cache_damaged"]
-    assert len(notes) == 1 and notes[0].severity == Severity.INFO and source in notes[0].path
+    assert len(notes) == 1 and notes[0].severity == Severity.WARNING and source in notes[0].path
     assert [p for p in w.problems if p.code != "cache_damaged"] == ref.problems
     again = load_well("SYN-01", files, IngestOptions(), cache_dir=cache)
     _same_well(again, ref)
