@@ -9,7 +9,7 @@ concurrent workers and interrupted runs never leave a half-written entry.
 
 ``parts.json`` records the SHA-256 of every other file of its entry and carries its own
 (:mod:`petro.io.checksum`); they are checked before an entry is used. A damaged entry (a file
-changed on disk, emptied, missing, or one that does not load) is reported as an info problem,
+changed on disk, emptied, missing, or one that does not load) is reported as a warning,
 the file is parsed again and the entry replaced (:meth:`PartCache.load`).
 """
 
