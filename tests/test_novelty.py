@@ -104,7 +104,7 @@ def test_thresholds_let_every_blind_training_well_in_not_the_depths_pooled():
     than the others. Pooled, the 95 % level lets the two alike wells in and flags the unlike
     one at 11.5 % of its depths; per well, each well is flagged at no more than 5 %. The
     thresholds differ only in level, and a well too short to judge (10 rows) is not let to set
-    it."""
+    it. (Without the new-well bound: see the next test.)"""
     import numpy as np
 
     from petro.models.consistency import depth_threshold
@@ -119,7 +119,7 @@ def test_thresholds_let_every_blind_training_well_in_not_the_depths_pooled():
         return {w: float(((D[wells == w] / thr) > 1).any(axis=1).mean()) for w in "ABC"}
 
     pooled, per_well = flagged(calibrate_thresholds(D, 0.95)), \
-        flagged(calibrate_thresholds(D, 0.95, wells))
+        flagged(calibrate_thresholds(D, 0.95, wells))        # no new-well bound (new_well=0)
     assert pooled["C"] > 0.10 and max(pooled["A"], pooled["B"]) < 0.02
     assert max(per_well.values()) <= 0.05 and per_well["C"] > 0.03
     short = np.concatenate([D, np.full((10, 2), 50.0)])   # 10 rows of a well far away
@@ -128,6 +128,46 @@ def test_thresholds_let_every_blind_training_well_in_not_the_depths_pooled():
     # the cross-log depth threshold likewise: the largest well's 99 % quantile
     depth = D[:, 0]
     assert depth_threshold(depth, wells, 0.99, 30) == np.quantile(depth[400:], 0.99)
+
+
+def test_new_well_bound_keeps_genuine_wells_in_domain_and_still_flags_unlike_rock():
+    """Issue 23.4: thresholds set by the most demanding of N training wells are beaten by a new
+    well of the same population one time in N + 1. Simulated: wells whose distances differ in
+    scale from well to well (log-normal, sd 0.25 per block), 3 training wells, 300 draws of a
+    new well of the same kind. Without the bound 18 % of the new wells were flagged at more than
+    10 % of their depths, with the 90 % bound 8 %. The price: the thresholds rise by 16 % (2.74
+    -> 3.19 spreads of the typical well), so depths 3 spreads out in one block are flagged at 80 %
+    instead of 95 %, and 4 spreads out at 97 % instead of 99.8 %."""
+    import numpy as np
+
+    from petro.models.novelty import calibrate_thresholds
+
+    rng = np.random.default_rng(0)
+
+    def well(n=150):
+        return np.abs(rng.normal(0, 1, (n, 2))) * np.exp(rng.normal(0, 0.25, 2))
+
+    over = {0.0: [], 0.9: []}
+    far = []
+    for _ in range(300):
+        D = np.concatenate([well() for _ in range(3)])
+        wells = np.repeat(["A", "B", "C"], 150)
+        new = well()
+        for level in over:
+            thr = calibrate_thresholds(D, 0.95, wells, new_well=level)
+            over[level].append(((new / thr) > 1).any(axis=1).mean())
+        odd = new.copy()
+        odd[:, 0] += 4.0 * np.median(D[:, 0]) / 0.6745       # 4 spreads out in block 0
+        far.append(((odd / thr) > 1).any(axis=1).mean())
+    beyond = {k: float((np.array(v) > 0.10).mean()) for k, v in over.items()}
+    assert beyond[0.0] > 0.15 and beyond[0.9] < 0.11
+    assert np.mean(over[0.9]) < np.mean(over[0.0])
+    assert np.mean(far) > 0.95
+    # with many wells the bound is below the most demanding well's need: it changes nothing
+    D = np.concatenate([well() for _ in range(20)])
+    wells = np.repeat(np.arange(20), 150)
+    assert np.allclose(calibrate_thresholds(D, 0.95, wells, new_well=0.9),
+                       calibrate_thresholds(D, 0.95, wells), rtol=0.15)
 
 
 def test_final_detector_thresholds_come_from_detectors_of_its_own_columns():

@@ -12,6 +12,7 @@ the plain numbers stored in the model's JSON (``novelty``).
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 from sklearn.covariance import LedoitWolf
 
 from petro.models.runtime import block_distances
@@ -74,14 +75,16 @@ def fit_detector(Xm: np.ndarray, model_features: list[str],
 
 
 def calibrate_thresholds(D: np.ndarray, quantile: float, wells: np.ndarray | None = None,
-                         min_rows: int = 30) -> np.ndarray:
+                         min_rows: int = 30, new_well: float = 0.0) -> np.ndarray:
     """Per-block thresholds at one common per-block quantile level of the rows of ``D``
     (out-of-fold distances, rows x blocks), the lowest level at which a share ``quantile`` of
     the rows is in domain in every block at once: of the rows pooled, or (``wells``: each
     row's well) of every well with at least ``min_rows`` rows (pooled when none has). Per
     well, one well unlike the others cannot carry most of the flags while the others stay in
     domain: a well as unlike the others as the most unusual training well is flagged at no
-    more than ``1 - quantile`` of its depths."""
+    more than ``1 - quantile`` of its depths. ``new_well`` (per well, at least two wells): no
+    threshold below the ``new_well`` prediction bound of what a new well of the same population
+    needs (:func:`new_well_bound`); 0: none, the most demanding training well sets it."""
     ok = np.isfinite(D).all(axis=1)
     D = D[ok]
     if D.shape[0] == 0:
@@ -95,22 +98,57 @@ def calibrate_thresholds(D: np.ndarray, quantile: float, wells: np.ndarray | Non
         within = ((D / np.where(thr > 0, thr, 1.0)) <= 1.0).all(axis=1)
         return min(float(within[g].mean()) for g in groups)
 
+    thr = np.quantile(D, _lowest_level(inside, quantile), axis=0)
+    thr = np.where(thr > 0, thr, 1.0)
+    if new_well and len(groups) >= 2:
+        thr = np.maximum(thr, new_well_bound(D, groups, quantile, new_well))
+    return thr
+
+
+def _lowest_level(inside, quantile: float) -> float:
+    """The lowest quantile level at which ``inside(level) >= quantile`` (bisection)."""
     lo, hi = quantile, 1.0
     if inside(lo) >= quantile:
-        hi = lo
-    for _ in range(40 if hi > lo else 0):
+        return lo
+    for _ in range(40):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if inside(mid) < quantile else (lo, mid)
-    thr = np.quantile(D, hi, axis=0)
-    return np.where(thr > 0, thr, 1.0)
+    return hi
+
+
+def new_well_bound(D: np.ndarray, groups: list[np.ndarray], quantile: float,
+                   level: float) -> np.ndarray:
+    """Per block: the one-sided ``level`` prediction bound on the threshold a new well of the
+    training wells' population needs, from what each of the N training wells (``groups``: row
+    masks of ``D``) needs to have a share ``quantile`` of its depths in domain (its lowest
+    common quantile level of ``D``): log-normal across wells, Student t with N - 1 degrees of
+    freedom, ``mean + t * sd * sqrt(1 + 1/N)`` of the logs.
+
+    The most demanding training well's need alone is beaten by a new well of the same
+    population one time in N + 1: with the three NMR wells of a blind fold, one genuine well
+    in four would be flagged beyond ``1 - quantile`` of its depths. The bound grows with how
+    much the training wells differ from each other and shrinks as wells are added."""
+    need = []
+    for g in groups:
+        Dg = D[g]
+
+        def inside(lv: float, Dg=Dg) -> float:
+            t = np.quantile(D, lv, axis=0)
+            return float(((Dg / np.where(t > 0, t, 1.0)) <= 1.0).all(axis=1).mean())
+        t = np.quantile(D, _lowest_level(inside, quantile), axis=0)
+        need.append(np.log(np.maximum(t, 1e-12)))
+    need = np.asarray(need)
+    n = len(need)
+    spread = need.std(axis=0, ddof=1)
+    return np.exp(need.mean(axis=0) + stats.t.ppf(level, n - 1) * spread * np.sqrt(1 + 1 / n))
 
 
 def blind_thresholds(Xm: np.ndarray, features: list[str], wells: np.ndarray, quantile: float,
                      folds: list[tuple[np.ndarray, np.ndarray]] | None = None,
-                     min_rows: int = 30) -> dict[str, float] | None:
+                     min_rows: int = 30, new_well: float = 0.0) -> dict[str, float] | None:
     """Per-block thresholds for the detector of columns ``features`` fitted on the rows ``Xm``
     (the final model's matrix; each row's well ``wells``), calibrated like the blind folds'
-    (:func:`calibrate_thresholds`, per well) on the distances of each fold's blind rows to a
+    (:func:`calibrate_thresholds`, per well, ``new_well``) on the distances of each fold's blind rows to a
     detector with the *same columns* fitted on its other rows (``folds``: (training rows,
     blind rows) index pairs; default: each well left out in turn). The blind folds' own
     detectors read their own models' columns (each fold decides its input groups and inputs):
@@ -133,5 +171,5 @@ def blind_thresholds(Xm: np.ndarray, features: list[str], wells: np.ndarray, qua
     have = np.isfinite(D).any(axis=0)
     if not have.any():
         return None
-    thr = calibrate_thresholds(D[:, have], quantile, wells, min_rows)
+    thr = calibrate_thresholds(D[:, have], quantile, wells, min_rows, new_well)
     return {n: float(t) for n, t in zip([n for n, h in zip(names, have) if h], thr)}

@@ -34,6 +34,7 @@ class ModelSpec:
     input_groups: dict = field(default_factory=dict)   # select, inner_folds, min_gain (groups.py)
     max_inputs: int = 0              # keep the N highest-gain inputs (0: all; petro.models.selection)
     novelty_quantile: float = 0.95
+    novelty_new_well: float = 0.9    # prediction level of a new well's need (0: the worst well's)
     cv: str = "auto"                 # 'lowo', 'group_kfold', or 'auto' (LOWO up to 12 wells)
     n_splits: int = 5
     criteria: dict = field(default_factory=dict)
@@ -74,6 +75,12 @@ class ModelSpec:
                 self.max_inputs < 0:
             raise ConfigError(f"model spec {self.source or self.name}: max_inputs "
                               f"{self.max_inputs!r} must be a whole number >= 0 (0: all inputs)")
+        for key in ("novelty_quantile", "novelty_new_well"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1 or \
+                    (key == "novelty_quantile" and v == 0):
+                raise ConfigError(f"model spec {self.source or self.name}: {key} {v!r} must be "
+                                  f"a share below 1 (novelty_new_well: 0 for none)")
         if self.embedding not in EMBEDDINGS:
             raise ConfigError(f"model spec {self.source or self.name}: embedding "
                               f"{self.embedding!r} must be one of {list(EMBEDDINGS)}")
@@ -111,6 +118,7 @@ class ModelSpec:
              "model.pca_components": self.pca_components, "model.embedding": self.embedding,
              "model.max_inputs": self.max_inputs,
              "model.novelty_quantile": self.novelty_quantile,
+             "model.novelty_new_well": self.novelty_new_well,
              "model.cv": self.cv, "model.seed": self.seed}
         d.update({f"model.params.{k}": v for k, v in self.params.items()})
         d.update({f"model.criteria.{k}": v for k, v in self.criteria.items()})

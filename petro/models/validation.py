@@ -276,7 +276,8 @@ def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec:
     have = np.isfinite(D).any(axis=0)
     D = D[:, have]
     block_names = [b for b, h in zip(block_names, have) if h]
-    thr = calibrate_thresholds(D, spec.novelty_quantile, wells)
+    thr = calibrate_thresholds(D, spec.novelty_quantile, wells,
+                               new_well=spec.novelty_new_well)
     with warnings.catch_warnings():      # a row without any block's distance: NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         oof["dist"] = np.nanmax(D / thr, axis=1) if D.shape[1] else np.nan
@@ -295,7 +296,7 @@ def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec:
             t = thr.copy()
             if seen.any():
                 t[seen] = calibrate_thresholds(D[~m][:, seen], spec.novelty_quantile,
-                                               wells[~m])
+                                               wells[~m], new_well=spec.novelty_new_well)
             in_dom[m] = ~((D[m] / t).max(axis=1) > 1.0)
         else:
             in_dom[m] = True
@@ -368,7 +369,8 @@ def fit_final_model(rows: Rows, features: list[str], spec: ModelSpec, cv: CVResu
         wells = rows.frame(every)[WELL].astype(str).to_numpy()[ok]
         Xm = Bundle(record.to_dict(), boosters).design(X[ok])
         folds = [(f.tr, f.te) for f in blind_folds(wells, spec)]   # as validation splits
-        thr = blind_thresholds(Xm, record.model_features, wells, spec.novelty_quantile, folds)
+        thr = blind_thresholds(Xm, record.model_features, wells, spec.novelty_quantile, folds,
+                               new_well=spec.novelty_new_well)
         for b in record.novelty["blocks"] if thr else []:
             b["threshold"] = thr.get(b["name"], b["threshold"])
     record.cv = {"pooled": cv.pooled["model"], "wells": sorted(cv.oof[WELL].unique())}
