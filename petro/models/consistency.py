@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from petro.models.novelty import robust_center_scale
+from petro.models.novelty import prediction_bound, robust_center_scale
 from petro.models.runtime import depth_residuals, shale_rows
 
 # the whole-well level test (fit_levels): a curve's threshold is LEVEL_FACTOR x the largest
@@ -86,13 +86,14 @@ def _apply(X: np.ndarray, t: int, inp: list[int], m: dict) -> np.ndarray:
 
 
 def fit_consistency(table: pd.DataFrame, features: list[str], wells: np.ndarray,
-                    quantile: float = 0.99, min_rows: int = 30) -> dict:
+                    quantile: float = 0.99, min_rows: int = 30, new_well: float = 0.0) -> dict:
     """Cross-log consistency (at least two curves): each conventional curve predicted from the
     others (a sonic only from them: :data:`PRIMARY_POROSITY_CURVES`) by a ridge on
     robust-scaled inputs, fitted on all training wells; the residual scale (robust, in the curve's
     unit) and the thresholds come from leave-one-well-out residuals. Per depth, the largest
     |residual| / scale over curves against ``depth_threshold`` (:func:`depth_threshold`: every
-    training well left out has at most ``1 - quantile`` of its depths beyond it; a sonic only
+    training well left out has at most ``1 - quantile`` of its depths beyond it, and a new well
+    like them too at the ``new_well`` prediction level; a sonic only
     when slow: :func:`petro.models.runtime.depth_residuals`); per well (a
     request of at least ``min_rows`` rows), the median residual / scale of each curve against
     ``well_threshold``."""
@@ -130,7 +131,7 @@ def fit_consistency(table: pd.DataFrame, features: list[str], wells: np.ndarray,
     with warnings.catch_warnings():   # a row no relation reads: NaN, left out by depth_threshold
         warnings.simplefilter("ignore", RuntimeWarning)
         depth = np.nanmax(np.abs(depth_residuals(Z, out)), axis=1)
-    dthr = depth_threshold(depth, wells, quantile, min_rows)
+    dthr = depth_threshold(depth, wells, quantile, min_rows, new_well)
     # per training well: the median standardized residual of each curve (its calibration offset)
     wmax = np.nanmax(np.abs(np.array([np.nanmedian(Z[wells == w], axis=0) for w in uniq])))
     wthr = float(max(1.0, 1.5 * (wmax if np.isfinite(wmax) else 0.0)))
@@ -148,17 +149,23 @@ def _inputs(curves: list[str], j: int) -> list[int]:
     return kept or others
 
 
-def depth_threshold(depth: np.ndarray, wells: np.ndarray, quantile: float, min_rows: int) -> float:
+def depth_threshold(depth: np.ndarray, wells: np.ndarray, quantile: float, min_rows: int,
+                    new_well: float = 0.0) -> float:
     """The per-depth threshold of the cross-log test: the largest over training wells (with at
     least ``min_rows`` left-out residuals) of the well's ``quantile`` of its depths' largest
     standardized residual ``depth``, so that every training well left out is flagged at no more
     than ``1 - quantile`` of its depths (pooled, one unlike well would carry most of the
-    flags); the pooled quantile when no well has enough rows, 4 without any."""
+    flags), and (``new_well``, two wells or more) no less than the ``new_well`` prediction bound
+    of a new well's quantile (:func:`petro.models.novelty.prediction_bound`: the largest of N
+    wells is beaten by a new well one time in N + 1); the pooled quantile when no well has
+    enough rows, 4 without any."""
     ok = np.isfinite(depth)
     per_well = [np.quantile(depth[ok & (wells == w)], quantile) for w in np.unique(wells)
                 if (ok & (wells == w)).sum() >= min_rows]
     if per_well:
-        return float(max(per_well))
+        bound = prediction_bound(np.array(per_well)[:, None], new_well)[0] \
+            if new_well and len(per_well) >= 2 else 0.0
+        return float(max(max(per_well), bound))
     return float(np.quantile(depth[ok], quantile)) if ok.any() else 4.0
 
 

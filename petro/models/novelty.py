@@ -135,12 +135,18 @@ def new_well_bound(D: np.ndarray, groups: list[np.ndarray], quantile: float,
         def inside(lv: float, Dg=Dg) -> float:
             t = np.quantile(D, lv, axis=0)
             return float(((Dg / np.where(t > 0, t, 1.0)) <= 1.0).all(axis=1).mean())
-        t = np.quantile(D, _lowest_level(inside, quantile), axis=0)
-        need.append(np.log(np.maximum(t, 1e-12)))
-    need = np.asarray(need)
-    n = len(need)
-    spread = need.std(axis=0, ddof=1)
-    return np.exp(need.mean(axis=0) + stats.t.ppf(level, n - 1) * spread * np.sqrt(1 + 1 / n))
+        need.append(np.quantile(D, _lowest_level(inside, quantile), axis=0))
+    return prediction_bound(np.asarray(need), level)
+
+
+def prediction_bound(values: np.ndarray, level: float) -> np.ndarray:
+    """Per column: the one-sided ``level`` prediction bound of a new well's value from the N
+    wells' positive ``values`` (rows; at least two), log-normal across wells with Student t at
+    N - 1 degrees of freedom: ``exp(mean + t * sd * sqrt(1 + 1/N))`` of the logs."""
+    logs = np.log(np.maximum(np.asarray(values, dtype=float), 1e-12))
+    n = len(logs)
+    spread = logs.std(axis=0, ddof=1)
+    return np.exp(logs.mean(axis=0) + stats.t.ppf(level, n - 1) * spread * np.sqrt(1 + 1 / n))
 
 
 def blind_thresholds(Xm: np.ndarray, features: list[str], wells: np.ndarray, quantile: float,

@@ -137,7 +137,8 @@ def _finished(record: ModelRecord, rows: Rows, placement: Placement, cv: CVResul
     return replace(record, **trust_meta(placement.table, record.features, cv.importance,
                                         record.pca, spec.novelty_quantile, context.aliases,
                                         cv.oof if spec.conformal else None,
-                                        spec.nominal_coverage, context.ood_policy),
+                                        spec.nominal_coverage, context.ood_policy,
+                                        spec.novelty_new_well),
                    target_params=dict(context.target_params), recipe=context.recipe,
                    curve_verdicts=context.curve_verdicts, training=rows.describe(),
                    plausibility=(input_plausibility(record.features, context.plausibility_table)

@@ -125,13 +125,14 @@ def missing_threshold(M: np.ndarray, weights: np.ndarray, quantile: float,
 def trust_meta(table: pd.DataFrame, features: list[str], importance: pd.Series | None,
                pca: list[dict], quantile: float, aliases: dict | None = None,
                oof: pd.DataFrame | None = None, nominal: float = 0.8,
-               ood_policy: str = "widen") -> dict:
+               ood_policy: str = "widen", new_well: float = 0.0) -> dict:
     """The trust fields of the model record (:class:`petro.models.record.ModelRecord`):
     ``aliases``, ``input_units``, ``missing``, ``consistency`` (the cross-log relations and,
     under ``levels``, the whole-well level test of every input curve; absent when neither
     could be fitted), ``ood_policy`` and (from the out-of-fold rows ``oof`` of
     blind-well validation: y, lo, hi, dist) the Mondrian ``conformal_bins``; fitted on the
-    training rows in memory ``table`` (model inputs ``features``)."""
+    training rows in memory ``table`` (model inputs ``features``; ``new_well``: the prediction
+    level of the cross-log depth threshold, :func:`petro.models.consistency.depth_threshold`)."""
     w = missing_weights(importance, features, pca)
     X = table[features].to_numpy(dtype=float)
     warr = np.asarray([w[f] for f in features])
@@ -146,7 +147,7 @@ def trust_meta(table: pd.DataFrame, features: list[str], importance: pd.Series |
                                                       quantile)}}
     if WELL in table:
         wells = table[WELL].astype(str).to_numpy()
-        cons = fit_consistency(table, features, wells)
+        cons = fit_consistency(table, features, wells, new_well=new_well)
         levels = fit_levels(table, level_curves(features), wells)
         if levels:
             cons["levels"] = levels
