@@ -168,6 +168,11 @@ def test_new_well_bound_keeps_genuine_wells_in_domain_and_still_flags_unlike_roc
     wells = np.repeat(np.arange(20), 150)
     assert np.allclose(calibrate_thresholds(D, 0.95, wells, new_well=0.9),
                        calibrate_thresholds(D, 0.95, wells), rtol=0.15)
+    # with two wells the spread across wells is not estimated: the more demanding well sets it
+    D = np.concatenate([well(), well() * 3.0])
+    wells = np.repeat(["A", "B"], 150)
+    assert np.array_equal(calibrate_thresholds(D, 0.95, wells, new_well=0.9),
+                          calibrate_thresholds(D, 0.95, wells))
 
 
 def test_cross_log_depth_threshold_covers_a_new_well_like_the_training_wells():

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from petro.models.novelty import prediction_bound, robust_center_scale
+from petro.models.novelty import MIN_WELLS_FOR_BOUND, prediction_bound, robust_center_scale
 from petro.models.runtime import depth_residuals, shale_rows
 
 # the whole-well level test (fit_levels): a curve's threshold is LEVEL_FACTOR x the largest
@@ -155,7 +155,7 @@ def depth_threshold(depth: np.ndarray, wells: np.ndarray, quantile: float, min_r
     least ``min_rows`` left-out residuals) of the well's ``quantile`` of its depths' largest
     standardized residual ``depth``, so that every training well left out is flagged at no more
     than ``1 - quantile`` of its depths (pooled, one unlike well would carry most of the
-    flags), and (``new_well``, two wells or more) no less than the ``new_well`` prediction bound
+    flags), and (``new_well``, at least three wells) no less than the ``new_well`` prediction bound
     of a new well's quantile (:func:`petro.models.novelty.prediction_bound`: the largest of N
     wells is beaten by a new well one time in N + 1); the pooled quantile when no well has
     enough rows, 4 without any."""
@@ -164,7 +164,7 @@ def depth_threshold(depth: np.ndarray, wells: np.ndarray, quantile: float, min_r
                 if (ok & (wells == w)).sum() >= min_rows]
     if per_well:
         bound = prediction_bound(np.array(per_well)[:, None], new_well)[0] \
-            if new_well and len(per_well) >= 2 else 0.0
+            if new_well and len(per_well) >= MIN_WELLS_FOR_BOUND else 0.0
         return float(max(max(per_well), bound))
     return float(np.quantile(depth[ok], quantile)) if ok.any() else 4.0
 

@@ -19,6 +19,13 @@ from petro.models.runtime import block_distances
 from petro.vocab import feature_block
 
 
+# Wells needed before the spread across wells is estimated (Student t, N - 1 degrees of
+# freedom): with two, one degree of freedom puts the 90 % bound 2.7 times the gap between the
+# two wells' log-needs beyond their mean, and the detector would see nothing; the most
+# demanding well sets the threshold then.
+MIN_WELLS_FOR_BOUND = 3
+
+
 def novelty_blocks(features: list[str]) -> dict[str, list[str]]:
     """Input blocks of the novelty detector: conventional logs, and one per image kind."""
     blocks: dict[str, list[str]] = {}
@@ -82,7 +89,8 @@ def calibrate_thresholds(D: np.ndarray, quantile: float, wells: np.ndarray | Non
     row's well) of every well with at least ``min_rows`` rows (pooled when none has). Per
     well, one well unlike the others cannot carry most of the flags while the others stay in
     domain: a well as unlike the others as the most unusual training well is flagged at no
-    more than ``1 - quantile`` of its depths. ``new_well`` (per well, at least two wells): no
+    more than ``1 - quantile`` of its depths. ``new_well`` (per well, at least
+    :data:`MIN_WELLS_FOR_BOUND` wells): no
     threshold below the ``new_well`` prediction bound of what a new well of the same population
     needs (:func:`new_well_bound`); 0: none, the most demanding training well sets it."""
     ok = np.isfinite(D).all(axis=1)
@@ -100,7 +108,7 @@ def calibrate_thresholds(D: np.ndarray, quantile: float, wells: np.ndarray | Non
 
     thr = np.quantile(D, _lowest_level(inside, quantile), axis=0)
     thr = np.where(thr > 0, thr, 1.0)
-    if new_well and len(groups) >= 2:
+    if new_well and len(groups) >= MIN_WELLS_FOR_BOUND:
         thr = np.maximum(thr, new_well_bound(D, groups, quantile, new_well))
     return thr
 
