@@ -168,6 +168,18 @@ def test_new_well_bound_keeps_genuine_wells_in_domain_and_still_flags_unlike_roc
     wells = np.repeat(np.arange(20), 150)
     assert np.allclose(calibrate_thresholds(D, 0.95, wells, new_well=0.9),
                        calibrate_thresholds(D, 0.95, wells), rtol=0.15)
+    # three wells that disagree wildly in block 0 (none / 8 % / 10 % of their depths 4x farther
+    # out, as vuggy rock in one image block): the parametric bound would be several times the
+    # largest need; it is held to 1.5x the threshold without it
+    def tailed(share):
+        d = np.abs(rng.normal(0, 1, (150, 2)))
+        d[:int(150 * share), 0] *= 4.0
+        return d
+    D = np.concatenate([tailed(k) for k in (0.0, 0.08, 0.10)])
+    wells = np.repeat(["A", "B", "C"], 150)
+    plain = calibrate_thresholds(D, 0.95, wells)
+    bounded = calibrate_thresholds(D, 0.95, wells, new_well=0.9)
+    assert np.isclose(bounded[0], 1.5 * plain[0]) and plain[1] < bounded[1] < 1.5 * plain[1]
     # with two wells the spread across wells is not estimated: the more demanding well sets it
     D = np.concatenate([well(), well() * 3.0])
     wells = np.repeat(["A", "B"], 150)

@@ -24,6 +24,11 @@ from petro.vocab import feature_block
 # two wells' log-needs beyond their mean, and the detector would see nothing; the most
 # demanding well sets the threshold then.
 MIN_WELLS_FOR_BOUND = 3
+# ... and the bound never exceeds this multiple of the most demanding training well's need: where
+# three or four wells disagree that much (one block's needs 1.0 / 4.1 / 4.8 on a synthetic field
+# put the bound at 3.6x the largest), they cannot say where a new well falls, and a threshold
+# that loose would let rock unlike every training well through.
+MAX_BOUND_RATIO = 1.5
 
 
 def novelty_blocks(features: list[str]) -> dict[str, list[str]]:
@@ -135,7 +140,8 @@ def new_well_bound(D: np.ndarray, groups: list[np.ndarray], quantile: float,
     The most demanding training well's need alone is beaten by a new well of the same
     population one time in N + 1: with the three NMR wells of a blind fold, one genuine well
     in four would be flagged beyond ``1 - quantile`` of its depths. The bound grows with how
-    much the training wells differ from each other and shrinks as wells are added."""
+    much the training wells differ from each other and shrinks as wells are added; it is capped
+    at :data:`MAX_BOUND_RATIO` x the most demanding well's need."""
     need = []
     for g in groups:
         Dg = D[g]
@@ -144,7 +150,8 @@ def new_well_bound(D: np.ndarray, groups: list[np.ndarray], quantile: float,
             t = np.quantile(D, lv, axis=0)
             return float(((Dg / np.where(t > 0, t, 1.0)) <= 1.0).all(axis=1).mean())
         need.append(np.quantile(D, _lowest_level(inside, quantile), axis=0))
-    return prediction_bound(np.asarray(need), level)
+    need = np.asarray(need)
+    return np.minimum(prediction_bound(need, level), MAX_BOUND_RATIO * need.max(axis=0))
 
 
 def prediction_bound(values: np.ndarray, level: float) -> np.ndarray:
