@@ -102,24 +102,45 @@ def calibrate_thresholds(D: np.ndarray, quantile: float, wells: np.ndarray | Non
     D = D[ok]
     if D.shape[0] == 0:
         return np.ones(D.shape[1])
-    groups = [] if wells is None else [g for g in (wells[ok] == w for w in np.unique(wells[ok]))
-                                       if g.sum() >= min_rows]
-    groups = groups or [np.ones(len(D), dtype=bool)]
-
-    def inside(level: float) -> float:
-        thr = np.quantile(D, level, axis=0)
-        within = ((D / np.where(thr > 0, thr, 1.0)) <= 1.0).all(axis=1)
-        return min(float(within[g].mean()) for g in groups)
-
-    thr = np.quantile(D, _lowest_level(inside, quantile), axis=0)
+    groups = [] if wells is None else [g for g in _rows_by_well(wells[ok]) if g.size >= min_rows]
+    groups = groups or [np.arange(len(D))]
+    at = _Quantiles(D)
+    levels = [_lowest_level(D[g], at, quantile) for g in groups]
+    thr = at(max(levels))       # every well in: the most demanding well's level
     thr = np.where(thr > 0, thr, 1.0)
     if new_well and len(groups) >= MIN_WELLS_FOR_BOUND:
-        thr = np.maximum(thr, new_well_bound(D, groups, quantile, new_well))
+        thr = np.maximum(thr, _bound(np.array([at(lv) for lv in levels]), new_well))
     return thr
 
 
-def _lowest_level(inside, quantile: float) -> float:
-    """The lowest quantile level at which ``inside(level) >= quantile`` (bisection)."""
+def _rows_by_well(wells: np.ndarray) -> list[np.ndarray]:
+    """Each well's row indices, in one sort (a mask per well costs wells x rows)."""
+    _, inv, counts = np.unique(wells, return_inverse=True, return_counts=True)
+    return np.split(np.argsort(inv, kind="stable"), np.cumsum(counts)[:-1])
+
+
+class _Quantiles:
+    """Per-column quantiles of ``D`` at any level from one sort (numpy's default linear
+    interpolation), so that a bisection costs no re-sort per step."""
+
+    def __init__(self, D: np.ndarray):
+        self.sorted = np.sort(D, axis=0)
+
+    def __call__(self, level: float) -> np.ndarray:
+        S = self.sorted
+        pos = level * (len(S) - 1)
+        lo = int(np.floor(pos))
+        hi = min(lo + 1, len(S) - 1)
+        return S[lo] + (pos - lo) * (S[hi] - S[lo])
+
+
+def _lowest_level(Dg: np.ndarray, at: _Quantiles, quantile: float) -> float:
+    """The lowest quantile level of the pooled distances (``at``) at which a share ``quantile``
+    of the rows ``Dg`` (one well's, or all) is in domain in every block at once (bisection)."""
+    def inside(level: float) -> float:
+        t = at(level)
+        return float(((Dg / np.where(t > 0, t, 1.0)) <= 1.0).all(axis=1).mean())
+
     lo, hi = quantile, 1.0
     if inside(lo) >= quantile:
         return lo
@@ -133,7 +154,7 @@ def new_well_bound(D: np.ndarray, groups: list[np.ndarray], quantile: float,
                    level: float) -> np.ndarray:
     """Per block: the one-sided ``level`` prediction bound on the threshold a new well of the
     training wells' population needs, from what each of the N training wells (``groups``: row
-    masks of ``D``) needs to have a share ``quantile`` of its depths in domain (its lowest
+    masks or indices of ``D``) needs to have a share ``quantile`` of its depths in domain (its lowest
     common quantile level of ``D``): log-normal across wells, Student t with N - 1 degrees of
     freedom, ``mean + t * sd * sqrt(1 + 1/N)`` of the logs.
 
@@ -142,15 +163,13 @@ def new_well_bound(D: np.ndarray, groups: list[np.ndarray], quantile: float,
     in four would be flagged beyond ``1 - quantile`` of its depths. The bound grows with how
     much the training wells differ from each other and shrinks as wells are added; it is capped
     at :data:`MAX_BOUND_RATIO` x the most demanding well's need."""
-    need = []
-    for g in groups:
-        Dg = D[g]
+    at = _Quantiles(D)
+    return _bound(np.array([at(_lowest_level(D[g], at, quantile)) for g in groups]), level)
 
-        def inside(lv: float, Dg=Dg) -> float:
-            t = np.quantile(D, lv, axis=0)
-            return float(((Dg / np.where(t > 0, t, 1.0)) <= 1.0).all(axis=1).mean())
-        need.append(np.quantile(D, _lowest_level(inside, quantile), axis=0))
-    need = np.asarray(need)
+
+def _bound(need: np.ndarray, level: float) -> np.ndarray:
+    """The prediction bound of the wells' needs (rows), capped at MAX_BOUND_RATIO x the
+    largest."""
     return np.minimum(prediction_bound(need, level), MAX_BOUND_RATIO * need.max(axis=0))
 
 
