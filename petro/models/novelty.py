@@ -95,14 +95,14 @@ def calibrate_thresholds(D: np.ndarray, quantile: float, wells: np.ndarray | Non
     well, one well unlike the others cannot carry most of the flags while the others stay in
     domain: a well as unlike the others as the most unusual training well is flagged at no
     more than ``1 - quantile`` of its depths. ``new_well`` (per well, at least
-    :data:`MIN_WELLS_FOR_BOUND` wells): no
-    threshold below the ``new_well`` prediction bound of what a new well of the same population
-    needs (:func:`new_well_bound`); 0: none, the most demanding training well sets it."""
+    :data:`MIN_WELLS_FOR_BOUND` wells): no threshold below the ``new_well`` prediction bound of
+    what a new well of the same population needs (:func:`new_well_bound`); 0: none, the most
+    demanding training well sets it."""
     ok = np.isfinite(D).all(axis=1)
     D = D[ok]
     if D.shape[0] == 0:
         return np.ones(D.shape[1])
-    groups = [] if wells is None else [g for g in _rows_by_well(wells[ok]) if g.size >= min_rows]
+    groups = [] if wells is None else [g for g in rows_by_well(wells[ok]) if g.size >= min_rows]
     groups = groups or [np.arange(len(D))]
     at = _Quantiles(D)
     levels = [_lowest_level(D[g], at, quantile) for g in groups]
@@ -113,7 +113,7 @@ def calibrate_thresholds(D: np.ndarray, quantile: float, wells: np.ndarray | Non
     return thr
 
 
-def _rows_by_well(wells: np.ndarray) -> list[np.ndarray]:
+def rows_by_well(wells: np.ndarray) -> list[np.ndarray]:
     """Each well's row indices, in one sort (a mask per well costs wells x rows)."""
     _, inv, counts = np.unique(wells, return_inverse=True, return_counts=True)
     return np.split(np.argsort(inv, kind="stable"), np.cumsum(counts)[:-1])
@@ -154,9 +154,9 @@ def new_well_bound(D: np.ndarray, groups: list[np.ndarray], quantile: float,
                    level: float) -> np.ndarray:
     """Per block: the one-sided ``level`` prediction bound on the threshold a new well of the
     training wells' population needs, from what each of the N training wells (``groups``: row
-    masks or indices of ``D``) needs to have a share ``quantile`` of its depths in domain (its lowest
-    common quantile level of ``D``): log-normal across wells, Student t with N - 1 degrees of
-    freedom, ``mean + t * sd * sqrt(1 + 1/N)`` of the logs.
+    masks or indices of ``D``) needs to have a share ``quantile`` of its depths in domain (its
+    lowest common quantile level of ``D``): log-normal across wells, Student t with N - 1
+    degrees of freedom, ``mean + t * sd * sqrt(1 + 1/N)`` of the logs.
 
     The most demanding training well's need alone is beaten by a new well of the same
     population one time in N + 1: with the three NMR wells of a blind fold, one genuine well
@@ -188,8 +188,8 @@ def blind_thresholds(Xm: np.ndarray, features: list[str], wells: np.ndarray, qua
                      min_rows: int = 30, new_well: float = 0.0) -> dict[str, float] | None:
     """Per-block thresholds for the detector of columns ``features`` fitted on the rows ``Xm``
     (the final model's matrix; each row's well ``wells``), calibrated like the blind folds'
-    (:func:`calibrate_thresholds`, per well, ``new_well``) on the distances of each fold's blind rows to a
-    detector with the *same columns* fitted on its other rows (``folds``: (training rows,
+    (:func:`calibrate_thresholds`, per well, ``new_well``) on the distances of each fold's
+    blind rows to a detector with the *same columns* fitted on its other rows (``folds``: (training rows,
     blind rows) index pairs; default: each well left out in turn). The blind folds' own
     detectors read their own models' columns (each fold decides its input groups and inputs):
     their distances are on another scale than the final detector's, and on a clastic field the
