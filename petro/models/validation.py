@@ -263,9 +263,11 @@ def cross_validate(table: pd.DataFrame, features: list[str], spec: ModelSpec, *,
 def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec: ModelSpec) \
         -> tuple[float, dict[str, float]]:
     """The conformal adjustment and novelty thresholds of every out-of-fold row, and (columns
-    added to ``oof``: dist, lo_c, hi_c, covered, in_domain) each well's band, coverage and
-    in-domain flags with the adjustment and thresholds of the other wells only (blind). A
-    block the other wells' fold models do not have (their folds dropped that input group) has
+    added to ``oof``: dist, lo_c, hi_c, covered, in_domain) each blind fold's band, coverage
+    and in-domain flags with the adjustment and thresholds of the other folds' wells only
+    (blind; the folds as validation splits the wells, :func:`blind_folds`: each well up to 12
+    wells, grouped K-fold beyond, so a field of thousands of wells calibrates K times, not
+    once per well). A block the other wells' fold models do not have (their folds dropped that input group) has
     no blind evidence: the pooled threshold stands in there (this well's own distances, the only
     evidence), not the 1.0 of a block without any distance (a raw Mahalanobis distance: that
     flagged 72 % of such a well's depths)."""
@@ -283,14 +285,17 @@ def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec:
         oof["dist"] = np.nanmax(D / thr, axis=1) if D.shape[1] else np.nan
     covered = np.zeros(len(oof), dtype=bool)
     in_dom = np.zeros(len(oof), dtype=bool)
-    oof["lo_c"], oof["hi_c"] = np.nan, np.nan
-    for w in np.unique(wells):
-        m = wells == w
+    lo_c, hi_c = np.full(len(oof), np.nan), np.full(len(oof), np.nan)
+    lo_r, hi_r, p50, y = (oof[c].to_numpy(dtype=float) for c in ("lo", "hi", "p50", "y"))
+    units = [f.te for f in blind_folds(wells, spec)] if np.unique(wells).size >= 2 \
+        else [np.arange(len(oof))]
+    for te in units:
+        m = np.zeros(len(oof), dtype=bool)
+        m[te] = True
         a = conformal_quantile(scores[~m], nominal) if spec.conformal else 0.0
-        lo = np.minimum(oof.loc[m, "lo"] - a, oof.loc[m, "p50"])
-        hi = np.maximum(oof.loc[m, "hi"] + a, oof.loc[m, "p50"])
-        oof.loc[m, "lo_c"], oof.loc[m, "hi_c"] = lo, hi
-        covered[m] = (oof.loc[m, "y"] >= lo) & (oof.loc[m, "y"] <= hi)
+        lo_c[m] = np.minimum(lo_r[m] - a, p50[m])
+        hi_c[m] = np.maximum(hi_r[m] + a, p50[m])
+        covered[m] = (y[m] >= lo_c[m]) & (y[m] <= hi_c[m])
         if D.shape[1]:
             seen = np.isfinite(D[~m]).any(axis=0)
             t = thr.copy()
@@ -300,6 +305,7 @@ def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec:
             in_dom[m] = ~((D[m] / t).max(axis=1) > 1.0)
         else:
             in_dom[m] = True
+    oof["lo_c"], oof["hi_c"] = lo_c, hi_c
     oof["covered"], oof["in_domain"] = covered, in_dom
     return adj, {b: float(t) for b, t in zip(block_names, thr)}
 
