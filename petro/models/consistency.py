@@ -14,8 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from petro.models.novelty import (MAX_BOUND_RATIO, MIN_WELLS_FOR_BOUND, prediction_bound,
-                                  robust_center_scale, rows_by_well)
+from petro.models.novelty import new_well_bound, robust_center_scale, rows_by_well
 from petro.models.runtime import depth_residuals, shale_rows
 
 # the whole-well level test (fit_levels): a curve's threshold is LEVEL_FACTOR x the largest
@@ -157,17 +156,13 @@ def depth_threshold(depth: np.ndarray, wells: np.ndarray, quantile: float, min_r
     standardized residual ``depth``, so that every training well left out is flagged at no more
     than ``1 - quantile`` of its depths (pooled, one unlike well would carry most of the
     flags), and (``new_well``, at least three wells) no less than the ``new_well`` prediction
-    bound of a new well's quantile (:func:`petro.models.novelty.prediction_bound`: the largest
-    of N wells is beaten by a new well one time in N + 1; at most ``MAX_BOUND_RATIO`` x the
-    largest); the pooled quantile when no well has enough rows, 4 without any."""
+    bound of a new well's quantile (:func:`petro.models.novelty.new_well_bound`: the largest
+    of N wells is beaten by a new well one time in N + 1; capped); the pooled quantile when no well has enough rows, 4 without any."""
     ok = np.isfinite(depth)
     per_well = [np.quantile(depth[ok][g], quantile) for g in rows_by_well(wells[ok])
                 if g.size >= min_rows]
     if per_well:
-        bound = min(prediction_bound(np.array(per_well)[:, None], new_well)[0],
-                    MAX_BOUND_RATIO * max(per_well)) \
-            if new_well and len(per_well) >= MIN_WELLS_FOR_BOUND else 0.0
-        return float(max(max(per_well), bound))
+        return float(max(max(per_well), new_well_bound(np.array(per_well)[:, None], new_well)[0]))
     return float(np.quantile(depth[ok], quantile)) if ok.any() else 4.0
 
 

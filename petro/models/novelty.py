@@ -108,9 +108,7 @@ def calibrate_thresholds(D: np.ndarray, quantile: float, wells: np.ndarray | Non
     levels = [_lowest_level(D[g], at, quantile) for g in groups]
     thr = at(max(levels))       # every well in: the most demanding well's level
     thr = np.where(thr > 0, thr, 1.0)
-    if new_well and len(groups) >= MIN_WELLS_FOR_BOUND:
-        thr = np.maximum(thr, _bound(np.array([at(lv) for lv in levels]), new_well))
-    return thr
+    return np.maximum(thr, new_well_bound(np.array([at(lv) for lv in levels]), new_well))
 
 
 def rows_by_well(wells: np.ndarray) -> list[np.ndarray]:
@@ -150,26 +148,20 @@ def _lowest_level(Dg: np.ndarray, at: _Quantiles, quantile: float) -> float:
     return hi
 
 
-def new_well_bound(D: np.ndarray, groups: list[np.ndarray], quantile: float,
-                   level: float) -> np.ndarray:
-    """Per block: the one-sided ``level`` prediction bound on the threshold a new well of the
-    training wells' population needs, from what each of the N training wells (``groups``: row
-    masks or indices of ``D``) needs to have a share ``quantile`` of its depths in domain (its
-    lowest common quantile level of ``D``): log-normal across wells, Student t with N - 1
-    degrees of freedom, ``mean + t * sd * sqrt(1 + 1/N)`` of the logs.
+def new_well_bound(need: np.ndarray, level: float) -> np.ndarray:
+    """Per column: the one-sided ``level`` prediction bound (:func:`prediction_bound`) of what a
+    new well of the training wells' population needs, from what each of the N training wells
+    needs (rows of ``need``: the threshold at which it keeps its share of depths in domain),
+    capped at :data:`MAX_BOUND_RATIO` x the largest; 0 (no bound) when ``level`` is 0 or there
+    are fewer than :data:`MIN_WELLS_FOR_BOUND` wells.
 
     The most demanding training well's need alone is beaten by a new well of the same
     population one time in N + 1: with the three NMR wells of a blind fold, one genuine well
-    in four would be flagged beyond ``1 - quantile`` of its depths. The bound grows with how
-    much the training wells differ from each other and shrinks as wells are added; it is capped
-    at :data:`MAX_BOUND_RATIO` x the most demanding well's need."""
-    at = _Quantiles(D)
-    return _bound(np.array([at(_lowest_level(D[g], at, quantile)) for g in groups]), level)
-
-
-def _bound(need: np.ndarray, level: float) -> np.ndarray:
-    """The prediction bound of the wells' needs (rows), capped at MAX_BOUND_RATIO x the
-    largest."""
+    in four would be flagged beyond its share. The bound grows with how much the training wells
+    differ from each other and shrinks as wells are added."""
+    need = np.asarray(need, dtype=float)
+    if not level or len(need) < MIN_WELLS_FOR_BOUND:
+        return np.zeros(need.shape[1:])
     return np.minimum(prediction_bound(need, level), MAX_BOUND_RATIO * need.max(axis=0))
 
 
@@ -189,8 +181,8 @@ def blind_thresholds(Xm: np.ndarray, features: list[str], wells: np.ndarray, qua
     """Per-block thresholds for the detector of columns ``features`` fitted on the rows ``Xm``
     (the final model's matrix; each row's well ``wells``), calibrated like the blind folds'
     (:func:`calibrate_thresholds`, per well, ``new_well``) on the distances of each fold's
-    blind rows to a detector with the *same columns* fitted on its other rows (``folds``: (training rows,
-    blind rows) index pairs; default: each well left out in turn). The blind folds' own
+    blind rows to a detector with the *same columns* fitted on its other rows (``folds``:
+    (training rows, blind rows) index pairs; default: each well left out in turn). The blind folds' own
     detectors read their own models' columns (each fold decides its input groups and inputs):
     their distances are on another scale than the final detector's, and on a clastic field the
     final porosity detector, given the folds' thresholds, flagged 35-44 % of its own training

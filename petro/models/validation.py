@@ -267,9 +267,9 @@ def _blind_bands(oof: pd.DataFrame, D: np.ndarray, block_names: list[str], spec:
     and in-domain flags with the adjustment and thresholds of the other folds' wells only
     (blind; the folds as validation splits the wells, :func:`blind_folds`: each well up to 12
     wells, grouped K-fold beyond, so a field of thousands of wells calibrates K times, not
-    once per well). A block the other wells' fold models do not have (their folds dropped that input group) has
-    no blind evidence: the pooled threshold stands in there (this well's own distances, the only
-    evidence), not the 1.0 of a block without any distance (a raw Mahalanobis distance: that
+    once per well). A block the other folds' models do not have (they dropped that input
+    group) has no blind evidence: the pooled threshold stands in there (this fold's own
+    distances, the only evidence), not the 1.0 of a block without any distance (a raw Mahalanobis distance: that
     flagged 72 % of such a well's depths)."""
     wells = oof[WELL].astype(str).to_numpy()
     scores = np.maximum(oof["lo"] - oof["y"], oof["y"] - oof["hi"]).to_numpy()
