@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 import tempfile
 from pathlib import Path
 
@@ -42,15 +43,19 @@ from petro.vocab import DEPTH, OOD_FLAG, feature_block
 
 REPO = Path(__file__).resolve().parents[1]
 GROUPS = {"density": ["RHOB", "PHID", "NPHI_PHID", "SPI"], "sonic": ["DT", "DTS", "PHIS", "SPI"],
-          "pef": ["PEF"], "resistivity": ["LOG10_RT", "LOG10_RXO"], "neutron": ["NPHI", "NPHI_PHID"]}
+          "pef": ["PEF"], "resistivity": ["LOG10_RT", "LOG10_RXO", "RT", "RXO"],
+          "neutron": ["NPHI", "NPHI_PHID"]}
+_WINDOWED = re.compile(r"^(?P<curve>[A-Z0-9_]+)_(?:wmed|wmad)_w\d{3}$")   # petro.vocab's names
 SHIFTS = {"NPHI +0.05": ("NPHI", lambda v: v + 0.05), "RHOB +0.10": ("RHOB", lambda v: v + 0.10),
           "DT +10": ("DT", lambda v: v + 10.0), "GR x1.6": ("GR", lambda v: v * 1.6),
           "RT x3": ("RT", lambda v: v * 3.0)}
 
 
 def dropped_columns(columns, groups: list[str]) -> list[str]:
-    """The table columns of the curve groups left out (``images``: every image feature)."""
+    """The table columns of the curve groups left out (``images``: every image feature), with
+    the windowed statistics of their curves (``RT_wmed_w150``)."""
     out = {c for g in groups if g != "images" for c in GROUPS[g]}
+    out |= {c for c in columns if (m := _WINDOWED.match(c)) and m["curve"] in out}
     if "images" in groups:
         out |= {c for c in columns if feature_block(c) != "logs"}
     return [c for c in columns if c in out]
@@ -127,9 +132,15 @@ def main(argv=None):
                     ", images")
     ap.add_argument("--blind", default="", help="blind wells (comma list; default: each NMR well)")
     ap.add_argument("--quick", action="store_true", help="specs without tuning")
+    ap.add_argument("--field", default=None,
+                    help="a field folder to use instead of petro's generator (e.g. one written "
+                         "by benchmarks/otherfield.py); --seed, --wells, --thickness unused")
     a = ap.parse_args(argv)
     work = Path(a.workdir or tempfile.mkdtemp(prefix="petro-bench-fa-"))
-    field = work / f"field-s{a.seed}-w{a.wells}-t{a.thickness:g}-{a.lithology}"
+    field = Path(a.field) if a.field else \
+        work / f"field-s{a.seed}-w{a.wells}-t{a.thickness:g}-{a.lithology}"
+    if a.field and not any(field.glob("**/*.las")):
+        ap.error(f"--field {field}: no LAS files there")
     if not any(field.glob("**/*.las")):
         write_field(field, SynthConfig(wells=a.wells, seed=a.seed, thickness=a.thickness,
                                        lithology=a.lithology), n_jobs=1)
@@ -173,12 +184,14 @@ def main(argv=None):
                          "diagnosis": diag or "-"})
     df = pd.DataFrame(rows)
     pd.set_option("display.width", 250, "display.max_colwidth", 120)
-    print(f"field seed {a.seed}, {a.wells} wells, {a.thickness:g} m, {a.lithology}; "
+    print(f"field {field.name if a.field else f'seed {a.seed}, {a.wells} wells, {a.thickness:g} m'}"
+          f", {a.lithology}; "
           f"left out: {', '.join(drop) or 'nothing'}; NMR wells {nmr}")
     print(df.drop(columns="diagnosis").round(3).to_string(index=False))
     for _, r in df.iterrows():
         print(f"  {r.blind} {r.perturbation:11s} {r.diagnosis}")
-    df.to_csv(work / f"fa-s{a.seed}-w{a.wells}-{'-'.join(drop) or 'all'}.csv", index=False)
+    tag = field.name if a.field else f"s{a.seed}-w{a.wells}"
+    df.to_csv(work / f"fa-{tag}-{'-'.join(drop) or 'all'}.csv", index=False)
 
 
 if __name__ == "__main__":

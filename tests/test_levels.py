@@ -16,7 +16,8 @@ from petro.models.train import fit_bundle, sklearn_estimator
 from petro.models.trust import trust_meta
 
 
-def _well(rng, name: str, n: int = 300, phi_mean: float = 0.15, rt: bool = False) -> pd.DataFrame:
+def _well(rng, name: str, n: int = 300, phi_mean: float = 0.15, rt: bool = False,
+          rhob: bool = False) -> pd.DataFrame:
     """A well of GR and NPHI (a shaly carbonate: the neutron reads porosity plus shale)."""
     vsh = np.clip(rng.beta(1.2, 12.0, n), 0, 1)
     phi = np.clip(phi_mean + 0.01 * rng.standard_normal(n), 0.01, 0.35)
@@ -24,6 +25,8 @@ def _well(rng, name: str, n: int = 300, phi_mean: float = 0.15, rt: bool = False
                       "NPHI": phi + 0.1 * vsh + rng.normal(0, 0.005, n), "PHIE": phi})
     if rt:
         t["LOG10_RT"] = 1.6 - 4.0 * phi + rng.normal(0, 0.05, n)
+    if rhob:
+        t["RHOB"] = 2.71 - 1.71 * phi - 0.1 * vsh + rng.normal(0, 0.01, n)
     return t
 
 
@@ -123,10 +126,14 @@ def test_shale_point_catches_a_neutron_shift_the_whole_well_level_cannot():
     text = diagnose(pd.DataFrame(index=shifted.index), b.meta["consistency"], shifted)
     assert text.startswith("NPHI reads about 0.34") and "v/v in the well's shale" in text
     assert diagnose(pd.DataFrame(index=blind.index), b.meta["consistency"], blind) == ""
-    # with a density, the cross-log relation pins the neutron: no shale-point test
+    # with a density, the neutron and the density are both tested at their shale point too
+    # (on fields whose shales agree it catches what their relation misses); the density's
+    # threshold there is floored at its accuracy (0.025 g/cm3), not at the shale rows' spread
     dens = train.assign(RHOB=2.71 - 1.7 * train["PHIE"])
-    assert not any("shale" in c for c in fit_levels(dens, ["GR", "NPHI", "RHOB"],
-                                                    dens["WELL"].to_numpy())["curves"])
+    shale = [c for c in fit_levels(dens, ["GR", "NPHI", "RHOB"], dens["WELL"].to_numpy())["curves"]
+             if "shale" in c]
+    assert [c["curve"] for c in shale] == ["NPHI", "RHOB"]
+    assert shale[1]["threshold"] * shale[1]["scale"] >= 0.025 - 1e-12
 
 
 def test_unpinned_neutron_floor_is_its_accuracy_not_the_porosity_range():
@@ -174,27 +181,60 @@ def test_level_test_reads_a_curve_no_relation_covers():
 
 
 def test_diagnosis_cites_only_curves_the_well_reads():
-    """Training wells with GR, NPHI and deep resistivity; the blind well has no resistivity and
-    a neutron 0.06 v/v high: the diagnosis cites no resistivity relation (it named a
-    "neutron-deep resistivity relation" for wells without resistivity). Which curve it blames
-    is not asserted there: without the resistivity, the relations read it at the training
-    median and the pattern of residuals is blurred."""
+    """Training wells with GR, NPHI and density; the blind well has no density and a neutron
+    0.06 v/v high: the diagnosis cites no density relation (it named a "neutron-deep resistivity
+    relation" for wells without resistivity). Which curve it blames is not asserted there:
+    without the density, the relations read it at the training median and the pattern of
+    residuals is blurred."""
     rng = np.random.default_rng(11)
-    train = pd.concat([_well(rng, f"W{i}", phi_mean=0.13 + 0.01 * i, rt=True) for i in range(4)],
-                      ignore_index=True)
-    feats = ["GR", "NPHI", "LOG10_RT"]
+    train = pd.concat([_well(rng, f"W{i}", phi_mean=0.13 + 0.01 * i, rhob=True)
+                       for i in range(4)], ignore_index=True)
+    feats = ["GR", "NPHI", "RHOB"]
     b = _bundle(train, feats)
     nphi = next(m for m in b.meta["consistency"]["curves"] if m["target"] == "NPHI")
-    assert nphi["top"] == "LOG10_RT"        # with resistivity, the neutron's main relation
-    assert related(nphi, {"GR", "NPHI", "LOG10_RT"}) == "LOG10_RT"
+    assert nphi["top"] == "RHOB"            # with a density, the neutron's main relation
+    assert related(nphi, {"GR", "NPHI", "RHOB"}) == "RHOB"
     assert related(nphi, {"GR", "NPHI"}) == "GR"
     assert related(nphi, {"NPHI"}) is None
-    blind = _well(rng, "B", phi_mean=0.15, rt=True).drop(columns="WELL")
+    blind = _well(rng, "B", phi_mean=0.15, rhob=True).drop(columns="WELL")
     blind["NPHI"] += 0.06
-    blind["LOG10_RT"] = np.nan
+    blind["RHOB"] = np.nan
     out = b.predict(blind[feats], well=True)
     text = diagnose(out, b.meta["consistency"], blind)
-    assert text and "resistivity" not in text and "relation" in text
+    assert text and "density" not in text and "relation" in text
+
+
+def test_resistivity_checks_no_other_curve_and_fluids_do_not_move_the_neutrons_test():
+    """The resistivity reads the fluids as well as the rock: training wells at different
+    heights above an oil-water contact read higher resistivity at the same porosity. It is
+    checked against the other curves but is no input of theirs (the old rule made it one of the
+    neutron's and the density's), and the neutron's own whole-well test (centre and threshold
+    of its own) passes a genuine well with an oil column no training well had and catches a
+    neutron 0.04 v/v high with or without oil."""
+    rng = np.random.default_rng(3)
+
+    def well(name, oil, shift=0.0):
+        t = _well(rng, name, phi_mean=0.14, rhob=True)
+        phi = t["PHIE"].to_numpy()
+        sw = 1.0 - oil                                  # Archie, m = n = 2, Rw 0.05
+        t["LOG10_RT"] = np.log10(0.05 / (phi ** 2 * sw ** 2)) + rng.normal(0, 0.03, len(t))
+        t["NPHI"] += shift
+        return t
+
+    train = pd.concat([well(f"W{i}", oil) for i, oil in enumerate([0.0, 0.3, 0.5, 0.6])],
+                      ignore_index=True)
+    feats = ["GR", "NPHI", "RHOB", "LOG10_RT"]
+    b = _bundle(train, feats)
+    rel = {m["target"]: m for m in b.meta["consistency"]["curves"]}
+    assert "LOG10_RT" not in rel["NPHI"]["inputs"] and "LOG10_RT" not in rel["RHOB"]["inputs"]
+    assert set(rel["LOG10_RT"]["inputs"]) == {"GR", "NPHI", "RHOB"}
+    for oil, shift, flagged in [(0.8, 0.0, False), (0.8, 0.04, True), (0.0, 0.04, True)]:
+        blind = well("B", oil, shift)
+        nphi = b.consistency(blind[feats].to_numpy(float), True)
+        z = np.nanmedian(nphi[0]["NPHI"]) / rel["NPHI"]["resid_scale"]
+        thr = rel["NPHI"]["well_threshold"]
+        assert (abs(z - rel["NPHI"]["well_center"]) > thr) == flagged, (oil, shift, z, thr)
+        assert (nphi[2][0] > 1.0) == flagged
 
 
 def test_hist_gbm_comparator_fits_without_a_curve_only_the_blind_well_has():
@@ -206,3 +246,39 @@ def test_hist_gbm_comparator_fits_without_a_curve_only_the_blind_well_has():
     est = sklearn_estimator("hist_gbm", {"max_iter": 20}).fit(X, y)
     p = est.predict(np.column_stack([X[:5, 0], np.ones(5)]))
     assert np.corrcoef(p, y[:5])[0, 1] > 0.9
+
+
+def test_whole_well_test_is_centred_on_the_training_wells_own_median_residual():
+    """A quarter of every well's depths are light-hydrocarbon beds where the neutron reads
+    0.08 v/v low: one line through all depths leaves every training well's median neutron
+    residual about +0.4 spread (a skewed residual, as a field of several lithologies or fluids
+    gives). Tested from 0 (the old rule), a neutron 0.03 v/v low moved it to about -0.8, inside
+    the old single threshold; tested from the training wells' own centre, against the neutron's
+    own threshold, it is caught and the neutron named, and a genuine well passes."""
+    rng = np.random.default_rng(4)
+
+    def well(name, shift=0.0, n=400):
+        vsh = np.clip(rng.beta(1.5, 6.0, n), 0, 1)
+        phi = np.clip(0.14 + 0.04 * rng.standard_normal(n), 0.01, 0.3)
+        light = rng.random(n) < 0.25
+        return pd.DataFrame({
+            "WELL": name, "PHIE": phi, "GR": 20 + 100 * vsh + rng.normal(0, 3, n),
+            "NPHI": phi + 0.3 * vsh - 0.08 * light + rng.normal(0, 0.008, n) + shift,
+            "RHOB": 2.71 - 1.71 * phi - 0.05 * vsh - 0.03 * light + rng.normal(0, 0.015, n)})
+
+    train = pd.concat([well(f"W{i}") for i in range(5)], ignore_index=True)
+    feats = ["GR", "NPHI", "RHOB"]
+    b = _bundle(train, feats)
+    cons = b.meta["consistency"]
+    rel = {m["target"]: m for m in cons["curves"]}
+    assert 0.25 < rel["NPHI"]["well_center"] < 0.6
+    shifted = well("B", shift=-0.03)
+    resid, _, well_term = b.consistency(shifted[feats].to_numpy(float), True)
+    z = np.nanmedian(resid["NPHI"]) / rel["NPHI"]["resid_scale"]
+    assert abs(z) < cons["well_threshold"]             # from 0, the old single threshold: missed
+    assert well_term[0] > 1.0
+    out = b.predict(shifted[feats], well=True)
+    assert (out["OOD_FLAG"] == 1).all()
+    assert diagnose(out, cons, shifted).startswith("NPHI reads about -0.03")
+    genuine = well("G")
+    assert b.consistency(genuine[feats].to_numpy(float), True)[2][0] < 0.5

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from petro.models.consistency import CONSISTENCY_CURVES
-from petro.models.runtime import level_values
+from petro.models.runtime import level_values, well_centers, well_thresholds
 from petro.models.trust import DERIVED_SOURCES
 from petro.vocab import NOV_PREFIX
 
@@ -17,7 +17,9 @@ _UNIT_WORDS = {"RHOB": ("g/cc", "{:+.2f}"), "NPHI": ("v/v", "{:+.3f}"), "DT": ("
 _ADVICE = {"RHOB": "check calibration/matrix", "NPHI": "check the neutron's matrix setting and "
            "environmental corrections", "DT": "check calibration and cycle skipping",
            "GR": "check the tool's calibration/normalisation", "LOG10_RT": "check calibration, "
-           "borehole and invasion corrections", "LOG10_RXO": "check pad contact and calibration",
+           "borehole and invasion corrections, or fluids the training wells did not have (a "
+           "resistivity reads the fluids: an oil column, another water salinity)",
+           "LOG10_RXO": "check pad contact and calibration",
            "PEF": "check barite mud and calibration", "DTS": "check the shear pick"}
 
 
@@ -34,9 +36,10 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
 
     A shift d of curve c moves c's own residual by d and, through the relations that use c as an
     input, every other curve k's residual by -beta_kc d. For each candidate c, d is fitted to the
-    well's median residuals (robust units) by least squares; the candidate that explains them best
-    is the culprit (a shifted density also puts the neutron off its relation with density; the
-    pattern tells which of the two moved). A curve's ``top`` is its relation's main input among
+    well's median residuals (robust units, from each relation's training centre, divided by its
+    whole-well threshold: a relation the training wells disagree on weighs less) by least
+    squares; the candidate that explains them best is the culprit (a shifted density also puts
+    the neutron off its relation with density; the pattern tells which of the two moved). A curve's ``top`` is its relation's main input among
     the curves the well reads (a residual with finite values). Sorted, best explanation
     first."""
     curves = [m for m in (cons or {}).get("curves", []) if NOV_PREFIX + m["target"] in out]
@@ -44,10 +47,12 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
         return []
     names = [m["target"] for m in curves]
     scale = np.array([m["resid_scale"] for m in curves])
+    sub = {"curves": curves, "well_threshold": cons["well_threshold"]}
+    center, thr = well_centers(sub) * scale, well_thresholds(sub)   # centre in curve units
     med, share = np.full(len(curves), np.nan), np.zeros(len(curves))
     for i, m in enumerate(curves):
         r = pd.to_numeric(out[NOV_PREFIX + m["target"]], errors="coerce").to_numpy(float)
-        r = r[np.isfinite(r)]
+        r = r[np.isfinite(r)] - center[i]    # from the training wells' own median residual
         if r.size >= 10:
             med[i] = np.median(r)
             share[i] = np.mean((np.sign(r) == np.sign(med[i])) & (np.abs(r) > 0.5 * abs(med[i])))
@@ -66,13 +71,14 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
             if k != c and names[c] in mk["inputs"]:
                 j = mk["inputs"].index(names[c])
                 p[k] = -mk["coef"][j] / mk["scale"][j] / scale[k]
-        p = np.where(ok, p, 0.0)
-        d = float(p @ z / (p @ p))
-        rss = float(np.sum((z - d * p) ** 2))
+        p = np.where(ok, p, 0.0) / thr      # in thresholds: a relation whose training wells
+        zt = z / thr                         # differ much (a resistivity over several oil
+        d = float(p @ zt / (p @ p))          # columns) weighs less than one they agree on
+        rss = float(np.sum((zt - d * p) ** 2))
         res.append({"curve": names[c], "shift": d, "share": float(share[c]), "rss": rss,
-                    "score": abs(d) / scale[c] / cons["well_threshold"],
+                    "score": abs(d) / scale[c] / thr[c],
                     "top": related(mc, have),
-                    "flagged": bool(np.max(np.abs(z)) / cons["well_threshold"] > 1.0)})
+                    "flagged": bool(np.max(np.abs(z) / thr) > 1.0)})
     return sorted(res, key=lambda x: (x["rss"], -x["score"]))
 
 
