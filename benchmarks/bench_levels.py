@@ -24,7 +24,7 @@ from pathlib import Path
 from petro.api import configure
 from petro.app.wells import process_well
 from petro.io.discovery import discover
-from petro.models.consistency import fit_consistency, fit_levels
+from petro.models.consistency import WELL_ACCURACY, WELL_FACTOR, fit_consistency, fit_levels
 from petro.models.runtime import Bundle, level_values
 from petro.synth import SynthConfig, write_field
 
@@ -37,8 +37,11 @@ def main():
     rows = []
     work = Path(tempfile.gettempdir()) / "petro-bench-levels"
     for spec in sys.argv[1:]:
-        seed, wells, lith = spec.split(":")
-        f = work / f"st-{seed}-{wells}-{lith}"
+        if Path(spec).is_dir():   # a field written elsewhere (benchmarks/otherfield.py)
+            f, lith = Path(spec), "carbonate"
+        else:
+            seed, wells, lith = spec.split(":")
+            f = work / f"st-{seed}-{wells}-{lith}"
         if not any(f.glob("**/*.las")):
             write_field(f, SynthConfig(wells=int(wells), seed=int(seed), thickness=20, lithology=lith), n_jobs=1)
         cfg = configure(Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml", data=f, overrides={"targets.lithology": lith})
@@ -54,8 +57,12 @@ def main():
                 shipped = Bundle({"features": cs, "consistency": {"levels": fit_levels(tr, cs, w)}}, {})
                 cons = fit_consistency(tr, cs, w)
                 bt = res[b].table
-                for pert, d in (("none", 0.0), ("NPHI +0.05", 0.05), ("NPHI -0.05", -0.05)):
-                    t = bt.assign(NPHI=bt["NPHI"] + d)
+                perts = [("none", "NPHI", 0.0), ("NPHI +0.05", "NPHI", 0.05),
+                         ("NPHI -0.05", "NPHI", -0.05)]
+                if "RHOB" in cs:
+                    perts.append(("RHOB +0.10", "RHOB", 0.10))
+                for pert, curve, d in perts:
+                    t = bt.assign(**{curve: bt[curve] + d})
                     X = t.reindex(columns=cs).to_numpy(float)
                     lv = {}
                     for c in lev["curves"]:   # whole-well and shale-point tests, as the runtime reads them
@@ -63,20 +70,23 @@ def main():
                         if v.size >= c.get("min_rows", 30):
                             name = c["curve"] + (":shale" if c.get("shale") is not None else "")
                             lv[name] = abs(np.median(v) - c["center"]) / c["scale"] / c["threshold"]
-                    cw = np.nan
+                    cw, by_factor = np.nan, {}
                     if cons:   # the shipped cross-log whole-well term (> 1: flagged)
                         bb = Bundle({"features": cs, "consistency": cons}, {})
                         X = t.reindex(columns=cs).to_numpy(float)
-                        cw = float(bb.consistency(X, True)[2][0])
+                        resid, _, term = bb.consistency(X, True)
+                        cw = float(term[0])
+                        by_factor = cross_by_factor(cons, resid)
                     shipped_term = float(shipped.level_term(X, True)[0])
                     worst = max(lv, key=lv.get)
                     rows.append({"field": spec, "kind": kind, "blind": b, "n_train": len(nmr) - 1, "pert": pert,
                                  "level_ratio": lv[worst], "level_curve": worst, "nphi_ratio": lv.get("NPHI", np.nan),
                                  "nphi_shale_ratio": lv.get("NPHI:shale", np.nan),
-                                 "cross_ratio": cw, "shipped": shipped_term,
+                                 "cross_ratio": cw, "shipped": shipped_term, **by_factor,
                                  **{f"r:{k}": v for k, v in lv.items()}})
         print(spec, "done", flush=True)
     df = pd.DataFrame(rows)
+    work.mkdir(parents=True, exist_ok=True)
     df.to_csv(work / "levels.csv", index=False)
     for kind in ("lean", "full"):
         d = df[df.kind == kind]
@@ -90,6 +100,13 @@ def main():
               f"term: genuine {(s[s.pert == 'none'].cross_ratio > 1).mean():.0%}, NPHI +0.05 "
               f"{(s[s.pert == 'NPHI +0.05'].cross_ratio > 1).mean():.0%}, -0.05 "
               f"{(s[s.pert == 'NPHI -0.05'].cross_ratio > 1).mean():.0%}")
+        for f in WELL_FACTORS:   # the cross-log whole-well factor (shipped: WELL_FACTOR)
+            c = f"cross_x{f}"
+            if c in s:
+                print(f"  cross-log whole-well x{f}: genuine flagged "
+                      f"{(s[s.pert == 'none'][c] > 1).mean():.0%}, caught " + ", ".join(
+                          f"{p} {(s[s.pert == p][c] > 1).mean():.0%}" for p in
+                          ("NPHI +0.05", "NPHI -0.05", "RHOB +0.10") if (s.pert == p).any()))
         for f in (1.0, 1.5, 2.0, 2.5, 3.0):
             caught = {p: (d[d.pert == p].level_ratio > f).mean() for p in ("NPHI +0.05", "NPHI -0.05")}
             sh = {p: (d[d.pert == p].nphi_shale_ratio > f).mean() for p in ("none", "NPHI +0.05")}
@@ -98,6 +115,33 @@ def main():
                   + ", ".join(f"{p} {v:.0%}" for p, v in caught.items())
                   + f"; NPHI alone: median genuine {md['none']:.0%} / +0.05 {md['NPHI +0.05']:.0%}, "
                   f"shale point genuine {sh['none']:.0%} / +0.05 {sh['NPHI +0.05']:.0%}")
+
+WELL_FACTORS = (1.5, 2.0, 2.5, 3.0)
+
+
+def cross_by_factor(cons: dict, resid: dict) -> dict:
+    """The cross-log whole-well term had the factor of :func:`well_tests` been each of
+    WELL_FACTORS (from the shipped threshold: above its accuracy floor it is WELL_FACTOR x the
+    largest left-out distance; at the floor, the floor at every factor up to WELL_FACTOR)."""
+    out = {}
+    for f in WELL_FACTORS:
+        worst = 0.0
+        for m in cons["curves"]:
+            r = resid[m["target"]]
+            r = r[np.isfinite(r)]
+            if r.size < cons.get("min_rows", 30):
+                continue
+            if "well_center" not in m:
+                z, thr = abs(np.median(r)) / m["resid_scale"], cons["well_threshold"]
+            else:
+                floor = WELL_ACCURACY.get(m["target"], 0.0) / m["resid_scale"]
+                thr = m["well_threshold"]
+                thr = max(f * thr / WELL_FACTOR, floor) if thr > floor * (1 + 1e-9) else floor
+                z = abs(np.median(r) / m["resid_scale"] - m["well_center"])
+            worst = max(worst, z / thr)
+        out[f"cross_x{f}"] = worst
+    return out
+
 
 if __name__ == "__main__":
     main()
