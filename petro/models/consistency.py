@@ -171,13 +171,16 @@ def fit_consistency(table: pd.DataFrame, features: list[str], wells: np.ndarray,
         depth = np.nanmax(np.abs(depth_residuals(Z, out)), axis=1)
     dthr = depth_threshold(depth, wells, quantile, min_rows, new_well)
     # per training well: the median standardized residual of each curve (its calibration
-    # offset); one threshold for every curve, used where a curve has too few wells for its own
+    # offset) and how many residuals it has; one threshold for every curve, used where a curve
+    # has too few wells for its own (well_tests)
+    groups = rows_by_well(wells)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        wmax = np.nanmax(np.abs(np.array([np.nanmedian(Z[g], axis=0)
-                                          for g in rows_by_well(wells)])))
+        med = np.array([np.nanmedian(Z[g], axis=0) for g in groups])
+    count = np.array([np.isfinite(Z[g]).sum(axis=0) for g in groups])
+    wmax = np.nanmax(np.abs(med))
     wthr = float(max(1.0, 1.5 * (wmax if np.isfinite(wmax) else 0.0)))
-    for m, t in zip(out, well_tests(Z, wells, out, min_rows)):
+    for m, t in zip(out, well_tests(med, count, out, min_rows)):
         m.update(t)
     return {"curves": out, "depth_threshold": max(dthr, 1.0), "well_threshold": wthr,
             "min_rows": min_rows}
@@ -195,25 +198,24 @@ def _inputs(curves: list[str], j: int) -> list[int]:
     return kept or others
 
 
-def well_tests(Z: np.ndarray, wells: np.ndarray, relations: list[dict], min_rows: int,
+def well_tests(med: np.ndarray, count: np.ndarray, relations: list[dict], min_rows: int,
                factor: float = WELL_FACTOR, min_wells: int = WELL_MIN_WELLS) -> list[dict]:
-    """Per relation, the whole-well test's centre and threshold (in residual spreads) from the
-    standardized left-out residuals ``Z`` (rows x relations) of the training wells: the centre
-    is the median over wells of each well's median residual, the threshold ``factor`` x the
-    largest distance of a well's median from the median of the other wells' (each well left
-    out in turn), at least the curve's :data:`WELL_ACCURACY`; ``{}`` for a relation fewer than
-    ``min_wells`` wells (with ``min_rows`` residuals) inform."""
-    groups = [g for g in rows_by_well(wells) if g.size >= min_rows]
+    """Per relation, the whole-well test's centre and threshold (in residual spreads) from each
+    training well's median standardized left-out residual ``med`` and its number of residuals
+    ``count`` (wells x relations), over the wells with at least ``min_rows`` of them: the centre
+    is the median of the wells' medians, the threshold ``factor`` x the largest distance of a
+    well's median from the median of the other wells' (each well left out in turn), at least
+    the curve's :data:`WELL_ACCURACY`; ``{}`` for a relation fewer than ``min_wells`` wells
+    inform."""
     out = []
     for j, m in enumerate(relations):
-        med = np.array([np.median(z) for g in groups
-                        if (z := Z[g, j][np.isfinite(Z[g, j])]).size >= min_rows])
-        if med.size < min_wells:
+        med_j = med[count[:, j] >= min_rows, j]
+        if med_j.size < min_wells:
             out.append({})
             continue
-        dev = max(abs(med[i] - np.median(np.delete(med, i))) for i in range(med.size))
+        dev = max(abs(med_j[i] - np.median(np.delete(med_j, i))) for i in range(med_j.size))
         floor = WELL_ACCURACY.get(m["target"], 0.0) / m["resid_scale"]
-        out.append({"well_center": float(np.median(med)),
+        out.append({"well_center": float(np.median(med_j)),
                     "well_threshold": float(max(factor * dev, floor))})
     return out
 
@@ -226,7 +228,8 @@ def depth_threshold(depth: np.ndarray, wells: np.ndarray, quantile: float, min_r
     than ``1 - quantile`` of its depths (pooled, one unlike well would carry most of the
     flags), and (``new_well``, at least three wells) no less than the ``new_well`` prediction
     bound of a new well's quantile (:func:`petro.models.novelty.new_well_bound`: the largest
-    of N wells is beaten by a new well one time in N + 1; capped); the pooled quantile when no well has enough rows, 4 without any."""
+    of N wells is beaten by a new well one time in N + 1; capped); the pooled quantile when no
+    well has enough rows, 4 without any."""
     ok = np.isfinite(depth)
     per_well = [np.quantile(depth[ok][g], quantile) for g in rows_by_well(wells[ok])
                 if g.size >= min_rows]

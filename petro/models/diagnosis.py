@@ -39,16 +39,16 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
     well's median residuals (robust units, from each relation's training centre, divided by its
     whole-well threshold: a relation the training wells disagree on weighs less) by least
     squares; the candidate that explains them best is the culprit (a shifted density also puts
-    the neutron off its relation with density; the pattern tells which of the two moved). A curve's ``top`` is its relation's main input among
-    the curves the well reads (a residual with finite values). Sorted, best explanation
-    first."""
+    the neutron off its relation with density; the pattern tells which of the two moved). A
+    curve's ``top`` is its relation's main input among the curves the well reads (a residual
+    with finite values). Sorted, best explanation first."""
     curves = [m for m in (cons or {}).get("curves", []) if NOV_PREFIX + m["target"] in out]
     if not curves:
         return []
     names = [m["target"] for m in curves]
     scale = np.array([m["resid_scale"] for m in curves])
-    sub = {"curves": curves, "well_threshold": cons["well_threshold"]}
-    center, thr = well_centers(sub) * scale, well_thresholds(sub)   # centre in curve units
+    center = well_centers(curves) * scale                 # in curve units
+    thr = well_thresholds(curves, cons["well_threshold"])
     med, share = np.full(len(curves), np.nan), np.zeros(len(curves))
     for i, m in enumerate(curves):
         r = pd.to_numeric(out[NOV_PREFIX + m["target"]], errors="coerce").to_numpy(float)

@@ -549,7 +549,8 @@ class Bundle:
                 cnt = ok.sum(axis=0)
                 med = np.array([np.median(Z[ok[:, j], j]) if cnt[j] else 0.0
                                 for j in range(Z.shape[1])])
-                shift = np.abs(med - well_centers(cons)) / well_thresholds(cons)
+                shift = np.abs(med - well_centers(cons["curves"])) \
+                    / well_thresholds(cons["curves"], cons["well_threshold"])
                 well_term = np.where(ok, shift, 0.0).max(axis=1, initial=0.0)
                 term = np.fmax(term, well_term)
         return resid, term, well_term
@@ -579,17 +580,16 @@ REPAIR = ("download the model again (a fresh `mlflow.pyfunc.load_model`, or dele
           "partial local copy), or re-log and register it (`petro run`)")
 
 
-def well_centers(cons: dict) -> np.ndarray:
-    """Each relation's whole-well centre (standardized residual; 0 for models fitted before
-    per-curve tests: :func:`petro.models.consistency.well_tests`)."""
-    return np.array([float(m.get("well_center", 0.0)) for m in cons["curves"]])
+def well_centers(relations: list[dict]) -> np.ndarray:
+    """Each cross-log relation's whole-well centre (standardized residual; 0 for models fitted
+    before per-curve tests: :func:`petro.models.consistency.well_tests`)."""
+    return np.array([float(m.get("well_center", 0.0)) for m in relations])
 
 
-def well_thresholds(cons: dict) -> np.ndarray:
-    """Each relation's whole-well threshold (residual spreads): its own, else the model's one
-    ``well_threshold``."""
-    return np.array([float(m.get("well_threshold", cons["well_threshold"]))
-                     for m in cons["curves"]])
+def well_thresholds(relations: list[dict], default: float) -> np.ndarray:
+    """Each cross-log relation's whole-well threshold (residual spreads): its own, else the
+    model's one ``well_threshold`` (``default``)."""
+    return np.array([float(m.get("well_threshold", default)) for m in relations])
 
 
 def depth_residuals(Z: np.ndarray, relations: list[dict]) -> np.ndarray:
