@@ -283,3 +283,57 @@ def test_whole_well_test_is_centred_on_the_training_wells_own_median_residual():
     assert diagnose(out, cons, shifted).startswith("NPHI reads about -0.03")
     genuine = well("G")
     assert b.consistency(genuine[feats].to_numpy(float), True)[2][0] < 0.5
+
+
+def test_diagnosis_names_the_curve_whose_own_level_moved():
+    """GR and NPHI only: each is the other's one relation, so a GR read 1.6 times too high and a
+    neutron read low put the same relation off; the relations alone named "NPHI reads about
+    -0.08" for GR x1.6 on a second generator's lean wells. The curves' own levels tell them
+    apart (the GR moved, the neutron's whole-well and shale levels did not): GR is named, and
+    a neutron read low is still named NPHI."""
+    rng = np.random.default_rng(21)
+
+    def well(name):
+        vsh = np.where(rng.random(400) < 0.25, rng.uniform(0.6, 1.0, 400),
+                       rng.uniform(0.0, 0.2, 400))
+        phi = np.clip(0.15 + 0.03 * rng.standard_normal(400), 0.01, 0.35)
+        return pd.DataFrame({"WELL": name, "GR": 20 + 110 * vsh + rng.normal(0, 3, 400),
+                             "NPHI": phi * (1 - vsh) + 0.32 * vsh + rng.normal(0, 0.006, 400),
+                             "PHIE": phi * (1 - vsh)})
+
+    b = _bundle(pd.concat([well(f"W{i}") for i in range(5)], ignore_index=True),
+                ["GR", "NPHI"])
+    cons = b.meta["consistency"]
+    blind = well("B")[["GR", "NPHI"]]
+    assert diagnose(b.predict(blind, well=True), cons, blind) == ""
+    gr = blind.assign(GR=blind["GR"] * 1.6)
+    assert diagnose(b.predict(gr, well=True), cons, gr).startswith("GR reads about +")
+    low = blind.assign(NPHI=blind["NPHI"] - 0.06)
+    text = diagnose(b.predict(low, well=True), cons, low)
+    assert text.startswith("NPHI reads about -0.0")
+    assert float(text.split()[3]) == pytest.approx(-0.06, abs=0.01)
+
+
+def test_diagnosis_names_both_curves_of_a_well_with_two_things_wrong():
+    """Water-bearing training wells; a blind well with an oil column (its resistivity reads the
+    oil) and a neutron 0.05 v/v high. No single shift explains both relations: the diagnosis
+    named the resistivity alone and the neutron went unsaid. Now both, each with its amount;
+    the oil column alone names the resistivity alone."""
+    rng = np.random.default_rng(8)
+
+    def well(name, oil=0.0, shift=0.0):
+        t = _well(rng, name, phi_mean=0.14, rhob=True)
+        phi = t["PHIE"].to_numpy()
+        t["LOG10_RT"] = np.log10(0.05 / (phi ** 2 * (1 - oil) ** 2)) + rng.normal(0, 0.03, len(t))
+        t["NPHI"] += shift
+        return t
+
+    feats = ["GR", "NPHI", "RHOB", "LOG10_RT"]
+    b = _bundle(pd.concat([well(f"W{i}") for i in range(5)], ignore_index=True), feats)
+    cons = b.meta["consistency"]
+    oil = well("B", oil=0.7)[feats]
+    text = diagnose(b.predict(oil, well=True), cons, oil)
+    assert text.startswith("RT reads about x") and "; and" not in text
+    both = well("B", oil=0.7, shift=0.05)[feats]
+    text = diagnose(b.predict(both, well=True), cons, both)
+    assert text.startswith("RT reads about x") and "; and NPHI reads about +0.05" in text, text

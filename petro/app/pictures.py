@@ -62,10 +62,12 @@ def _link(out_dir: str | Path, path: Path | None) -> str | None:
     return None if path is None else quote(Path(path).relative_to(out_dir).as_posix())
 
 
-def residual_curve(pred: pd.DataFrame, consistency: dict | None) -> str | None:
+def residual_curve(pred: pd.DataFrame, consistency: dict | None,
+                   inputs: pd.DataFrame | None = None) -> str | None:
     """The curve whose ``NOV_`` residual the diagnosis names (the worst-shifted one, when the
-    well is flagged for it), else None."""
-    shifts = well_shifts(pred, consistency)
+    well is flagged for it; ``inputs``: the well's feature table, whose levels also vote), else
+    None."""
+    shifts = well_shifts(pred, consistency, inputs)
     return shifts[0]["curve"] if shifts and shifts[0]["flagged"] else None
 
 
@@ -95,7 +97,8 @@ def picture(pw, pred: pd.DataFrame, inputs: pd.DataFrame, summary: dict, preview
     path = None
     try:
         cons = next((m.consistency for m in models if m.consistency), None)
-        path = draw(pw, pred, inputs, previews, image_kinds(models), residual_curve(pred, cons),
+        path = draw(pw, pred, inputs, previews, image_kinds(models),
+                    residual_curve(pred, cons, inputs),
                     out_dir)
     except Exception as err:   # noqa: BLE001 -- a picture is never worth the well's outputs
         _failed(pw, "no picture drawn", err)

@@ -4,6 +4,8 @@ much, or which input reads at a level the training wells never had."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -31,7 +33,8 @@ def related(relation: dict, have: set[str]) -> str | None:
     return max(inputs)[1] if inputs else None
 
 
-def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
+def well_shifts(out: pd.DataFrame, cons: dict | None,
+                rows: pd.DataFrame | None = None) -> list[dict]:
     """Which curve is off, for one well's predicted rows (``NOV_<curve>`` columns).
 
     A shift d of curve c moves c's own residual by d and, through the relations that use c as an
@@ -41,7 +44,14 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
     squares; the candidate that explains them best is the culprit (a shifted density also puts
     the neutron off its relation with density; the pattern tells which of the two moved). A
     curve's ``top`` is its relation's main input among the curves the well reads (a residual
-    with finite values). Sorted, best explanation first."""
+    with finite values). Sorted, best explanation first.
+
+    Given the well's input ``rows``, the level tests (``cons["levels"]``: each curve's median
+    over the well and in its shale, against the training wells', in its own thresholds) also
+    vote: a shift d of c moves c's own levels by d and no other curve's. Relations alone cannot
+    tell two curves that are each other's inputs apart (GR x1.6 or a neutron 0.08 low both put
+    the neutron-GR relation off); the shifted curve's own level moved, the other's did not.
+    The fitted d (the amount the words give) stays the relations' own."""
     curves = [m for m in (cons or {}).get("curves", []) if NOV_PREFIX + m["target"] in out]
     if not curves:
         return []
@@ -61,7 +71,9 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
         return []
     z = np.where(ok, med / scale, 0.0)
     have = {n for n, o in zip(names, ok) if o}   # curves the well reads (and the training wells)
-    res = []
+    levels = _level_evidence(rows, cons, have) if rows is not None else []
+    zt = z / thr     # in thresholds: a relation whose training wells differ much (a resistivity
+    P, res = {}, []  # over several oil columns) weighs less than one they agree on
     for c, mc in enumerate(curves):
         if not ok[c]:
             continue
@@ -71,15 +83,92 @@ def well_shifts(out: pd.DataFrame, cons: dict | None) -> list[dict]:
             if k != c and names[c] in mk["inputs"]:
                 j = mk["inputs"].index(names[c])
                 p[k] = -mk["coef"][j] / mk["scale"][j] / scale[k]
-        p = np.where(ok, p, 0.0) / thr      # in thresholds: a relation whose training wells
-        zt = z / thr                         # differ much (a resistivity over several oil
-        d = float(p @ zt / (p @ p))          # columns) weighs less than one they agree on
-        rss = float(np.sum((zt - d * p) ** 2))
-        res.append({"curve": names[c], "shift": d, "share": float(share[c]), "rss": rss,
+        P[c] = np.where(ok, p, 0.0) / thr
+        d = float(P[c] @ zt / (P[c] @ P[c]))
+        res.append({"curve": names[c], "shift": d, "share": float(share[c]),
+                    "rss": _rss(zt, {c: d}, P, names, levels),
                     "score": abs(d) / scale[c] / thr[c],
                     "top": related(mc, have),
-                    "flagged": bool(np.max(np.abs(z) / thr) > 1.0)})
-    return sorted(res, key=lambda x: (x["rss"], -x["score"]))
+                    "flagged": bool(np.max(np.abs(zt)) > 1.0), "_c": c})
+    res.sort(key=lambda x: (x["rss"], -x["score"]))
+    if np.max(np.abs(zt - res[0]["shift"] * P[res[0]["_c"]])) > 1.0:
+        _pair(res, zt, P, names, levels)    # the best curve alone leaves a relation off
+    for r in res:
+        del r["_c"]
+    return res
+
+
+# a second curve is named with the first when the two shifts explain the well's relations and
+# levels this much better than the first alone (sum of squares, in thresholds) and leave no
+# relation beyond its threshold: a well can carry two things the training wells lack (a water
+# leg where they were oil-bearing, and a shifted neutron)
+PAIR_GAIN = 0.25
+
+
+def _pair(res: list[dict], zt: np.ndarray, P: dict[int, np.ndarray], names: list[str],
+          levels: list[tuple]) -> None:
+    """Two curves off at once (``res``: the single-curve explanations, best first): the pair of
+    shifts, fitted together, that explains the relations and levels best; when it does
+    :data:`PAIR_GAIN` better than the best single curve and leaves no relation beyond its
+    threshold, the pair's better single explanation goes first with the other as ``also``
+    (shifts from the joint fit)."""
+    by_c = {r["_c"]: r for r in res}
+    best = None
+    for a, b in itertools.combinations(sorted(P), 2):
+        d = np.linalg.lstsq(np.column_stack([P[a], P[b]]), zt, rcond=None)[0]
+        dd = {a: float(d[0]), b: float(d[1])}
+        rss = _rss(zt, dd, P, names, levels)
+        if best is None or rss < best[0]:
+            best = (rss, dd)
+    if best is None:
+        return
+    rss, dd = best
+    left = zt - sum(d * P[c] for c, d in dd.items())
+    if rss > PAIR_GAIN * res[0]["rss"] or np.max(np.abs(left)) > 1.0:
+        return
+    first, second = sorted(dd, key=lambda c: by_c[c]["rss"])
+    lead = by_c[first]
+    res.remove(lead)
+    res.insert(0, lead)
+    lead["shift"] = dd[first]
+    lead["also"] = {k: by_c[second][k] for k in ("curve", "share", "top")} | {"shift": dd[second]}
+
+
+def _rss(zt: np.ndarray, shifts: dict[int, float], P: dict[int, np.ndarray], names: list[str],
+         levels: list[tuple]) -> float:
+    """Sum of squares (in thresholds) left by the curve ``shifts`` (index: shift) in the well's
+    relation residuals ``zt`` (each shift moving them by ``P[index]``) and in its levels: a
+    shift d of a curve moves its own levels by d, and no other curve's."""
+    fit = sum((d * P[c] for c, d in shifts.items()), np.zeros_like(zt))
+    by_name = {names[c]: d for c, d in shifts.items()}
+    return float(np.sum((zt - fit) ** 2) +
+                 sum((zl - by_name.get(curve, 0.0) * pl) ** 2 for curve, zl, pl in levels))
+
+
+def _level_evidence(rows: pd.DataFrame, cons: dict, names: set[str]) -> list[tuple]:
+    """Per level test of a curve of ``names`` that the well's ``rows`` can take: (curve, the
+    well's level from the training wells' in thresholds, what a shift of 1 curve unit moves it
+    by in thresholds)."""
+    tests = [t for t in ((cons.get("levels") or {}).get("curves") or [])
+             if t["curve"] in names and float(t["threshold"]) > 0]
+    return [(t["curve"], z / float(t["threshold"]), 1.0 / float(t["scale"]) / float(t["threshold"]))
+            for t, _, z in _read_levels(rows, tests)]
+
+
+def _read_levels(rows: pd.DataFrame, tests: list[dict]):
+    """Per level test (entries of ``consistency.levels.curves``) that the well's ``rows`` can
+    take (its curves, enough values): (test, the well's median, its distance from the training
+    centre in robust spreads)."""
+    for t in tests:
+        f, sc = t["curve"], float(t["scale"])
+        cols = [f] + (["GR"] if t.get("shale") is not None else [])
+        if any(c not in rows for c in cols) or not sc > 0:
+            continue
+        v = level_values(rows[cols].to_numpy(dtype=float), cols, t)
+        if v.size < int(t.get("min_rows", LEVEL_MIN_ROWS)):
+            continue
+        med = float(np.median(v))
+        yield t, med, (med - float(t["center"])) / sc
 
 
 # a conventional input outside the cross-log check whose median over a well lies this many robust
@@ -116,18 +205,10 @@ def level_shift(rows: pd.DataFrame, novelty: dict | None, cons: dict | None = No
     if len(rows) < LEVEL_MIN_ROWS:
         return ""
     worst = None
-    for t in _level_candidates(novelty, cons):
-        f, sc, thr = t["curve"], float(t["scale"]), float(t["threshold"])
-        cols = [f] + (["GR"] if t.get("shale") is not None else [])
-        if any(c not in rows for c in cols) or not sc > 0:
-            continue
-        v = level_values(rows[cols].to_numpy(dtype=float), cols, t)
-        if v.size < int(t.get("min_rows", LEVEL_MIN_ROWS)):
-            continue
-        med = float(np.median(v))
-        z = (med - float(t["center"])) / sc
+    for t, med, z in _read_levels(rows, _level_candidates(novelty, cons)):
+        thr = float(t["threshold"])
         if abs(z) > thr and (worst is None or abs(z) / thr > abs(worst[3]) / worst[4]):
-            worst = (f, med, float(t["center"]), z, thr, t.get("shale"))
+            worst = (t["curve"], med, float(t["center"]), z, thr, t.get("shale"))
     return _level_words(*worst) if worst else ""
 
 
@@ -156,11 +237,19 @@ def diagnose(out: pd.DataFrame, cons: dict | None, rows: pd.DataFrame | None = N
     the well's input ``rows``) for an input whose level lies beyond the training wells'
     (:func:`level_shift`: the level test in ``cons``, or for older models the ``novelty``
     parameters), or '' when nothing is off."""
-    shifts = well_shifts(out, cons)
+    shifts = well_shifts(out, cons, rows)
     if not shifts or not shifts[0]["flagged"] or shifts[0]["top"] is None:
         # the runtime's well-level consistency rule did not flag: the level test
         return level_shift(rows, novelty, cons) if rows is not None else ""
     s = shifts[0]
+    text = _shift_words(s, rows)
+    if s.get("also") and s["also"]["top"] is not None:
+        text += "; and " + _shift_words(s["also"], rows)
+    return text
+
+
+def _shift_words(s: dict, rows: pd.DataFrame | None) -> str:
+    """The words of one curve's shift (an entry of :func:`well_shifts`)."""
     c = s["curve"]
     if c.startswith("LOG10_"):
         amount = f"x{10 ** s['shift']:.1f}"
