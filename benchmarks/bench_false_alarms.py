@@ -10,7 +10,9 @@ perturbation: the share of depths flagged by either model (``petro predict``'s O
 term that flags most of them, and the well-level diagnosis. For the well as it is, per model
 (``poro``, ``perm``): its share of depths flagged and how much larger its blind error is there
 than at its in-domain depths (``err_x``: mean absolute error flagged / in domain, in model space;
-above 1 the flags point at worse answers).
+above 1 the flags point at worse answers). For a shifted well, per model, how much the shift
+worsens the answer (``harm``: mean absolute blind error shifted / as it is): a shift that
+leaves the answer as good as it was is no harm missed.
 
     .venv/bin/python benchmarks/bench_false_alarms.py --workdir /tmp/fa --seed 3 --wells 6 \
         --drop density,sonic,pef,resistivity,images --quick
@@ -103,17 +105,22 @@ def blind_rows(b, well, cfg, drop, shift) -> tuple[pd.DataFrame, pd.DataFrame, n
     return tab, b.predict(rows, well=True), b.matrix(rows)
 
 
-def flag_error(b, spec, out: pd.DataFrame, tab: pd.DataFrame, target: pd.DataFrame) \
-        -> tuple[float, float]:
-    """One model's share of depths flagged and its blind error ratio (mean absolute error at
-    flagged depths / at in-domain depths, model space; NaN without both) against ``target``
-    (the blind well's table with the model's target column)."""
+def abs_errors(b, spec, out: pd.DataFrame, tab: pd.DataFrame, target: pd.DataFrame) \
+        -> np.ndarray:
+    """One model's absolute blind error per depth of the blind well (model space: log10 for
+    permeability; NaN where either side is missing) against ``target`` (the blind well's table
+    with the model's target column)."""
     y = tab[[DEPTH]].merge(target[[DEPTH, spec.column]], on=DEPTH, how="left")[spec.column]
     p = out[f"{b.output}_ML"].to_numpy(float)
     if b.meta.get("transform") == "log10":
         with np.errstate(divide="ignore", invalid="ignore"):
             p = np.log10(p)
-    e = np.abs(p - y.to_numpy(float))
+    return np.abs(p - y.to_numpy(float))
+
+
+def flag_error(e: np.ndarray, out: pd.DataFrame) -> tuple[float, float]:
+    """One model's share of depths flagged and its blind error ratio (mean absolute error ``e``
+    at flagged depths / at in-domain depths; NaN without both)."""
     f = out[OOD_FLAG].to_numpy() == 1
     ok = np.isfinite(e)
     if not (ok & f).any() or not (ok & ~f).any():
@@ -160,20 +167,25 @@ def main(argv=None):
     for name in blind:
         tr = train_models(cfg, [results[n] for n in nmr if n != name])
         well = load_well(name, groups[name], cfg.ingest, cache_dir=cfg.run.cache_dir)
+        genuine = {}
         for pert, shift in {"none": None, **SHIFTS}.items():
             if shift is not None and (shift[0] not in well.curves or
                                       shift[0] in dropped_columns([shift[0]], drop) or
                                       (shift[0] == "RT" and "resistivity" in drop)):
                 continue
-            flags, why, own = [], {}, {}
+            flags, why, own, mae = [], {}, {}, {}
             for tm in tr.models:
                 b = tm.bundle
                 tab, out, X = blind_rows(b, well, cfg, drop, shift)
                 flags.append(out[OOD_FLAG].to_numpy() == 1)
+                key = tm.spec.name[:4]
+                e = abs_errors(b, tm.spec, out, tab, results[name].table)
+                mae[key] = float(np.nanmean(e))
                 if shift is None:
-                    key = tm.spec.name[:4]
-                    own[f"{key}"], own[f"{key}_err_x"] = flag_error(b, tm.spec, out, tab,
-                                                                    results[name].table)
+                    own[f"{key}"], own[f"{key}_err_x"] = flag_error(e, out)
+                    genuine[key] = mae[key]
+                else:   # how much the shift worsens the answer: harmful or not
+                    own[f"{key}_harm"] = mae[key] / genuine[key]
                 for k, v in terms(b, X).items():
                     why[k] = np.fmax(why.get(k, np.full(len(v), np.nan)), v)
                 diag = diagnose(out, b.meta.get("consistency"), tab, b.meta.get("novelty"))
