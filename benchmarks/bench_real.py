@@ -54,13 +54,15 @@ COMPARATORS = ("model", "train_mean", "petrophysical", "ridge", "hist_gbm")
 
 
 def vendor_agreement(report: dict) -> str:
-    """'100.0 % (median -0.000 dec; BVI >= 0.02, FFI phi_minus_bvi, from KTIM)' or why not."""
+    """'100.0 % (median -0.000 dec; BVI >= 0.02, FFI phi_minus_bvi, phi total, from KTIM)' or why
+    not."""
     v = (report or {}).get("vendor")
     if not v:
         return "no vendor NMR permeability in the file"
     a, used = v["after"], v["used"]
     return (f"{v['original']}: {a['share']:.1%} of {a['n']} depths (median {a['median_dec']:+.3f} "
-            f"dec; BVI floor {used['bvi_floor']:g}, FFI {used['ffi']}, from {v['source']})")
+            f"dec; BVI floor {used['bvi_floor']:g}, FFI {used['ffi']}, phi "
+            f"{used.get('phi', 'total')}, from {v['source']})")
 
 
 def verdicts(summary: dict) -> str:

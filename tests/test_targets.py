@@ -128,7 +128,8 @@ def test_real_cmr_default_settings_reproduce_vendor_ktim():
     w = load_well("JB", [real_file("nmr/JB_11-6TFH_CMR.las")])
     t, rep, problems = compute_targets(w)
     assert rep["perm_porosity"] == "total" and rep["source"] == "summary curves (BVI: curve)"
-    assert rep["convention"] == {"bvi_floor": 0.02, "ffi": "phi_minus_bvi", "source": "KTIM"}
+    assert rep["convention"] == {"bvi_floor": 0.02, "ffi": "phi_minus_bvi", "phi": "total",
+                                 "source": "KTIM"}
     assert problems == []
     sel, both, diff, share, median = _ktim_agreement(t)
     assert sel.sum() > 1500
@@ -151,10 +152,18 @@ def test_real_cmr_default_settings_reproduce_vendor_ktim():
                        1e4 * phi[inside] ** 4 * (ffi[inside] / bfv[inside]) ** 2)
     assert 0.40 <= _ktim_agreement(t_tb)[3] < 0.50
     assert [p.code for p in problems] == ["vendor_perm_disagrees"]
-    # the old single setting (phi = effective in the transform) is far from the vendor, and no
-    # floor explains that away
+    # the old single setting (phi = effective in the transform) is far from the vendor; told
+    # so, petro reads the file's own porosity (total) from KTIM and reproduces it, and under
+    # convention: fixed keeps the setting and warns
     t_eff, rep_eff, _ = compute_targets(w, TargetParams(perm_porosity="effective"))
+    assert rep_eff["convention"] == {"bvi_floor": 0.02, "ffi": "phi_minus_bvi", "phi": "total",
+                                     "source": "KTIM"}
+    assert rep_eff["vendor"]["after"]["share"] == 1.0 and rep_eff["perm_porosity"] == "total"
+    t_eff, rep_eff, problems = compute_targets(w, TargetParams(perm_porosity="effective",
+                                                               convention="fixed"))
     assert _ktim_agreement(t_eff)[3] < 0.10 and rep_eff["convention"]["source"] == "settings"
+    assert [p.code for p in problems] == ["vendor_perm_disagrees"]
+    assert "(BVI floor 0.02 v/v, FFI = phi - BVI, phi = total NMR porosity)" in problems[0].message
 
 
 def test_real_cmr_tcmr_minus_cmff_bvi_matches_vendor_ktim():

@@ -59,6 +59,8 @@ def convention_items(report: dict) -> dict[str, tuple[str, str, str]]:
         items = {"BVIFLOOR": (f"{conv['bvi_floor']:g}", "V/V",
                               "BVI floor in Timur-Coates (0: none)"),
                  "FFIRULE": (conv["ffi"], "", "FFI in Timur-Coates: measured or phi_minus_bvi"),
+                 "PERMPHI": (conv.get("phi", "total"), "",
+                             "phi in Timur-Coates: total or effective NMR porosity"),
                  "CONVSRC": (conv["source"], "",
                              "Convention from the settings or the curve named")}
     vendor = report.get("vendor")

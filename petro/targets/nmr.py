@@ -299,14 +299,21 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
     phi_target, phi, perm_phi_used = _porosities(well, p, vol, warnings)
     t2lm = vol.t2lm if vol.t2lm is not None else np.full(len(well.curves), np.nan)
 
-    def target(conv: Convention) -> tuple[np.ndarray, ...]:
-        bvi, ffi = conv.apply(phi, vol.bvi, vol.ffi) if p.permeability == "timur_coates" \
-            else (vol.bvi, vol.ffi)
-        perm = _permeability(p, phi, ffi, bvi, t2lm)
-        return (bvi, ffi) + _mask(p, phi, phi_target, ffi, bvi, t2lm, perm)
+    # the NMR porosities phi can be in Timur-Coates (the vendor's curve may show the other)
+    phis = {k: v for k, v in (("total", vol.total), ("effective", vol.eff)) if v is not None}
+    phis[perm_phi_used] = phi
 
-    vm = _vendor_match(well, p, phi, vol, target)
-    used = vm.used if vm else Convention(p.bvi_floor, p.ffi)
+    def target(conv: Convention) -> tuple[np.ndarray, ...]:
+        phi_c = phis.get(conv.phi, phi)
+        bvi, ffi = conv.apply(phi_c, vol.bvi, vol.ffi) if p.permeability == "timur_coates" \
+            else (vol.bvi, vol.ffi)
+        perm = _permeability(p, phi_c, ffi, bvi, t2lm)
+        return (bvi, ffi) + _mask(p, phi_c, phi_target, ffi, bvi, t2lm, perm)
+
+    settings = Convention(p.bvi_floor, p.ffi, perm_phi_used)
+    vm = _vendor_match(well, p, settings, phis, vol, target)
+    used = vm.used if vm else settings
+    perm_phi_used = used.phi
     bvi, ffi, reason, flag, perm = target(used)
     valid = reason == ""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -322,23 +329,25 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
             table[vendor] = v
     report = _report(well, p, vol, reason, flag, notes + warnings, perm_phi_used)
     report["convention"] = None if p.permeability != "timur_coates" else {
-        "bvi_floor": used.bvi_floor, "ffi": used.ffi, "source": vm.source if vm else "settings"}
+        "bvi_floor": used.bvi_floor, "ffi": used.ffi, "phi": used.phi,
+        "source": vm.source if vm else "settings"}
     report["vendor"] = vm.to_dict() if vm else None
     problems = [Problem(Severity.WARNING, f"targets: {m}", well=well.name, code="target_fallback")
                 for m in warnings] + _vendor_problems(well, vm)
     return Targets(table, report, problems)
 
 
-def _vendor_match(well: Well, p: TargetParams, phi, vol: _Volumes, target) -> VendorMatch | None:
+def _vendor_match(well: Well, p: TargetParams, settings: Convention, phis: dict, vol: _Volumes,
+                  target) -> VendorMatch | None:
     """Petro's permeability against the vendor's of the same model (KTIM for Timur-Coates, KSDR
     for SDR) where the file has it, and the Timur-Coates convention chosen by
-    ``targets.convention`` (:func:`petro.targets.vendor.match_convention`); None without one."""
+    ``targets.convention`` (:func:`petro.targets.vendor.match_convention`; ``phis``: the NMR
+    porosities phi can be, by name); None without one."""
     name = "KTIM" if p.permeability == "timur_coates" else "KSDR"
     vendor = _curve(well, name)
     if vendor is None:
         return None
     original = well.provenance[name].original if name in well.provenance else name
-    settings = Convention(p.bvi_floor, p.ffi)
 
     def perm(conv: Convention) -> np.ndarray:
         *_, reason, _, k = target(conv)
@@ -347,7 +356,7 @@ def _vendor_match(well: Well, p: TargetParams, phi, vol: _Volumes, target) -> Ve
     if p.permeability != "timur_coates":     # SDR: no floor or FFI rule to read; compared only
         a = agreement(perm(settings), vendor)
         return VendorMatch(name, original, settings, settings, "settings", a, a, settings, a)
-    return match_convention(settings, p.convention, name, original, vendor, phi, vol.bvi,
+    return match_convention(settings, p.convention, name, original, vendor, phis, vol.bvi,
                             vol.ffi, perm, c=p.coates_c, m=p.coates_m, n=p.coates_n)
 
 

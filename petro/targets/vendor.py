@@ -1,15 +1,18 @@
 """A vendor's permeability curve as evidence of the vendor's Timur-Coates convention.
 
 A file that carries the vendor's Timur-Coates permeability (Schlumberger KTIM, Halliburton MRIL
-MPERM) shows which details of ``k = (phi_pu / C)^m (FFI / BVI)^n`` the vendor used. Two of them
-differ between vendors and software versions:
+MPERM) shows which details of ``k = (phi_pu / C)^m (FFI / BVI)^n`` the vendor used. Three of
+them differ between vendors and software versions:
 
 - a **floor on the bound-fluid volume**: Schlumberger's KTIM on the JB 11-6TFH CMR well is
   reproduced at every depth with BVI = max(TCMR - CMFF, 0.02 v/v); without the floor the best
   rock (BVI below 0.02) comes out up to 5 decades more permeable than the vendor's curve;
 - the **free fluid**: the FFI as measured (the CMFF / MFFI curve, or the T2 distribution above
   the cutoff), or FFI = phi - BVI after the floor (0 where the floor is above phi: KTIM is 0
-  at the 1,046 depths of the JB well whose TCMR is below 0.02).
+  at the 1,046 depths of the JB well whose TCMR is below 0.02);
+- **which porosity is phi**: the total NMR porosity (TCMR / MPHS: the JB well's KTIM) or the
+  effective one (CMRP_3MS / MPHE, without the clay-bound water); on the JB well a KTIM made with
+  CMRP_3MS agrees with the total-porosity candidates at 7 % of its depths.
 
 Inverting the vendor's curve gives the BVI it implies at each depth, with ``R = (K / (phi_pu /
 C)^m)^(1/n)`` the vendor's FFI / BVI::
@@ -20,12 +23,13 @@ C)^m)^(1/n)`` the vendor's FFI / BVI::
 Where the vendor raised BVI to a floor, BVI_v sits on the floor while petro's BVI is below it: the
 floor is read as the median of BVI_v at the depths where BVI_v exceeds petro's BVI (by more than
 5 % and 0.0002 v/v), rounded to 0.0001 v/v. Each candidate (the settings; no floor and the floor
-read, with either FFI rule) is scored by its **agreement**: the share of the depths with vendor
+read, with either FFI rule and either porosity the well has) is scored by its **agreement**: the
+share of the depths with vendor
 K >= 0.01 mD where petro's permeability target is within 0.01 decade of the vendor's (a depth
 petro masks counts as a disagreement). The best candidate replaces the settings only when it at
 least halves the share of depths that disagree (and gains at least one percentage point): a well
 whose vendor used petro's settings keeps them, and a vendor curve that differs for another reason
-(another T2 cutoff or porosity, a resampled curve) is not explained away by an odd floor.
+(another T2 cutoff, a resampled curve) is not explained away by an odd floor.
 
 Pure numpy: the caller (:func:`petro.targets.nmr.compute_targets`) says how petro's permeability
 follows from a convention.
@@ -50,11 +54,13 @@ GOOD = 0.95              # agreement below this is reported
 
 @dataclass(frozen=True)
 class Convention:
-    """How BVI and FFI enter Timur-Coates: a floor on BVI (v/v, 0 for none) and the FFI rule
-    ('measured', or 'phi_minus_bvi': FFI = phi - BVI after the floor)."""
+    """How BVI, FFI and phi enter Timur-Coates: a floor on BVI (v/v, 0 for none), the FFI rule
+    ('measured', or 'phi_minus_bvi': FFI = phi - BVI after the floor) and which NMR porosity is
+    phi ('total': TCMR / MPHS; 'effective': CMRP_3MS / MPHE)."""
 
     bvi_floor: float
     ffi: str
+    phi: str = "total"
 
     def apply(self, phi: np.ndarray, bvi: np.ndarray,
               ffi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,10 +71,12 @@ class Convention:
             ffi = np.maximum(phi - bvi, 0.0)
         return bvi, ffi
 
-    def describe(self) -> str:
+    def describe(self, with_phi: bool = False) -> str:
+        """In words; phi is said when it is the effective porosity or ``with_phi``."""
         floor = f"BVI floor {self.bvi_floor:g} v/v" if self.bvi_floor > 0 else "no BVI floor"
         return floor + (", FFI = phi - BVI" if self.ffi == "phi_minus_bvi" else
-                        ", FFI as measured")
+                        ", FFI as measured") + \
+            (f", phi = {self.phi} NMR porosity" if with_phi or self.phi == "effective" else "")
 
 
 @dataclass(frozen=True)
@@ -140,18 +148,21 @@ class VendorMatch:
                 "best": asdict(self.best), "best_agreement": asdict(self.best_agreement)}
 
 
-def candidates(settings: Convention, vendor, phi, bvi, ffi, *, c: float, m: float,
-               n: float) -> list[Convention]:
-    """The settings first, then, for the settings' FFI rule and the other: the floor the vendor
-    curve shows under that rule, and no floor."""
+def candidates(settings: Convention, vendor, phis: dict[str, np.ndarray], bvi, ffi, *,
+               c: float, m: float, n: float) -> list[Convention]:
+    """The settings first, then, for each NMR porosity the well has (``phis``: 'total',
+    'effective'; the settings' first) and for the settings' FFI rule and the other: the floor
+    the vendor curve shows under that porosity and rule, and no floor."""
     out = [settings]
     with np.errstate(invalid="ignore"):    # only the compared depths show the convention
         vendor = np.where(np.asarray(vendor, float) >= MIN_VENDOR_MD, vendor, np.nan)
-    for rule in sorted(FFI_RULES, key=lambda r: r != settings.ffi):
-        floor = read_floor(implied_bvi(vendor, phi, ffi, rule, c=c, m=m, n=n), bvi)
-        for cand in ([Convention(floor, rule)] if floor else []) + [Convention(0.0, rule)]:
-            if cand not in out:
-                out.append(cand)
+    for which in sorted(phis, key=lambda k: k != settings.phi):
+        for rule in sorted(FFI_RULES, key=lambda r: r != settings.ffi):
+            floor = read_floor(implied_bvi(vendor, phis[which], ffi, rule, c=c, m=m, n=n), bvi)
+            for cand in ([Convention(floor, rule, which)] if floor else []) + \
+                    [Convention(0.0, rule, which)]:
+                if cand not in out:
+                    out.append(cand)
     return out
 
 
@@ -162,8 +173,9 @@ def explains(before: Agreement, better: Agreement) -> bool:
     return better.share - before.share >= max(MARGIN, (1.0 - before.share) / 2)
 
 
-def match_convention(settings: Convention, mode: str, curve: str, original: str, vendor, phi,
-                     bvi, ffi, permeability: Callable[[Convention], np.ndarray], *, c: float,
+def match_convention(settings: Convention, mode: str, curve: str, original: str, vendor,
+                     phis: dict[str, np.ndarray], bvi, ffi,
+                     permeability: Callable[[Convention], np.ndarray], *, c: float,
                      m: float, n: float) -> VendorMatch:
     """Compare petro's permeability (``permeability(convention)``: mD, NaN where masked) with
     the vendor's and choose the convention: under ``mode='auto'`` the candidate with the best
@@ -173,7 +185,7 @@ def match_convention(settings: Convention, mode: str, curve: str, original: str,
     scored = [(settings, before)]
     if before.n >= MIN_DEPTHS:
         scored += [(cand, agreement(permeability(cand), vendor))
-                   for cand in candidates(settings, vendor, phi, bvi, ffi, c=c, m=m, n=n)[1:]]
+                   for cand in candidates(settings, vendor, phis, bvi, ffi, c=c, m=m, n=n)[1:]]
     best, best_agr = max(scored, key=lambda s: s[1].share)    # the first of equals: settings
     if mode == "auto" and explains(before, best_agr):
         return VendorMatch(curve, original, settings, best, curve, before, best_agr, best,
@@ -195,11 +207,13 @@ def disagreement_message(vm: VendorMatch) -> tuple[bool, str] | None:
             f"{vm.original} at {a.share:.1%} of the {a.n} depths with {vm.original} >= "
             f"{MIN_VENDOR_MD:g} mD (median {a.median_dec:+.3f} decade)")
     if explains(a, vm.best_agreement):
-        return True, (f"{said}; the file's own convention ({vm.best.describe()}) gives "
+        return True, (f"{said}; the file's own convention "
+                      f"({vm.best.describe(vm.best.phi != vm.used.phi)}) gives "
                       f"{vm.best_agreement.share:.1%}. Kept as set (targets.convention: fixed); "
                       f"targets.convention: auto follows the file")
-    return False, (f"{said}: no BVI floor or FFI rule explains the difference (the vendor may "
-                   f"have used other inputs: a T2 cutoff, a porosity, a BVI; or resampled its "
+    return False, (f"{said}: no BVI floor, FFI rule or NMR porosity explains the difference (the "
+                   f"vendor may "
+                   f"have used other inputs: a T2 cutoff, a BVI, other constants; or resampled its "
                    f"curve)")
 
 
@@ -215,7 +229,7 @@ def summary(report: dict) -> str:
     else:
         lines.append("no vendor permeability")
     if conv:
-        lines.append(Convention(conv["bvi_floor"], conv["ffi"]).describe()
+        lines.append(Convention(conv["bvi_floor"], conv["ffi"], conv.get("phi", "total")).describe()
                      + (" (read from the file)" if conv["source"] != "settings" else
                         " (settings)"))
     return "\n".join(lines)
