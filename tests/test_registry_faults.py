@@ -300,15 +300,22 @@ def _connections_dropped(f: Faults):
     proxy.close()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupted(f: Faults):
     """Ctrl-C while a request hangs: exit 130, runs KILLED, the models kept and logged after."""
     proxy = FaultProxy(f.server["url"])
     proxy.hold = "/runs/log-inputs"                # the model run's dataset
     case = f.case("case5")
     t0 = time.monotonic()
+    # Ctrl-C as a terminal gives it: the test suite may run in the background (nohup, a CI
+    # runner's job), where SIGINT is ignored and its children inherit that
     proc = subprocess.Popen([sys.executable, "-m", "petro.cli", "models", "log-pending", case,
                              "--tracking-uri", proxy.url], cwd=f.work, text=True,
-                            env=f.env(proxy.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            env=f.env(proxy.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint)
     assert proxy.held.wait(timeout=120), proxy.seen
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=BOUND_S)
