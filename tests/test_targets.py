@@ -129,7 +129,7 @@ def test_real_cmr_default_settings_reproduce_vendor_ktim():
     t, rep, problems = compute_targets(w)
     assert rep["perm_porosity"] == "total" and rep["source"] == "summary curves (BVI: curve)"
     assert rep["convention"] == {"bvi_floor": 0.02, "ffi": "phi_minus_bvi", "phi": "total",
-                                 "source": "KTIM"}
+                                 "bvi": "curve", "source": "KTIM"}
     assert problems == []
     sel, both, diff, share, median = _ktim_agreement(t)
     assert sel.sum() > 1500
@@ -157,7 +157,7 @@ def test_real_cmr_default_settings_reproduce_vendor_ktim():
     # convention: fixed keeps the setting and warns
     t_eff, rep_eff, _ = compute_targets(w, TargetParams(perm_porosity="effective"))
     assert rep_eff["convention"] == {"bvi_floor": 0.02, "ffi": "phi_minus_bvi", "phi": "total",
-                                     "source": "KTIM"}
+                                 "bvi": "curve", "source": "KTIM"}
     assert rep_eff["vendor"]["after"]["share"] == 1.0 and rep_eff["perm_porosity"] == "total"
     t_eff, rep_eff, problems = compute_targets(w, TargetParams(perm_porosity="effective",
                                                                convention="fixed"))

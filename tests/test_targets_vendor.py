@@ -54,7 +54,7 @@ def test_auto_reads_a_known_floor_and_ffi_rule_from_the_vendor_curve(floor, rule
     w = _well(floor=floor, rule=rule)
     t, rep, problems = compute_targets(w)
     assert rep["convention"] == {"bvi_floor": floor, "ffi": rule, "phi": "total",
-                                 "source": "KTIM"}
+                                 "bvi": "curve", "source": "KTIM"}
     v = rep["vendor"]
     assert v["after"]["share"] == 1.0 and v["after"]["n"] >= 250
     assert v["before"]["share"] < 0.85          # the settings (no floor, FFI measured) do not
@@ -78,7 +78,7 @@ def test_no_vendor_curve_keeps_the_settings_bit_for_bit():
     t, rep, problems = compute_targets(w)
     assert rep["vendor"] is None and problems == []
     assert rep["convention"] == {"bvi_floor": 0.0, "ffi": "measured", "phi": "total",
-                                 "source": "settings"}
+                                 "bvi": "curve", "source": "settings"}
     c = w.curves
     timur = ((c["TCMR"] * 100 / 10) ** 4 * (c["FFI"] / c["BVI"]) ** 2).to_numpy()
     valid = t["VALID"].to_numpy()
@@ -100,10 +100,11 @@ def test_an_explicit_setting_is_honoured_and_its_low_agreement_is_a_warning():
     p = TargetParams(convention="fixed")                # no floor, FFI measured, on every well
     t, rep, problems = compute_targets(w, p)
     assert rep["convention"] == {"bvi_floor": 0.0, "ffi": "measured", "phi": "total",
-                                 "source": "settings"}
+                                 "bvi": "curve", "source": "settings"}
     v = rep["vendor"]
     assert v["after"] == v["before"] and v["after"]["share"] < 0.85
-    assert v["best"] == {"bvi_floor": 0.035, "ffi": "phi_minus_bvi", "phi": "total"}
+    assert v["best"] == {"bvi_floor": 0.035, "ffi": "phi_minus_bvi", "phi": "total",
+                         "bvi": "curve"}
     assert v["best_agreement"]["share"] == 1.0
     inside = t["VALID"].to_numpy() & (t["FLAG"] == "").to_numpy()
     np.testing.assert_allclose(t["PERM"].to_numpy()[inside],
@@ -162,7 +163,7 @@ def test_real_cmr_defaults_reproduce_schlumberger_ktim():
     t, rep, problems = compute_targets(w)
     v = rep["vendor"]
     assert rep["convention"] == {"bvi_floor": 0.02, "ffi": "phi_minus_bvi", "phi": "total",
-                                 "source": "KTIM"}
+                                 "bvi": "curve", "source": "KTIM"}
     assert v["after"]["n"] > 1000
     assert v["after"]["share"] >= 0.95
     assert abs(v["after"]["median_dec"]) < 0.002
@@ -170,31 +171,37 @@ def test_real_cmr_defaults_reproduce_schlumberger_ktim():
     assert problems == []
 
 
-@pytest.mark.parametrize("rule, floor", [("measured", 0.0), ("measured", 0.02),
-                                         ("phi_minus_bvi", 0.02)])
-def test_a_vendor_curve_made_with_the_effective_porosity_is_read(rule, floor):
-    """Vendors differ in which NMR porosity is phi: the real JB well with its KTIM remade from
-    its own CMRP_3MS (the effective porosity) instead of TCMR, as another vendor or software
-    version writes it. Read with the total porosity only, no floor or FFI rule explained it
-    (4-33 % of the depths within 0.01 decade); the file's porosity is read too, and the targets
-    reproduce it at 99.8-100 % of the depths."""
+@pytest.mark.parametrize("rule, floor, bvi", [("measured", 0.0, "curve"),
+                                              ("measured", 0.02, "curve"),
+                                              ("phi_minus_bvi", 0.02, "curve"),
+                                              ("phi_minus_bvi", 0.02, "effective_minus_ffi")])
+def test_a_vendor_curve_made_with_the_effective_porosity_is_read(rule, floor, bvi):
+    """Vendors differ in which NMR porosity is phi and which BVI they floor: the real JB well
+    with its KTIM remade from its own CMRP_3MS (the effective porosity) instead of TCMR, with
+    the BFV curve or with CMRP_3MS - CMFF as BVI, as another vendor or software version writes
+    it. Read with the total porosity and the BFV curve only, no floor or FFI rule explained it
+    (4-33 % of the depths within 0.01 decade); the file's porosity and BVI are read too, and the
+    targets reproduce it at 99.8-100 % of the depths."""
     from petro.io.wells import load_well
 
     w = load_well("JB", [real_file("nmr/JB_11-6TFH_CMR.las")])
     c = w.curves
-    phi, bvi = c["PHIE_NMR"].to_numpy(), np.maximum(c["BVI"].to_numpy(), floor)
-    ffi = c["FFI"].to_numpy() if rule == "measured" else np.clip(phi - bvi, 0, None)
+    phi = c["PHIE_NMR"].to_numpy()
+    b = c["BVI"].to_numpy() if bvi == "curve" else phi - c["FFI"].to_numpy()
+    b = np.maximum(b, floor)
+    ffi = c["FFI"].to_numpy() if rule == "measured" else np.clip(phi - b, 0, None)
     with np.errstate(divide="ignore", invalid="ignore"):
-        k = (phi * 100 / 10) ** 4 * (ffi / bvi) ** 2
+        k = (phi * 100 / 10) ** 4 * (ffi / b) ** 2
     w.curves["KTIM"] = np.where(np.isfinite(c["KTIM"]), np.round(k, 4), np.nan)
     t, rep, problems = compute_targets(w)
     v = rep["vendor"]
     assert rep["convention"] == {"bvi_floor": floor, "ffi": rule, "phi": "effective",
-                                 "source": "KTIM"}
+                                 "bvi": bvi, "source": "KTIM"}
     assert v["before"]["share"] < 0.35 and v["after"]["share"] >= 0.995 and problems == []
     assert rep["perm_porosity"] == "effective"
     inside = t["VALID"].to_numpy() & (t["FLAG"] == "").to_numpy()
     np.testing.assert_allclose(t["PERM"].to_numpy()[inside], k[inside], rtol=1e-9)
+    np.testing.assert_allclose(t["BVI"].to_numpy()[inside], b[inside])   # the BVI it used
 
 
 def test_real_mril_wells_are_compared_and_reported():

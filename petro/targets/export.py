@@ -61,6 +61,8 @@ def convention_items(report: dict) -> dict[str, tuple[str, str, str]]:
                  "FFIRULE": (conv["ffi"], "", "FFI in Timur-Coates: measured or phi_minus_bvi"),
                  "PERMPHI": (conv.get("phi", "total"), "",
                              "phi in Timur-Coates: total or effective NMR porosity"),
+                 "PERMBVI": (conv.get("bvi") or "curve", "",
+                             "BVI in Timur-Coates: curve, total_minus_ffi, effective_minus_ffi"),
                  "CONVSRC": (conv["source"], "",
                              "Convention from the settings or the curve named")}
     vendor = report.get("vendor")

@@ -273,6 +273,8 @@ class _Volumes:
     t2lm: np.ndarray | None
     source: str
     cutoff_used: bool      # whether the T2 cutoff shaped the targets (the LAS header says)
+    bvi_choice: str = ""   # which BVI ``bvi`` is (targets.bvi's words)
+    bvis: dict | None = None   # the BVIs a vendor's curve may show, by the same words
 
 
 def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
@@ -303,15 +305,18 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
     phis = {k: v for k, v in (("total", vol.total), ("effective", vol.eff)) if v is not None}
     phis[perm_phi_used] = phi
 
+    bvis = vol.bvis or {vol.bvi_choice: vol.bvi}
+
     def target(conv: Convention) -> tuple[np.ndarray, ...]:
         phi_c = phis.get(conv.phi, phi)
-        bvi, ffi = conv.apply(phi_c, vol.bvi, vol.ffi) if p.permeability == "timur_coates" \
+        bvi_c = bvis.get(conv.bvi, vol.bvi)
+        bvi, ffi = conv.apply(phi_c, bvi_c, vol.ffi) if p.permeability == "timur_coates" \
             else (vol.bvi, vol.ffi)
         perm = _permeability(p, phi_c, ffi, bvi, t2lm)
         return (bvi, ffi) + _mask(p, phi_c, phi_target, ffi, bvi, t2lm, perm)
 
-    settings = Convention(p.bvi_floor, p.ffi, perm_phi_used)
-    vm = _vendor_match(well, p, settings, phis, vol, target)
+    settings = Convention(p.bvi_floor, p.ffi, perm_phi_used, vol.bvi_choice)
+    vm = _vendor_match(well, p, settings, phis, bvis, vol, target)
     used = vm.used if vm else settings
     perm_phi_used = used.phi
     bvi, ffi, reason, flag, perm = target(used)
@@ -329,7 +334,7 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
             table[vendor] = v
     report = _report(well, p, vol, reason, flag, notes + warnings, perm_phi_used)
     report["convention"] = None if p.permeability != "timur_coates" else {
-        "bvi_floor": used.bvi_floor, "ffi": used.ffi, "phi": used.phi,
+        "bvi_floor": used.bvi_floor, "ffi": used.ffi, "phi": used.phi, "bvi": used.bvi,
         "source": vm.source if vm else "settings"}
     report["vendor"] = vm.to_dict() if vm else None
     problems = [Problem(Severity.WARNING, f"targets: {m}", well=well.name, code="target_fallback")
@@ -337,12 +342,12 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
     return Targets(table, report, problems)
 
 
-def _vendor_match(well: Well, p: TargetParams, settings: Convention, phis: dict, vol: _Volumes,
-                  target) -> VendorMatch | None:
+def _vendor_match(well: Well, p: TargetParams, settings: Convention, phis: dict, bvis: dict,
+                  vol: _Volumes, target) -> VendorMatch | None:
     """Petro's permeability against the vendor's of the same model (KTIM for Timur-Coates, KSDR
     for SDR) where the file has it, and the Timur-Coates convention chosen by
-    ``targets.convention`` (:func:`petro.targets.vendor.match_convention`; ``phis``: the NMR
-    porosities phi can be, by name); None without one."""
+    ``targets.convention`` (:func:`petro.targets.vendor.match_convention`; ``phis``, ``bvis``:
+    the NMR porosities phi can be and the BVIs, by name); None without one."""
     name = "KTIM" if p.permeability == "timur_coates" else "KSDR"
     vendor = _curve(well, name)
     if vendor is None:
@@ -356,7 +361,7 @@ def _vendor_match(well: Well, p: TargetParams, settings: Convention, phis: dict,
     if p.permeability != "timur_coates":     # SDR: no floor or FFI rule to read; compared only
         a = agreement(perm(settings), vendor)
         return VendorMatch(name, original, settings, settings, "settings", a, a, settings, a)
-    return match_convention(settings, p.convention, name, original, vendor, phis, vol.bvi,
+    return match_convention(settings, p.convention, name, original, vendor, phis, bvis,
                             vol.ffi, perm, c=p.coates_c, m=p.coates_m, n=p.coates_n)
 
 
@@ -412,7 +417,8 @@ def _volumes_from_t2(well: Well, p: TargetParams, warnings: list[str]) -> _Volum
         bvi = total - ffi
     source = (f"T2 distribution ({len(well.t2_bins.edges_ms) - 1} bins, cutoff "
               f"{p.cutoff_ms:g} ms), BVI: {choice}")
-    return _Volumes(total, eff, ffi, bvi, t2lm, source, cutoff_used=True)
+    return _Volumes(total, eff, ffi, bvi, t2lm, source, cutoff_used=True, bvi_choice=choice,
+                    bvis={choice: bvi})
 
 
 def _volumes_from_curves(well: Well, p: TargetParams, notes: list[str],
@@ -431,8 +437,14 @@ def _volumes_from_curves(well: Well, p: TargetParams, notes: list[str],
             notes.append("effective porosity from the T2 distribution")
             cutoff_used = True
     bvi, choice, t2_bvi = _bvi_from_curves(well, p, total, eff, ffi, warnings)
+    # the BVIs a vendor's permeability may have used (read from it under convention: auto)
+    bvis = {k: v for k, v in (("curve", _curve(well, "BVI")),
+                              ("total_minus_ffi", None if total is None else total - ffi),
+                              ("effective_minus_ffi", None if eff is None else eff - ffi))
+            if v is not None}
+    bvis[choice] = bvi
     return _Volumes(total, eff, ffi, bvi, _curve(well, "T2LM"),
-                    f"summary curves (BVI: {choice})", cutoff_used or t2_bvi)
+                    f"summary curves (BVI: {choice})", cutoff_used or t2_bvi, choice, bvis)
 
 
 def _bvi_from_curves(well: Well, p: TargetParams, total, eff, ffi,

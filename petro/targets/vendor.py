@@ -10,9 +10,10 @@ them differ between vendors and software versions:
 - the **free fluid**: the FFI as measured (the CMFF / MFFI curve, or the T2 distribution above
   the cutoff), or FFI = phi - BVI after the floor (0 where the floor is above phi: KTIM is 0
   at the 1,046 depths of the JB well whose TCMR is below 0.02);
-- **which porosity is phi**: the total NMR porosity (TCMR / MPHS: the JB well's KTIM) or the
-  effective one (CMRP_3MS / MPHE, without the clay-bound water); on the JB well a KTIM made with
-  CMRP_3MS agrees with the total-porosity candidates at 7 % of its depths.
+- **which porosity is phi**, and **which BVI** is floored: the total NMR porosity (TCMR / MPHS:
+  the JB well's KTIM) or the effective one (CMRP_3MS / MPHE, without the clay-bound water); the
+  BVI curve (BFV / MBVI), total - FFI or effective - FFI. On the JB well a KTIM made with
+  CMRP_3MS agrees with the total-porosity candidates at 4-33 % of its depths.
 
 Inverting the vendor's curve gives the BVI it implies at each depth, with ``R = (K / (phi_pu /
 C)^m)^(1/n)`` the vendor's FFI / BVI::
@@ -23,7 +24,8 @@ C)^m)^(1/n)`` the vendor's FFI / BVI::
 Where the vendor raised BVI to a floor, BVI_v sits on the floor while petro's BVI is below it: the
 floor is read as the median of BVI_v at the depths where BVI_v exceeds petro's BVI (by more than
 5 % and 0.0002 v/v), rounded to 0.0001 v/v. Each candidate (the settings; no floor and the floor
-read, with either FFI rule and either porosity the well has) is scored by its **agreement**: the
+read, with either FFI rule and each porosity and BVI the well has) is scored by its
+**agreement**: the
 share of the depths with vendor
 K >= 0.01 mD where petro's permeability target is within 0.01 decade of the vendor's (a depth
 petro masks counts as a disagreement). The best candidate replaces the settings only when it at
@@ -55,12 +57,15 @@ GOOD = 0.95              # agreement below this is reported
 @dataclass(frozen=True)
 class Convention:
     """How BVI, FFI and phi enter Timur-Coates: a floor on BVI (v/v, 0 for none), the FFI rule
-    ('measured', or 'phi_minus_bvi': FFI = phi - BVI after the floor) and which NMR porosity is
-    phi ('total': TCMR / MPHS; 'effective': CMRP_3MS / MPHE)."""
+    ('measured', or 'phi_minus_bvi': FFI = phi - BVI after the floor), which NMR porosity is
+    phi ('total': TCMR / MPHS; 'effective': CMRP_3MS / MPHE) and which BVI is floored (the
+    curve, total - FFI or effective - FFI)."""
 
     bvi_floor: float
     ffi: str
     phi: str = "total"
+    bvi: str = ""        # which BVI: 'curve' (BFV / MBVI), 'total_minus_ffi',
+    #                      'effective_minus_ffi'; '' the well's own (targets.bvi)
 
     def apply(self, phi: np.ndarray, bvi: np.ndarray,
               ffi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,11 +77,17 @@ class Convention:
         return bvi, ffi
 
     def describe(self, with_phi: bool = False) -> str:
-        """In words; phi is said when it is the effective porosity or ``with_phi``."""
+        """In words; phi is said when it is the effective porosity or ``with_phi``, BVI when it
+        is not the curve."""
         floor = f"BVI floor {self.bvi_floor:g} v/v" if self.bvi_floor > 0 else "no BVI floor"
         return floor + (", FFI = phi - BVI" if self.ffi == "phi_minus_bvi" else
                         ", FFI as measured") + \
-            (f", phi = {self.phi} NMR porosity" if with_phi or self.phi == "effective" else "")
+            (f", phi = {self.phi} NMR porosity" if with_phi or self.phi == "effective" else "") + \
+            (f", BVI = {_BVI_WORDS[self.bvi]}" if self.bvi in _BVI_WORDS else "")
+
+
+_BVI_WORDS = {"total_minus_ffi": "total porosity - FFI",
+              "effective_minus_ffi": "effective porosity - FFI"}
 
 
 @dataclass(frozen=True)
@@ -148,21 +159,25 @@ class VendorMatch:
                 "best": asdict(self.best), "best_agreement": asdict(self.best_agreement)}
 
 
-def candidates(settings: Convention, vendor, phis: dict[str, np.ndarray], bvi, ffi, *,
-               c: float, m: float, n: float) -> list[Convention]:
+def candidates(settings: Convention, vendor, phis: dict[str, np.ndarray],
+               bvis: dict[str, np.ndarray], ffi, *, c: float, m: float,
+               n: float) -> list[Convention]:
     """The settings first, then, for each NMR porosity the well has (``phis``: 'total',
-    'effective'; the settings' first) and for the settings' FFI rule and the other: the floor
-    the vendor curve shows under that porosity and rule, and no floor."""
+    'effective'), each BVI it has (``bvis``: 'curve', 'total_minus_ffi',
+    'effective_minus_ffi') and the settings' FFI rule and the other (the settings' choices
+    first): the floor the vendor curve shows under them, and no floor."""
     out = [settings]
     with np.errstate(invalid="ignore"):    # only the compared depths show the convention
         vendor = np.where(np.asarray(vendor, float) >= MIN_VENDOR_MD, vendor, np.nan)
     for which in sorted(phis, key=lambda k: k != settings.phi):
-        for rule in sorted(FFI_RULES, key=lambda r: r != settings.ffi):
-            floor = read_floor(implied_bvi(vendor, phis[which], ffi, rule, c=c, m=m, n=n), bvi)
-            for cand in ([Convention(floor, rule, which)] if floor else []) + \
-                    [Convention(0.0, rule, which)]:
-                if cand not in out:
-                    out.append(cand)
+        for b in sorted(bvis, key=lambda k: k != settings.bvi):
+            for rule in sorted(FFI_RULES, key=lambda r: r != settings.ffi):
+                floor = read_floor(implied_bvi(vendor, phis[which], ffi, rule, c=c, m=m, n=n),
+                                   bvis[b])
+                for cand in ([Convention(floor, rule, which, b)] if floor else []) + \
+                        [Convention(0.0, rule, which, b)]:
+                    if cand not in out:
+                        out.append(cand)
     return out
 
 
@@ -174,7 +189,7 @@ def explains(before: Agreement, better: Agreement) -> bool:
 
 
 def match_convention(settings: Convention, mode: str, curve: str, original: str, vendor,
-                     phis: dict[str, np.ndarray], bvi, ffi,
+                     phis: dict[str, np.ndarray], bvis: dict[str, np.ndarray], ffi,
                      permeability: Callable[[Convention], np.ndarray], *, c: float,
                      m: float, n: float) -> VendorMatch:
     """Compare petro's permeability (``permeability(convention)``: mD, NaN where masked) with
@@ -185,7 +200,8 @@ def match_convention(settings: Convention, mode: str, curve: str, original: str,
     scored = [(settings, before)]
     if before.n >= MIN_DEPTHS:
         scored += [(cand, agreement(permeability(cand), vendor))
-                   for cand in candidates(settings, vendor, phis, bvi, ffi, c=c, m=m, n=n)[1:]]
+                   for cand in candidates(settings, vendor, phis, bvis, ffi, c=c, m=m,
+                                          n=n)[1:]]
     best, best_agr = max(scored, key=lambda s: s[1].share)    # the first of equals: settings
     if mode == "auto" and explains(before, best_agr):
         return VendorMatch(curve, original, settings, best, curve, before, best_agr, best,
@@ -211,10 +227,9 @@ def disagreement_message(vm: VendorMatch) -> tuple[bool, str] | None:
                       f"({vm.best.describe(vm.best.phi != vm.used.phi)}) gives "
                       f"{vm.best_agreement.share:.1%}. Kept as set (targets.convention: fixed); "
                       f"targets.convention: auto follows the file")
-    return False, (f"{said}: no BVI floor, FFI rule or NMR porosity explains the difference (the "
-                   f"vendor may "
-                   f"have used other inputs: a T2 cutoff, a BVI, other constants; or resampled its "
-                   f"curve)")
+    return False, (f"{said}: no BVI floor, FFI rule, NMR porosity or BVI explains the difference "
+                   f"(the vendor may have used other inputs: a T2 cutoff, other constants; or "
+                   f"resampled its curve)")
 
 
 def summary(report: dict) -> str:
@@ -229,7 +244,8 @@ def summary(report: dict) -> str:
     else:
         lines.append("no vendor permeability")
     if conv:
-        lines.append(Convention(conv["bvi_floor"], conv["ffi"], conv.get("phi", "total")).describe()
+        lines.append(Convention(conv["bvi_floor"], conv["ffi"], conv.get("phi", "total"),
+                                conv.get("bvi", "")).describe()
                      + (" (read from the file)" if conv["source"] != "settings" else
                         " (settings)"))
     return "\n".join(lines)
