@@ -1,8 +1,8 @@
 """A vendor's permeability curve as evidence of the vendor's Timur-Coates convention.
 
 A file that carries the vendor's Timur-Coates permeability (Schlumberger KTIM, Halliburton MRIL
-MPERM) shows which details of ``k = (phi_pu / C)^m (FFI / BVI)^n`` the vendor used. Three of
-them differ between vendors and software versions:
+MPERM) shows which details of ``k = (phi_pu / C)^m (FFI / BVI)^n`` the vendor used. These
+differ between vendors and software versions:
 
 - a **floor on the bound-fluid volume**: Schlumberger's KTIM on the JB 11-6TFH CMR well is
   reproduced at every depth with BVI = max(TCMR - CMFF, 0.02 v/v); without the floor the best
@@ -25,13 +25,12 @@ Where the vendor raised BVI to a floor, BVI_v sits on the floor while petro's BV
 floor is read as the median of BVI_v at the depths where BVI_v exceeds petro's BVI (by more than
 5 % and 0.0002 v/v), rounded to 0.0001 v/v. Each candidate (the settings; no floor and the floor
 read, with either FFI rule and each porosity and BVI the well has) is scored by its
-**agreement**: the
-share of the depths with vendor
-K >= 0.01 mD where petro's permeability target is within 0.01 decade of the vendor's (a depth
-petro masks counts as a disagreement). The best candidate replaces the settings only when it at
-least halves the share of depths that disagree (and gains at least one percentage point): a well
-whose vendor used petro's settings keeps them, and a vendor curve that differs for another reason
-(another T2 cutoff, a resampled curve) is not explained away by an odd floor.
+**agreement**: the share of the depths with vendor K >= 0.01 mD where petro's permeability
+target is within 0.01 decade of the vendor's (a depth petro masks counts as a disagreement). The
+best candidate replaces the settings only when it at least halves the share of depths that
+disagree (and gains at least one percentage point): a well whose vendor used petro's settings
+keeps them, and a vendor curve that differs for another reason (another T2 cutoff or constant,
+a resampled curve) is not explained away by an odd floor.
 
 Pure numpy: the caller (:func:`petro.targets.nmr.compute_targets`) says how petro's permeability
 follows from a convention.
