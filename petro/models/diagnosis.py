@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from petro.models.consistency import CONSISTENCY_CURVES
-from petro.models.runtime import level_values, well_centers, well_thresholds
+from petro.models.runtime import level_reading, well_centers, well_thresholds
 from petro.models.trust import DERIVED_SOURCES
 from petro.vocab import NOV_PREFIX
 
@@ -160,15 +160,12 @@ def _read_levels(rows: pd.DataFrame, tests: list[dict]):
     take (its curves, enough values): (test, the well's median, its distance from the training
     centre in robust spreads)."""
     for t in tests:
-        f, sc = t["curve"], float(t["scale"])
-        cols = [f] + (["GR"] if t.get("shale") is not None else [])
-        if any(c not in rows for c in cols) or not sc > 0:
+        cols = [t["curve"]] + (["GR"] if t.get("shale") is not None else [])
+        if any(c not in rows for c in cols) or not float(t["scale"]) > 0:
             continue
-        v = level_values(rows[cols].to_numpy(dtype=float), cols, t)
-        if v.size < int(t.get("min_rows", LEVEL_MIN_ROWS)):
-            continue
-        med = float(np.median(v))
-        yield t, med, (med - float(t["center"])) / sc
+        reading = level_reading(rows[cols].to_numpy(dtype=float), cols, t, LEVEL_MIN_ROWS)
+        if reading is not None:
+            yield t, *reading
 
 
 # a conventional input outside the cross-log check whose median over a well lies this many robust

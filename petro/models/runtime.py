@@ -569,9 +569,9 @@ class Bundle:
             return np.full(n, np.nan)
         worst = np.nan
         for c in lev["curves"]:
-            v = level_values(X, self.features, c)
-            if v.size >= int(c.get("min_rows", min_rows)):
-                z = abs(float(np.median(v)) - c["center"]) / c["scale"] / c["threshold"]
+            reading = level_reading(X, self.features, c, min_rows)
+            if reading is not None:
+                z = abs(reading[1]) / c["threshold"]
                 worst = z if not np.isfinite(worst) else max(worst, z)
         return np.full(n, worst)
 
@@ -622,6 +622,18 @@ def level_values(X: np.ndarray, features: list[str], test: dict) -> np.ndarray:
     if test.get("shale") is not None:
         v = v[shale_rows(X[:, features.index("GR")], float(test["shale"]))]
     return v[np.isfinite(v)]
+
+
+def level_reading(X: np.ndarray, features: list[str], test: dict,
+                  min_rows: int) -> tuple[float, float] | None:
+    """One well's reading of a level test (:func:`level_values`): its median and that median's
+    distance from the training centre in robust spreads (signed); None with fewer values than
+    the test's ``min_rows`` (else ``min_rows``)."""
+    v = level_values(X, features, test)
+    if v.size < int(test.get("min_rows", min_rows)):
+        return None
+    med = float(np.median(v))
+    return med, (med - float(test["center"])) / float(test["scale"])
 
 
 def file_record(path: Path) -> dict:

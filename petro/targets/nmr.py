@@ -273,8 +273,8 @@ class _Volumes:
     t2lm: np.ndarray | None
     source: str
     cutoff_used: bool      # whether the T2 cutoff shaped the targets (the LAS header says)
-    bvi_choice: str = ""   # which BVI ``bvi`` is (targets.bvi's words)
-    bvis: dict | None = None   # the BVIs a vendor's curve may show, by the same words
+    bvi_choice: str        # which BVI ``bvi`` is (targets.bvi's words)
+    bvis: dict             # the BVIs a vendor's curve may show, by the same words (``bvi`` too)
 
 
 def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
@@ -301,11 +301,10 @@ def compute_targets(well: Well, params: TargetParams | None = None) -> Targets:
     phi_target, phi, perm_phi_used = _porosities(well, p, vol, warnings)
     t2lm = vol.t2lm if vol.t2lm is not None else np.full(len(well.curves), np.nan)
 
-    # the NMR porosities phi can be in Timur-Coates (the vendor's curve may show the other)
+    # the NMR porosities phi can be in Timur-Coates (the vendor's curve may show the other; phi
+    # is one of them) and the BVIs (vol.bvis)
     phis = {k: v for k, v in (("total", vol.total), ("effective", vol.eff)) if v is not None}
-    phis[perm_phi_used] = phi
-
-    bvis = vol.bvis or {vol.bvi_choice: vol.bvi}
+    bvis = vol.bvis
 
     def target(conv: Convention) -> tuple[np.ndarray, ...]:
         phi_c = phis.get(conv.phi, phi)
